@@ -1,0 +1,16 @@
+"""deepsubtype: cancer subtypes from omics cohorts with DeepType.
+
+The stages follow the data: :mod:`~deepsubtype.io` (read and align),
+:mod:`~deepsubtype.normalize`, :mod:`~deepsubtype.model` and the
+:class:`DeepType` estimator (train), :mod:`~deepsubtype.cluster`,
+:mod:`~deepsubtype.importance`, :mod:`~deepsubtype.survival`,
+:mod:`~deepsubtype.plots`; :mod:`~deepsubtype.stages` runs each pipeline stage
+from files to files, for Snakemake and the ``deepsubtype`` command line.
+"""
+
+__version__ = "0.1.0"
+
+from .estimator import DeepType  # noqa: E402
+from .io import InputError  # noqa: E402
+
+__all__ = ["DeepType", "InputError", "__version__"]

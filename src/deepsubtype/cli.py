@@ -1,0 +1,127 @@
+"""The ``deepsubtype`` command line: each pipeline stage outside Snakemake.
+
+Example, the demo cohort by hand::
+
+    deepsubtype normalize resources/gse4335/expression.tsv.gz resources/gse4335/clinical.tsv \\
+        out/normalized.h5ad --sample-column sample --n-top-genes 5000
+    deepsubtype train out/normalized.h5ad out/model out/embedding.h5ad --target er_status \\
+        --set n_clusters=3 --set alpha=0.006
+    deepsubtype cluster out/embedding.h5ad out/clusters.tsv
+    deepsubtype genes out/model out/gene_importance.tsv --plot out/top_genes.png
+    deepsubtype survival out/clusters.tsv out/normalized.h5ad out/km.tsv out/logrank.tsv \\
+        --plot out/km.png --time time --event event --unit months
+
+Bad input ends with exit status 2 and one line on stderr naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from . import __version__
+from .io import InputError
+from .model import TASKS
+
+__all__ = ["main", "build_parser"]
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.replace("-", "_"), yaml.safe_load(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepsubtype", description="Cancer subtypes with DeepType, stage by stage.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log", metavar="FILE", help="also write the log to FILE")
+    stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+
+    normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
+    normalize.add_argument("expression", help="expression matrix (.h5ad, .csv/.tsv[.gz], .parquet)")
+    normalize.add_argument("clinical", help="clinical table, one row per sample")
+    normalize.add_argument("output", help="normalized .h5ad to write")
+    normalize.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
+    normalize.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
+    normalize.add_argument("--scale", choices=["auto", "counts", "linear", "log"], default="auto")
+    normalize.add_argument("--n-top-genes", type=int, default=5000, help="genes kept by variance; 0 keeps all")
+    normalize.add_argument("--no-zscore", dest="zscore", action="store_false", help="skip the per-gene z-score")
+
+    train = stages.add_parser("train", help="fit DeepType on a normalized .h5ad")
+    train.add_argument("normalized")
+    train.add_argument("model_dir", help="directory to write the model to")
+    train.add_argument("embedding", help=".h5ad to write the representation to")
+    train.add_argument("--history-plot", help="PNG of the training losses")
+    train.add_argument("--task", choices=TASKS, default="classification")
+    train.add_argument("--target", help="clinical column the primary task predicts")
+    train.add_argument("--time", dest="time_column", help="survival time column (task survival)")
+    train.add_argument("--event", dest="event_column", help="survival event column (task survival)")
+    train.add_argument("--set", dest="model_params", type=_key_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="DeepType hyperparameter, e.g. n_clusters=4 (repeatable)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto")
+
+    cluster = stages.add_parser("cluster", help="assign samples to DeepType clusters")
+    cluster.add_argument("embedding")
+    cluster.add_argument("clusters", help="clusters.tsv to write")
+
+    genes = stages.add_parser("genes", help="rank genes by first-layer importance")
+    genes.add_argument("model_dir")
+    genes.add_argument("importance", help="gene_importance.tsv to write")
+    genes.add_argument("--plot", help="PNG of the top genes")
+    genes.add_argument("--n-top-plot", type=int, default=30)
+
+    survival = stages.add_parser("survival", help="Kaplan-Meier and log-rank test by cluster")
+    survival.add_argument("clusters")
+    survival.add_argument("normalized", help="normalized .h5ad holding the clinical columns")
+    survival.add_argument("km_table")
+    survival.add_argument("logrank")
+    survival.add_argument("--plot", dest="km_plot", help="PNG of the Kaplan-Meier curves")
+    survival.add_argument("--time", dest="time_column", required=True)
+    survival.add_argument("--event", dest="event_column", required=True)
+    survival.add_argument("--unit", dest="time_unit", default="", help="unit of the time column")
+    return parser
+
+
+def _run(arguments: argparse.Namespace) -> None:
+    from . import stages
+
+    options = vars(arguments).copy()
+    stage = options.pop("stage")
+    options.pop("log")
+    if stage == "normalize":
+        options["n_top_genes"] = options["n_top_genes"] or None
+        stages.normalize_stage(**options)
+    elif stage == "train":
+        options["model_params"] = dict(options["model_params"])
+        stages.train_stage(**options)
+    elif stage == "cluster":
+        stages.cluster_stage(**options)
+    elif stage == "genes":
+        stages.genes_stage(**options)
+    elif stage == "survival":
+        stages.survival_stage(**options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 bad input)."""
+    from .stages import logging_to
+
+    arguments = build_parser().parse_args(argv)
+    try:
+        with logging_to(arguments.log):
+            _run(arguments)
+    except InputError as error:
+        print(f"deepsubtype {arguments.stage}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""k-means in torch (on the model's device) and cluster assignment of embeddings.
+
+DeepType re-clusters the representation of every patient between rounds of
+joint training, so k-means runs inside the training loop on the same device as
+the network; scikit-learn's k-means would force a copy to the CPU each round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["KMeansResult", "kmeans", "squared_distances", "match_labels", "relabel_by_size"]
+
+
+@dataclass(frozen=True)
+class KMeansResult:
+    """Outcome of :func:`kmeans`: ``centers`` (k, d), ``labels`` (n,), ``inertia`` (sum of squared distances)."""
+
+    centers: torch.Tensor
+    labels: torch.Tensor
+    inertia: float
+
+
+def squared_distances(points: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances, (n, d) x (k, d) -> (n, k), clamped at 0."""
+    distances = (points.square().sum(1, keepdim=True) - 2.0 * points @ centers.T
+                 + centers.square().sum(1)[None, :])
+    return distances.clamp_min_(0.0)
+
+
+def _kmeans_plus_plus(points: torch.Tensor, n_clusters: int, generator: torch.Generator) -> torch.Tensor:
+    n = points.shape[0]
+    first = torch.randint(n, (1,), generator=generator, device=points.device)
+    centers = [points[first[0]]]
+    closest = squared_distances(points, centers[0][None, :])[:, 0]
+    for _ in range(1, n_clusters):
+        total = closest.sum()
+        if total <= 0:  # fewer distinct points than clusters; pick uniformly
+            index = torch.randint(n, (1,), generator=generator, device=points.device)[0]
+        else:
+            index = torch.multinomial(closest / total, 1, generator=generator)[0]
+        centers.append(points[index])
+        closest = torch.minimum(closest, squared_distances(points, points[index][None, :])[:, 0])
+    return torch.stack(centers)
+
+
+def _lloyd(points: torch.Tensor, centers: torch.Tensor, max_iter: int, tol: float) -> KMeansResult:
+    n_clusters = centers.shape[0]
+    for _ in range(max_iter):
+        distances = squared_distances(points, centers)
+        labels = distances.argmin(1)
+        sums = torch.zeros_like(centers).index_add_(0, labels, points)
+        counts = torch.bincount(labels, minlength=n_clusters).to(points.dtype)
+        new_centers = sums / counts.clamp_min(1.0)[:, None]
+        empty = counts == 0
+        if empty.any():  # move empty clusters onto the points farthest from their centre
+            farthest = distances.gather(1, labels[:, None])[:, 0].argsort(descending=True)
+            new_centers[empty] = points[farthest[: int(empty.sum())]]
+        shift = (new_centers - centers).square().sum()
+        centers = new_centers
+        if shift <= tol:
+            break
+    distances = squared_distances(points, centers)
+    inertia, labels = distances.min(1)
+    return KMeansResult(centers=centers, labels=labels, inertia=float(inertia.sum()))
+
+
+def kmeans(points: torch.Tensor, n_clusters: int, *, n_init: int = 10, max_iter: int = 300,
+           tol: float = 1e-8, generator: torch.Generator, init: torch.Tensor | None = None) -> KMeansResult:
+    """Lloyd's k-means with k-means++ seeding; the best of ``n_init`` starts (plus ``init`` if given).
+
+    ``points`` (n, d) on any device; ``init`` (k, d) optional extra starting centres,
+    e.g. the previous round's, so that settled clusters can stay put.
+    """
+    if not 1 <= n_clusters <= points.shape[0]:
+        raise ValueError(f"n_clusters={n_clusters} must be between 1 and the number of samples ({points.shape[0]})")
+    starts = [_kmeans_plus_plus(points, n_clusters, generator) for _ in range(n_init)]
+    if init is not None:
+        starts.append(init.to(points))
+    results = [_lloyd(points, start, max_iter, tol) for start in starts]
+    return min(results, key=lambda result: result.inertia)
+
+
+def match_labels(labels: np.ndarray, reference: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Permutation ``p`` (length k) maximizing agreement of ``p[labels]`` with ``reference`` (Hungarian)."""
+    contingency = np.zeros((n_clusters, n_clusters), dtype=np.int64)
+    np.add.at(contingency, (labels, reference), 1)
+    rows, cols = linear_sum_assignment(-contingency)
+    permutation = np.empty(n_clusters, dtype=np.int64)
+    permutation[rows] = cols
+    return permutation
+
+
+def relabel_by_size(labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Permutation ``p`` such that ``p[labels]`` numbers clusters 0..k-1 from largest to smallest."""
+    counts = np.bincount(labels, minlength=n_clusters)
+    order = np.argsort(-counts, kind="stable")
+    permutation = np.empty(n_clusters, dtype=np.int64)
+    permutation[order] = np.arange(n_clusters)
+    return permutation

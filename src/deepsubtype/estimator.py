@@ -1,0 +1,397 @@
+"""The DeepType estimator (Chen et al., Bioinformatics 2020), scikit-learn style.
+
+Training, as in the paper:
+
+1. pretrain on the primary task + alpha * L2,1 sparsity of the first-layer weights
+   (alpha ramped in as ``alpha * (1 - exp(-step / alpha_ramp_steps))``);
+2. repeat: k-means on the representation of *all* samples; joint training on
+   primary + alpha * sparsity + beta * mean squared distance to the assigned centre;
+   until the share of samples that change cluster is at most ``tol`` or
+   ``max_rounds`` is reached.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import __version__
+from .cluster import kmeans, match_labels, relabel_by_size, squared_distances
+from .model import TASKS, DeepTypeNetwork, Task, l21_norm, primary_loss
+
+__all__ = ["DeepType", "resolve_device"]
+
+_WEIGHTS_FILE = "weights.pt"
+_META_FILE = "model.json"
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA if available, then MPS, then CPU; anything else as torch understands it."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def _as_frame_or_array(X: Any) -> Any:
+    """AnnData -> DataFrame (so gene names travel); numpy and pandas pass through."""
+    if hasattr(X, "to_df") and hasattr(X, "var_names"):
+        return X.to_df()
+    return X
+
+
+class DeepType(ClusterMixin, BaseEstimator):
+    """Supervised deep clustering with L2,1 gene sparsity and a k-means loss.
+
+    Parameters
+    ----------
+    task
+        Primary task: ``classification`` (cross-entropy on labels), ``binary``
+        (logistic), ``regression`` (MSE on a standardized target), ``survival``
+        (Cox partial likelihood, Breslow ties; ``y`` is (n, 2): time, event) or
+        ``reconstruction`` (autoencoder; ``y`` ignored).
+    hidden_layers
+        Widths of the encoder's hidden layers; the last one is the representation.
+    activation, dropout
+        Non-linearity (``sigmoid`` as in the paper, ``relu``, ``tanh``, ``elu``) and dropout rate.
+    alpha
+        Weight of the L2,1 norm of the first-layer weights (sum over genes of each gene's column norm).
+    alpha_ramp_steps
+        Time constant (optimizer steps) of alpha's exponential ramp; 0 applies alpha at once.
+    beta
+        Weight of the k-means loss (mean squared distance of a sample's representation to its centre).
+    n_clusters
+        Number of clusters K.
+    learning_rate, batch_size
+        Adam learning rate and mini-batch size (a batch larger than the data uses all of it).
+    pretrain_steps
+        Optimizer steps of pretraining (primary + sparsity).
+    joint_steps
+        Optimizer steps of joint training per k-means round.
+    max_rounds
+        Most rounds of {k-means, joint training}.
+    tol
+        Training stops once at most this share of samples changes cluster between rounds.
+    kmeans_n_init
+        k-means++ restarts per round (the previous round's centres are tried too).
+    device
+        ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+    random_state
+        Seed for weight initialization, batching and k-means; the same seed gives the same result on CPU.
+
+    Attributes
+    ----------
+    labels_ : ndarray (n_samples,)
+        Cluster of each training sample, 0 = largest cluster.
+    cluster_centers_ : ndarray (n_clusters, hidden_layers[-1])
+        Centres in the representation space.
+    feature_importances_ : ndarray (n_features_in_,)
+        L2 norm of each gene's first-layer weight column.
+    history_ : dict
+        ``steps``: one record per epoch (phase, round, step, loss parts);
+        ``rounds``: one record per k-means round (inertia, share of samples that changed).
+    classes_ : ndarray
+        Class labels (``classification`` and ``binary``).
+    """
+
+    def __init__(
+        self,
+        *,
+        task: Task = "classification",
+        hidden_layers: tuple[int, ...] = (1024, 512),
+        activation: str = "sigmoid",
+        dropout: float = 0.0,
+        alpha: float = 0.006,
+        alpha_ramp_steps: int = 300,
+        beta: float = 1.2,
+        n_clusters: int = 3,
+        learning_rate: float = 1e-3,
+        batch_size: int = 256,
+        pretrain_steps: int = 1200,
+        joint_steps: int = 100,
+        max_rounds: int = 20,
+        tol: float = 0.01,
+        kmeans_n_init: int = 10,
+        device: str = "auto",
+        random_state: int | None = 0,
+    ) -> None:
+        self.task = task
+        self.hidden_layers = hidden_layers
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.alpha_ramp_steps = alpha_ramp_steps
+        self.beta = beta
+        self.n_clusters = n_clusters
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.pretrain_steps = pretrain_steps
+        self.joint_steps = joint_steps
+        self.max_rounds = max_rounds
+        self.tol = tol
+        self.kmeans_n_init = kmeans_n_init
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ targets
+    def _encode_target(self, y: Any, n_samples: int) -> tuple[np.ndarray, int]:
+        """Encode ``y`` for the task; returns (encoded target, number of network outputs)."""
+        if self.task == "reconstruction":
+            return np.zeros(n_samples, dtype=np.float32), 0
+        if y is None:
+            raise ValueError(f"task={self.task!r} needs a target y; use task='reconstruction' to train without one")
+        if self.task == "survival":
+            target = np.asarray(y, dtype=np.float32)
+            if target.ndim != 2 or target.shape[1] != 2:
+                raise ValueError(f"task='survival' needs y of shape (n_samples, 2) = (time, event), got {target.shape}")
+            return target, 1
+        values = pd.Series(np.asarray(y, dtype=object).ravel())
+        if len(values) != n_samples:
+            raise ValueError(f"y has {len(values)} entries for {n_samples} samples")
+        known = values.notna().to_numpy()
+        if not known.any():
+            raise ValueError("y has no known value")
+        if self.task == "regression":
+            numeric = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
+            self._target_mean = float(np.nanmean(numeric))
+            self._target_scale = float(np.nanstd(numeric)) or 1.0
+            return ((numeric - self._target_mean) / self._target_scale).astype(np.float32), 1
+        encoder = LabelEncoder().fit(values[known].to_numpy())
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has a single class ({self.classes_[0]!r}); the primary task needs at least two")
+        if self.task == "binary":
+            if len(self.classes_) != 2:
+                raise ValueError(f"task='binary' needs two classes, y has {len(self.classes_)}")
+            target = np.full(n_samples, np.nan, dtype=np.float32)
+            target[known] = encoder.transform(values[known].to_numpy())
+            return target, 1
+        if self.task == "classification":
+            target = np.full(n_samples, -1, dtype=np.int64)
+            target[known] = encoder.transform(values[known].to_numpy())
+            return target, len(self.classes_)
+        raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+
+    # ----------------------------------------------------------------- training
+    def _batches(self, n_samples: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        batch_size = min(self.batch_size, n_samples)
+        while True:
+            order = torch.randperm(n_samples, generator=generator, device=generator.device)
+            for start in range(0, n_samples - batch_size + 1, batch_size):
+                yield order[start:start + batch_size]
+
+    def _alpha_at(self, step: int) -> float:
+        if self.alpha_ramp_steps <= 0:
+            return self.alpha
+        return self.alpha * (1.0 - math.exp(-step / self.alpha_ramp_steps))
+
+    @torch.no_grad()
+    def _represent(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        self.network_.eval()
+        parts = [self.network_(X[start:start + batch_size])[0] for start in range(0, X.shape[0], batch_size)]
+        return torch.cat(parts)
+
+    def fit(self, X: Any, y: Any = None) -> DeepType:
+        """Train on ``X`` (n_samples, n_genes: numpy, pandas or AnnData) and primary target ``y``.
+
+        Missing entries of ``y`` (NaN/None) are ignored by the primary loss; those
+        samples still shape the clusters and are clustered.
+        """
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2)
+        n_samples = X.shape[0]
+        if not 1 <= self.n_clusters <= n_samples:
+            raise ValueError(f"n_clusters={self.n_clusters} must be between 1 and the number of samples ({n_samples})")
+        target, n_outputs = self._encode_target(y, n_samples)
+
+        device = resolve_device(self.device)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        torch.manual_seed(seed)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        self.network_ = DeepTypeNetwork(X.shape[1], list(self.hidden_layers), n_outputs,
+                                        task=self.task, activation=self.activation,
+                                        dropout=self.dropout).to(device)
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate)
+        X_device = torch.from_numpy(X).to(device)  # moved once; batches are index views
+        target_device = torch.from_numpy(target).to(device)
+        batches = self._batches(n_samples, generator)
+        steps_per_epoch = max(1, n_samples // min(self.batch_size, n_samples))
+        history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
+        step = 0
+
+        def train(n_steps: int, phase: str, round_index: int, centers: torch.Tensor | None,
+                  labels: torch.Tensor | None) -> None:
+            nonlocal step
+            self.network_.train()
+            sums = torch.zeros(4, device=device)
+            counted = 0
+            for local in range(n_steps):
+                index = next(batches)
+                x = X_device[index]
+                hidden, output = self.network_(x)
+                primary = primary_loss(self.task, output, target_device[index], x)
+                sparsity = l21_norm(self.network_.first_layer.weight)
+                loss = primary + self._alpha_at(step) * sparsity
+                if centers is not None and labels is not None:
+                    cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
+                    loss = loss + self.beta * cluster
+                else:
+                    cluster = torch.zeros((), device=device)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                counted += 1
+                sums += torch.stack([primary.detach(), sparsity.detach(), cluster.detach(), loss.detach()])
+                if counted == steps_per_epoch or local == n_steps - 1:
+                    means = (sums / counted).tolist()
+                    history["steps"].append({"phase": phase, "round": round_index, "step": step,
+                                             "primary": means[0], "sparsity": means[1],
+                                             "cluster": means[2], "total": means[3]})
+                    sums.zero_()
+                    counted = 0
+
+        train(self.pretrain_steps, "pretrain", 0, None, None)
+
+        previous: np.ndarray | None = None
+        centers: torch.Tensor | None = None
+        self.converged_ = False
+        for round_index in range(1, self.max_rounds + 2):
+            hidden = self._represent(X_device)
+            result = kmeans(hidden, self.n_clusters, n_init=self.kmeans_n_init, generator=generator, init=centers)
+            labels = result.labels.cpu().numpy()
+            centers = result.centers
+            changed = None
+            if previous is not None:
+                permutation = match_labels(labels, previous, self.n_clusters)
+                labels = permutation[labels]
+                centers = centers[torch.from_numpy(np.argsort(permutation)).to(device)]
+                changed = float(np.mean(labels != previous))
+            history["rounds"].append({"round": round_index, "inertia": result.inertia, "changed_fraction": changed})
+            if changed is not None and changed <= self.tol:
+                self.converged_ = True
+                break
+            if round_index > self.max_rounds:
+                break
+            previous = labels
+            train(self.joint_steps, "joint", round_index, centers, torch.from_numpy(labels).to(device))
+
+        assert centers is not None
+        order = relabel_by_size(labels, self.n_clusters)
+        self.labels_ = order[labels]
+        self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(device)].cpu().numpy()
+        self.n_rounds_ = len(history["rounds"])
+        self.history_ = history
+        self.device_ = str(device)
+        return self
+
+    # --------------------------------------------------------------- inference
+    def _input(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self, "network_")
+        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, reset=False)
+        return torch.from_numpy(X).to(next(self.network_.parameters()).device)
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """L2 norm of each gene's first-layer weight column, shape (n_features_in_,)."""
+        check_is_fitted(self, "network_")
+        weight = self.network_.first_layer.weight.detach()
+        return torch.linalg.vector_norm(weight, ord=2, dim=0).cpu().numpy()
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Representation (last hidden layer) of ``X``: (n_samples, hidden_layers[-1])."""
+        return self._represent(self._input(X)).cpu().numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Cluster of each sample of ``X``: index of the nearest centre, shape (n_samples,)."""
+        hidden = self._represent(self._input(X))
+        centers = torch.from_numpy(self.cluster_centers_).to(hidden)
+        return squared_distances(hidden, centers).argmin(1).cpu().numpy()
+
+    def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
+        """Fit and return ``labels_``."""
+        return self.fit(X, y).labels_
+
+    @torch.no_grad()
+    def predict_target(self, X: Any) -> np.ndarray:
+        """Primary-task prediction: class labels, regression values, Cox risk scores or reconstructions."""
+        x = self._input(X)
+        self.network_.eval()
+        output = self.network_(x)[1]
+        if self.task == "classification":
+            return self.classes_[output.argmax(1).cpu().numpy()]
+        if self.task == "binary":
+            return self.classes_[(output[:, 0] > 0).long().cpu().numpy()]
+        if self.task == "regression":
+            return output[:, 0].cpu().numpy() * self._target_scale + self._target_mean
+        if self.task == "survival":
+            return output[:, 0].cpu().numpy()
+        return output.cpu().numpy()
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to directory ``path``: ``weights.pt`` (tensors only) and ``model.json``."""
+        check_is_fitted(self, "network_")
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {f"network.{k}": v.detach().cpu() for k, v in self.network_.state_dict().items()}
+        state["cluster_centers"] = torch.from_numpy(self.cluster_centers_)
+        state["labels"] = torch.from_numpy(self.labels_)
+        torch.save(state, directory / _WEIGHTS_FILE)
+        meta: dict[str, Any] = {
+            "format": "deepsubtype.DeepType",
+            "deepsubtype_version": __version__,
+            "params": {**self.get_params(), "hidden_layers": list(self.hidden_layers)},
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": [str(n) for n in getattr(self, "feature_names_in_", [])],
+            "classes": [c.item() if hasattr(c, "item") else c for c in getattr(self, "classes_", [])],
+            "target_mean": getattr(self, "_target_mean", None),
+            "target_scale": getattr(self, "_target_scale", None),
+            "converged": bool(self.converged_),
+            "history": self.history_,
+        }
+        (directory / _META_FILE).write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "cpu") -> DeepType:
+        """Read a model written by :meth:`save`; tensors are loaded with ``weights_only=True``."""
+        directory = Path(path)
+        meta = json.loads((directory / _META_FILE).read_text())
+        if meta.get("format") != "deepsubtype.DeepType":
+            raise ValueError(f"{directory / _META_FILE}: not a deepsubtype model file")
+        params = {**meta["params"], "hidden_layers": tuple(meta["params"]["hidden_layers"]), "device": device}
+        model = cls(**params)
+        state = torch.load(directory / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        model.n_features_in_ = meta["n_features_in"]
+        if meta["feature_names_in"]:
+            model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        if meta["classes"]:
+            model.classes_ = np.asarray(meta["classes"])
+        if meta["target_mean"] is not None:
+            model._target_mean, model._target_scale = meta["target_mean"], meta["target_scale"]
+        n_outputs = len(meta["classes"]) if model.task == "classification" else (0 if model.task == "reconstruction" else 1)
+        network = DeepTypeNetwork(model.n_features_in_, list(model.hidden_layers), n_outputs, task=model.task,
+                                  activation=model.activation, dropout=model.dropout)
+        network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})
+        model.network_ = network.to(resolve_device(device))
+        model.cluster_centers_ = state["cluster_centers"].numpy()
+        model.labels_ = state["labels"].numpy()
+        model.converged_ = meta["converged"]
+        model.history_ = meta["history"]
+        model.n_rounds_ = len(meta["history"]["rounds"])
+        model.device_ = str(resolve_device(device))
+        return model

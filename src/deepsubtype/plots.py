@@ -1,0 +1,68 @@
+"""Figures for each stage (matplotlib, non-interactive backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from lifelines import KaplanMeierFitter  # noqa: E402
+from lifelines.plotting import add_at_risk_counts  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = ["top_genes", "kaplan_meier", "training_history"]
+
+
+def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> Figure:
+    """Horizontal bars of the ``n_top`` most important genes (table from :func:`~deepsubtype.importance.gene_importance`)."""
+    top = importance.head(n_top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.22 * len(top) + 1.2))
+    ax.barh(top["gene"].astype(str), top["importance"], color="#3b6ea8")
+    ax.set_xlabel("importance (L2 norm of first-layer weights)")
+    ax.set_title(title or f"Top {len(top)} genes")
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def kaplan_meier(frame: pd.DataFrame, *, time_unit: str = "", title: str = "", p_value: float | None = None) -> Figure:
+    """Kaplan-Meier curves per cluster with 95 % bands and an at-risk table (``frame``: cluster, time, event)."""
+    fig, ax = plt.subplots(figsize=(7, 5.2))
+    fitters = []
+    for cluster, group in frame.groupby("cluster", sort=True):
+        fitter = KaplanMeierFitter(label=f"cluster {cluster} (n={len(group)})")
+        fitter.fit(group["time"], group["event"])
+        fitter.plot_survival_function(ax=ax, ci_show=True, show_censors=True, censor_styles={"ms": 4})
+        fitters.append(fitter)
+    ax.set_xlabel(f"time ({time_unit})" if time_unit else "time")
+    ax.set_ylabel("survival probability")
+    ax.set_ylim(0, 1.05)
+    heading = title or "Kaplan-Meier by cluster"
+    if p_value is not None and np.isfinite(p_value):
+        heading += f"\nlog-rank p = {p_value:.3g}"
+    ax.set_title(heading)
+    add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
+    fig.tight_layout()
+    return fig
+
+
+def training_history(history: dict[str, Any], *, title: str = "") -> Figure:
+    """Loss parts per epoch over training; vertical lines mark k-means rounds."""
+    steps = pd.DataFrame(history["steps"])
+    parts = ["primary", "sparsity", "cluster", "total"]
+    fig, axes = plt.subplots(1, len(parts), figsize=(13, 3.2))
+    for ax, part in zip(axes, parts):
+        ax.plot(steps["step"], steps[part], lw=1)
+        for step in steps.loc[steps["phase"].ne(steps["phase"].shift()) | steps["round"].diff().fillna(0).ne(0),
+                              "step"].iloc[1:]:
+            ax.axvline(step, color="0.8", lw=0.6, zorder=0)
+        ax.set_title(part)
+        ax.set_xlabel("optimizer step")
+    axes[0].set_ylabel("loss (epoch mean)")
+    fig.suptitle(title or "Training history")
+    fig.tight_layout()
+    return fig

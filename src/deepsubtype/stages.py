@@ -1,0 +1,260 @@
+"""Pipeline stages, files in, files out: what each Snakemake rule and ``deepsubtype`` subcommand runs.
+
+Every output is written to a temporary name beside its target and renamed into
+place only when the stage succeeds, so a failed stage leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from sklearn.metrics import silhouette_samples
+
+from . import __version__
+from .estimator import DeepType
+from .importance import gene_importance
+from .io import InputError, Orientation, attach_clinical, read_clinical, read_expression
+from .normalize import Scale, normalize
+from .plots import kaplan_meier, top_genes, training_history
+from .survival import kaplan_meier_table, logrank_table, survival_frame
+
+__all__ = ["logging_to", "normalize_stage", "train_stage", "cluster_stage", "genes_stage", "survival_stage", "EMBEDDING_KEY"]
+
+logger = logging.getLogger(__name__)
+
+#: ``obsm`` key of the DeepType representation in ``embedding.h5ad``.
+EMBEDDING_KEY = "X_deeptype"
+
+
+@contextlib.contextmanager
+def logging_to(path: str | Path | None, level: int = logging.INFO) -> Iterator[None]:
+    """Send log records and warnings to ``path`` (and stderr) for the duration; log any exception raised."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, mode="w"))
+    root = logging.getLogger()
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    try:
+        yield
+    except Exception as error:
+        # Bad input is reported once by the caller on stderr; the log file gets it too.
+        record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s: %s",
+                                   (type(error).__name__, error), None if isinstance(error, InputError) else
+                                   sys.exc_info())
+        for handler in handlers[1:] if isinstance(error, InputError) else handlers:
+            handler.handle(record)
+        raise
+    finally:
+        logging.captureWarnings(False)
+        root.setLevel(previous_level)
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()
+
+
+@contextlib.contextmanager
+def _atomic(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".partial-{os.getpid()}-{target.name}")
+    try:
+        yield temporary
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(temporary, target)
+    finally:
+        if temporary.is_dir():
+            shutil.rmtree(temporary)
+        elif temporary.exists():
+            temporary.unlink()
+
+
+def _provenance(**settings: Any) -> str:
+    """Package versions and stage settings as a JSON string, stored with every output."""
+    packages = ["deepsubtype", "torch", "anndata", "scanpy", "scikit-learn", "lifelines", "numpy", "pandas"]
+    record = {
+        "python": platform.python_version(),
+        "packages": {name: _package_version(name) for name in packages},
+        "settings": settings,
+    }
+    return json.dumps(record, default=str, sort_keys=True)
+
+
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return __version__ if name == "deepsubtype" else "not installed"
+
+
+def _save_figure(figure: Any, path: str | Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with _atomic(path) as temporary:
+        figure.savefig(temporary, dpi=150, format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(figure)
+
+
+def _write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    with _atomic(path) as temporary:
+        frame.to_csv(temporary, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+
+
+def normalize_stage(expression: str | Path, clinical: str | Path, output: str | Path, *,
+                    orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
+                    scale: Scale | str = "auto", n_top_genes: int | None = 5000,
+                    zscore: bool = True) -> ad.AnnData:
+    """Read, align, normalize; write ``normalized.h5ad`` (see :func:`~deepsubtype.normalize.normalize`)."""
+    adata = read_expression(expression, orientation=orientation)
+    adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
+    adata = normalize(adata, scale=scale, n_top_genes=n_top_genes, zscore=zscore, source=str(expression))  # type: ignore[arg-type]
+    adata.uns["provenance"] = _provenance(stage="normalize", expression=str(expression), clinical=str(clinical),
+                                          orientation=orientation, sample_column=sample_column, scale=scale,
+                                          n_top_genes=n_top_genes, zscore=zscore)
+    with _atomic(output) as temporary:
+        adata.write_h5ad(temporary, compression="gzip")
+    return adata
+
+
+def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str | None,
+            event_column: str | None, source: str) -> np.ndarray | None:
+    """Primary-task target from ``adata.obs``, or None for reconstruction."""
+    if task == "reconstruction":
+        return None
+    columns = [time_column, event_column] if task == "survival" else [target]
+    for column in columns:
+        if column is None:
+            raise InputError(f"{source}: task {task!r} needs a target column in the config")
+        if column not in adata.obs.columns:
+            raise InputError(f"{source}: target column {column!r} not found in the clinical table; "
+                             f"columns are {list(adata.obs.columns)}")
+    if task == "survival":
+        frame = adata.obs[columns].apply(pd.to_numeric, errors="coerce")
+        return frame.to_numpy(dtype=np.float32)
+    values = adata.obs[target].astype(object).where(adata.obs[target].notna(), None)
+    known = values.dropna()
+    if task in ("classification", "binary") and known.nunique() < 2:
+        raise InputError(f"{source}: target column {target!r} has {known.nunique()} distinct value(s); "
+                         f"the {task} task needs at least two")
+    logger.info("target %r: %d samples labelled, %d missing (kept for clustering)", target, len(known),
+                len(values) - len(known))
+    return values.to_numpy()
+
+
+def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | Path,
+                history_plot: str | Path | None = None, *, task: str = "classification",
+                target: str | None = None, time_column: str | None = None, event_column: str | None = None,
+                model_params: dict[str, Any] | None = None, seed: int = 0, device: str = "auto") -> DeepType:
+    """Fit DeepType on ``normalized.h5ad``; write the model directory and ``embedding.h5ad``.
+
+    ``embedding.h5ad`` has the normalized file's ``obs``, ``obsm["X_deeptype"]``
+    (n_samples, hidden_layers[-1]) and, in ``uns["deeptype"]``, the cluster
+    centres, the training labels and the hyperparameters.
+    """
+    adata = ad.read_h5ad(normalized)
+    y = _target(adata, task, target, time_column, event_column, str(normalized))
+    params = {**(model_params or {}), "task": task, "random_state": seed, "device": device}
+    if "hidden_layers" in params:
+        params["hidden_layers"] = tuple(params["hidden_layers"])
+    if params.get("n_clusters", 3) > adata.n_obs:
+        raise InputError(f"{normalized}: n_clusters={params['n_clusters']} exceeds the {adata.n_obs} samples")
+    model = DeepType(**params).fit(adata, y)
+    logger.info("trained on %s: %d rounds, converged=%s", model.device_, model.n_rounds_, model.converged_)
+
+    result = ad.AnnData(obs=adata.obs.copy())
+    result.obsm[EMBEDDING_KEY] = model.transform(adata).astype(np.float32)
+    result.uns["deeptype"] = {
+        "cluster_centers": model.cluster_centers_.astype(np.float32),
+        "labels": model.labels_.astype(np.int64),
+        "n_rounds": int(model.n_rounds_),
+        "converged": bool(model.converged_),
+        "device": model.device_,
+    }
+    result.uns["provenance"] = _provenance(stage="train", task=task, target=target, time=time_column,
+                                           event=event_column, seed=seed, device=device,
+                                           params={k: v for k, v in model.get_params().items()})
+    with _atomic(model_dir) as temporary:
+        model.save(temporary)
+    with _atomic(embedding) as temporary:
+        result.write_h5ad(temporary)
+    if history_plot is not None:
+        _save_figure(training_history(model.history_, title=f"Training history: {Path(normalized).parent.name}"),
+                     history_plot)
+    return model
+
+
+def cluster_stage(embedding: str | Path, clusters: str | Path) -> pd.DataFrame:
+    """Assign every sample to its nearest DeepType centre; write ``clusters.tsv``.
+
+    The centres are those of the final k-means that DeepType ran on the
+    representation of all samples. Columns: ``sample``, ``cluster`` (0 = largest),
+    ``distance_to_center`` (Euclidean, in representation units), ``silhouette``.
+    """
+    adata = ad.read_h5ad(embedding)
+    points = np.asarray(adata.obsm[EMBEDDING_KEY], dtype=np.float64)
+    centers = np.asarray(adata.uns["deeptype"]["cluster_centers"], dtype=np.float64)
+    distances = np.sqrt(((points[:, None, :] - centers[None, :, :]) ** 2).sum(-1))
+    labels = distances.argmin(1)
+    silhouette = (silhouette_samples(points, labels) if 2 <= len(np.unique(labels)) < len(labels)
+                  else np.full(len(labels), np.nan))
+    table = pd.DataFrame({
+        "sample": adata.obs_names,
+        "cluster": labels,
+        "distance_to_center": distances[np.arange(len(labels)), labels],
+        "silhouette": silhouette,
+    })
+    logger.info("cluster sizes: %s; mean silhouette %.3f", table["cluster"].value_counts().sort_index().to_dict(),
+                float(np.nanmean(silhouette)) if np.isfinite(silhouette).any() else float("nan"))
+    _write_table(table, clusters)
+    return table
+
+
+def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path | None = None, *,
+                n_top_plot: int = 30) -> pd.DataFrame:
+    """Rank genes by first-layer importance; write ``gene_importance.tsv`` and a bar plot of the top genes."""
+    model = DeepType.load(model_dir)
+    table = gene_importance(model)
+    _write_table(table, importance)
+    if plot is not None:
+        _save_figure(top_genes(table, n_top=n_top_plot, title=f"Top {n_top_plot} genes by DeepType importance"),
+                     plot)
+    return table
+
+
+def survival_stage(clusters: str | Path, normalized: str | Path, km_table: str | Path, logrank: str | Path,
+                   km_plot: str | Path | None = None, *, time_column: str, event_column: str,
+                   time_unit: str = "") -> pd.DataFrame:
+    """Kaplan-Meier per cluster and the multivariate log-rank test; write two tables and a plot."""
+    assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+    clinical = ad.read_h5ad(normalized).obs
+    frame, dropped = survival_frame(assignments, clinical, time_column=time_column, event_column=event_column,
+                                    source=str(normalized))
+    km = kaplan_meier_table(frame)
+    test = logrank_table(frame)
+    test.insert(3, "n_dropped_missing", dropped)
+    test["time_unit"] = time_unit or "unspecified"
+    _write_table(km, km_table)
+    _write_table(test, logrank)
+    if km_plot is not None:
+        _save_figure(kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0])), km_plot)
+    return test

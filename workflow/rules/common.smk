@@ -1,0 +1,84 @@
+# Config validation, per-cohort settings and input functions shared by every rule.
+import os
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+# Rules import the library from this checkout, also inside conda environments.
+_SOURCE = str(Path(workflow.basedir) / "src")
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE, os.environ.get("PYTHONPATH")) if p)
+
+COHORTS = sorted(config["cohorts"])
+
+
+wildcard_constraints:
+    cohort="|".join(COHORTS),
+
+
+def cohort_config(wildcards):
+    """The cohort's block of the config."""
+    return config["cohorts"][wildcards.cohort]
+
+
+def section(cohort, name):
+    """Global `name` settings (normalize, model, ...) overlaid with the cohort's own."""
+    return {**config[name], **config["cohorts"][cohort].get(name, {})}
+
+
+def normalize_settings(wildcards):
+    cohort = cohort_config(wildcards)
+    return {
+        "orientation": cohort["orientation"],
+        "sample_column": cohort.get("sample_column"),
+        **section(wildcards.cohort, "normalize"),
+    }
+
+
+def train_settings(wildcards):
+    cohort = cohort_config(wildcards)
+    survival = cohort.get("survival", {})
+    return {
+        "task": cohort["task"],
+        "target": cohort.get("target"),
+        "time_column": survival.get("time"),
+        "event_column": survival.get("event"),
+        "model_params": section(wildcards.cohort, "model"),
+        "seed": config["seed"],
+        "device": config["device"],
+    }
+
+
+def survival_settings(wildcards):
+    survival = cohort_config(wildcards)["survival"]
+    return {"time_column": survival["time"], "event_column": survival["event"], "time_unit": survival["unit"]}
+
+
+def uses_gpu(wildcards):
+    return 1 if str(config["device"]).startswith("cuda") else 0
+
+
+def training_env(wildcards):
+    return "../../envs/deepsubtype-gpu.yaml" if uses_gpu(wildcards) else "../../envs/deepsubtype.yaml"
+
+
+def all_outputs():
+    outputs = []
+    for cohort in COHORTS:
+        outputs += [
+            f"results/{cohort}/normalized.h5ad",
+            f"results/{cohort}/embedding.h5ad",
+            f"results/{cohort}/clusters.tsv",
+            f"results/{cohort}/gene_importance.tsv",
+            f"results/{cohort}/plots/top_genes.png",
+            f"results/{cohort}/plots/training_history.png",
+        ]
+        if "survival" in config["cohorts"][cohort]:
+            outputs += [
+                f"results/{cohort}/survival/kaplan_meier.png",
+                f"results/{cohort}/survival/kaplan_meier.tsv",
+                f"results/{cohort}/survival/logrank.tsv",
+            ]
+    return outputs

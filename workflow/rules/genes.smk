@@ -1,0 +1,28 @@
+rule genes:
+    input:
+        "results/{cohort}/model",
+    output:
+        table=report(
+            "results/{cohort}/gene_importance.tsv",
+            caption="../report/gene_importance.rst",
+            category="{cohort}",
+            subcategory="4 genes",
+            labels={"cohort": "{cohort}", "table": "gene importance"},
+        ),
+        plot=report(
+            "results/{cohort}/plots/top_genes.png",
+            caption="../report/top_genes.rst",
+            category="{cohort}",
+            subcategory="4 genes",
+            labels={"cohort": "{cohort}", "figure": "top genes"},
+        ),
+    params:
+        n_top_plot=config["genes"]["n_top_plot"],
+    log:
+        "logs/{cohort}/genes.log",
+    benchmark:
+        "results/{cohort}/benchmarks/genes.tsv"
+    conda:
+        "../../envs/deepsubtype.yaml"
+    script:
+        "../scripts/genes.py"

@@ -1,0 +1,16 @@
+rule normalize:
+    input:
+        expression=lambda wildcards: cohort_config(wildcards)["expression"],
+        clinical=lambda wildcards: cohort_config(wildcards)["clinical"],
+    output:
+        "results/{cohort}/normalized.h5ad",
+    params:
+        settings=normalize_settings,
+    log:
+        "logs/{cohort}/normalize.log",
+    benchmark:
+        "results/{cohort}/benchmarks/normalize.tsv"
+    conda:
+        "../../envs/deepsubtype.yaml"
+    script:
+        "../scripts/normalize.py"

@@ -1,0 +1,26 @@
+rule train:
+    input:
+        "results/{cohort}/normalized.h5ad",
+    output:
+        model=directory("results/{cohort}/model"),
+        embedding="results/{cohort}/embedding.h5ad",
+        history=report(
+            "results/{cohort}/plots/training_history.png",
+            caption="../report/training_history.rst",
+            category="{cohort}",
+            subcategory="2 train",
+            labels={"cohort": "{cohort}", "figure": "training history"},
+        ),
+    params:
+        settings=train_settings,
+    threads: 4
+    resources:
+        gpu=uses_gpu,
+    log:
+        "logs/{cohort}/train.log",
+    benchmark:
+        "results/{cohort}/benchmarks/train.tsv"
+    conda:
+        training_env
+    script:
+        "../scripts/train.py"

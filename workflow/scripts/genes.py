@@ -1,0 +1,7 @@
+"""Rule genes: deepsubtype.stages.genes_stage on the snakemake object."""
+
+from deepsubtype.stages import genes_stage, logging_to
+
+with logging_to(snakemake.log[0]):
+    genes_stage(snakemake.input[0], snakemake.output.table, snakemake.output.plot,
+                n_top_plot=snakemake.params.n_top_plot)
