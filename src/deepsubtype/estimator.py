@@ -383,7 +383,7 @@ class DeepType(ClusterMixin, BaseEstimator):
             model.classes_ = np.asarray(meta["classes"])
         if meta["target_mean"] is not None:
             model._target_mean, model._target_scale = meta["target_mean"], meta["target_scale"]
-        n_outputs = len(meta["classes"]) if model.task == "classification" else (0 if model.task == "reconstruction" else 1)
+        n_outputs = {"classification": len(meta["classes"]), "reconstruction": 0}.get(model.task, 1)
         network = DeepTypeNetwork(model.n_features_in_, list(model.hidden_layers), n_outputs, task=model.task,
                                   activation=model.activation, dropout=model.dropout)
         network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})

@@ -59,7 +59,12 @@ def _read_table(path: Path) -> pd.DataFrame:
         if isinstance(frame.index, pd.RangeIndex):
             frame = frame.set_index(frame.columns[0])
     elif kind in _TEXT_SUFFIXES:
-        frame = pd.read_csv(path, sep=_TEXT_SUFFIXES[kind], index_col=0, na_values=MISSING_TOKENS,
+        separator = _TEXT_SUFFIXES[kind]
+        # pandas renames repeated header names ("G1", "G1.1"); read the header raw to catch them.
+        header = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str).iloc[0, 1:]
+        if header.duplicated().any():
+            raise InputError(f"{path}: duplicate column id {header[header.duplicated()].iloc[0]!r} in the header")
+        frame = pd.read_csv(path, sep=separator, index_col=0, na_values=MISSING_TOKENS,
                             keep_default_na=True, low_memory=False)
     else:
         raise InputError(f"{path}: unsupported format '{kind}'; use .h5ad, .csv, .tsv, .txt or .parquet")

@@ -27,7 +27,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 def _mlp(sizes: list[int], activation: str, dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers.append(nn.Linear(n_in, n_out))
         layers.append(_ACTIVATIONS[activation]())
         if dropout > 0:

@@ -18,7 +18,10 @@ __all__ = ["top_genes", "kaplan_meier", "training_history"]
 
 
 def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> Figure:
-    """Horizontal bars of the ``n_top`` most important genes (table from :func:`~deepsubtype.importance.gene_importance`)."""
+    """Horizontal bars of the ``n_top`` most important genes.
+
+    ``importance`` is the table of :func:`~deepsubtype.importance.gene_importance`.
+    """
     top = importance.head(n_top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.22 * len(top) + 1.2))
     ax.barh(top["gene"].astype(str), top["importance"], color="#3b6ea8")
@@ -55,7 +58,7 @@ def training_history(history: dict[str, Any], *, title: str = "") -> Figure:
     steps = pd.DataFrame(history["steps"])
     parts = ["primary", "sparsity", "cluster", "total"]
     fig, axes = plt.subplots(1, len(parts), figsize=(13, 3.2))
-    for ax, part in zip(axes, parts):
+    for ax, part in zip(axes, parts, strict=True):
         ax.plot(steps["step"], steps[part], lw=1)
         for step in steps.loc[steps["phase"].ne(steps["phase"].shift()) | steps["round"].diff().fillna(0).ne(0),
                               "step"].iloc[1:]:

@@ -31,7 +31,8 @@ from .normalize import Scale, normalize
 from .plots import kaplan_meier, top_genes, training_history
 from .survival import kaplan_meier_table, logrank_table, survival_frame
 
-__all__ = ["logging_to", "normalize_stage", "train_stage", "cluster_stage", "genes_stage", "survival_stage", "EMBEDDING_KEY"]
+__all__ = ["EMBEDDING_KEY", "logging_to", "normalize_stage", "train_stage", "cluster_stage", "genes_stage",
+           "survival_stage"]
 
 logger = logging.getLogger(__name__)
 

@@ -38,13 +38,13 @@ def survival_frame(clusters: pd.Series, clinical: pd.DataFrame, *, time_column: 
     negative = time < 0
     if negative.any():
         sample = time.index[negative.to_numpy()][0]
-        raise InputError(f"{source}: negative survival time {time[sample]!r} in column {time_column!r} "
-                         f"for sample {sample!r}")
+        raise InputError(f"{source}: negative survival time {clinical.at[sample, time_column]} "
+                         f"in column {time_column!r} for sample {sample!r}")
     not_binary = event.notna() & ~event.isin([0, 1])
     if not_binary.any():
         sample = event.index[not_binary.to_numpy()][0]
-        raise InputError(f"{source}: event must be 0 or 1, got {event[sample]!r} in column {event_column!r} "
-                         f"for sample {sample!r}")
+        raise InputError(f"{source}: event must be 0 or 1, got {clinical.at[sample, event_column]} "
+                         f"in column {event_column!r} for sample {sample!r}")
     frame = pd.DataFrame({"cluster": clusters, "time": time.reindex(clusters.index),
                           "event": event.reindex(clusters.index)})
     complete = frame.dropna()
@@ -58,8 +58,16 @@ def survival_frame(clusters: pd.Series, clinical: pd.DataFrame, *, time_column: 
     return complete, dropped
 
 
+def _finite(value: float) -> float:
+    return float(value) if np.isfinite(value) else float("nan")
+
+
 def kaplan_meier_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per cluster: ``n``, ``events``, ``median_survival`` and its 95 % CI (NaN when not reached)."""
+    """One row per cluster: ``n``, ``events``, ``median_survival`` and its 95 % CI.
+
+    A median or bound that the curve does not reach within follow-up is NaN
+    (lifelines reports it as infinity).
+    """
     rows = []
     for cluster, group in frame.groupby("cluster", sort=True):
         fitter = KaplanMeierFitter().fit(group["time"], group["event"])
@@ -68,9 +76,9 @@ def kaplan_meier_table(frame: pd.DataFrame) -> pd.DataFrame:
             "cluster": cluster,
             "n": len(group),
             "events": int(group["event"].sum()),
-            "median_survival": float(fitter.median_survival_time_),
-            "median_lower_95": float(interval.iloc[0]),
-            "median_upper_95": float(interval.iloc[1]),
+            "median_survival": _finite(fitter.median_survival_time_),
+            "median_lower_95": _finite(interval.iloc[0]),
+            "median_upper_95": _finite(interval.iloc[1]),
         })
     return pd.DataFrame(rows)
 

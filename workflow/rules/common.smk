@@ -1,5 +1,5 @@
 # Config validation, per-cohort settings and input functions shared by every rule.
-import os
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -7,9 +7,9 @@ from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-# Rules import the library from this checkout, also inside conda environments.
-_SOURCE = str(Path(workflow.basedir) / "src")
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE, os.environ.get("PYTHONPATH")) if p)
+# Rules import the library from this checkout, also inside conda environments: Snakemake
+# hands its own sys.path on to every Python script it runs.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 COHORTS = sorted(config["cohorts"])
 

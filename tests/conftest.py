@@ -1,0 +1,71 @@
+"""Shared fixtures: a tiny synthetic cohort written the way users supply theirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_cohort(n_samples: int = 60, n_genes: int = 120, n_groups: int = 3, n_informative: int = 10,
+                seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Samples x genes log-scale expression with ``n_groups`` groups, each raising its own
+    ``n_informative`` genes, and a clinical table: ``subtype`` label (2 missing), survival
+    ``time`` (months, shorter for higher groups) and ``event``, ``age``.
+    """
+    rng = np.random.default_rng(seed)
+    groups = np.arange(n_samples) % n_groups
+    values = rng.normal(6.0, 1.0, size=(n_samples, n_genes))
+    for group in range(n_groups):
+        genes = slice(group * n_informative, (group + 1) * n_informative)
+        values[groups == group, genes] += 3.0
+    samples = [f"P{i:03d}" for i in range(n_samples)]
+    genes = [f"G{j:04d}" for j in range(n_genes)]
+    expression = pd.DataFrame(values, index=pd.Index(samples, name="sample"), columns=genes)
+    labels = np.array([f"type_{g}" for g in groups], dtype=object)
+    labels[[1, 5]] = None
+    time = rng.exponential(40.0 / (1 + 1.5 * groups)).round(1)
+    clinical = pd.DataFrame({
+        "sample": samples,
+        "subtype": labels,
+        "time": time,
+        "event": (rng.random(n_samples) < 0.7).astype(int),
+        "age": rng.integers(35, 80, n_samples),
+    })
+    return expression, clinical
+
+
+@pytest.fixture
+def cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return make_cohort()
+
+
+@pytest.fixture
+def cohort_files(tmp_path: Path, cohort: tuple[pd.DataFrame, pd.DataFrame]) -> dict[str, Path]:
+    """The tiny cohort as ``expression.tsv.gz`` (samples x genes) and ``clinical.tsv``."""
+    expression, clinical = cohort
+    paths = {"expression": tmp_path / "expression.tsv.gz", "clinical": tmp_path / "clinical.tsv"}
+    expression.to_csv(paths["expression"], sep="\t")
+    clinical.to_csv(paths["clinical"], sep="\t", index=False, na_rep="NA")
+    return paths
+
+
+#: Small, fast DeepType settings for tests (seconds on 2 CPU cores).
+FAST_MODEL = {
+    "hidden_layers": [32, 16],
+    "alpha": 0.002,
+    "alpha_ramp_steps": 50,
+    "beta": 1.2,
+    "n_clusters": 3,
+    "learning_rate": 0.005,
+    "batch_size": 32,
+    "pretrain_steps": 300,
+    "joint_steps": 30,
+    "max_rounds": 5,
+    "tol": 0.0,
+    "kmeans_n_init": 5,
+}

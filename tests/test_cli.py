@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+import pytest
+
+from deepsubtype.cli import main
+
+from .conftest import FAST_MODEL
+
+
+def _set_options(params: dict) -> list[str]:
+    options = []
+    for key, value in params.items():
+        options += ["--set", f"{key}={json.dumps(value)}"]
+    return options
+
+
+def test_every_stage_from_the_command_line(cohort_files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["normalize", str(cohort_files["expression"]), str(cohort_files["clinical"]),
+                 str(out / "normalized.h5ad"), "--sample-column", "sample", "--n-top-genes", "100"]) == 0
+    assert main(["train", str(out / "normalized.h5ad"), str(out / "model"), str(out / "embedding.h5ad"),
+                 "--target", "subtype", "--history-plot", str(out / "history.png"), "--device", "cpu",
+                 *_set_options(FAST_MODEL)]) == 0
+    assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv")]) == 0
+    assert main(["genes", str(out / "model"), str(out / "genes.tsv"), "--plot", str(out / "genes.png")]) == 0
+    assert main(["survival", str(out / "clusters.tsv"), str(out / "normalized.h5ad"), str(out / "km.tsv"),
+                 str(out / "logrank.tsv"), "--plot", str(out / "km.png"), "--time", "time", "--event", "event",
+                 "--unit", "months"]) == 0
+    assert ad.read_h5ad(out / "normalized.h5ad").n_vars == 100
+    clusters = pd.read_csv(out / "clusters.tsv", sep="\t")
+    assert len(clusters) == 60 and set(clusters["cluster"]) == {0, 1, 2}
+    assert len(pd.read_csv(out / "km.tsv", sep="\t")) == 3
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [], "no temporary files left"
+
+
+def test_bad_input_exits_2_with_one_line_and_no_output(cohort_files, tmp_path: Path) -> None:
+    output = tmp_path / "normalized.h5ad"
+    result = subprocess.run(
+        [sys.executable, "-m", "deepsubtype.cli", "normalize", str(cohort_files["expression"]),
+         str(cohort_files["clinical"]), str(output), "--sample-column", "patient_id"],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(error_lines) == 1
+    assert "clinical.tsv: sample column 'patient_id' not found" in error_lines[0]
+    assert not output.exists()
+    assert list(tmp_path.glob(".partial-*")) == []
+
+
+def test_malformed_set_option_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "a", "b", "c", "--set", "n_clusters"])

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.metrics import adjusted_rand_score
+
+from deepsubtype import DeepType
+from deepsubtype.importance import gene_importance
+
+SMALL = dict(hidden_layers=(32, 16), learning_rate=0.005, batch_size=128, pretrain_steps=300, joint_steps=30,
+             max_rounds=5, kmeans_n_init=5, alpha_ramp_steps=50, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def separated() -> tuple[np.ndarray, np.ndarray]:
+    """1,000 samples, 20 features of which the first 5 are informative, 4 well-separated classes."""
+    X, y = make_classification(n_samples=1000, n_features=20, n_informative=5, n_redundant=0, n_repeated=0,
+                               n_classes=4, n_clusters_per_class=1, class_sep=3.0, shuffle=False, random_state=0)
+    return ((X - X.mean(0)) / X.std(0)).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def fitted(separated) -> DeepType:
+    X, y = separated
+    return DeepType(n_clusters=4, alpha=0.006, random_state=0, **SMALL).fit(X, y)
+
+
+def test_informative_features_rank_first_and_clusters_match_classes(fitted, separated) -> None:
+    X, y = separated
+    assert set(np.argsort(-fitted.feature_importances_)[:5]) == {0, 1, 2, 3, 4}
+    assert adjusted_rand_score(y, fitted.labels_) >= 0.9
+    assert fitted.cluster_centers_.shape == (4, 16)
+    assert np.all(np.diff(np.bincount(fitted.labels_)) <= 0), "cluster 0 is the largest"
+
+
+def test_predict_transform_and_history(fitted, separated) -> None:
+    X, y = separated
+    assert np.array_equal(fitted.predict(X), fitted.labels_)
+    assert fitted.transform(X).shape == (1000, 16)
+    assert (fitted.predict_target(X) == y).mean() > 0.95
+    steps = pd.DataFrame(fitted.history_["steps"])
+    assert {"primary", "sparsity", "cluster", "total"} <= set(steps.columns)
+    assert steps["primary"].iloc[-1] < steps["primary"].iloc[0]
+    assert steps.loc[steps["phase"] == "joint", "cluster"].gt(0).all()
+    assert fitted.history_["rounds"][0]["changed_fraction"] is None
+    assert fitted.n_rounds_ == len(fitted.history_["rounds"])
+
+
+def test_same_seed_same_result(separated) -> None:
+    X, y = separated
+    params = dict(n_clusters=4, random_state=3, **{**SMALL, "pretrain_steps": 60, "max_rounds": 2})
+    first, second = DeepType(**params).fit(X, y), DeepType(**params).fit(X, y)
+    assert np.array_equal(first.labels_, second.labels_)
+    assert np.array_equal(first.feature_importances_, second.feature_importances_)
+
+
+def test_save_load_gives_identical_predictions(fitted, separated, tmp_path: Path) -> None:
+    X, _ = separated
+    fitted.save(tmp_path / "model")
+    loaded = DeepType.load(tmp_path / "model")
+    assert np.array_equal(loaded.predict(X), fitted.predict(X))
+    assert np.array_equal(loaded.predict_target(X), fitted.predict_target(X))
+    np.testing.assert_array_equal(loaded.feature_importances_, fitted.feature_importances_)
+    assert loaded.get_params() == fitted.get_params()
+
+
+def test_load_refuses_foreign_files(tmp_path: Path) -> None:
+    (tmp_path / "model.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="not a deepsubtype model"):
+        DeepType.load(tmp_path)
+
+
+def test_anndata_and_pandas_carry_gene_names_and_missing_labels_are_clustered(cohort) -> None:
+    expression, clinical = cohort
+    adata = ad.AnnData(expression.to_numpy(np.float32), obs=pd.DataFrame(index=expression.index),
+                       var=pd.DataFrame(index=expression.columns))
+    labels = clinical["subtype"].to_numpy()
+    model = DeepType(n_clusters=3, random_state=0, **SMALL).fit(adata, labels)
+    assert list(model.feature_names_in_) == list(expression.columns)
+    assert len(model.labels_) == len(labels)
+    assert set(model.classes_) == {"type_0", "type_1", "type_2"}
+    top = gene_importance(model).head(30)["gene"]
+    assert top.str[1:].astype(int).lt(30).mean() >= 0.9, "informative genes G0000-G0029 rank on top"
+
+
+@pytest.mark.parametrize("task", ["binary", "regression", "survival", "reconstruction"])
+def test_every_task_lowers_its_loss(task: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10)).astype(np.float32)
+    signal = X[:, 0] + X[:, 1]
+    y = {
+        "binary": np.where(signal > 0, "yes", "no"),
+        "regression": 3.0 * signal + 10.0,
+        "survival": np.column_stack([rng.exponential(np.exp(-signal)), np.ones(200)]),
+        "reconstruction": None,
+    }[task]
+    model = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, **SMALL).fit(X, y)
+    primary = pd.DataFrame(model.history_["steps"])["primary"]
+    assert primary.iloc[-1] < 0.8 * primary.iloc[0]
+    prediction = model.predict_target(X)
+    if task == "binary":
+        assert (prediction == y).mean() > 0.9
+    elif task == "regression":
+        assert np.corrcoef(prediction, y)[0, 1] > 0.9
+    elif task == "survival":
+        assert np.corrcoef(prediction, signal)[0, 1] > 0.8  # higher risk for higher signal
+    else:
+        assert prediction.shape == X.shape
+
+
+def test_bad_targets_are_refused() -> None:
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="single class"):
+        DeepType(**SMALL).fit(X, ["a"] * 20)
+    with pytest.raises(ValueError, match="needs a target"):
+        DeepType(**SMALL).fit(X)
+    with pytest.raises(ValueError, match="n_clusters=30"):
+        DeepType(n_clusters=30, **SMALL).fit(X, ["a", "b"] * 10)

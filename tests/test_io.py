@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deepsubtype.io import InputError, attach_clinical, read_clinical, read_expression
+
+
+@pytest.mark.parametrize("name", ["m.tsv", "m.tsv.gz", "m.csv", "m.csv.gz", "m.txt", "m.parquet", "m.h5ad"])
+def test_read_expression_formats_round_trip(tmp_path: Path, cohort, name: str) -> None:
+    expression, _ = cohort
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        expression.to_parquet(path)
+    elif name.endswith(".h5ad"):
+        ad.AnnData(expression.astype(np.float32)).write_h5ad(path)
+    else:
+        expression.to_csv(path, sep="," if ".csv" in name else "\t")
+    adata = read_expression(path)
+    assert adata.shape == expression.shape
+    assert list(adata.obs_names) == list(expression.index)
+    assert list(adata.var_names) == list(expression.columns)
+    np.testing.assert_allclose(adata.X, expression.to_numpy(), rtol=1e-6)
+    assert adata.X.dtype == np.float32
+
+
+def test_genes_x_samples_is_transposed(tmp_path: Path, cohort) -> None:
+    expression, _ = cohort
+    path = tmp_path / "m.tsv"
+    expression.T.to_csv(path, sep="\t")
+    adata = read_expression(path, orientation="genes_x_samples")
+    assert list(adata.obs_names) == list(expression.index)
+
+
+def test_missing_and_empty_files_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="missing.tsv: file not found"):
+        read_expression(tmp_path / "missing.tsv")
+    (tmp_path / "empty.tsv").write_text("")
+    with pytest.raises(InputError, match="empty.tsv: file is empty"):
+        read_expression(tmp_path / "empty.tsv")
+
+
+def test_non_numeric_cell_names_gene_and_sample(tmp_path: Path) -> None:
+    path = tmp_path / "m.tsv"
+    path.write_text("sample\tG1\tG2\nP1\t1.0\t2.0\nP2\tabc\t3.0\n")
+    with pytest.raises(InputError, match=r"non-numeric value 'abc' for gene 'G1' at 'P2'"):
+        read_expression(path)
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.tsv"
+    path.write_text("sample\tG1\tG1\nP1\t1\t2\nP2\t3\t4\n")
+    with pytest.raises(InputError, match="duplicate column id 'G1' in the header"):
+        read_expression(path)
+    path.write_text("sample\tG1\tG2\nP1\t1\t2\nP1\t3\t4\n")
+    with pytest.raises(InputError, match="duplicate sample id 'P1'"):
+        read_expression(path)
+
+
+def test_clinical_missing_tokens_and_sample_column(tmp_path: Path) -> None:
+    path = tmp_path / "c.tsv"
+    path.write_text("age\tid\ter\n50\tP1\tna\n60\tP2\tpositive\n")
+    clinical = read_clinical(path, sample_column="id")
+    assert list(clinical.index) == ["P1", "P2"]
+    assert pd.isna(clinical.loc["P1", "er"])
+    with pytest.raises(InputError, match="sample column 'patient' not found"):
+        read_clinical(path, sample_column="patient")
+
+
+def test_attach_clinical_partial_overlap_warns_and_counts(cohort, caplog) -> None:
+    expression, clinical = cohort
+    adata = ad.AnnData(expression.to_numpy(np.float32), obs=pd.DataFrame(index=expression.index),
+                       var=pd.DataFrame(index=expression.columns))
+    partial = clinical.set_index("sample").iloc[5:]
+    aligned = attach_clinical(adata, partial)
+    assert aligned.n_obs == len(expression) - 5
+    assert aligned.uns["alignment"] == {"n_shared": 55, "n_only_expression": 5, "n_only_clinical": 0}
+    assert "only in expression" in caplog.text
+    assert aligned.obs["subtype"].dtype == "category"
+
+
+def test_attach_clinical_without_shared_samples_fails(cohort) -> None:
+    expression, clinical = cohort
+    adata = ad.AnnData(expression.to_numpy(np.float32), obs=pd.DataFrame(index=expression.index),
+                       var=pd.DataFrame(index=expression.columns))
+    other = clinical.assign(sample=lambda f: "X" + f["sample"]).set_index("sample")
+    with pytest.raises(InputError, match="no sample id is shared"):
+        attach_clinical(adata, other, source="c.tsv")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_samples=st.integers(2, 8),
+    n_genes=st.integers(1, 6),
+    transposed=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_any_layout_and_order_aligns_to_the_same_matrix(tmp_path_factory, n_samples, n_genes, transposed,
+                                                       seed) -> None:
+    """Whatever the orientation and row order of both files, each sample keeps its own values and clinical row."""
+    rng = np.random.default_rng(seed)
+    samples = [f"s{i}" for i in rng.permutation(n_samples)]
+    values = pd.DataFrame(rng.normal(size=(n_samples, n_genes)).round(4), index=samples,
+                          columns=[f"g{j}" for j in range(n_genes)])
+    clinical = pd.DataFrame({"id": samples, "value": rng.integers(0, 100, n_samples)}).sample(frac=1, random_state=seed)
+    directory = tmp_path_factory.mktemp("layout")
+    (values.T if transposed else values).to_csv(directory / "e.tsv", sep="\t")
+    clinical.to_csv(directory / "c.tsv", sep="\t", index=False)
+    adata = read_expression(directory / "e.tsv", orientation="genes_x_samples" if transposed else "samples_x_genes")
+    aligned = attach_clinical(adata, read_clinical(directory / "c.tsv", sample_column="id"))
+    expected = values.loc[aligned.obs_names]
+    np.testing.assert_allclose(aligned.X, expected.to_numpy(), atol=1e-6)
+    lookup = clinical.set_index("id")["value"]
+    assert list(aligned.obs["value"]) == list(lookup.loc[aligned.obs_names])

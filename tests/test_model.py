@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from deepsubtype.model import DeepTypeNetwork, cox_partial_likelihood, l21_norm, primary_loss
+
+
+def test_l21_norm_sums_gene_column_norms() -> None:
+    weight = torch.tensor([[3.0, 0.0, 1.0], [4.0, 0.0, -1.0]])  # (units, genes)
+    assert l21_norm(weight).item() == pytest.approx(5.0 + 0.0 + math.sqrt(2))
+
+
+def _breslow_reference(risk: np.ndarray, time: np.ndarray, event: np.ndarray) -> float:
+    """Direct transcription of the Breslow partial likelihood, one event at a time."""
+    total = 0.0
+    for i in np.flatnonzero(event):
+        at_risk = time >= time[i]
+        total += risk[i] - np.log(np.exp(risk[at_risk]).sum())
+    return -total / event.sum()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cox_loss_matches_breslow_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 30
+    risk = rng.normal(size=n)
+    time = rng.integers(1, 8, n).astype(float)  # many ties
+    event = (rng.random(n) < 0.6).astype(float)
+    event[0] = 1.0
+    loss = cox_partial_likelihood(torch.tensor(risk), torch.tensor(time), torch.tensor(event))
+    assert loss.item() == pytest.approx(_breslow_reference(risk, time, event), rel=1e-10)
+
+
+def test_cox_loss_without_events_is_zero_and_differentiable() -> None:
+    risk = torch.randn(5, requires_grad=True)
+    loss = cox_partial_likelihood(risk, torch.arange(5.0), torch.zeros(5))
+    loss.backward()
+    assert loss.item() == 0.0 and risk.grad is not None
+
+
+def test_missing_targets_are_ignored() -> None:
+    output = torch.randn(4, 3)
+    target = torch.tensor([0, -1, 2, -1])
+    expected = torch.nn.functional.cross_entropy(output[[0, 2]], target[[0, 2]])
+    assert primary_loss("classification", output, target, torch.empty(0)).item() == pytest.approx(expected.item())
+    regression = torch.tensor([1.0, float("nan"), 2.0, 0.5])
+    value = primary_loss("regression", output[:, :1], regression, torch.empty(0))
+    assert torch.isfinite(value)
+
+
+@pytest.mark.parametrize(("task", "outputs", "shape"), [
+    ("classification", 4, (5, 4)), ("binary", 1, (5, 1)), ("survival", 1, (5, 1)), ("reconstruction", 0, (5, 12)),
+])
+def test_network_shapes(task: str, outputs: int, shape: tuple[int, int]) -> None:
+    network = DeepTypeNetwork(12, [8, 6], outputs, task=task)  # type: ignore[arg-type]
+    hidden, output = network(torch.randn(5, 12))
+    assert hidden.shape == (5, 6)
+    assert output.shape == shape
+    assert network.first_layer.weight.shape == (8, 12)

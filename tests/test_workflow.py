@@ -1,0 +1,148 @@
+"""The Snakemake workflow: dry run and lint on the shipped config, a real run on a tiny cohort."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from .conftest import FAST_MODEL, REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def _snakemake(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([*SNAKEMAKE, *arguments], cwd=cwd, capture_output=True, text=True, check=False,
+                          env=environment)
+
+
+def test_dry_run_of_the_demo_config_lists_every_stage() -> None:
+    result = _snakemake("--dry-run", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr
+    for rule in ("normalize", "train", "cluster", "genes", "survival"):
+        assert rule in result.stdout
+
+
+def test_lint_is_quiet() -> None:
+    result = _snakemake("--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_misspelled_config_key_is_named(tmp_path: Path) -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["model"]["n_cluster"] = config["model"].pop("n_clusters")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake("--dry-run", "--configfile", str(tmp_path / "config.yaml"))
+    assert result.returncode != 0
+    assert "n_cluster" in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """Run the whole workflow on a generated cohort (60 samples x 120 genes) in a scratch directory."""
+    from .conftest import make_cohort
+
+    workdir = tmp_path_factory.mktemp("workflow")
+    expression, clinical = make_cohort()
+    (workdir / "data").mkdir()
+    expression.T.to_csv(workdir / "data" / "expression.csv")  # genes x samples, comma separated
+    clinical.to_csv(workdir / "data" / "clinical.tsv", sep="\t", index=False, na_rep="NA")
+    config = {
+        "seed": 1,
+        "device": "cpu",
+        "cohorts": {"tiny": {
+            "expression": "data/expression.csv", "orientation": "genes_x_samples",
+            "clinical": "data/clinical.tsv", "sample_column": "sample",
+            "task": "classification", "target": "subtype",
+            "survival": {"time": "time", "event": "event", "unit": "months"},
+        }},
+        "normalize": {"n_top_genes": 100},
+        "model": FAST_MODEL,
+        "genes": {"n_top_plot": 15},
+    }
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+                        str(workdir / "config.yaml"), "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    report = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+                        str(workdir / "config.yaml"), "--report", str(workdir / "report.html"))
+    assert report.returncode == 0, report.stderr[-5000:]
+    return workdir
+
+
+def test_every_sample_is_clustered_once(tiny_run: Path) -> None:
+    clusters = pd.read_csv(tiny_run / "results/tiny/clusters.tsv", sep="\t", dtype={"sample": str})
+    assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "silhouette"]
+    assert clusters["sample"].is_unique and len(clusters) == 60
+    assert set(clusters["cluster"]) == {0, 1, 2}
+    assert (clusters["distance_to_center"] >= 0).all()
+    embedding = ad.read_h5ad(tiny_run / "results/tiny/embedding.h5ad")
+    assert embedding.obsm["X_deeptype"].shape == (60, FAST_MODEL["hidden_layers"][-1])
+    assert list(embedding.obs_names) == list(clusters["sample"])
+
+
+def test_gene_importances_sorted_and_non_negative(tiny_run: Path) -> None:
+    genes = pd.read_csv(tiny_run / "results/tiny/gene_importance.tsv", sep="\t")
+    assert len(genes) == 100 and genes["gene"].is_unique
+    assert (genes["importance"] >= 0).all()
+    assert genes["importance"].is_monotonic_decreasing
+    assert list(genes["rank"]) == list(range(1, 101))
+    assert genes["gene"].head(20).str[1:].astype(int).lt(30).mean() >= 0.8, "informative genes rank first"
+
+
+def test_survival_tables_have_one_row_per_cluster(tiny_run: Path) -> None:
+    km = pd.read_csv(tiny_run / "results/tiny/survival/kaplan_meier.tsv", sep="\t")
+    assert sorted(km["cluster"]) == [0, 1, 2]
+    assert km["n"].sum() == 60
+    logrank = pd.read_csv(tiny_run / "results/tiny/survival/logrank.tsv", sep="\t")
+    assert len(logrank) == 1 and 0 <= logrank.loc[0, "p_value"] <= 1
+    assert logrank.loc[0, "degrees_of_freedom"] == 2
+
+
+def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
+    for name in ("plots/top_genes.png", "plots/training_history.png", "survival/kaplan_meier.png"):
+        with Image.open(tiny_run / "results/tiny" / name) as image:
+            image.verify()
+            assert image.size[0] > 300 and image.size[1] > 200
+    report = (tiny_run / "report.html").read_text(errors="replace")
+    for name in ("kaplan_meier.png", "top_genes.png", "training_history.png", "gene_importance.tsv"):
+        assert name in report
+
+
+def test_normalized_file_records_steps_and_alignment(tiny_run: Path) -> None:
+    normalized = ad.read_h5ad(tiny_run / "results/tiny/normalized.h5ad")
+    assert normalized.shape == (60, 100)
+    assert normalized.uns["normalize"]["scale"] == "log"
+    assert normalized.uns["alignment"]["n_shared"] == 60
+    assert "subtype" in normalized.obs and "time" in normalized.obs
+    np.testing.assert_allclose(normalized.X.mean(0), 0, atol=1e-5)
+
+
+def test_benchmarks_and_logs_for_every_rule(tiny_run: Path) -> None:
+    for rule in ("normalize", "train", "cluster", "genes", "survival"):
+        assert (tiny_run / "results/tiny/benchmarks" / f"{rule}.tsv").stat().st_size > 0
+        assert (tiny_run / "logs/tiny" / f"{rule}.log").exists()
+
+
+def test_rerun_is_a_no_op(tiny_run: Path) -> None:
+    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run), "--configfile",
+                        str(tiny_run / "config.yaml"), "--cores", "1", "--dry-run")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cleanup_snakemake_metadata():
+    yield
+    shutil.rmtree(REPO / ".snakemake" / "lint", ignore_errors=True)
