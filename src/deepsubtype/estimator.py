@@ -220,8 +220,24 @@ class DeepType(ClusterMixin, BaseEstimator):
 
         device = resolve_device(self.device)
         seed = 0 if self.random_state is None else int(self.random_state)
-        torch.manual_seed(seed)
         generator = torch.Generator(device=device).manual_seed(seed)
+        # Seed initialization and dropout without touching the caller's global RNG state.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            labels, centers, history = self._train(X, target, n_outputs, device, generator)
+
+        order = relabel_by_size(labels, self.n_clusters)
+        self.labels_ = order[labels]
+        self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(device)].cpu().numpy()
+        self.n_rounds_ = len(history["rounds"])
+        self.history_ = history
+        self.device_ = str(device)
+        return self
+
+    def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, device: torch.device,
+               generator: torch.Generator) -> tuple[np.ndarray, torch.Tensor, dict[str, list[dict[str, Any]]]]:
+        """Pretraining, then rounds of {k-means, joint training}; returns final labels, centres, history."""
+        n_samples = X.shape[0]
         self.network_ = DeepTypeNetwork(X.shape[1], list(self.hidden_layers), n_outputs,
                                         task=self.task, activation=self.activation,
                                         dropout=self.dropout).to(device)
@@ -291,13 +307,7 @@ class DeepType(ClusterMixin, BaseEstimator):
             train(self.joint_steps, "joint", round_index, centers, torch.from_numpy(labels).to(device))
 
         assert centers is not None
-        order = relabel_by_size(labels, self.n_clusters)
-        self.labels_ = order[labels]
-        self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(device)].cpu().numpy()
-        self.n_rounds_ = len(history["rounds"])
-        self.history_ = history
-        self.device_ = str(device)
-        return self
+        return labels, centers, history
 
     # --------------------------------------------------------------- inference
     def _input(self, X: Any) -> torch.Tensor:

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from deepsubtype import DeepType
+from deepsubtype.importance import gene_importance
+from deepsubtype.model import DeepTypeNetwork
+from deepsubtype.plots import kaplan_meier, top_genes, training_history
+
+
+@pytest.fixture
+def model_with_known_weights() -> DeepType:
+    """A DeepType whose first-layer columns have norms 0, 5, 1 and 5."""
+    model = DeepType(hidden_layers=(2, 2), n_clusters=1)
+    model.network_ = DeepTypeNetwork(4, [2, 2], 2, task="classification")
+    with torch.no_grad():
+        model.network_.first_layer.weight.copy_(torch.tensor([[0.0, 3.0, 1.0, 0.0], [0.0, 4.0, 0.0, -5.0]]))
+    model.feature_names_in_ = np.array(["A", "B", "C", "D"], dtype=object)
+    return model
+
+
+def test_importance_is_the_column_norm_ranked_with_stable_ties(model_with_known_weights) -> None:
+    table = gene_importance(model_with_known_weights)
+    assert list(table["gene"]) == ["B", "D", "C", "A"]
+    assert list(table["importance"]) == [5.0, 5.0, 1.0, 0.0]
+    assert list(table["rank"]) == [1, 2, 3, 4]
+    assert list(table["relative_importance"]) == [1.0, 1.0, 0.2, 0.0]
+
+
+def test_importance_rejects_mismatched_names(model_with_known_weights) -> None:
+    with pytest.raises(ValueError, match="3 gene names for 4 importances"):
+        gene_importance(model_with_known_weights, ["a", "b", "c"])
+
+
+def test_plots_return_figures() -> None:
+    importance = pd.DataFrame({"gene": list("abc"), "importance": [3.0, 2.0, 1.0]})
+    assert isinstance(top_genes(importance, n_top=2), Figure)
+    frame = pd.DataFrame({"cluster": [0, 0, 1, 1], "time": [1.0, 2.0, 3.0, 4.0], "event": [1, 0, 1, 1]})
+    figure = kaplan_meier(frame, time_unit="months", p_value=0.04)
+    assert "p = 0.04" in figure.axes[0].get_title()
+    history = {"steps": [{"phase": "pretrain", "round": 0, "step": s, "primary": 1.0 / s, "sparsity": 2.0,
+                          "cluster": 0.0, "total": 1.0} for s in range(1, 5)]}
+    assert len(training_history(history).axes) == 4
