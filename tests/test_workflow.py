@@ -27,7 +27,7 @@ def _snakemake(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess
 
 
 def test_dry_run_of_the_demo_config_lists_every_stage() -> None:
-    result = _snakemake("--dry-run", "--quiet", "rules")
+    result = _snakemake("--dry-run", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
     for rule in ("normalize", "train", "cluster", "genes", "survival"):
         assert rule in result.stdout

@@ -79,6 +79,13 @@ def _first_duplicate(index: pd.Index) -> str:
     return str(index[index.duplicated()][0])
 
 
+def _refuse_duplicates(samples: pd.Index, genes: pd.Index, path: Path) -> None:
+    if samples.has_duplicates:
+        raise InputError(f"{path}: duplicate sample id {_first_duplicate(samples)!r}")
+    if genes.has_duplicates:
+        raise InputError(f"{path}: duplicate gene id {_first_duplicate(genes)!r}")
+
+
 def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_genes") -> ad.AnnData:
     """Read an expression matrix into AnnData (samples x genes, float32).
 
@@ -122,14 +129,12 @@ def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_g
                 f"{path}: non-numeric value {bad.iloc[0]!r} for {axis} {column!r} at {bad.index[0]!r}"
                 f" ({len(non_numeric)} columns affected); is the orientation ({orientation}) right?"
             )
+        _refuse_duplicates(frame.index, frame.columns, path)
         adata = ad.AnnData(X=frame.to_numpy(dtype=np.float32),
                            obs=pd.DataFrame(index=frame.index), var=pd.DataFrame(index=frame.columns))
     adata.obs_names = adata.obs_names.astype(str)
     adata.var_names = adata.var_names.astype(str)
-    if adata.obs_names.has_duplicates:
-        raise InputError(f"{path}: duplicate sample id {_first_duplicate(adata.obs_names)!r}")
-    if adata.var_names.has_duplicates:
-        raise InputError(f"{path}: duplicate gene id {_first_duplicate(adata.var_names)!r}")
+    _refuse_duplicates(adata.obs_names, adata.var_names, path)
     adata.uns["source"] = {"path": str(path), "orientation": orientation}
     return adata
 
