@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -46,3 +47,19 @@ def test_relabel_by_size_puts_largest_first() -> None:
     labels = np.array([2, 2, 2, 0, 1, 1])
     order = relabel_by_size(labels, 3)
     assert list(order[labels]) == [0, 0, 0, 2, 1, 1]
+
+
+def test_silhouette_matches_scikit_learn_and_scores_pick_the_true_k() -> None:
+    from sklearn.metrics import silhouette_score
+
+    from deepsubtype.cluster import _silhouette, score_n_clusters
+
+    points, _ = make_blobs(n_samples=400, centers=4, cluster_std=0.6, random_state=0)
+    tensor = torch.tensor(points, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    labels = kmeans(tensor, 3, generator=generator).labels
+    assert _silhouette(tensor, labels, 3) == pytest.approx(silhouette_score(points, labels.numpy()), rel=1e-9)
+    scores = score_n_clusters(tensor, [2, 3, 4, 5, 6], generator=generator, n_resamples=5)
+    assert [r["n_clusters"] for r in scores] == [2, 3, 4, 5, 6]
+    assert max(scores, key=lambda r: r["silhouette"])["n_clusters"] == 4
+    assert next(r for r in scores if r["n_clusters"] == 4)["stability"] > 0.95

@@ -117,7 +117,31 @@ def test_bad_targets_are_refused() -> None:
     X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
     with pytest.raises(ValueError, match="single class"):
         DeepType(**SMALL).fit(X, ["a"] * 20)
-    with pytest.raises(ValueError, match="needs a target"):
+    with pytest.raises(ValueError, match="requires y to be passed"):
         DeepType(**SMALL).fit(X)
     with pytest.raises(ValueError, match="n_clusters=30"):
         DeepType(n_clusters=30, **SMALL).fit(X, ["a", "b"] * 10)
+
+
+def test_auto_n_clusters_finds_the_true_k_and_keeps_every_score(separated) -> None:
+    X, y = separated
+    model = DeepType(n_clusters="auto", n_clusters_range=(2, 7), random_state=0, **SMALL).fit(X, y)
+    assert model.n_clusters_ == 4
+    assert [r["n_clusters"] for r in model.k_scores_] == [2, 3, 4, 5, 6, 7]
+    assert model.cluster_centers_.shape[0] == 4
+    assert adjusted_rand_score(y, model.labels_) >= 0.9
+
+
+def test_fixed_k_records_its_own_scores(fitted) -> None:
+    assert fitted.n_clusters_ == 4
+    assert [r["n_clusters"] for r in fitted.k_scores_] == [4]
+    assert fitted.k_scores_[0]["silhouette"] > 0.5
+
+
+def test_invalid_k_settings_are_refused() -> None:
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    y = ["a", "b"] * 10
+    with pytest.raises(ValueError, match="n_clusters_range"):
+        DeepType(n_clusters="auto", n_clusters_range=(2, 25), **SMALL).fit(X, y)
+    with pytest.raises(ValueError, match="k_criterion"):
+        DeepType(k_criterion="gap", **SMALL).fit(X, y)

@@ -129,6 +129,12 @@ def test_normalized_file_records_steps_and_alignment(tiny_run: Path) -> None:
     np.testing.assert_allclose(normalized.X.mean(0), 0, atol=1e-5)
 
 
+def test_k_selection_records_the_fixed_k(tiny_run: Path) -> None:
+    scores = pd.read_csv(tiny_run / "results/tiny/k_selection.tsv", sep="\t")
+    assert list(scores["n_clusters"]) == [3]
+    assert scores["chosen"].all() and scores.loc[0, "criterion"] == "fixed in config"
+
+
 def test_benchmarks_and_logs_for_every_rule(tiny_run: Path) -> None:
     for rule in ("normalize", "train", "cluster", "genes", "survival"):
         assert (tiny_run / "results/tiny/benchmarks" / f"{rule}.tsv").stat().st_size > 0

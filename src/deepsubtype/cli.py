@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("model_dir", help="directory to write the model to")
     train.add_argument("embedding", help=".h5ad to write the representation to")
     train.add_argument("--history-plot", help="PNG of the training losses")
+    train.add_argument("--k-selection", help="TSV of the scores of every K tried")
+    train.add_argument("--tuning", help="TSV of the cross-validated scores when alpha or beta is auto")
     train.add_argument("--task", choices=TASKS, default="classification")
     train.add_argument("--target", help="clinical column the primary task predicts")
     train.add_argument("--time", dest="time_column", help="survival time column (task survival)")

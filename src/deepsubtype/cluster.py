@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["KMeansResult", "kmeans", "squared_distances", "match_labels", "relabel_by_size"]
+__all__ = ["KMeansResult", "kmeans", "squared_distances", "match_labels", "relabel_by_size", "score_n_clusters"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,57 @@ def relabel_by_size(labels: np.ndarray, n_clusters: int) -> np.ndarray:
     permutation = np.empty(n_clusters, dtype=np.int64)
     permutation[order] = np.arange(n_clusters)
     return permutation
+
+
+def _silhouette(points: torch.Tensor, labels: torch.Tensor, n_clusters: int) -> float:
+    """Mean silhouette (Euclidean), computed in torch on the points' device in O(n^2) memory blocks."""
+    n = points.shape[0]
+    counts = torch.bincount(labels, minlength=n_clusters).to(points.dtype)
+    if (counts > 0).sum() < 2:
+        return float("nan")
+    one_hot = torch.nn.functional.one_hot(labels, n_clusters).to(points.dtype)
+    totals = torch.empty(n, n_clusters, dtype=points.dtype, device=points.device)
+    for start in range(0, n, 2048):
+        block = torch.cdist(points[start:start + 2048], points)
+        totals[start:start + 2048] = block @ one_hot  # summed distance to each cluster
+    own = counts[labels]
+    within = totals.gather(1, labels[:, None])[:, 0] / (own - 1).clamp_min(1.0)
+    between = totals / counts.clamp_min(1.0)
+    between[torch.arange(n, device=points.device), labels] = float("inf")
+    between[:, counts == 0] = float("inf")
+    nearest = between.min(1).values
+    score = (nearest - within) / torch.maximum(nearest, within)
+    score = torch.where(own > 1, score, torch.zeros_like(score))  # singletons score 0, as scikit-learn
+    return float(score.mean())
+
+
+def score_n_clusters(points: torch.Tensor, candidates: list[int], *, generator: torch.Generator, n_init: int = 10,
+                     n_resamples: int = 10, subsample: float = 0.8) -> list[dict[str, float]]:
+    """Score each K of ``candidates`` for k-means on ``points`` (n, d).
+
+    Per K: ``inertia``; ``silhouette`` (mean, -1..1; higher = better separated);
+    ``stability``: mean adjusted Rand index between k-means on ``n_resamples``
+    random ``subsample`` fractions and the full-data clustering restricted to
+    the same samples (1 = the same partition every time).
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    n = points.shape[0]
+    size = max(2, int(round(subsample * n)))
+    records = []
+    for k in candidates:
+        if not 2 <= k < n:
+            raise ValueError(f"candidate n_clusters={k} must be between 2 and n_samples - 1 ({n - 1})")
+        full = kmeans(points, k, n_init=n_init, generator=generator)
+        agreements = []
+        for _ in range(n_resamples):
+            rows = torch.randperm(n, generator=generator, device=generator.device)[:size].to(points.device)
+            part = kmeans(points[rows], k, n_init=max(1, n_init // 2), generator=generator)
+            agreements.append(adjusted_rand_score(full.labels[rows].cpu().numpy(), part.labels.cpu().numpy()))
+        records.append({
+            "n_clusters": k,
+            "inertia": full.inertia,
+            "silhouette": _silhouette(points, full.labels, k),
+            "stability": float(np.mean(agreements)),
+        })
+    return records

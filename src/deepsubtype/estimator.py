@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__
-from .cluster import kmeans, match_labels, relabel_by_size, squared_distances
+from .cluster import kmeans, match_labels, relabel_by_size, score_n_clusters, squared_distances
 from .model import TASKS, DeepTypeNetwork, Task, l21_norm, primary_loss
 
 __all__ = ["DeepType", "resolve_device"]
@@ -53,7 +53,7 @@ def _as_frame_or_array(X: Any) -> Any:
     return X
 
 
-class DeepType(ClusterMixin, BaseEstimator):
+class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     """Supervised deep clustering with L2,1 gene sparsity and a k-means loss.
 
     Parameters
@@ -74,7 +74,14 @@ class DeepType(ClusterMixin, BaseEstimator):
     beta
         Weight of the k-means loss (mean squared distance of a sample's representation to its centre).
     n_clusters
-        Number of clusters K.
+        Number of clusters K, or ``"auto"``: after pretraining, each K of
+        ``n_clusters_range`` is scored on the representation of all samples and the
+        best by ``k_criterion`` is kept (the paper chose K by silhouette).
+    n_clusters_range
+        Smallest and largest K tried by ``n_clusters="auto"``.
+    k_criterion
+        ``silhouette`` (mean silhouette, as the paper) or ``stability`` (mean adjusted
+        Rand index of k-means on 80 % subsamples against the full-data clustering).
     learning_rate, batch_size
         Adam learning rate and mini-batch size (a batch larger than the data uses all of it).
     pretrain_steps
@@ -94,6 +101,11 @@ class DeepType(ClusterMixin, BaseEstimator):
 
     Attributes
     ----------
+    n_clusters_ : int
+        The number of clusters used (chosen when ``n_clusters="auto"``).
+    k_scores_ : list of dict
+        For each K scored on the pretrained representation: ``n_clusters``,
+        ``inertia``, ``silhouette``, ``stability`` (only the fixed K when not ``auto``).
     labels_ : ndarray (n_samples,)
         Cluster of each training sample, 0 = largest cluster.
     cluster_centers_ : ndarray (n_clusters, hidden_layers[-1])
@@ -117,7 +129,9 @@ class DeepType(ClusterMixin, BaseEstimator):
         alpha: float = 0.006,
         alpha_ramp_steps: int = 300,
         beta: float = 1.2,
-        n_clusters: int = 3,
+        n_clusters: int | str = 3,
+        n_clusters_range: tuple[int, int] = (2, 8),
+        k_criterion: str = "silhouette",
         learning_rate: float = 1e-3,
         batch_size: int = 256,
         pretrain_steps: int = 1200,
@@ -136,6 +150,8 @@ class DeepType(ClusterMixin, BaseEstimator):
         self.alpha_ramp_steps = alpha_ramp_steps
         self.beta = beta
         self.n_clusters = n_clusters
+        self.n_clusters_range = n_clusters_range
+        self.k_criterion = k_criterion
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.pretrain_steps = pretrain_steps
@@ -146,44 +162,53 @@ class DeepType(ClusterMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self.task != "reconstruction"
+        tags.non_deterministic = False
+        return tags
+
     # ------------------------------------------------------------------ targets
-    def _encode_target(self, y: Any, n_samples: int) -> tuple[np.ndarray, int]:
-        """Encode ``y`` for the task; returns (encoded target, number of network outputs)."""
+    def _encode_target(self, y: Any, n_samples: int, *, fit: bool = True) -> tuple[np.ndarray, int]:
+        """Encode ``y`` for the task; returns (encoded target, number of network outputs).
+
+        ``fit=True`` learns the encoding (classes, regression scale); ``fit=False``
+        applies the learned one, reading labels unseen in training as missing.
+        """
         if self.task == "reconstruction":
             return np.zeros(n_samples, dtype=np.float32), 0
         if y is None:
-            raise ValueError(f"task={self.task!r} needs a target y; use task='reconstruction' to train without one")
+            raise ValueError(f"DeepType(task={self.task!r}) requires y to be passed, but the target y is None; "
+                             "use task='reconstruction' to train without one")
         if self.task == "survival":
             target = np.asarray(y, dtype=np.float32)
-            if target.ndim != 2 or target.shape[1] != 2:
+            if target.ndim != 2 or target.shape != (n_samples, 2):
                 raise ValueError(f"task='survival' needs y of shape (n_samples, 2) = (time, event), got {target.shape}")
             return target, 1
         values = pd.Series(np.asarray(y, dtype=object).ravel())
         if len(values) != n_samples:
             raise ValueError(f"y has {len(values)} entries for {n_samples} samples")
         known = values.notna().to_numpy()
-        if not known.any():
+        if fit and not known.any():
             raise ValueError("y has no known value")
         if self.task == "regression":
             numeric = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
-            self._target_mean = float(np.nanmean(numeric))
-            self._target_scale = float(np.nanstd(numeric)) or 1.0
+            if fit:
+                self._target_mean = float(np.nanmean(numeric))
+                self._target_scale = float(np.nanstd(numeric)) or 1.0
             return ((numeric - self._target_mean) / self._target_scale).astype(np.float32), 1
-        encoder = LabelEncoder().fit(values[known].to_numpy())
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(f"y has a single class ({self.classes_[0]!r}); the primary task needs at least two")
-        if self.task == "binary":
-            if len(self.classes_) != 2:
+        if fit:
+            self.classes_ = LabelEncoder().fit(values[known].to_numpy()).classes_
+            if len(self.classes_) < 2:
+                raise ValueError(f"y has a single class ({self.classes_[0]!r}); the primary task needs at least two")
+            if self.task == "binary" and len(self.classes_) != 2:
                 raise ValueError(f"task='binary' needs two classes, y has {len(self.classes_)}")
-            target = np.full(n_samples, np.nan, dtype=np.float32)
-            target[known] = encoder.transform(values[known].to_numpy())
-            return target, 1
-        if self.task == "classification":
-            target = np.full(n_samples, -1, dtype=np.int64)
-            target[known] = encoder.transform(values[known].to_numpy())
-            return target, len(self.classes_)
-        raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.task not in ("binary", "classification"):
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        index = pd.Index(self.classes_).get_indexer(values.where(known, None).to_numpy())  # -1 = missing/unseen
+        if self.task == "binary":
+            return np.where(index >= 0, index, np.nan).astype(np.float32), 1
+        return index.astype(np.int64), len(self.classes_)
 
     # ----------------------------------------------------------------- training
     def _batches(self, n_samples: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -204,6 +229,33 @@ class DeepType(ClusterMixin, BaseEstimator):
         parts = [self.network_(X[start:start + batch_size])[0] for start in range(0, X.shape[0], batch_size)]
         return torch.cat(parts)
 
+    def _check_n_clusters(self, n_samples: int) -> None:
+        if self.k_criterion not in ("silhouette", "stability"):
+            raise ValueError(f"k_criterion must be 'silhouette' or 'stability', got {self.k_criterion!r}")
+        if self.n_clusters == "auto":
+            low, high = self.n_clusters_range
+            if not 2 <= low <= high < n_samples:
+                raise ValueError(f"n_clusters_range={tuple(self.n_clusters_range)} must satisfy "
+                                 f"2 <= low <= high < n_samples ({n_samples})")
+        elif not (isinstance(self.n_clusters, int | np.integer) and 1 <= self.n_clusters <= n_samples):
+            raise ValueError(f"n_clusters={self.n_clusters!r} must be 'auto' or between 1 and the number of "
+                             f"samples ({n_samples})")
+
+    def _choose_n_clusters(self, hidden: torch.Tensor, generator: torch.Generator) -> None:
+        """Set ``n_clusters_`` and ``k_scores_`` from the pretrained representation ``hidden`` (n, width)."""
+        n_samples = hidden.shape[0]
+        if self.n_clusters == "auto":
+            low, high = self.n_clusters_range
+            candidates = list(range(low, high + 1))
+        else:
+            candidates = [int(self.n_clusters)] if 2 <= int(self.n_clusters) < n_samples else []
+        self.k_scores_ = score_n_clusters(hidden, candidates, generator=generator, n_init=self.kmeans_n_init)
+        if self.n_clusters == "auto":
+            best = max(self.k_scores_, key=lambda record: (record[self.k_criterion], -record["n_clusters"]))
+            self.n_clusters_ = int(best["n_clusters"])
+        else:
+            self.n_clusters_ = int(self.n_clusters)
+
     def fit(self, X: Any, y: Any = None) -> DeepType:
         """Train on ``X`` (n_samples, n_genes: numpy, pandas or AnnData) and primary target ``y``.
 
@@ -214,8 +266,7 @@ class DeepType(ClusterMixin, BaseEstimator):
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2)
         n_samples = X.shape[0]
-        if not 1 <= self.n_clusters <= n_samples:
-            raise ValueError(f"n_clusters={self.n_clusters} must be between 1 and the number of samples ({n_samples})")
+        self._check_n_clusters(n_samples)
         target, n_outputs = self._encode_target(y, n_samples)
 
         device = resolve_device(self.device)
@@ -226,7 +277,7 @@ class DeepType(ClusterMixin, BaseEstimator):
             torch.manual_seed(seed)
             labels, centers, history = self._train(X, target, n_outputs, device, generator)
 
-        order = relabel_by_size(labels, self.n_clusters)
+        order = relabel_by_size(labels, self.n_clusters_)
         self.labels_ = order[labels]
         self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(device)].cpu().numpy()
         self.n_rounds_ = len(history["rounds"])
@@ -282,18 +333,19 @@ class DeepType(ClusterMixin, BaseEstimator):
                     counted = 0
 
         train(self.pretrain_steps, "pretrain", 0, None, None)
+        self._choose_n_clusters(self._represent(X_device), generator)
 
         previous: np.ndarray | None = None
         centers: torch.Tensor | None = None
         self.converged_ = False
         for round_index in range(1, self.max_rounds + 2):
             hidden = self._represent(X_device)
-            result = kmeans(hidden, self.n_clusters, n_init=self.kmeans_n_init, generator=generator, init=centers)
+            result = kmeans(hidden, self.n_clusters_, n_init=self.kmeans_n_init, generator=generator, init=centers)
             labels = result.labels.cpu().numpy()
             centers = result.centers
             changed = None
             if previous is not None:
-                permutation = match_labels(labels, previous, self.n_clusters)
+                permutation = match_labels(labels, previous, self.n_clusters_)
                 labels = permutation[labels]
                 centers = centers[torch.from_numpy(np.argsort(permutation)).to(device)]
                 changed = float(np.mean(labels != previous))
@@ -352,6 +404,19 @@ class DeepType(ClusterMixin, BaseEstimator):
             return output[:, 0].cpu().numpy()
         return output.cpu().numpy()
 
+    @torch.no_grad()
+    def score(self, X: Any, y: Any = None) -> float:
+        """Negative primary-task loss on ``X`` (higher is better), as used for cross-validation.
+
+        Cross-entropy, logistic or standardized squared error, Cox partial likelihood, or
+        reconstruction error; samples whose ``y`` is missing (or a class unseen in training) are ignored.
+        """
+        x = self._input(X)
+        target, _ = self._encode_target(y, x.shape[0], fit=False)
+        self.network_.eval()
+        output = self.network_(x)[1]
+        return -float(primary_loss(self.task, output, torch.from_numpy(target).to(x.device), x))
+
     # -------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> None:
         """Write the fitted model to directory ``path``: ``weights.pt`` (tensors only) and ``model.json``."""
@@ -365,7 +430,10 @@ class DeepType(ClusterMixin, BaseEstimator):
         meta: dict[str, Any] = {
             "format": "deepsubtype.DeepType",
             "deepsubtype_version": __version__,
-            "params": {**self.get_params(), "hidden_layers": list(self.hidden_layers)},
+            "params": {**self.get_params(), "hidden_layers": list(self.hidden_layers),
+                       "n_clusters_range": list(self.n_clusters_range)},
+            "n_clusters": int(self.n_clusters_),
+            "k_scores": self.k_scores_,
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": [str(n) for n in getattr(self, "feature_names_in_", [])],
             "classes": [c.item() if hasattr(c, "item") else c for c in getattr(self, "classes_", [])],
@@ -383,7 +451,8 @@ class DeepType(ClusterMixin, BaseEstimator):
         meta = json.loads((directory / _META_FILE).read_text())
         if meta.get("format") != "deepsubtype.DeepType":
             raise ValueError(f"{directory / _META_FILE}: not a deepsubtype model file")
-        params = {**meta["params"], "hidden_layers": tuple(meta["params"]["hidden_layers"]), "device": device}
+        params = {**meta["params"], "hidden_layers": tuple(meta["params"]["hidden_layers"]),
+                  "n_clusters_range": tuple(meta["params"]["n_clusters_range"]), "device": device}
         model = cls(**params)
         state = torch.load(directory / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
         model.n_features_in_ = meta["n_features_in"]
@@ -401,6 +470,8 @@ class DeepType(ClusterMixin, BaseEstimator):
         model.cluster_centers_ = state["cluster_centers"].numpy()
         model.labels_ = state["labels"].numpy()
         model.converged_ = meta["converged"]
+        model.n_clusters_ = meta["n_clusters"]
+        model.k_scores_ = meta["k_scores"]
         model.history_ = meta["history"]
         model.n_rounds_ = len(meta["history"]["rounds"])
         model.device_ = str(resolve_device(device))

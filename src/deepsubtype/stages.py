@@ -30,6 +30,7 @@ from .io import InputError, Orientation, attach_clinical, read_clinical, read_ex
 from .normalize import Scale, normalize
 from .plots import kaplan_meier, top_genes, training_history
 from .survival import kaplan_meier_table, logrank_table, survival_frame
+from .tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_alpha_beta, tuning_table
 
 __all__ = ["EMBEDDING_KEY", "logging_to", "normalize_stage", "train_stage", "cluster_stage", "genes_stage",
            "survival_stage"]
@@ -163,23 +164,48 @@ def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str |
 
 
 def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | Path,
-                history_plot: str | Path | None = None, *, task: str = "classification",
-                target: str | None = None, time_column: str | None = None, event_column: str | None = None,
-                model_params: dict[str, Any] | None = None, seed: int = 0, device: str = "auto") -> DeepType:
+                history_plot: str | Path | None = None, k_selection: str | Path | None = None,
+                tuning: str | Path | None = None, *,
+                task: str = "classification", target: str | None = None, time_column: str | None = None,
+                event_column: str | None = None,
+                model_params: dict[str, Any] | None = None, seed: int = 0, device: str = "auto",
+                tuning_grid: dict[str, Any] | None = None) -> DeepType:
     """Fit DeepType on ``normalized.h5ad``; write the model directory and ``embedding.h5ad``.
 
     ``embedding.h5ad`` has the normalized file's ``obs``, ``obsm["X_deeptype"]``
     (n_samples, hidden_layers[-1]) and, in ``uns["deeptype"]``, the cluster
-    centres, the training labels and the hyperparameters.
+    centres, the training labels and the hyperparameters. ``k_selection`` (TSV)
+    gets the score of every K tried on the pretrained representation
+    (``n_clusters``, ``inertia``, ``silhouette``, ``stability``, ``chosen``).
+
+    ``alpha`` or ``beta`` = ``"auto"`` in ``model_params`` chooses them by
+    cross-validation (:func:`~deepsubtype.tuning.tune_alpha_beta`) over
+    ``tuning_grid`` (``alphas``, ``betas``, ``folds``); ``tuning`` (TSV) gets every
+    candidate's held-out score, or the fixed values when nothing was tuned.
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
     params = {**(model_params or {}), "task": task, "random_state": seed, "device": device}
-    if "hidden_layers" in params:
-        params["hidden_layers"] = tuple(params["hidden_layers"])
-    if params.get("n_clusters", 3) > adata.n_obs:
+    for key in ("hidden_layers", "n_clusters_range"):
+        if key in params:
+            params[key] = tuple(params[key])
+    if isinstance(params.get("n_clusters"), int) and params["n_clusters"] > adata.n_obs:
         raise InputError(f"{normalized}: n_clusters={params['n_clusters']} exceeds the {adata.n_obs} samples")
-    model = DeepType(**params).fit(adata, y)
+    grid = {"alphas": list(DEFAULT_ALPHAS), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
+    tuned = {name: params.get(name) == "auto" for name in ("alpha", "beta")}
+    if any(tuned.values()):
+        estimator = DeepType(**{k: v for k, v in params.items() if params.get(k) != "auto"})
+        search = tune_alpha_beta(estimator, adata, y, alphas=grid["alphas"] if tuned["alpha"] else None,
+                                 betas=grid["betas"] if tuned["beta"] else None, folds=grid["folds"])
+        model: DeepType = search.best_estimator_
+        table = tuning_table(search)
+        logger.info("cross-validated choice: alpha=%g, beta=%g", model.alpha, model.beta)
+    else:
+        model = DeepType(**params).fit(adata, y)
+        table = pd.DataFrame({"alpha": [model.alpha], "beta": [model.beta], "mean_score": [np.nan],
+                              "std_score": [np.nan], "chosen": [True]})
+    table["criterion"] = ("cross-validated held-out primary loss, one-standard-error rule on alpha"
+                          if any(tuned.values()) else "fixed in config")
     logger.info("trained on %s: %d rounds, converged=%s", model.device_, model.n_rounds_, model.converged_)
 
     result = ad.AnnData(obs=adata.obs.copy())
@@ -187,6 +213,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     result.uns["deeptype"] = {
         "cluster_centers": model.cluster_centers_.astype(np.float32),
         "labels": model.labels_.astype(np.int64),
+        "n_clusters": int(model.n_clusters_),
         "n_rounds": int(model.n_rounds_),
         "converged": bool(model.converged_),
         "device": model.device_,
@@ -198,6 +225,13 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
         model.save(temporary)
     with _atomic(embedding) as temporary:
         result.write_h5ad(temporary)
+    if tuning is not None:
+        _write_table(table, tuning)
+    if k_selection is not None:
+        scores = pd.DataFrame(model.k_scores_, columns=["n_clusters", "inertia", "silhouette", "stability"])
+        scores["chosen"] = scores["n_clusters"] == model.n_clusters_
+        scores["criterion"] = model.k_criterion if model.n_clusters == "auto" else "fixed in config"
+        _write_table(scores, k_selection)
     if history_plot is not None:
         _save_figure(training_history(model.history_, title=f"Training history: {Path(normalized).parent.name}"),
                      history_plot)

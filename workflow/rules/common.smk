@@ -48,6 +48,7 @@ def train_settings(wildcards):
         "model_params": section(wildcards.cohort, "model"),
         "seed": config["seed"],
         "device": config["device"],
+        "tuning_grid": config["tuning"],
     }
 
 
@@ -71,6 +72,8 @@ def all_outputs():
             f"results/{cohort}/normalized.h5ad",
             f"results/{cohort}/embedding.h5ad",
             f"results/{cohort}/clusters.tsv",
+            f"results/{cohort}/k_selection.tsv",
+            f"results/{cohort}/tuning.tsv",
             f"results/{cohort}/gene_importance.tsv",
             f"results/{cohort}/plots/top_genes.png",
             f"results/{cohort}/plots/training_history.png",

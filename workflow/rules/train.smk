@@ -4,6 +4,20 @@ rule train:
     output:
         model=directory("results/{cohort}/model"),
         embedding="results/{cohort}/embedding.h5ad",
+        tuning=report(
+            "results/{cohort}/tuning.tsv",
+            caption="../report/tuning.rst",
+            category="{cohort}",
+            subcategory="2 train",
+            labels={"cohort": "{cohort}", "table": "choice of alpha and beta"},
+        ),
+        k_selection=report(
+            "results/{cohort}/k_selection.tsv",
+            caption="../report/k_selection.rst",
+            category="{cohort}",
+            subcategory="2 train",
+            labels={"cohort": "{cohort}", "table": "choice of K"},
+        ),
         history=report(
             "results/{cohort}/plots/training_history.png",
             caption="../report/training_history.rst",

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from deepsubtype import DeepType
+from deepsubtype.tuning import one_standard_error_choice, tune_alpha_beta, tuning_table
+
+
+def _results(alphas, means, stds, n_folds=4) -> dict:
+    results = {"param_alpha": np.asarray(alphas, dtype=object), "mean_test_score": np.asarray(means),
+               "std_test_score": np.asarray(stds)}
+    for fold in range(n_folds):
+        results[f"split{fold}_test_score"] = np.zeros(len(alphas))
+    return results
+
+
+def test_one_standard_error_rule_prefers_the_sparsest_qualifying_alpha() -> None:
+    # best is alpha=0.001 (-1.0, SE 0.1): 0.003 (-1.05) qualifies, 0.01 (-1.2) does not
+    results = _results([0.0, 0.001, 0.003, 0.01], [-1.1, -1.0, -1.05, -1.2], [0.2, 0.2, 0.2, 0.2])
+    assert one_standard_error_choice(results) == 2
+
+
+def test_one_standard_error_rule_breaks_alpha_ties_by_score() -> None:
+    results = _results([0.003, 0.003, 0.0], [-1.02, -1.01, -1.0], [0.2, 0.2, 0.2])
+    assert one_standard_error_choice(results) == 1
+
+
+def test_tune_alpha_beta_refits_the_chosen_pair() -> None:
+    X, y = make_classification(n_samples=240, n_features=12, n_informative=4, n_redundant=0, n_classes=3,
+                               n_clusters_per_class=1, class_sep=2.5, shuffle=False, random_state=0)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    estimator = DeepType(hidden_layers=(16, 8), n_clusters=3, learning_rate=0.005, batch_size=64,
+                         pretrain_steps=120, joint_steps=10, max_rounds=2, kmeans_n_init=2, alpha_ramp_steps=20,
+                         device="cpu", random_state=0)
+    search = tune_alpha_beta(estimator, X, y, alphas=[0.0, 0.003, 1.0], betas=None, folds=3)
+    table = tuning_table(search)
+    assert len(table) == 3 and table["chosen"].sum() == 1
+    assert set(table["beta"]) == {1.2}
+    assert search.best_params_["alpha"] != 1.0, "an alpha that zeroes every gene cannot win"
+    assert table.loc[table["alpha"] == 1.0, "mean_score"].item() < table["mean_score"].max()
+    assert search.best_estimator_.alpha == search.best_params_["alpha"]
+    assert hasattr(search.best_estimator_, "labels_")
+
+
+def test_score_ignores_unseen_and_missing_labels() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "a", "b").astype(object)
+    model = DeepType(hidden_layers=(8,), n_clusters=2, pretrain_steps=50, joint_steps=5, max_rounds=1,
+                     device="cpu").fit(X, y)
+    noisy = y.copy()
+    noisy[:5] = "never seen"
+    noisy[5:10] = None
+    assert model.score(X[10:], y[10:]) == pytest.approx(model.score(X, noisy), rel=1e-5)
