@@ -6,6 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines.utils import concordance_index
 from sklearn.datasets import make_classification
 from sklearn.metrics import adjusted_rand_score
 
@@ -103,14 +104,17 @@ def test_every_task_lowers_its_loss(task: str) -> None:
     primary = pd.DataFrame(model.history_["steps"])["primary"]
     assert primary.iloc[-1] < 0.8 * primary.iloc[0]
     prediction = model.predict_target(X)
+    # each beats the trivial predictor of its task
     if task == "binary":
-        assert (prediction == y).mean() > 0.9
+        majority = max(np.mean(y == "yes"), np.mean(y == "no"))
+        assert (prediction == y).mean() > majority + 0.3
     elif task == "regression":
-        assert np.corrcoef(prediction, y)[0, 1] > 0.9
+        assert np.mean((prediction - y) ** 2) < 0.2 * np.var(y)  # the mean predicts with MSE = var(y)
     elif task == "survival":
-        assert np.corrcoef(prediction, signal)[0, 1] > 0.8  # higher risk for higher signal
+        assert concordance_index(y[:, 0], -prediction, y[:, 1]) > 0.7  # a constant risk scores 0.5
     else:
         assert prediction.shape == X.shape
+        assert np.mean((prediction - X) ** 2) < 0.9 * np.mean(X**2)  # predicting 0 (the mean) gives var(X)
 
 
 def test_bad_targets_are_refused() -> None:
@@ -145,3 +149,66 @@ def test_invalid_k_settings_are_refused() -> None:
         DeepType(n_clusters="auto", n_clusters_range=(2, 25), **SMALL).fit(X, y)
     with pytest.raises(ValueError, match="k_criterion"):
         DeepType(k_criterion="gap", **SMALL).fit(X, y)
+
+
+def test_informative_features_are_the_top_five_in_at_least_19_of_20_seeds() -> None:
+    exact, worst_ari = 0, 1.0
+    for seed in range(20):
+        X, y = make_classification(n_samples=1000, n_features=20, n_informative=5, n_redundant=0, n_repeated=0,
+                                   n_classes=4, n_clusters_per_class=1, class_sep=3.0, shuffle=False,
+                                   random_state=seed)
+        X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+        model = DeepType(n_clusters=4, alpha=0.006, random_state=seed, **SMALL).fit(X, y)
+        exact += set(np.argsort(-model.feature_importances_)[:5]) == {0, 1, 2, 3, 4}
+        worst_ari = min(worst_ari, adjusted_rand_score(y, model.labels_))
+    assert exact >= 19
+    assert worst_ari >= 0.9
+
+
+def test_precision_at_50_on_2000_genes_with_50_informative() -> None:
+    X, y = make_classification(n_samples=2000, n_features=2000, n_informative=50, n_redundant=0, n_repeated=0,
+                               n_classes=4, n_clusters_per_class=1, class_sep=2.0, shuffle=False, random_state=0)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    model = DeepType(hidden_layers=(64, 32), n_clusters=4, alpha=0.006, pretrain_steps=600, joint_steps=50,
+                     max_rounds=5, device="cpu", random_state=0).fit(X, y)
+    top = np.argsort(-model.feature_importances_)[:50]
+    assert np.mean(top < 50) >= 0.9
+    assert adjusted_rand_score(y, model.labels_) >= 0.9
+
+
+def test_validation_early_stopping_stops_pretraining_and_keeps_best_weights() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 40)).astype(np.float32)
+    y = np.where(X[:, 0] + rng.normal(scale=1.5, size=300) > 0, "a", "b")  # noisy: over-fitting sets in
+    model = DeepType(hidden_layers=(64, 32), n_clusters=2, alpha=0.0, learning_rate=0.01, batch_size=64,
+                     pretrain_steps=3000, joint_steps=10, max_rounds=1, validation_fraction=0.25, patience=5,
+                     device="cpu", random_state=0).fit(X, y)
+    pretrain = pd.DataFrame(model.history_["steps"]).query("phase == 'pretrain'")
+    assert "validation" in pretrain
+    assert pretrain["step"].max() < 3000, "stopped early"
+    best = pretrain["validation"].min()
+    assert pretrain["validation"].iloc[-5:].gt(best).all(), "the last `patience` epochs did not improve"
+
+
+def test_bf16_autocast_trains_on_cpu(separated) -> None:
+    X, y = separated
+    model = DeepType(n_clusters=4, precision="bf16", random_state=0, **SMALL).fit(X, y)
+    assert adjusted_rand_score(y, model.labels_) >= 0.9
+    with pytest.raises(ValueError, match="precision"):
+        DeepType(precision="fp8", **SMALL).fit(X, y)
+
+
+def test_defaults_are_the_published_setting() -> None:
+    from deepsubtype import PAPER_HYPERPARAMETERS
+
+    params = DeepType().get_params()
+    assert {key: params[key] for key in PAPER_HYPERPARAMETERS} == PAPER_HYPERPARAMETERS
+
+
+def test_pandas_input_carries_column_names(separated) -> None:
+    X, y = separated
+    frame = pd.DataFrame(X[:200], columns=[f"gene{i}" for i in range(X.shape[1])])
+    model = DeepType(n_clusters=2, random_state=0, **{**SMALL, "pretrain_steps": 30, "max_rounds": 1}).fit(frame,
+                                                                                                            y[:200])
+    assert list(model.feature_names_in_) == list(frame.columns)
+    assert model.predict(frame).shape == (200,)

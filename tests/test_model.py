@@ -61,3 +61,20 @@ def test_network_shapes(task: str, outputs: int, shape: tuple[int, int]) -> None
     assert hidden.shape == (5, 6)
     assert output.shape == shape
     assert network.first_layer.weight.shape == (8, 12)
+
+
+def test_analytic_l21_gradient_equals_autograd() -> None:
+    from deepsubtype.model import add_l21_gradient_
+
+    weight = torch.randn(6, 9, dtype=torch.float64, requires_grad=True)
+    (0.3 * l21_norm(weight)).backward()
+    expected = weight.grad.clone()
+    weight.grad.zero_()
+    value = add_l21_gradient_(weight, 0.3)
+    torch.testing.assert_close(weight.grad, expected)
+    assert value.item() == pytest.approx(l21_norm(weight).item())
+    with torch.no_grad():
+        weight[:, 0] = 0.0
+    weight.grad.zero_()
+    add_l21_gradient_(weight, 0.3)
+    assert torch.all(weight.grad[:, 0] == 0), "zero columns get the zero subgradient, not NaN"

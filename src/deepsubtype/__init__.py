@@ -10,7 +10,7 @@ from files to files, for Snakemake and the ``deepsubtype`` command line.
 
 __version__ = "0.1.0"
 
-from .estimator import DeepType  # noqa: E402
+from .estimator import PAPER_HYPERPARAMETERS, DeepType  # noqa: E402
 from .io import InputError  # noqa: E402
 
-__all__ = ["DeepType", "InputError", "__version__"]
+__all__ = ["DeepType", "InputError", "PAPER_HYPERPARAMETERS", "__version__"]

@@ -27,9 +27,23 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__
 from .cluster import kmeans, match_labels, relabel_by_size, score_n_clusters, squared_distances
-from .model import TASKS, DeepTypeNetwork, Task, l21_norm, primary_loss
+from .model import TASKS, DeepTypeNetwork, Task, add_l21_gradient_, primary_loss
 
-__all__ = ["DeepType", "resolve_device"]
+__all__ = ["DeepType", "PAPER_HYPERPARAMETERS", "resolve_device"]
+
+#: The published setting (Chen et al. 2020, original code on METABRIC): the defaults of :class:`DeepType`.
+PAPER_HYPERPARAMETERS: dict[str, Any] = {
+    "hidden_layers": (1024, 512),
+    "activation": "sigmoid",
+    "dropout": 0.0,
+    "alpha": 0.006,
+    "alpha_ramp_steps": 300,
+    "beta": 1.2,
+    "learning_rate": 1e-3,
+    "batch_size": 256,
+    "pretrain_steps": 1200,
+    "joint_steps": 100,
+}
 
 _WEIGHTS_FILE = "weights.pt"
 _META_FILE = "model.json"
@@ -91,9 +105,19 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     max_rounds
         Most rounds of {k-means, joint training}.
     tol
-        Training stops once at most this share of samples changes cluster between rounds.
+        Training stops once at most this share of samples changes cluster between rounds;
+        a negative value runs all ``max_rounds``.
     kmeans_n_init
         k-means++ restarts per round (the previous round's centres are tried too).
+    validation_fraction
+        Share of the labelled samples held out of the primary loss (they are still
+        clustered) to score each pretraining epoch; 0 disables validation.
+    patience
+        With validation: pretraining stops after this many epochs without a lower
+        validation loss and keeps the best weights (early stopping).
+    precision
+        ``float32``; ``tf32`` (TensorFloat-32 matrix products on CUDA) or ``bf16``
+        (bfloat16 autocast of the network's forward pass; losses in float32).
     device
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``cuda:N``.
     random_state
@@ -113,7 +137,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     feature_importances_ : ndarray (n_features_in_,)
         L2 norm of each gene's first-layer weight column.
     history_ : dict
-        ``steps``: one record per epoch (phase, round, step, loss parts);
+        ``steps``: one record per epoch (phase, round, step, loss parts, and the
+        ``validation`` loss when ``validation_fraction`` > 0);
         ``rounds``: one record per k-means round (inertia, share of samples that changed).
     classes_ : ndarray
         Class labels (``classification`` and ``binary``).
@@ -139,6 +164,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         max_rounds: int = 20,
         tol: float = 0.01,
         kmeans_n_init: int = 10,
+        validation_fraction: float = 0.0,
+        patience: int = 20,
+        precision: str = "float32",
         device: str = "auto",
         random_state: int | None = 0,
     ) -> None:
@@ -159,6 +187,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_rounds = max_rounds
         self.tol = tol
         self.kmeans_n_init = kmeans_n_init
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.precision = precision
         self.device = device
         self.random_state = random_state
 
@@ -211,12 +242,43 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return index.astype(np.int64), len(self.classes_)
 
     # ----------------------------------------------------------------- training
-    def _batches(self, n_samples: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-        batch_size = min(self.batch_size, n_samples)
+    def _batches(self, rows: torch.Tensor, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        """Endless mini-batches of ``rows`` (sample indices), reshuffled every epoch, last partial batch dropped."""
+        batch_size = min(self.batch_size, len(rows))
         while True:
-            order = torch.randperm(n_samples, generator=generator, device=generator.device)
-            for start in range(0, n_samples - batch_size + 1, batch_size):
+            order = rows[torch.randperm(len(rows), generator=generator, device=generator.device).to(rows.device)]
+            for start in range(0, len(rows) - batch_size + 1, batch_size):
                 yield order[start:start + batch_size]
+
+    def _split_validation(self, target: torch.Tensor, generator: torch.Generator
+                          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Hold out ``validation_fraction`` of the labelled samples.
+
+        Returns (training rows, validation rows or None, target with the validation
+        rows masked as missing so that no training step sees their labels).
+        """
+        rows = torch.arange(target.shape[0], device=target.device)
+        if self.validation_fraction <= 0:
+            return rows, None, target
+        if self.task == "classification":
+            labelled = target >= 0
+        elif self.task == "survival":
+            labelled = ~torch.isnan(target).any(1)
+        elif self.task == "reconstruction":
+            labelled = torch.ones_like(rows, dtype=torch.bool)
+        else:
+            labelled = ~torch.isnan(target)
+        candidates = rows[labelled]
+        n_validation = max(1, round(self.validation_fraction * len(candidates)))
+        if n_validation >= len(candidates):
+            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no labelled sample to train on")
+        shuffled = candidates[torch.randperm(len(candidates), generator=generator,
+                                             device=generator.device).to(rows.device)]
+        validation = shuffled[:n_validation].sort().values
+        masked = target.clone()
+        masked[validation] = -1 if self.task == "classification" else float("nan")
+        training = rows[~torch.isin(rows, validation)] if self.task == "reconstruction" else rows
+        return training, validation, masked
 
     def _alpha_at(self, step: int) -> float:
         if self.alpha_ramp_steps <= 0:
@@ -273,9 +335,16 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         generator = torch.Generator(device=device).manual_seed(seed)
         # Seed initialization and dropout without touching the caller's global RNG state.
+        if self.precision not in ("float32", "tf32", "bf16"):
+            raise ValueError(f"precision must be float32, tf32 or bf16, got {self.precision!r}")
+        tf32 = torch.backends.cuda.matmul.allow_tf32
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
-            labels, centers, history = self._train(X, target, n_outputs, device, generator)
+            torch.backends.cuda.matmul.allow_tf32 = self.precision == "tf32"
+            try:
+                labels, centers, history = self._train(X, target, n_outputs, device, generator)
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = tf32
 
         order = relabel_by_size(labels, self.n_clusters_)
         self.labels_ = order[labels]
@@ -288,17 +357,29 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, device: torch.device,
                generator: torch.Generator) -> tuple[np.ndarray, torch.Tensor, dict[str, list[dict[str, Any]]]]:
         """Pretraining, then rounds of {k-means, joint training}; returns final labels, centres, history."""
-        n_samples = X.shape[0]
         self.network_ = DeepTypeNetwork(X.shape[1], list(self.hidden_layers), n_outputs,
                                         task=self.task, activation=self.activation,
                                         dropout=self.dropout).to(device)
-        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate)
+        # The fused kernel updates all parameters in one pass (fewer memory sweeps than the per-tensor loop).
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
+                                     fused=device.type in ("cpu", "cuda"))
         X_device = torch.from_numpy(X).to(device)  # moved once; batches are index views
-        target_device = torch.from_numpy(target).to(device)
-        batches = self._batches(n_samples, generator)
-        steps_per_epoch = max(1, n_samples // min(self.batch_size, n_samples))
+        full_target = torch.from_numpy(target).to(device)
+        training_rows, validation, target_device = self._split_validation(full_target, generator)
+        batches = self._batches(training_rows, generator)
+        steps_per_epoch = max(1, len(training_rows) // min(self.batch_size, len(training_rows)))
         history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
         step = 0
+        autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+        @torch.no_grad()
+        def validation_loss() -> float:
+            assert validation is not None
+            self.network_.eval()
+            x = X_device[validation]
+            loss = primary_loss(self.task, self.network_(x)[1].float(), full_target[validation], x)
+            self.network_.train()
+            return float(loss)
 
         def train(n_steps: int, phase: str, round_index: int, centers: torch.Tensor | None,
                   labels: torch.Tensor | None) -> None:
@@ -306,13 +387,16 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             self.network_.train()
             sums = torch.zeros(4, device=device)
             counted = 0
+            stopping = phase == "pretrain" and validation is not None
+            best_loss, best_state, since_best = math.inf, None, 0
             for local in range(n_steps):
                 index = next(batches)
                 x = X_device[index]
-                hidden, output = self.network_(x)
+                with autocast:
+                    hidden, output = self.network_(x)
+                hidden, output = hidden.float(), output.float()
                 primary = primary_loss(self.task, output, target_device[index], x)
-                sparsity = l21_norm(self.network_.first_layer.weight)
-                loss = primary + self._alpha_at(step) * sparsity
+                loss = primary
                 if centers is not None and labels is not None:
                     cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
                     loss = loss + self.beta * cluster
@@ -320,17 +404,31 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                     cluster = torch.zeros((), device=device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                alpha = self._alpha_at(step)
+                sparsity = add_l21_gradient_(self.network_.first_layer.weight, alpha)
                 optimizer.step()
                 step += 1
                 counted += 1
-                sums += torch.stack([primary.detach(), sparsity.detach(), cluster.detach(), loss.detach()])
+                sums += torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + alpha * sparsity])
                 if counted == steps_per_epoch or local == n_steps - 1:
                     means = (sums / counted).tolist()
-                    history["steps"].append({"phase": phase, "round": round_index, "step": step,
-                                             "primary": means[0], "sparsity": means[1],
-                                             "cluster": means[2], "total": means[3]})
+                    record = {"phase": phase, "round": round_index, "step": step, "primary": means[0],
+                              "sparsity": means[1], "cluster": means[2], "total": means[3]}
                     sums.zero_()
                     counted = 0
+                    if validation is not None:
+                        record["validation"] = validation_loss()
+                    history["steps"].append(record)
+                    if stopping:
+                        if record["validation"] < best_loss:
+                            best_loss, since_best = record["validation"], 0
+                            best_state = {k: v.detach().clone() for k, v in self.network_.state_dict().items()}
+                        else:
+                            since_best += 1
+                        if since_best >= self.patience:
+                            break
+            if stopping and best_state is not None:  # early stopping keeps the best validated weights
+                self.network_.load_state_dict(best_state)
 
         train(self.pretrain_steps, "pretrain", 0, None, None)
         self._choose_n_clusters(self._represent(X_device), generator)
