@@ -212,3 +212,18 @@ def test_pandas_input_carries_column_names(separated) -> None:
                                                                                                             y[:200])
     assert list(model.feature_names_in_) == list(frame.columns)
     assert model.predict(frame).shape == (200,)
+
+
+def test_a_tampered_weights_file_is_refused_not_unpickled(fitted, tmp_path: Path, capsys) -> None:
+    fitted.save(tmp_path / "model")
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    import torch
+
+    torch.save({"network.encoder.0.weight": Payload()}, tmp_path / "model" / "weights.pt")
+    with pytest.raises(ValueError, match="weights.pt: refused: holds objects other than tensors"):
+        DeepType.load(tmp_path / "model")
+    assert "must never run" not in capsys.readouterr().out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -552,7 +553,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         params = {**meta["params"], "hidden_layers": tuple(meta["params"]["hidden_layers"]),
                   "n_clusters_range": tuple(meta["params"]["n_clusters_range"]), "device": device}
         model = cls(**params)
-        state = torch.load(directory / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(directory / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as error:
+            raise ValueError(f"{directory / _WEIGHTS_FILE}: refused: holds objects other than tensors "
+                             "(tampered or not written by deepsubtype)") from error
         model.n_features_in_ = meta["n_features_in"]
         if meta["feature_names_in"]:
             model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
