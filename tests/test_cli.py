@@ -30,13 +30,14 @@ def test_every_stage_from_the_command_line(cohort_files, tmp_path: Path) -> None
                  *_set_options(FAST_MODEL)]) == 0
     assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv")]) == 0
     assert main(["genes", str(out / "model"), str(out / "genes.tsv"), "--plot", str(out / "genes.png")]) == 0
-    assert main(["survival", str(out / "clusters.tsv"), str(out / "normalized.h5ad"), str(out / "km.tsv"),
-                 str(out / "logrank.tsv"), "--plot", str(out / "km.png"), "--time", "time", "--event", "event",
-                 "--unit", "months"]) == 0
+    assert main(["survival", str(out / "clusters.tsv"), str(out / "normalized.h5ad"), str(out / "survival"),
+                 "--time", "time", "--event", "event", "--unit", "months", "--covariate", "age",
+                 "--horizon", "20"]) == 0
     assert ad.read_h5ad(out / "normalized.h5ad").n_vars == 100
     clusters = pd.read_csv(out / "clusters.tsv", sep="\t")
     assert len(clusters) == 60 and set(clusters["cluster"]) == {0, 1, 2}
-    assert len(pd.read_csv(out / "km.tsv", sep="\t")) == 3
+    assert len(pd.read_csv(out / "survival" / "kaplan_meier.tsv", sep="\t")) == 3
+    assert "age" in set(pd.read_csv(out / "survival" / "cox.tsv", sep="\t")["term"])
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [], "no temporary files left"
 
 

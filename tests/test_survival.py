@@ -59,3 +59,75 @@ def test_logrank_separates_different_groups() -> None:
 def test_logrank_with_one_cluster_is_undefined_not_an_error() -> None:
     frame = pd.DataFrame({"cluster": [0, 0, 0], "time": [1.0, 2.0, 3.0], "event": [1, 0, 1]})
     assert np.isnan(logrank_table(frame).loc[0, "p_value"])
+
+
+# R's survival::aml (Miller 1981, acute myelogenous leukaemia): weeks to relapse, maintained chemotherapy or not.
+AML_MAINTAINED = [(9, 1), (13, 1), (13, 0), (18, 1), (23, 1), (28, 0), (31, 1), (34, 1), (45, 0), (48, 1), (161, 0)]
+AML_NOT_MAINTAINED = [(5, 1), (5, 1), (8, 1), (8, 1), (12, 1), (16, 0), (23, 1), (27, 1), (30, 1), (33, 1), (43, 1),
+                      (45, 1)]
+
+
+@pytest.fixture
+def aml() -> pd.DataFrame:
+    rows = [(0, t, e) for t, e in AML_MAINTAINED] + [(1, t, e) for t, e in AML_NOT_MAINTAINED]
+    return pd.DataFrame(rows, columns=["cluster", "time", "event"])
+
+
+def test_logrank_and_cox_reproduce_r_survival_on_aml(aml) -> None:
+    """Published R output: survdiff Chisq= 3.4 on 1 df, p= 0.0653; coxph coef 0.9155, exp(coef) 2.498,
+    se 0.5119, p 0.0737, likelihood ratio test 3.38 on 1 df, p=0.06581 (Therneau, survival package)."""
+    from deepsubtype.survival import cox_by_cluster
+
+    test = logrank_table(aml).iloc[0]
+    assert round(test["test_statistic"], 1) == 3.4
+    assert round(test["p_value"], 4) == 0.0653
+    cox = cox_by_cluster(aml)
+    term = cox.terms.iloc[0]
+    assert term["term"] == "cluster_1"
+    assert round(term["coef"], 4) == 0.9155
+    assert round(term["hazard_ratio"], 3) == 2.498
+    assert round(term["se"], 4) == 0.5119
+    assert round(term["p_value"], 4) == 0.0737
+    assert round(cox.model.loc[0, "likelihood_ratio_p_value"], 5) == 0.06581
+
+
+def test_kaplan_meier_medians_match_r_on_aml(aml) -> None:
+    """R: survfit(Surv(time, status) ~ x, aml): medians 31 (maintained) and 23 (nonmaintained) weeks."""
+    table = kaplan_meier_table(aml, horizon=50.0)
+    assert list(table["median_survival"]) == [31.0, 23.0]
+    assert table.loc[0, "rmst"] > table.loc[1, "rmst"] > 0
+
+
+def test_p_value_adjustments() -> None:
+    from deepsubtype.survival import adjust_p_values
+
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    np.testing.assert_allclose(adjust_p_values(p, "holm"), [0.04, 0.09, 0.09, 0.5])
+    np.testing.assert_allclose(adjust_p_values(p, "bh"), [0.04, 0.05333333, 0.05333333, 0.5])
+    with pytest.raises(ValueError, match="holm"):
+        adjust_p_values(p, "bonferonni")
+
+
+def test_pairwise_logrank_and_adjusted_cox_with_covariates() -> None:
+    from deepsubtype.survival import cox_by_cluster, pairwise_logrank_table
+
+    rng = np.random.default_rng(1)
+    n = 240
+    cluster = np.repeat([0, 1, 2], n // 3)
+    age = rng.normal(60, 10, n)
+    grade = rng.choice(["G1", "G2", "G3"], n)
+    time = rng.exponential(30 / np.exp(0.8 * cluster + 0.03 * (age - 60)))
+    frame = pd.DataFrame({"cluster": cluster, "time": time, "event": 1}, index=[f"s{i}" for i in range(n)])
+    clinical = pd.DataFrame({"age": age, "grade": grade}, index=frame.index)
+    clinical.iloc[0, 0] = np.nan
+    pairs = pairwise_logrank_table(frame, adjustment="holm")
+    assert len(pairs) == 3 and (pairs["p_adjusted"] >= pairs["p_value"]).all()
+    cox = cox_by_cluster(frame, clinical, covariates=["age", "grade"])
+    terms = cox.terms.set_index("term")
+    assert {"cluster_1", "cluster_2", "age", "grade_G2", "grade_G3"} == set(terms.index)
+    assert 1.6 < terms.loc["cluster_1", "hazard_ratio"] < 3.2  # true HR e^0.8 = 2.2
+    assert terms.loc["cluster_2", "hazard_ratio"] > terms.loc["cluster_1", "hazard_ratio"]
+    assert cox.model.loc[0, "n_dropped_missing_covariates"] == 1
+    assert 0.6 < cox.model.loc[0, "concordance_index"] < 0.9
+    with pytest.raises(InputError, match="Cox covariate 'stage' not found"):
+        cox_by_cluster(frame, clinical, covariates=["stage"])

@@ -65,7 +65,8 @@ def tiny_run(tmp_path_factory) -> Path:
             "expression": "data/expression.csv", "orientation": "genes_x_samples",
             "clinical": "data/clinical.tsv", "sample_column": "sample",
             "task": "classification", "target": "subtype",
-            "survival": {"time": "time", "event": "event", "unit": "months"},
+            "survival": {"time": "time", "event": "event", "unit": "months", "covariates": ["age"],
+                         "horizon": 24},
         }},
         "normalize": {"n_top_genes": 100},
         "model": FAST_MODEL,
@@ -108,15 +109,23 @@ def test_survival_tables_have_one_row_per_cluster(tiny_run: Path) -> None:
     logrank = pd.read_csv(tiny_run / "results/tiny/survival/logrank.tsv", sep="\t")
     assert len(logrank) == 1 and 0 <= logrank.loc[0, "p_value"] <= 1
     assert logrank.loc[0, "degrees_of_freedom"] == 2
+    pairs = pd.read_csv(tiny_run / "results/tiny/survival/pairwise_logrank.tsv", sep="\t")
+    assert len(pairs) == 3 and (pairs["p_adjusted"] >= pairs["p_value"]).all()
+    cox = pd.read_csv(tiny_run / "results/tiny/survival/cox.tsv", sep="\t")
+    assert set(cox["term"]) == {"cluster_1", "cluster_2", "age"}
+    assert (cox["hazard_ratio"] > 0).all()
+    assert km["rmst"].between(0, 24).all()
 
 
 def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
-    for name in ("plots/top_genes.png", "plots/training_history.png", "survival/kaplan_meier.png"):
+    for name in ("plots/top_genes.png", "plots/training_history.png", "survival/kaplan_meier.png",
+                 "survival/cox_forest.png"):
         with Image.open(tiny_run / "results/tiny" / name) as image:
             image.verify()
             assert image.size[0] > 300 and image.size[1] > 200
     report = (tiny_run / "report.html").read_text(errors="replace")
-    for name in ("kaplan_meier.png", "top_genes.png", "training_history.png", "gene_importance.tsv"):
+    for name in ("kaplan_meier.png", "top_genes.png", "training_history.png", "gene_importance.tsv",
+                 "cox_forest.png", "pairwise_logrank.tsv"):
         assert name in report
 
 

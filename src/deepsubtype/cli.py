@@ -8,8 +8,8 @@ Example, the demo cohort by hand::
         --set n_clusters=3 --set alpha=0.006
     deepsubtype cluster out/embedding.h5ad out/clusters.tsv
     deepsubtype genes out/model out/gene_importance.tsv --plot out/top_genes.png
-    deepsubtype survival out/clusters.tsv out/normalized.h5ad out/km.tsv out/logrank.tsv \\
-        --plot out/km.png --time time --event event --unit months
+    deepsubtype survival out/clusters.tsv out/normalized.h5ad out/survival \\
+        --time time --event event --unit months --covariate age --covariate grade --horizon 60
 
 Bad input ends with exit status 2 and one line on stderr naming the file and the problem.
 """
@@ -82,12 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     survival = stages.add_parser("survival", help="Kaplan-Meier and log-rank test by cluster")
     survival.add_argument("clusters")
     survival.add_argument("normalized", help="normalized .h5ad holding the clinical columns")
-    survival.add_argument("km_table")
-    survival.add_argument("logrank")
-    survival.add_argument("--plot", dest="km_plot", help="PNG of the Kaplan-Meier curves")
+    survival.add_argument("output_dir", help="directory for the survival tables and plots")
     survival.add_argument("--time", dest="time_column", required=True)
     survival.add_argument("--event", dest="event_column", required=True)
     survival.add_argument("--unit", dest="time_unit", default="", help="unit of the time column")
+    survival.add_argument("--covariate", dest="covariates", action="append", default=[],
+                          help="clinical column the Cox model adjusts for (repeatable)")
+    survival.add_argument("--adjustment", choices=["holm", "bh"], default="holm")
+    survival.add_argument("--horizon", type=float, help="restricted mean survival time up to this time")
     return parser
 
 

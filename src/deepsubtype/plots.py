@@ -13,8 +13,9 @@ import pandas as pd  # noqa: E402
 from lifelines import KaplanMeierFitter  # noqa: E402
 from lifelines.plotting import add_at_risk_counts  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: E402
 
-__all__ = ["top_genes", "kaplan_meier", "training_history"]
+__all__ = ["top_genes", "kaplan_meier", "cox_forest", "training_history"]
 
 
 def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> Figure:
@@ -49,6 +50,26 @@ def kaplan_meier(frame: pd.DataFrame, *, time_unit: str = "", title: str = "", p
         heading += f"\nlog-rank p = {p_value:.3g}"
     ax.set_title(heading)
     add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
+    fig.tight_layout()
+    return fig
+
+
+def cox_forest(terms: pd.DataFrame, *, title: str = "") -> Figure:
+    """Forest plot of Cox hazard ratios with 95 % CIs on a log axis (``terms`` from :class:`CoxResult`)."""
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(terms), 1) + 1.6))
+    if len(terms):
+        positions = np.arange(len(terms))[::-1]
+        ax.errorbar(terms["hazard_ratio"], positions,
+                    xerr=[terms["hazard_ratio"] - terms["hr_lower_95"], terms["hr_upper_95"] - terms["hazard_ratio"]],
+                    fmt="s", color="#3b6ea8", ecolor="0.3", capsize=3)
+        ax.set_yticks(positions, [f"{t}  (p={p:.2g})" for t, p in zip(terms["term"], terms["p_value"], strict=True)])
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=2.0))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axvline(1.0, color="0.5", ls="--", lw=1)
+    ax.set_xlabel("hazard ratio (95 % CI, log scale)")
+    ax.set_title(title or "Cox proportional hazards")
     fig.tight_layout()
     return fig
 

@@ -28,12 +28,12 @@ from .estimator import DeepType
 from .importance import gene_importance
 from .io import InputError, Orientation, attach_clinical, read_clinical, read_expression
 from .normalize import Scale, normalize
-from .plots import kaplan_meier, top_genes, training_history
-from .survival import kaplan_meier_table, logrank_table, survival_frame
+from .plots import cox_forest, kaplan_meier, top_genes, training_history
+from .survival import cox_by_cluster, kaplan_meier_table, logrank_table, pairwise_logrank_table, survival_frame
 from .tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_alpha_beta, tuning_table
 
-__all__ = ["EMBEDDING_KEY", "logging_to", "normalize_stage", "train_stage", "cluster_stage", "genes_stage",
-           "survival_stage"]
+__all__ = ["EMBEDDING_KEY", "SURVIVAL_FILES", "logging_to", "normalize_stage", "train_stage", "cluster_stage",
+           "genes_stage", "survival_stage"]
 
 logger = logging.getLogger(__name__)
 
@@ -276,20 +276,59 @@ def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path 
     return table
 
 
-def survival_stage(clusters: str | Path, normalized: str | Path, km_table: str | Path, logrank: str | Path,
-                   km_plot: str | Path | None = None, *, time_column: str, event_column: str,
-                   time_unit: str = "") -> pd.DataFrame:
-    """Kaplan-Meier per cluster and the multivariate log-rank test; write two tables and a plot."""
+#: Files written by :func:`survival_stage` into its output directory.
+SURVIVAL_FILES = {
+    "km_table": "kaplan_meier.tsv",
+    "logrank": "logrank.tsv",
+    "pairwise": "pairwise_logrank.tsv",
+    "cox_terms": "cox.tsv",
+    "cox_model": "cox_model.tsv",
+    "km_plot": "kaplan_meier.png",
+    "forest_plot": "cox_forest.png",
+}
+
+
+def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str | Path, *, time_column: str,
+                   event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
+                   adjustment: str = "holm", horizon: float | None = None) -> pd.DataFrame:
+    """Survival by cluster; writes :data:`SURVIVAL_FILES` into ``output_dir`` (all or nothing).
+
+    Kaplan-Meier per cluster (median with 95 % CI; RMST up to ``horizon``), the
+    multivariate log-rank test, pairwise log-rank tests adjusted by ``adjustment``
+    (``holm`` or ``bh``), and a Cox model on cluster membership adjusted for
+    ``covariates`` with its forest plot. Returns the multivariate test's row.
+    """
     assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
     clinical = ad.read_h5ad(normalized).obs
     frame, dropped = survival_frame(assignments, clinical, time_column=time_column, event_column=event_column,
                                     source=str(normalized))
-    km = kaplan_meier_table(frame)
+    unit = time_unit or "unspecified"
     test = logrank_table(frame)
     test.insert(3, "n_dropped_missing", dropped)
-    test["time_unit"] = time_unit or "unspecified"
-    _write_table(km, km_table)
-    _write_table(test, logrank)
-    if km_plot is not None:
-        _save_figure(kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0])), km_plot)
+    test["time_unit"] = unit
+    tables = {
+        "km_table": kaplan_meier_table(frame, horizon=horizon).assign(time_unit=unit),
+        "logrank": test,
+        "pairwise": pairwise_logrank_table(frame, adjustment=adjustment),
+    }
+    figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]))}
+    if frame["cluster"].nunique() >= 2:
+        cox = cox_by_cluster(frame, clinical, covariates=covariates, source=str(normalized))
+        tables["cox_terms"], tables["cox_model"] = cox.terms, cox.model
+        figures["forest_plot"] = cox_forest(cox.terms, title=f"Cox hazard ratios (reference: cluster "
+                                                             f"{int(cox.model.loc[0, 'reference_cluster'])})")
+    else:
+        logger.warning("one cluster only: no Cox model")
+        tables["cox_terms"] = pd.DataFrame(columns=["term", "hazard_ratio", "hr_lower_95", "hr_upper_95", "coef",
+                                                    "se", "p_value", "ph_test_p_value"])
+        tables["cox_model"] = pd.DataFrame(columns=["n", "events", "reference_cluster", "covariates",
+                                                    "concordance_index", "likelihood_ratio_p_value",
+                                                    "n_dropped_missing_covariates"])
+        figures["forest_plot"] = cox_forest(tables["cox_terms"], title="No Cox model: one cluster")
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        for key, table in tables.items():
+            table.to_csv(temporary / SURVIVAL_FILES[key], sep="\t", index=False, float_format="%.6g", na_rep="NA")
+        for key, figure in figures.items():
+            _save_figure(figure, temporary / SURVIVAL_FILES[key])
     return test

@@ -1,18 +1,21 @@
-"""Survival by cluster: Kaplan-Meier estimates and the multivariate log-rank test (lifelines)."""
+"""Survival by cluster (lifelines): Kaplan-Meier, log-rank tests, Cox proportional hazards."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test
-from lifelines.utils import median_survival_times
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test, proportional_hazard_test
+from lifelines.utils import median_survival_times, restricted_mean_survival_time
+from scipy.stats import false_discovery_control
 
 from .io import InputError
 
-__all__ = ["survival_frame", "kaplan_meier_table", "logrank_table"]
+__all__ = ["survival_frame", "kaplan_meier_table", "logrank_table", "adjust_p_values", "pairwise_logrank_table",
+           "CoxResult", "cox_by_cluster"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +65,12 @@ def _finite(value: float) -> float:
     return float(value) if np.isfinite(value) else float("nan")
 
 
-def kaplan_meier_table(frame: pd.DataFrame) -> pd.DataFrame:
+def kaplan_meier_table(frame: pd.DataFrame, *, horizon: float | None = None) -> pd.DataFrame:
     """One row per cluster: ``n``, ``events``, ``median_survival`` and its 95 % CI.
 
     A median or bound that the curve does not reach within follow-up is NaN
-    (lifelines reports it as infinity).
+    (lifelines reports it as infinity). With ``horizon``, also the restricted mean
+    survival time up to it (``rmst``: area under the Kaplan-Meier curve, in time units).
     """
     rows = []
     for cluster, group in frame.groupby("cluster", sort=True):
@@ -80,6 +84,8 @@ def kaplan_meier_table(frame: pd.DataFrame) -> pd.DataFrame:
             "median_lower_95": _finite(interval.iloc[0]),
             "median_upper_95": _finite(interval.iloc[1]),
         })
+        if horizon is not None:
+            rows[-1].update(rmst_horizon=horizon, rmst=float(restricted_mean_survival_time(fitter, t=horizon)))
     return pd.DataFrame(rows)
 
 
@@ -98,3 +104,102 @@ def logrank_table(frame: pd.DataFrame) -> pd.DataFrame:
         row.update(test_statistic=float(result.test_statistic), degrees_of_freedom=n_clusters - 1,
                    p_value=float(result.p_value))
     return pd.DataFrame([row])
+
+
+def adjust_p_values(p_values: np.ndarray, method: str) -> np.ndarray:
+    """Multiple-testing adjustment: ``holm`` (family-wise error) or ``bh`` (Benjamini-Hochberg false discovery rate)."""
+    p_values = np.asarray(p_values, dtype=float)
+    if method == "bh":
+        return false_discovery_control(p_values, method="bh")
+    if method != "holm":
+        raise ValueError(f"p-value adjustment must be 'holm' or 'bh', got {method!r}")
+    order = np.argsort(p_values)
+    scaled = (len(p_values) - np.arange(len(p_values))) * p_values[order]
+    adjusted = np.empty_like(p_values)
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted
+
+
+def pairwise_logrank_table(frame: pd.DataFrame, *, adjustment: str = "holm") -> pd.DataFrame:
+    """Log-rank test for every pair of clusters, with p-values adjusted across the pairs."""
+    columns = ["cluster_a", "cluster_b", "test_statistic", "p_value", "p_adjusted", "adjustment"]
+    if frame["cluster"].nunique() < 2:
+        return pd.DataFrame(columns=columns)
+    summary = pairwise_logrank_test(frame["time"], frame["cluster"], frame["event"]).summary
+    table = pd.DataFrame({
+        "cluster_a": [pair[0] for pair in summary.index],
+        "cluster_b": [pair[1] for pair in summary.index],
+        "test_statistic": summary["test_statistic"].to_numpy(),
+        "p_value": summary["p"].to_numpy(),
+    })
+    table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(), adjustment)
+    table["adjustment"] = adjustment
+    return table[columns]
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    """Cox model of survival on cluster membership (and covariates).
+
+    ``terms``: one row per term (hazard ratio with 95 % CI, p-value, proportional-hazards
+    test p-value); ``model``: one row (n, events, reference cluster, covariates,
+    Harrell's C-index of the fitted risk, likelihood-ratio p-value, patients dropped for
+    missing covariates).
+    """
+
+    terms: pd.DataFrame
+    model: pd.DataFrame
+    fitter: CoxPHFitter
+
+
+def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
+                   covariates: list[str] | tuple[str, ...] = (), source: str = "clinical table") -> CoxResult:
+    """Fit a Cox model of ``time``/``event`` on cluster indicators, optionally adjusted for ``covariates``.
+
+    The largest cluster (the smallest label) is the reference. Text covariates are
+    one-hot encoded (first level dropped); patients missing a covariate are left
+    out and counted. Proportional hazards are checked per term with lifelines'
+    ``proportional_hazard_test`` (rank-transformed time).
+    """
+    data = frame.copy()
+    reference = int(data["cluster"].min())
+    for covariate in covariates:
+        if clinical is None or covariate not in clinical.columns:
+            raise InputError(f"{source}: Cox covariate {covariate!r} not found in the clinical table")
+    if covariates:
+        assert clinical is not None
+        extra = clinical.loc[data.index, list(covariates)]
+        numeric = extra.apply(lambda column: pd.to_numeric(column, errors="coerce")
+                              if pd.api.types.is_numeric_dtype(column) else column)
+        data = data.join(pd.get_dummies(numeric, drop_first=True, dtype=float))
+    before = len(data)
+    data = data.dropna()
+    dropped = before - len(data)
+    if dropped:
+        logger.warning("%s: %d patients lack a Cox covariate and are left out of the Cox model", source, dropped)
+    indicators = pd.get_dummies(data["cluster"], prefix="cluster", dtype=float)
+    indicators = indicators.drop(columns=f"cluster_{reference}")
+    design = pd.concat([data.drop(columns="cluster"), indicators], axis=1)
+    fitter = CoxPHFitter().fit(design, duration_col="time", event_col="event")
+    summary = fitter.summary
+    ph = proportional_hazard_test(fitter, design, time_transform="rank").summary["p"]
+    terms = pd.DataFrame({
+        "term": summary.index.astype(str),
+        "hazard_ratio": summary["exp(coef)"].to_numpy(),
+        "hr_lower_95": summary["exp(coef) lower 95%"].to_numpy(),
+        "hr_upper_95": summary["exp(coef) upper 95%"].to_numpy(),
+        "coef": summary["coef"].to_numpy(),
+        "se": summary["se(coef)"].to_numpy(),
+        "p_value": summary["p"].to_numpy(),
+        "ph_test_p_value": ph.reindex(summary.index).to_numpy(),
+    })
+    model = pd.DataFrame([{
+        "n": len(design),
+        "events": int(design["event"].sum()),
+        "reference_cluster": reference,
+        "covariates": ",".join(covariates) or "none",
+        "concordance_index": float(fitter.concordance_index_),
+        "likelihood_ratio_p_value": float(fitter.log_likelihood_ratio_test().p_value),
+        "n_dropped_missing_covariates": dropped,
+    }])
+    return CoxResult(terms=terms, model=model, fitter=fitter)

@@ -54,7 +54,25 @@ def train_settings(wildcards):
 
 def survival_settings(wildcards):
     survival = cohort_config(wildcards)["survival"]
-    return {"time_column": survival["time"], "event_column": survival["event"], "time_unit": survival["unit"]}
+    return {
+        "time_column": survival["time"],
+        "event_column": survival["event"],
+        "time_unit": survival["unit"],
+        "covariates": survival["covariates"],
+        "adjustment": survival["adjustment"],
+        "horizon": survival.get("horizon"),
+    }
+
+
+def survival_output(name, caption, label, kind="table"):
+    """A survival output marked for the report."""
+    return report(
+        f"results/{{cohort}}/survival/{name}",
+        caption=f"../report/{caption}",
+        category="{cohort}",
+        subcategory="5 survival",
+        labels={"cohort": "{cohort}", kind: label},
+    )
 
 
 def uses_gpu(wildcards):
@@ -80,8 +98,15 @@ def all_outputs():
         ]
         if "survival" in config["cohorts"][cohort]:
             outputs += [
-                f"results/{cohort}/survival/kaplan_meier.png",
-                f"results/{cohort}/survival/kaplan_meier.tsv",
-                f"results/{cohort}/survival/logrank.tsv",
+                f"results/{cohort}/survival/{name}"
+                for name in (
+                    "kaplan_meier.tsv",
+                    "logrank.tsv",
+                    "pairwise_logrank.tsv",
+                    "cox.tsv",
+                    "cox_model.tsv",
+                    "kaplan_meier.png",
+                    "cox_forest.png",
+                )
             ]
     return outputs

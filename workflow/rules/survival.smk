@@ -3,27 +3,13 @@ rule survival:
         clusters="results/{cohort}/clusters.tsv",
         normalized="results/{cohort}/normalized.h5ad",
     output:
-        km_table=report(
-            "results/{cohort}/survival/kaplan_meier.tsv",
-            caption="../report/kaplan_meier_table.rst",
-            category="{cohort}",
-            subcategory="5 survival",
-            labels={"cohort": "{cohort}", "table": "median survival"},
-        ),
-        logrank=report(
-            "results/{cohort}/survival/logrank.tsv",
-            caption="../report/logrank.rst",
-            category="{cohort}",
-            subcategory="5 survival",
-            labels={"cohort": "{cohort}", "table": "log-rank test"},
-        ),
-        km_plot=report(
-            "results/{cohort}/survival/kaplan_meier.png",
-            caption="../report/kaplan_meier.rst",
-            category="{cohort}",
-            subcategory="5 survival",
-            labels={"cohort": "{cohort}", "figure": "Kaplan-Meier"},
-        ),
+        km_table=survival_output("kaplan_meier.tsv", "kaplan_meier_table.rst", "median survival"),
+        logrank=survival_output("logrank.tsv", "logrank.rst", "log-rank test"),
+        pairwise=survival_output("pairwise_logrank.tsv", "pairwise_logrank.rst", "pairwise log-rank"),
+        cox_terms=survival_output("cox.tsv", "cox.rst", "Cox hazard ratios"),
+        cox_model=survival_output("cox_model.tsv", "cox_model.rst", "Cox model"),
+        km_plot=survival_output("kaplan_meier.png", "kaplan_meier.rst", "Kaplan-Meier", "figure"),
+        forest_plot=survival_output("cox_forest.png", "cox_forest.rst", "Cox forest plot", "figure"),
     params:
         settings=survival_settings,
     log:
