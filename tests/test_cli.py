@@ -28,8 +28,11 @@ def test_every_stage_from_the_command_line(cohort_files, tmp_path: Path) -> None
     assert main(["train", str(out / "normalized.h5ad"), str(out / "model"), str(out / "embedding.h5ad"),
                  "--target", "subtype", "--history-plot", str(out / "history.png"), "--device", "cpu",
                  *_set_options(FAST_MODEL)]) == 0
-    assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv")]) == 0
-    assert main(["genes", str(out / "model"), str(out / "genes.tsv"), "--plot", str(out / "genes.png")]) == 0
+    assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv"), "--plot",
+                 str(out / "embedding.png"), "--label-column", "subtype", "--method", "umap"]) == 0
+    assert main(["genes", str(out / "model"), str(out / "genes.tsv"), "--plot", str(out / "genes.png"),
+                 "--heatmap", str(out / "heatmap.png"), "--normalized", str(out / "normalized.h5ad"),
+                 "--clusters", str(out / "clusters.tsv")]) == 0
     assert main(["survival", str(out / "clusters.tsv"), str(out / "normalized.h5ad"), str(out / "survival"),
                  "--time", "time", "--event", "event", "--unit", "months", "--covariate", "age",
                  "--horizon", "20"]) == 0
@@ -38,6 +41,7 @@ def test_every_stage_from_the_command_line(cohort_files, tmp_path: Path) -> None
     assert len(clusters) == 60 and set(clusters["cluster"]) == {0, 1, 2}
     assert len(pd.read_csv(out / "survival" / "kaplan_meier.tsv", sep="\t")) == 3
     assert "age" in set(pd.read_csv(out / "survival" / "cox.tsv", sep="\t")["term"])
+    assert (out / "embedding.png").stat().st_size > 0 and (out / "heatmap.png").stat().st_size > 0
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [], "no temporary files left"
 
 

@@ -119,7 +119,7 @@ def test_survival_tables_have_one_row_per_cluster(tiny_run: Path) -> None:
 
 def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
     for name in ("plots/top_genes.png", "plots/training_history.png", "survival/kaplan_meier.png",
-                 "survival/cox_forest.png"):
+                 "survival/cox_forest.png", "plots/embedding.png", "plots/top_genes_heatmap.png"):
         with Image.open(tiny_run / "results/tiny" / name) as image:
             image.verify()
             assert image.size[0] > 300 and image.size[1] > 200

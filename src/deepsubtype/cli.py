@@ -72,11 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     cluster = stages.add_parser("cluster", help="assign samples to DeepType clusters")
     cluster.add_argument("embedding")
     cluster.add_argument("clusters", help="clusters.tsv to write")
+    cluster.add_argument("--plot", help="PNG of the representation in 2-D")
+    cluster.add_argument("--label-column", help="clinical column to colour the plot by")
+    cluster.add_argument("--method", choices=["pca", "umap"], default="pca")
+    cluster.add_argument("--seed", type=int, default=0)
 
     genes = stages.add_parser("genes", help="rank genes by first-layer importance")
     genes.add_argument("model_dir")
     genes.add_argument("importance", help="gene_importance.tsv to write")
     genes.add_argument("--plot", help="PNG of the top genes")
+    genes.add_argument("--heatmap", help="PNG of the top genes across patients (needs --normalized, --clusters)")
+    genes.add_argument("--normalized", help="normalized .h5ad, for the heatmap")
+    genes.add_argument("--clusters", help="clusters.tsv, for the heatmap")
     genes.add_argument("--n-top-plot", type=int, default=30)
 
     survival = stages.add_parser("survival", help="Kaplan-Meier and log-rank test by cluster")

@@ -15,7 +15,7 @@ from lifelines.plotting import add_at_risk_counts  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: E402
 
-__all__ = ["top_genes", "kaplan_meier", "cox_forest", "training_history"]
+__all__ = ["top_genes", "gene_heatmap", "embedding_scatter", "kaplan_meier", "cox_forest", "training_history"]
 
 
 def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> Figure:
@@ -29,6 +29,49 @@ def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> 
     ax.set_xlabel("importance (L2 norm of first-layer weights)")
     ax.set_title(title or f"Top {len(top)} genes")
     ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gene_heatmap(values: np.ndarray, genes: list[str], clusters: np.ndarray, *, title: str = "") -> Figure:
+    """Heatmap of ``values`` (samples x genes, z-scores) with samples ordered by cluster and a cluster bar on top."""
+    order = np.argsort(clusters, kind="stable")
+    fig, (bar, ax) = plt.subplots(2, 1, figsize=(9, 0.2 * len(genes) + 2.2), sharex=True,
+                                  gridspec_kw={"height_ratios": [0.6, max(len(genes), 1) * 0.2]})
+    bar.imshow(clusters[order][None, :], aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    bar.set_yticks([0], ["cluster"])
+    for cluster in np.unique(clusters):
+        positions = np.flatnonzero(clusters[order] == cluster)
+        bar.text(positions.mean(), 0, str(cluster), ha="center", va="center", fontsize=8, color="white")
+    limit = float(np.nanpercentile(np.abs(values), 98)) or 1.0
+    image = ax.imshow(values[order].T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      interpolation="nearest")
+    ax.set_yticks(np.arange(len(genes)), genes, fontsize=7)
+    ax.set_xlabel(f"patients ({len(order)}), ordered by cluster")
+    ax.set_xticks([])
+    fig.colorbar(image, ax=[bar, ax], label="z-score", shrink=0.6)
+    fig.suptitle(title or "Top genes by cluster")
+    return fig
+
+
+def embedding_scatter(coordinates: np.ndarray, colourings: dict[str, pd.Series], *, axis_label: str = "PC",
+                      title: str = "") -> Figure:
+    """One 2-D scatter per colouring (e.g. cluster, primary label); categories get a legend, missing are grey."""
+    fig, axes = plt.subplots(1, len(colourings), figsize=(5.2 * len(colourings), 4.6), squeeze=False)
+    for ax, (name, values) in zip(axes[0], colourings.items(), strict=True):
+        categories = pd.Categorical(values.astype("object").where(values.notna(), None))
+        missing = categories.codes < 0
+        if missing.any():
+            ax.scatter(*coordinates[missing].T, s=14, c="0.8", label="missing", edgecolors="none")
+        for code, category in enumerate(categories.categories):
+            chosen = categories.codes == code
+            ax.scatter(*coordinates[chosen].T, s=14, color=plt.cm.tab10(code % 10), label=str(category),
+                       edgecolors="none")
+        ax.set_title(name)
+        ax.set_xlabel(f"{axis_label} 1")
+        ax.set_ylabel(f"{axis_label} 2")
+        ax.legend(fontsize=7, markerscale=1.5, frameon=False)
+    fig.suptitle(title or "DeepType representation")
     fig.tight_layout()
     return fig
 

@@ -28,7 +28,7 @@ from .estimator import DeepType
 from .importance import gene_importance
 from .io import InputError, Orientation, attach_clinical, read_clinical, read_expression
 from .normalize import Scale, normalize
-from .plots import cox_forest, kaplan_meier, top_genes, training_history
+from .plots import cox_forest, embedding_scatter, gene_heatmap, kaplan_meier, top_genes, training_history
 from .survival import cox_by_cluster, kaplan_meier_table, logrank_table, pairwise_logrank_table, survival_frame
 from .tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_alpha_beta, tuning_table
 
@@ -238,12 +238,15 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     return model
 
 
-def cluster_stage(embedding: str | Path, clusters: str | Path) -> pd.DataFrame:
+def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path | None = None, *,
+                  label_column: str | None = None, method: str = "pca", seed: int = 0) -> pd.DataFrame:
     """Assign every sample to its nearest DeepType centre; write ``clusters.tsv``.
 
     The centres are those of the final k-means that DeepType ran on the
     representation of all samples. Columns: ``sample``, ``cluster`` (0 = largest),
     ``distance_to_center`` (Euclidean, in representation units), ``silhouette``.
+    ``plot``: the representation in 2-D (``method`` ``pca`` or ``umap``, via scanpy),
+    coloured by cluster and by ``label_column`` when given.
     """
     adata = ad.read_h5ad(embedding)
     points = np.asarray(adata.obsm[EMBEDDING_KEY], dtype=np.float64)
@@ -261,18 +264,51 @@ def cluster_stage(embedding: str | Path, clusters: str | Path) -> pd.DataFrame:
     logger.info("cluster sizes: %s; mean silhouette %.3f", table["cluster"].value_counts().sort_index().to_dict(),
                 float(np.nanmean(silhouette)) if np.isfinite(silhouette).any() else float("nan"))
     _write_table(table, clusters)
+    if plot is not None:
+        colourings = {"cluster": pd.Series(labels, index=adata.obs_names)}
+        if label_column is not None and label_column in adata.obs:
+            colourings[label_column] = adata.obs[label_column]
+        coordinates, axis_label = _two_dimensions(points, method, seed)
+        _save_figure(embedding_scatter(coordinates, colourings, axis_label=axis_label,
+                                       title=f"DeepType representation ({method.upper()})"), plot)
     return table
 
 
-def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path | None = None, *,
-                n_top_plot: int = 30) -> pd.DataFrame:
-    """Rank genes by first-layer importance; write ``gene_importance.tsv`` and a bar plot of the top genes."""
+def _two_dimensions(points: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, str]:
+    """2-D coordinates of ``points`` (n, d) by scanpy's PCA or UMAP (on a 15-neighbour graph)."""
+    import scanpy as sc
+
+    view = ad.AnnData(points.astype(np.float32))
+    if method == "umap":
+        sc.pp.neighbors(view, n_neighbors=min(15, view.n_obs - 1), use_rep="X", random_state=seed)
+        sc.tl.umap(view, random_state=seed)
+        return view.obsm["X_umap"], "UMAP"
+    if method != "pca":
+        raise InputError(f"embedding plot method must be 'pca' or 'umap', got {method!r}")
+    sc.pp.pca(view, n_comps=2, random_state=seed)
+    return view.obsm["X_pca"], "PC"
+
+
+def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path | None = None,
+                heatmap: str | Path | None = None, *, normalized: str | Path | None = None,
+                clusters: str | Path | None = None, n_top_plot: int = 30) -> pd.DataFrame:
+    """Rank genes by first-layer importance; write ``gene_importance.tsv``, a bar plot of the top genes and,
+    given ``normalized`` and ``clusters``, a heatmap of their z-scores across patients ordered by cluster."""
     model = DeepType.load(model_dir)
     table = gene_importance(model)
     _write_table(table, importance)
     if plot is not None:
         _save_figure(top_genes(table, n_top=n_top_plot, title=f"Top {n_top_plot} genes by DeepType importance"),
                      plot)
+    if heatmap is not None:
+        if normalized is None or clusters is None:
+            raise ValueError("the heatmap needs the normalized matrix and the clusters")
+        adata = ad.read_h5ad(normalized)
+        assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+        genes = list(table["gene"].head(n_top_plot))
+        values = adata[assignments.index, genes].X
+        _save_figure(gene_heatmap(np.asarray(values), genes, assignments.to_numpy(),
+                                  title=f"Top {len(genes)} genes across patients, by cluster"), heatmap)
     return table
 
 

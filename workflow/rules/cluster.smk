@@ -2,13 +2,22 @@ rule cluster:
     input:
         "results/{cohort}/embedding.h5ad",
     output:
-        report(
+        table=report(
             "results/{cohort}/clusters.tsv",
             caption="../report/clusters.rst",
             category="{cohort}",
             subcategory="3 cluster",
             labels={"cohort": "{cohort}", "table": "clusters"},
         ),
+        plot=report(
+            "results/{cohort}/plots/embedding.png",
+            caption="../report/embedding.rst",
+            category="{cohort}",
+            subcategory="3 cluster",
+            labels={"cohort": "{cohort}", "figure": "representation"},
+        ),
+    params:
+        settings=cluster_settings,
     log:
         "logs/{cohort}/cluster.log",
     benchmark:

@@ -75,6 +75,11 @@ def survival_output(name, caption, label, kind="table"):
     )
 
 
+def cluster_settings(wildcards):
+    cohort = cohort_config(wildcards)
+    return {"label_column": cohort.get("target"), "method": config["plots"]["embedding"], "seed": config["seed"]}
+
+
 def uses_gpu(wildcards):
     return 1 if str(config["device"]).startswith("cuda") else 0
 
@@ -94,6 +99,8 @@ def all_outputs():
             f"results/{cohort}/tuning.tsv",
             f"results/{cohort}/gene_importance.tsv",
             f"results/{cohort}/plots/top_genes.png",
+            f"results/{cohort}/plots/top_genes_heatmap.png",
+            f"results/{cohort}/plots/embedding.png",
             f"results/{cohort}/plots/training_history.png",
         ]
         if "survival" in config["cohorts"][cohort]:

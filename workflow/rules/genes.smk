@@ -1,6 +1,8 @@
 rule genes:
     input:
-        "results/{cohort}/model",
+        model="results/{cohort}/model",
+        normalized="results/{cohort}/normalized.h5ad",
+        clusters="results/{cohort}/clusters.tsv",
     output:
         table=report(
             "results/{cohort}/gene_importance.tsv",
@@ -15,6 +17,13 @@ rule genes:
             category="{cohort}",
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "figure": "top genes"},
+        ),
+        heatmap=report(
+            "results/{cohort}/plots/top_genes_heatmap.png",
+            caption="../report/top_genes_heatmap.rst",
+            category="{cohort}",
+            subcategory="4 genes",
+            labels={"cohort": "{cohort}", "figure": "top genes by cluster"},
         ),
     params:
         n_top_plot=config["genes"]["n_top_plot"],

@@ -3,5 +3,6 @@
 from deepsubtype.stages import genes_stage, logging_to
 
 with logging_to(snakemake.log[0]):
-    genes_stage(snakemake.input[0], snakemake.output.table, snakemake.output.plot,
+    genes_stage(snakemake.input.model, snakemake.output.table, snakemake.output.plot, snakemake.output.heatmap,
+                normalized=snakemake.input.normalized, clusters=snakemake.input.clusters,
                 n_top_plot=snakemake.params.n_top_plot)
