@@ -22,6 +22,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/cluster.smk"
 include: "workflow/rules/genes.smk"
 include: "workflow/rules/survival.smk"
+include: "workflow/rules/validate.smk"
 
 
 rule all:

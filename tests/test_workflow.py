@@ -29,7 +29,7 @@ def _snakemake(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess
 def test_dry_run_of_the_demo_config_lists_every_stage() -> None:
     result = _snakemake("--dry-run", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
-    for rule in ("normalize", "train", "cluster", "genes", "survival"):
+    for rule in ("normalize", "train", "cluster", "genes", "survival", "validate"):
         assert rule in result.stdout
 
 
@@ -71,6 +71,7 @@ def tiny_run(tmp_path_factory) -> Path:
         "normalize": {"n_top_genes": 100},
         "model": FAST_MODEL,
         "genes": {"n_top_plot": 15},
+        "validation": {"folds": 3, "repeats": 2},
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
@@ -119,13 +120,14 @@ def test_survival_tables_have_one_row_per_cluster(tiny_run: Path) -> None:
 
 def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
     for name in ("plots/top_genes.png", "plots/training_history.png", "survival/kaplan_meier.png",
-                 "survival/cox_forest.png", "plots/embedding.png", "plots/top_genes_heatmap.png"):
+                 "survival/cox_forest.png", "plots/embedding.png", "plots/top_genes_heatmap.png",
+                 "validation/oof_kaplan_meier.png"):
         with Image.open(tiny_run / "results/tiny" / name) as image:
             image.verify()
             assert image.size[0] > 300 and image.size[1] > 200
     report = (tiny_run / "report.html").read_text(errors="replace")
     for name in ("kaplan_meier.png", "top_genes.png", "training_history.png", "gene_importance.tsv",
-                 "cox_forest.png", "pairwise_logrank.tsv"):
+                 "cox_forest.png", "pairwise_logrank.tsv", "oof_logrank.tsv"):
         assert name in report
 
 
@@ -138,6 +140,17 @@ def test_normalized_file_records_steps_and_alignment(tiny_run: Path) -> None:
     np.testing.assert_allclose(normalized.X.mean(0), 0, atol=1e-5)
 
 
+def test_out_of_fold_validation_beside_in_sample(tiny_run: Path) -> None:
+    oof = pd.read_csv(tiny_run / "results/tiny/validation/oof_clusters.tsv", sep="\t")
+    assert len(oof) == 2 * 60 and set(oof["repeat"]) == {0, 1} and set(oof["fold"]) == {0, 1, 2}
+    assert oof.groupby("repeat")["sample"].nunique().eq(60).all(), "every patient assigned once per repeat"
+    assert (oof["cluster"] == oof["in_sample_cluster"]).mean() > 0.9, "well-separated groups stay put"
+    logrank = pd.read_csv(tiny_run / "results/tiny/validation/oof_logrank.tsv", sep="\t")
+    assert list(logrank["assignment"]) == ["in-sample", "out-of-fold, repeat 0", "out-of-fold, repeat 1"]
+    cox = pd.read_csv(tiny_run / "results/tiny/validation/oof_cox.tsv", sep="\t")
+    assert set(cox["assignment"]) == set(logrank["assignment"])
+
+
 def test_k_selection_records_the_fixed_k(tiny_run: Path) -> None:
     scores = pd.read_csv(tiny_run / "results/tiny/k_selection.tsv", sep="\t")
     assert list(scores["n_clusters"]) == [3]
@@ -145,7 +158,7 @@ def test_k_selection_records_the_fixed_k(tiny_run: Path) -> None:
 
 
 def test_benchmarks_and_logs_for_every_rule(tiny_run: Path) -> None:
-    for rule in ("normalize", "train", "cluster", "genes", "survival"):
+    for rule in ("normalize", "train", "cluster", "genes", "survival", "validate"):
         assert (tiny_run / "results/tiny/benchmarks" / f"{rule}.tsv").stat().st_size > 0
         assert (tiny_run / "logs/tiny" / f"{rule}.log").exists()
 

@@ -97,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="clinical column the Cox model adjusts for (repeatable)")
     survival.add_argument("--adjustment", choices=["holm", "bh"], default="holm")
     survival.add_argument("--horizon", type=float, help="restricted mean survival time up to this time")
+    validate = stages.add_parser("validate", help="out-of-fold clusters and their survival statistics")
+    validate.add_argument("normalized")
+    validate.add_argument("model_dir")
+    validate.add_argument("clusters")
+    validate.add_argument("output_dir", help="directory for the out-of-fold tables and plot")
+    validate.add_argument("--task", choices=TASKS, default="classification")
+    validate.add_argument("--target", help="clinical column of the primary task")
+    validate.add_argument("--time", dest="time_column", required=True)
+    validate.add_argument("--event", dest="event_column", required=True)
+    validate.add_argument("--unit", dest="time_unit", default="")
+    validate.add_argument("--covariate", dest="covariates", action="append", default=[])
+    validate.add_argument("--folds", type=int, default=5)
+    validate.add_argument("--repeats", type=int, default=1)
+    validate.add_argument("--seed", type=int, default=0)
+    validate.add_argument("--device", default="auto")
     return parser
 
 
@@ -118,6 +133,8 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.genes_stage(**options)
     elif stage == "survival":
         stages.survival_stage(**options)
+    elif stage == "validate":
+        stages.validation_stage(**options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,9 +31,20 @@ from .normalize import Scale, normalize
 from .plots import cox_forest, embedding_scatter, gene_heatmap, kaplan_meier, top_genes, training_history
 from .survival import cox_by_cluster, kaplan_meier_table, logrank_table, pairwise_logrank_table, survival_frame
 from .tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_alpha_beta, tuning_table
+from .validation import out_of_fold_clusters
 
-__all__ = ["EMBEDDING_KEY", "SURVIVAL_FILES", "logging_to", "normalize_stage", "train_stage", "cluster_stage",
-           "genes_stage", "survival_stage"]
+__all__ = [
+    "EMBEDDING_KEY",
+    "SURVIVAL_FILES",
+    "VALIDATION_FILES",
+    "logging_to",
+    "normalize_stage",
+    "train_stage",
+    "cluster_stage",
+    "genes_stage",
+    "survival_stage",
+    "validation_stage",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -368,3 +379,63 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
         for key, figure in figures.items():
             _save_figure(figure, temporary / SURVIVAL_FILES[key])
     return test
+
+
+#: Files written by :func:`validation_stage` into its output directory.
+VALIDATION_FILES = {
+    "clusters": "oof_clusters.tsv",
+    "logrank": "oof_logrank.tsv",
+    "cox": "oof_cox.tsv",
+    "km_plot": "oof_kaplan_meier.png",
+}
+
+
+def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: str | Path, output_dir: str | Path,
+                     *, task: str = "classification", target: str | None = None, time_column: str,
+                     event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
+                     folds: int = 5, repeats: int = 1, seed: int = 0, device: str = "auto") -> pd.DataFrame:
+    """Out-of-fold clusters and their survival statistics beside the in-sample ones.
+
+    Refits the model's hyperparameters on ``folds``-1 folds (``repeats`` shuffled
+    splits), assigns held-out patients with ``predict`` and matches clusters to the
+    full-data ones (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
+    :data:`VALIDATION_FILES`: the assignments; the log-rank test and Cox hazard
+    ratios for the in-sample clusters and for each repeat's out-of-fold clusters
+    (``assignment`` column); the Kaplan-Meier plot of the first repeat.
+    """
+    adata = ad.read_h5ad(normalized)
+    y = _target(adata, task, target, time_column, event_column, str(normalized))
+    model = DeepType.load(model_dir, device=device)
+    assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+    reference = assignments.reindex(adata.obs_names).to_numpy()
+    oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed)
+    oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
+
+    logrank_rows, cox_rows = [], []
+    labelled = {"in-sample": assignments}
+    for repeat, group in oof.groupby("repeat"):
+        labelled[f"out-of-fold, repeat {repeat}"] = group.set_index("sample")["cluster"]
+    for name, labels in labelled.items():
+        frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
+                                  source=str(normalized))
+        test = logrank_table(frame).assign(assignment=name,
+                                           agreement_with_in_sample=float((labels == assignments[labels.index])
+                                                                          .mean()))
+        logrank_rows.append(test)
+        if frame["cluster"].nunique() >= 2:
+            cox = cox_by_cluster(frame, adata.obs, covariates=covariates, source=str(normalized))
+            cox_rows.append(cox.terms.assign(assignment=name))
+        if name.endswith("repeat 0"):
+            km_figure = kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]),
+                                     title=f"Kaplan-Meier by out-of-fold cluster ({folds}-fold)")
+    logrank = pd.concat(logrank_rows, ignore_index=True)
+    logrank = logrank[["assignment", *[c for c in logrank.columns if c != "assignment"]]]
+    cox_table = pd.concat(cox_rows, ignore_index=True) if cox_rows else pd.DataFrame(columns=["assignment"])
+    cox_table = cox_table[["assignment", *[c for c in cox_table.columns if c != "assignment"]]]
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        for key, table in {"clusters": oof, "logrank": logrank, "cox": cox_table}.items():
+            table.to_csv(temporary / VALIDATION_FILES[key], sep="\t", index=False, float_format="%.6g",
+                         na_rep="NA")
+        _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
+    return logrank

@@ -80,6 +80,34 @@ def cluster_settings(wildcards):
     return {"label_column": cohort.get("target"), "method": config["plots"]["embedding"], "seed": config["seed"]}
 
 
+def validation_output(name, caption, label, kind="table"):
+    """An out-of-fold validation output marked for the report."""
+    return report(
+        f"results/{{cohort}}/validation/{name}",
+        caption=f"../report/{caption}",
+        category="{cohort}",
+        subcategory="6 out-of-fold validation",
+        labels={"cohort": "{cohort}", kind: label},
+    )
+
+
+def validation_settings(wildcards):
+    survival = survival_settings(wildcards)
+    training = train_settings(wildcards)
+    return {
+        "task": training["task"],
+        "target": training["target"],
+        "time_column": survival["time_column"],
+        "event_column": survival["event_column"],
+        "time_unit": survival["time_unit"],
+        "covariates": survival["covariates"],
+        "folds": config["validation"]["folds"],
+        "repeats": config["validation"]["repeats"],
+        "seed": config["seed"],
+        "device": config["device"],
+    }
+
+
 def uses_gpu(wildcards):
     return 1 if str(config["device"]).startswith("cuda") else 0
 
@@ -116,4 +144,9 @@ def all_outputs():
                     "cox_forest.png",
                 )
             ]
+            if config["validation"]["folds"] >= 2:
+                outputs += [
+                    f"results/{cohort}/validation/{name}"
+                    for name in ("oof_clusters.tsv", "oof_logrank.tsv", "oof_cox.tsv", "oof_kaplan_meier.png")
+                ]
     return outputs

@@ -1,0 +1,23 @@
+rule validate:
+    input:
+        normalized="results/{cohort}/normalized.h5ad",
+        model="results/{cohort}/model",
+        clusters="results/{cohort}/clusters.tsv",
+    output:
+        clusters=validation_output("oof_clusters.tsv", "oof_clusters.rst", "out-of-fold clusters"),
+        logrank=validation_output("oof_logrank.tsv", "oof_logrank.rst", "out-of-fold log-rank"),
+        cox=validation_output("oof_cox.tsv", "oof_cox.rst", "out-of-fold Cox"),
+        km_plot=validation_output("oof_kaplan_meier.png", "oof_kaplan_meier.rst", "out-of-fold Kaplan-Meier", "figure"),
+    params:
+        settings=validation_settings,
+    threads: 4
+    resources:
+        gpu=uses_gpu,
+    log:
+        "logs/{cohort}/validate.log",
+    benchmark:
+        "results/{cohort}/benchmarks/validate.tsv"
+    conda:
+        training_env
+    script:
+        "../scripts/validate.py"
