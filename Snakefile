@@ -23,6 +23,7 @@ include: "workflow/rules/cluster.smk"
 include: "workflow/rules/genes.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/validate.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:

@@ -29,7 +29,7 @@ def _snakemake(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess
 def test_dry_run_of_the_demo_config_lists_every_stage() -> None:
     result = _snakemake("--dry-run", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
-    for rule in ("normalize", "train", "cluster", "genes", "survival", "validate"):
+    for rule in ("normalize", "train", "cluster", "genes", "survival", "validate", "compare"):
         assert rule in result.stdout
 
 
@@ -121,7 +121,7 @@ def test_survival_tables_have_one_row_per_cluster(tiny_run: Path) -> None:
 def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
     for name in ("plots/top_genes.png", "plots/training_history.png", "survival/kaplan_meier.png",
                  "survival/cox_forest.png", "plots/embedding.png", "plots/top_genes_heatmap.png",
-                 "validation/oof_kaplan_meier.png"):
+                 "validation/oof_kaplan_meier.png", "compare/metrics.png", "compare/consensus_cdf.png"):
         with Image.open(tiny_run / "results/tiny" / name) as image:
             image.verify()
             assert image.size[0] > 300 and image.size[1] > 200
@@ -151,6 +151,15 @@ def test_out_of_fold_validation_beside_in_sample(tiny_run: Path) -> None:
     assert set(cox["assignment"]) == set(logrank["assignment"])
 
 
+def test_compare_table_has_every_method(tiny_run: Path) -> None:
+    metrics = pd.read_csv(tiny_run / "results/tiny/compare/metrics.tsv", sep="\t")
+    assert list(metrics["method"]) == ["deepsubtype", "kmeans", "pca_kmeans", "consensus", "snf", "autoencoder"]
+    assert {"logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds",
+            "logrank_p_out_of_fold"} <= set(metrics.columns)
+    assert metrics.loc[0, "ari"] > 0.9, "DeepType recovers the labelled groups"
+    assert metrics["logrank_p"].between(0, 1).all()
+
+
 def test_k_selection_records_the_fixed_k(tiny_run: Path) -> None:
     scores = pd.read_csv(tiny_run / "results/tiny/k_selection.tsv", sep="\t")
     assert list(scores["n_clusters"]) == [3]
@@ -158,7 +167,7 @@ def test_k_selection_records_the_fixed_k(tiny_run: Path) -> None:
 
 
 def test_benchmarks_and_logs_for_every_rule(tiny_run: Path) -> None:
-    for rule in ("normalize", "train", "cluster", "genes", "survival", "validate"):
+    for rule in ("normalize", "train", "cluster", "genes", "survival", "validate", "compare"):
         assert (tiny_run / "results/tiny/benchmarks" / f"{rule}.tsv").stat().st_size > 0
         assert (tiny_run / "logs/tiny" / f"{rule}.log").exists()
 

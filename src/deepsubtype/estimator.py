@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -339,6 +340,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.precision not in ("float32", "tf32", "bf16"):
             raise ValueError(f"precision must be float32, tf32 or bf16, got {self.precision!r}")
         tf32 = torch.backends.cuda.matmul.allow_tf32
+        started = time.perf_counter()
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             torch.backends.cuda.matmul.allow_tf32 = self.precision == "tf32"
@@ -353,6 +355,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_rounds_ = len(history["rounds"])
         self.history_ = history
         self.device_ = str(device)
+        self.fit_seconds_ = time.perf_counter() - started
         return self
 
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, device: torch.device,
@@ -539,6 +542,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             "target_mean": getattr(self, "_target_mean", None),
             "target_scale": getattr(self, "_target_scale", None),
             "converged": bool(self.converged_),
+            "fit_seconds": float(self.fit_seconds_),
             "history": self.history_,
         }
         (directory / _META_FILE).write_text(json.dumps(meta, indent=1))
@@ -574,6 +578,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         model.labels_ = state["labels"].numpy()
         model.converged_ = meta["converged"]
         model.n_clusters_ = meta["n_clusters"]
+        model.fit_seconds_ = meta.get("fit_seconds", float("nan"))  # absent in older model files
         model.k_scores_ = meta["k_scores"]
         model.history_ = meta["history"]
         model.n_rounds_ = len(meta["history"]["rounds"])

@@ -15,7 +15,16 @@ from lifelines.plotting import add_at_risk_counts  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: E402
 
-__all__ = ["top_genes", "gene_heatmap", "embedding_scatter", "kaplan_meier", "cox_forest", "training_history"]
+__all__ = [
+    "method_metrics",
+    "consensus_cdf",
+    "top_genes",
+    "gene_heatmap",
+    "embedding_scatter",
+    "kaplan_meier",
+    "cox_forest",
+    "training_history",
+]
 
 
 def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> Figure:
@@ -113,6 +122,38 @@ def cox_forest(terms: pd.DataFrame, *, title: str = "") -> Figure:
     ax.axvline(1.0, color="0.5", ls="--", lw=1)
     ax.set_xlabel("hazard ratio (95 % CI, log scale)")
     ax.set_title(title or "Cox proportional hazards")
+    fig.tight_layout()
+    return fig
+
+
+def method_metrics(table: pd.DataFrame, metrics: list[str], *, title: str = "") -> Figure:
+    """One bar chart per metric column of ``table`` (a row per method, column ``method``)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 3.6), squeeze=False)
+    colours = [plt.cm.tab10(i % 10) for i in range(len(table))]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        ax.bar(table["method"], table[metric], color=colours)
+        ax.set_title(metric, fontsize=9)
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle(title or "Methods compared")
+    fig.tight_layout()
+    return fig
+
+
+def consensus_cdf(consensus: dict[int, np.ndarray], delta_area: dict[int, float], *, title: str = "") -> Figure:
+    """ConsensusClusterPlus-style CDF of consensus values per K, and the relative change in area under it."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for k, matrix in sorted(consensus.items()):
+        values = np.sort(matrix[np.triu_indices(matrix.shape[0], 1)])
+        left.plot(values, np.arange(1, len(values) + 1) / len(values), label=f"K={k}")
+    left.set_xlabel("consensus index")
+    left.set_ylabel("CDF")
+    left.legend(fontsize=7)
+    ks = sorted(delta_area)
+    right.plot(ks, [delta_area[k] for k in ks], marker="o")
+    right.set_xlabel("K")
+    right.set_ylabel("relative change in area under CDF")
+    fig.suptitle(title or "Consensus clustering")
     fig.tight_layout()
     return fig
 

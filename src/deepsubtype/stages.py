@@ -28,7 +28,16 @@ from .estimator import DeepType
 from .importance import gene_importance
 from .io import InputError, Orientation, attach_clinical, read_clinical, read_expression
 from .normalize import Scale, normalize
-from .plots import cox_forest, embedding_scatter, gene_heatmap, kaplan_meier, top_genes, training_history
+from .plots import (
+    consensus_cdf,
+    cox_forest,
+    embedding_scatter,
+    gene_heatmap,
+    kaplan_meier,
+    method_metrics,
+    top_genes,
+    training_history,
+)
 from .survival import cox_by_cluster, kaplan_meier_table, logrank_table, pairwise_logrank_table, survival_frame
 from .tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_alpha_beta, tuning_table
 from .validation import out_of_fold_clusters
@@ -44,6 +53,8 @@ __all__ = [
     "genes_stage",
     "survival_stage",
     "validation_stage",
+    "compare_stage",
+    "COMPARE_FILES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -439,3 +450,65 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
                          na_rep="NA")
         _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
     return logrank
+
+
+#: Files written by :func:`compare_stage` into its output directory.
+COMPARE_FILES = {"metrics": "metrics.tsv", "figure": "metrics.png", "consensus": "consensus_cdf.png"}
+_COMPARE_METRICS = ["logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds"]
+
+
+def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str | Path, model_dir: str | Path,
+                  output_dir: str | Path, *, out_of_fold_logrank: str | Path | None = None,
+                  target: str | None = None, time_column: str | None = None, event_column: str | None = None,
+                  seed: int = 0, consensus_k: tuple[int, int] = (2, 8)) -> pd.DataFrame:
+    """DeepType against the baselines of :mod:`deepsubtype.compare` on the same matrix and K.
+
+    One row per method: ``n_clusters``, ``smallest_cluster``, ``silhouette`` (in the
+    method's own space), ``logrank_p`` and ``cox_c_index`` (with survival columns;
+    ``logrank_p_out_of_fold`` for DeepType when validation ran), ``acc``/``nmi``/``ari``
+    against ``target`` (when given), ``seconds`` (fit time). Writes
+    :data:`COMPARE_FILES` into ``output_dir``.
+    """
+    from .compare import BaselineResult, consensus_clustering, label_agreement, run_baselines, silhouette
+
+    adata = ad.read_h5ad(normalized)
+    X = np.asarray(adata.X, dtype=np.float32)
+    model = DeepType.load(model_dir)
+    assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+    deeptype_labels = assignments.reindex(adata.obs_names).to_numpy()
+    points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)
+    params = {k: v for k, v in model.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
+    results = [BaselineResult("deepsubtype", deeptype_labels, points, float(model.fit_seconds_))]
+    results += run_baselines(X, int(model.n_clusters_), seed=seed, autoencoder_params={**params, "alpha": 0.0})
+
+    rows = []
+    for result in results:
+        labels = pd.Series(result.labels, index=adata.obs_names)
+        row: dict[str, Any] = {"method": result.method, "n_clusters": int(labels.nunique()),
+                               "smallest_cluster": int(labels.value_counts().min()),
+                               "silhouette": silhouette(result), "seconds": result.seconds}
+        if time_column and event_column:
+            frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
+                                      source=str(normalized))
+            row["logrank_p"] = float(logrank_table(frame)["p_value"].iloc[0])
+            row["cox_c_index"] = (float(cox_by_cluster(frame).model["concordance_index"].iloc[0])
+                                  if frame["cluster"].nunique() >= 2 else float("nan"))
+        if target:
+            row.update(label_agreement(adata.obs[target], result.labels))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if out_of_fold_logrank is not None:
+        oof = pd.read_csv(out_of_fold_logrank, sep="\t")
+        oof = oof[oof["assignment"].str.startswith("out-of-fold")]
+        table["logrank_p_out_of_fold"] = np.where(table["method"] == "deepsubtype", oof["p_value"].median(),
+                                                  np.nan)
+    metrics = [m for m in _COMPARE_METRICS if m in table.columns]
+    consensus = consensus_clustering(X, list(range(consensus_k[0], consensus_k[1] + 1)), seed=seed)
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        table.to_csv(temporary / COMPARE_FILES["metrics"], sep="\t", index=False, float_format="%.6g",
+                     na_rep="NA")
+        _save_figure(method_metrics(table, metrics, title=f"DeepType and baselines, K = {model.n_clusters_}"),
+                     temporary / COMPARE_FILES["figure"])
+        _save_figure(consensus_cdf(consensus.consensus, consensus.delta_area), temporary / COMPARE_FILES["consensus"])
+    return table

@@ -108,6 +108,44 @@ def validation_settings(wildcards):
     }
 
 
+def validation_enabled(cohort):
+    return "survival" in config["cohorts"][cohort] and config["validation"]["folds"] >= 2
+
+
+def compare_inputs(wildcards):
+    inputs = {
+        "normalized": f"results/{wildcards.cohort}/normalized.h5ad",
+        "embedding": f"results/{wildcards.cohort}/embedding.h5ad",
+        "clusters": f"results/{wildcards.cohort}/clusters.tsv",
+        "model": f"results/{wildcards.cohort}/model",
+    }
+    if validation_enabled(wildcards.cohort):
+        inputs["out_of_fold_logrank"] = f"results/{wildcards.cohort}/validation/oof_logrank.tsv"
+    return inputs
+
+
+def compare_settings(wildcards):
+    cohort = cohort_config(wildcards)
+    survival = cohort.get("survival", {})
+    return {
+        "target": cohort.get("target"),
+        "time_column": survival.get("time"),
+        "event_column": survival.get("event"),
+        "seed": config["seed"],
+    }
+
+
+def compare_output(name, caption, label, kind="table"):
+    """A comparison output marked for the report."""
+    return report(
+        f"results/{{cohort}}/compare/{name}",
+        caption=f"../report/{caption}",
+        category="{cohort}",
+        subcategory="7 compare",
+        labels={"cohort": "{cohort}", kind: label},
+    )
+
+
 def uses_gpu(wildcards):
     return 1 if str(config["device"]).startswith("cuda") else 0
 
@@ -144,9 +182,11 @@ def all_outputs():
                     "cox_forest.png",
                 )
             ]
-            if config["validation"]["folds"] >= 2:
+            if validation_enabled(cohort):
                 outputs += [
                     f"results/{cohort}/validation/{name}"
                     for name in ("oof_clusters.tsv", "oof_logrank.tsv", "oof_cox.tsv", "oof_kaplan_meier.png")
                 ]
+        if config["compare"]["run"]:
+            outputs += [f"results/{cohort}/compare/{name}" for name in ("metrics.tsv", "metrics.png", "consensus_cdf.png")]
     return outputs

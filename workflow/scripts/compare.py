@@ -1,0 +1,13 @@
+"""Rule compare: deepsubtype.stages.compare_stage on the snakemake object."""
+
+from pathlib import Path
+
+import torch
+
+from deepsubtype.stages import compare_stage, logging_to
+
+torch.set_num_threads(snakemake.threads)
+with logging_to(snakemake.log[0]):
+    compare_stage(snakemake.input.normalized, snakemake.input.embedding, snakemake.input.clusters,
+                  snakemake.input.model, Path(snakemake.output.metrics).parent,
+                  out_of_fold_logrank=snakemake.input.get("out_of_fold_logrank"), **snakemake.params.settings)
