@@ -62,3 +62,16 @@ def test_every_baseline_finds_separated_groups(blobs) -> None:
     for result in results:
         assert adjusted_rand_score(y, result.labels) > 0.9, result.method
         assert result.seconds >= 0
+
+
+def test_cluster_stability_counts_pairs_kept_together() -> None:
+    from deepsubtype.validation import cluster_stability
+
+    reference = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    rows = np.arange(8)
+    kept = (rows, reference.copy())
+    split = (rows, np.array([0, 0, 1, 1, 1, 1, 1, 1]))  # cluster 0 split in halves
+    table = cluster_stability(reference, [kept, split]).set_index("cluster")
+    assert table.loc[1, "consensus"] == 1.0
+    assert table.loc[0, "min_consensus"] == pytest.approx(4 / 12)  # pairs within {0,1} and {2,3}
+    assert table.loc[0, "consensus"] == pytest.approx((1 + 4 / 12) / 2)

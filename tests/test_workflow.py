@@ -183,3 +183,10 @@ def test_rerun_is_a_no_op(tiny_run: Path) -> None:
 def _cleanup_snakemake_metadata():
     yield
     shutil.rmtree(REPO / ".snakemake" / "lint", ignore_errors=True)
+
+
+def test_cluster_stability_beside_the_clusters(tiny_run: Path) -> None:
+    stability = pd.read_csv(tiny_run / "results/tiny/validation/stability.tsv", sep="\t")
+    assert list(stability["cluster"]) == [0, 1, 2] and stability["n"].sum() == 60
+    assert (stability["n_refits"] == 6).all()
+    assert stability["consensus"].between(0.9, 1.0).all(), "well-separated groups are reproduced"

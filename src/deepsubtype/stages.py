@@ -40,7 +40,7 @@ from .plots import (
 )
 from .survival import cox_by_cluster, kaplan_meier_table, logrank_table, pairwise_logrank_table, survival_frame
 from .tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_alpha_beta, tuning_table
-from .validation import out_of_fold_clusters
+from .validation import cluster_stability, out_of_fold_clusters
 
 __all__ = [
     "EMBEDDING_KEY",
@@ -395,6 +395,7 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
 #: Files written by :func:`validation_stage` into its output directory.
 VALIDATION_FILES = {
     "clusters": "oof_clusters.tsv",
+    "stability": "stability.tsv",
     "logrank": "oof_logrank.tsv",
     "cox": "oof_cox.tsv",
     "km_plot": "oof_kaplan_meier.png",
@@ -410,7 +411,8 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     Refits the model's hyperparameters on ``folds``-1 folds (``repeats`` shuffled
     splits), assigns held-out patients with ``predict`` and matches clusters to the
     full-data ones (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
-    :data:`VALIDATION_FILES`: the assignments; the log-rank test and Cox hazard
+    :data:`VALIDATION_FILES`: the assignments; per-cluster stability (consensus of the
+    fold models on their training patients); the log-rank test and Cox hazard
     ratios for the in-sample clusters and for each repeat's out-of-fold clusters
     (``assignment`` column); the Kaplan-Meier plot of the first repeat.
     """
@@ -420,6 +422,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
     reference = assignments.reindex(adata.obs_names).to_numpy()
     oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed)
+    stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
     oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
 
     logrank_rows, cox_rows = [], []
@@ -445,7 +448,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     cox_table = cox_table[["assignment", *[c for c in cox_table.columns if c != "assignment"]]]
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
-        for key, table in {"clusters": oof, "logrank": logrank, "cox": cox_table}.items():
+        for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table}.items():
             table.to_csv(temporary / VALIDATION_FILES[key], sep="\t", index=False, float_format="%.6g",
                          na_rep="NA")
         _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])

@@ -185,7 +185,13 @@ def all_outputs():
             if validation_enabled(cohort):
                 outputs += [
                     f"results/{cohort}/validation/{name}"
-                    for name in ("oof_clusters.tsv", "oof_logrank.tsv", "oof_cox.tsv", "oof_kaplan_meier.png")
+                    for name in (
+                        "oof_clusters.tsv",
+                        "stability.tsv",
+                        "oof_logrank.tsv",
+                        "oof_cox.tsv",
+                        "oof_kaplan_meier.png",
+                    )
                 ]
         if config["compare"]["run"]:
             outputs += [f"results/{cohort}/compare/{name}" for name in ("metrics.tsv", "metrics.png", "consensus_cdf.png")]
