@@ -75,3 +75,14 @@ def test_cluster_stability_counts_pairs_kept_together() -> None:
     assert table.loc[1, "consensus"] == 1.0
     assert table.loc[0, "min_consensus"] == pytest.approx(4 / 12)  # pairs within {0,1} and {2,3}
     assert table.loc[0, "consensus"] == pytest.approx((1 + 4 / 12) / 2)
+
+
+def test_baselines_are_reproducible_with_the_same_seed(blobs) -> None:
+    X, _ = blobs
+    settings = dict(seed=3, n_components=10, consensus_resamples=10,
+                    autoencoder_params={"hidden_layers": (16, 8), "pretrain_steps": 50, "max_rounds": 1,
+                                        "device": "cpu"})
+    first, second = run_baselines(X, 3, **settings), run_baselines(X, 3, **settings)
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(a.labels, b.labels), a.method
+        assert np.array_equal(a.space, b.space), a.method
