@@ -36,6 +36,11 @@ def test_every_stage_from_the_command_line(cohort_files, tmp_path: Path) -> None
     assert main(["survival", str(out / "clusters.tsv"), str(out / "normalized.h5ad"), str(out / "survival"),
                  "--time", "time", "--event", "event", "--unit", "months", "--covariate", "age",
                  "--horizon", "20"]) == 0
+    assert main(["compare", str(out / "normalized.h5ad"), str(out / "embedding.h5ad"), str(out / "clusters.tsv"),
+                 str(out / "model"), str(out / "compare"), "--target", "subtype", "--time", "time", "--event",
+                 "event"]) == 0
+    assert main(["aggregate", str(out / "all.tsv"), f"tiny={out / 'compare' / 'summary.tsv'}"]) == 0
+    assert list(pd.read_csv(out / "all.tsv", sep="\t")["cohort"].unique()) == ["tiny"]
     assert ad.read_h5ad(out / "normalized.h5ad").n_vars == 100
     clusters = pd.read_csv(out / "clusters.tsv", sep="\t")
     assert len(clusters) == 60 and set(clusters["cluster"]) == {0, 1, 2}

@@ -72,6 +72,7 @@ def tiny_run(tmp_path_factory) -> Path:
         "model": FAST_MODEL,
         "genes": {"n_top_plot": 15},
         "validation": {"folds": 3, "repeats": 2},
+        "compare": {"extra_seeds": [7]},
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
@@ -153,11 +154,17 @@ def test_out_of_fold_validation_beside_in_sample(tiny_run: Path) -> None:
 
 def test_compare_table_has_every_method(tiny_run: Path) -> None:
     metrics = pd.read_csv(tiny_run / "results/tiny/compare/metrics.tsv", sep="\t")
-    assert list(metrics["method"]) == ["deepsubtype", "kmeans", "pca_kmeans", "consensus", "snf", "autoencoder"]
+    methods = ["deepsubtype", "kmeans", "pca_kmeans", "consensus", "snf", "autoencoder"]
+    assert list(metrics["method"]) == methods * 2 and list(metrics["seed"]) == [1] * 6 + [7] * 6
     assert {"logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds",
             "logrank_p_out_of_fold"} <= set(metrics.columns)
     assert metrics.loc[0, "ari"] > 0.9, "DeepType recovers the labelled groups"
     assert metrics["logrank_p"].between(0, 1).all()
+    summary = pd.read_csv(tiny_run / "results/tiny/compare/summary.tsv", sep="\t")
+    assert list(summary["method"]) == methods and (summary["n_seeds"] == 2).all()
+    assert (summary["ari_min"] <= summary["ari_median"]).all() and (summary["ari_median"] <= summary["ari_max"]).all()
+    everything = pd.read_csv(tiny_run / "results/compare_summary.tsv", sep="\t")
+    assert list(everything["cohort"].unique()) == ["tiny"] and len(everything) == 6
 
 
 def test_k_selection_records_the_fixed_k(tiny_run: Path) -> None:

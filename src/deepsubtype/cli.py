@@ -112,6 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--repeats", type=int, default=1)
     validate.add_argument("--seed", type=int, default=0)
     validate.add_argument("--device", default="auto")
+    compare = stages.add_parser("compare", help="DeepType beside k-means, PCA, consensus, SNF and an autoencoder")
+    compare.add_argument("normalized")
+    compare.add_argument("embedding")
+    compare.add_argument("clusters")
+    compare.add_argument("model_dir")
+    compare.add_argument("output_dir")
+    compare.add_argument("--out-of-fold-logrank", help="oof_logrank.tsv of the validate stage")
+    compare.add_argument("--task", choices=TASKS, default="classification")
+    compare.add_argument("--target")
+    compare.add_argument("--time", dest="time_column")
+    compare.add_argument("--event", dest="event_column")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--extra-seed", dest="extra_seeds", type=int, action="append", default=[])
+
+    aggregate = stages.add_parser("aggregate", help="stack cohorts' compare/summary.tsv into one table")
+    aggregate.add_argument("output")
+    aggregate.add_argument("summaries", nargs="+", metavar="COHORT=PATH", type=_key_value)
     return parser
 
 
@@ -135,6 +152,10 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.survival_stage(**options)
     elif stage == "validate":
         stages.validation_stage(**options)
+    elif stage == "compare":
+        stages.compare_stage(**options)
+    elif stage == "aggregate":
+        stages.aggregate_comparisons({str(k): str(v) for k, v in options["summaries"]}, options["output"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,6 +54,7 @@ __all__ = [
     "survival_stage",
     "validation_stage",
     "compare_stage",
+    "aggregate_comparisons",
     "COMPARE_FILES",
 ]
 
@@ -456,38 +457,54 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
 
 
 #: Files written by :func:`compare_stage` into its output directory.
-COMPARE_FILES = {"metrics": "metrics.tsv", "figure": "metrics.png", "consensus": "consensus_cdf.png"}
+COMPARE_FILES = {"metrics": "metrics.tsv", "summary": "summary.tsv", "figure": "metrics.png",
+                 "consensus": "consensus_cdf.png"}
 _COMPARE_METRICS = ["logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds"]
 
 
 def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str | Path, model_dir: str | Path,
                   output_dir: str | Path, *, out_of_fold_logrank: str | Path | None = None,
-                  target: str | None = None, time_column: str | None = None, event_column: str | None = None,
-                  seed: int = 0, consensus_k: tuple[int, int] = (2, 8)) -> pd.DataFrame:
+                  task: str = "classification", target: str | None = None, time_column: str | None = None,
+                  event_column: str | None = None, seed: int = 0, extra_seeds: list[int] | tuple[int, ...] = (),
+                  consensus_k: tuple[int, int] = (2, 8)) -> pd.DataFrame:
     """DeepType against the baselines of :mod:`deepsubtype.compare` on the same matrix and K.
 
-    One row per method: ``n_clusters``, ``smallest_cluster``, ``silhouette`` (in the
-    method's own space), ``logrank_p`` and ``cox_c_index`` (with survival columns;
-    ``logrank_p_out_of_fold`` for DeepType when validation ran), ``acc``/``nmi``/``ari``
-    against ``target`` (when given), ``seconds`` (fit time). Writes
-    :data:`COMPARE_FILES` into ``output_dir``.
+    One row per method and seed in ``metrics.tsv``: ``n_clusters``, ``smallest_cluster``,
+    ``silhouette`` (in the method's own space), ``logrank_p`` and ``cox_c_index`` (with
+    survival columns; ``logrank_p_out_of_fold`` for DeepType when validation ran),
+    ``acc``/``nmi``/``ari`` against ``target`` (when given), ``seconds`` (fit time).
+    ``seed`` uses the trained model; each of ``extra_seeds`` refits DeepType (same
+    hyperparameters and K) and reruns every baseline. ``summary.tsv``: per method, the
+    median, minimum and maximum of each metric over seeds. Writes :data:`COMPARE_FILES`.
     """
+    from sklearn.base import clone
+
     from .compare import BaselineResult, consensus_clustering, label_agreement, run_baselines, silhouette
 
     adata = ad.read_h5ad(normalized)
     X = np.asarray(adata.X, dtype=np.float32)
     model = DeepType.load(model_dir)
+    n_clusters = int(model.n_clusters_)
     assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
-    deeptype_labels = assignments.reindex(adata.obs_names).to_numpy()
     points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)
-    params = {k: v for k, v in model.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
-    results = [BaselineResult("deepsubtype", deeptype_labels, points, float(model.fit_seconds_))]
-    results += run_baselines(X, int(model.n_clusters_), seed=seed, autoencoder_params={**params, "alpha": 0.0})
+    autoencoder = {k: v for k, v in model.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
+    autoencoder["alpha"] = 0.0
+    results: list[tuple[int, BaselineResult]] = [
+        (seed, BaselineResult("deepsubtype", assignments.reindex(adata.obs_names).to_numpy(), points,
+                              float(model.fit_seconds_)))]
+    results += [(seed, result) for result in run_baselines(X, n_clusters, seed=seed, autoencoder_params=autoencoder)]
+    y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
+    for extra in extra_seeds:
+        refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
+        results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
+                                              float(refit.fit_seconds_))))
+        results += [(extra, result)
+                    for result in run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder)]
 
     rows = []
-    for result in results:
+    for result_seed, result in results:
         labels = pd.Series(result.labels, index=adata.obs_names)
-        row: dict[str, Any] = {"method": result.method, "n_clusters": int(labels.nunique()),
+        row: dict[str, Any] = {"method": result.method, "seed": result_seed, "n_clusters": int(labels.nunique()),
                                "smallest_cluster": int(labels.value_counts().min()),
                                "silhouette": silhouette(result), "seconds": result.seconds}
         if time_column and event_column:
@@ -503,15 +520,38 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     if out_of_fold_logrank is not None:
         oof = pd.read_csv(out_of_fold_logrank, sep="\t")
         oof = oof[oof["assignment"].str.startswith("out-of-fold")]
-        table["logrank_p_out_of_fold"] = np.where(table["method"] == "deepsubtype", oof["p_value"].median(),
-                                                  np.nan)
+        table["logrank_p_out_of_fold"] = np.where((table["method"] == "deepsubtype") & (table["seed"] == seed),
+                                                  oof["p_value"].median(), np.nan)
     metrics = [m for m in _COMPARE_METRICS if m in table.columns]
+    summary = _summarize_over_seeds(table, metrics)
     consensus = consensus_clustering(X, list(range(consensus_k[0], consensus_k[1] + 1)), seed=seed)
+    medians = summary.rename(columns={f"{m}_median": m for m in metrics})
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
-        table.to_csv(temporary / COMPARE_FILES["metrics"], sep="\t", index=False, float_format="%.6g",
-                     na_rep="NA")
-        _save_figure(method_metrics(table, metrics, title=f"DeepType and baselines, K = {model.n_clusters_}"),
+        for key, frame_out in (("metrics", table), ("summary", summary)):
+            frame_out.to_csv(temporary / COMPARE_FILES[key], sep="\t", index=False, float_format="%.6g",
+                             na_rep="NA")
+        _save_figure(method_metrics(medians, metrics, title=f"DeepType and baselines, K = {n_clusters} "
+                                                            f"(median over {table['seed'].nunique()} seed(s))"),
                      temporary / COMPARE_FILES["figure"])
-        _save_figure(consensus_cdf(consensus.consensus, consensus.delta_area), temporary / COMPARE_FILES["consensus"])
+        _save_figure(consensus_cdf(consensus.consensus, consensus.delta_area),
+                     temporary / COMPARE_FILES["consensus"])
+    return table
+
+
+def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Per method: number of seeds and the median, minimum and maximum of each metric."""
+    grouped = table.groupby("method", sort=False)
+    summary = grouped[metrics].agg(["median", "min", "max"])
+    summary.columns = [f"{metric}_{statistic}" for metric, statistic in summary.columns]
+    summary.insert(0, "n_seeds", grouped["seed"].nunique())
+    return summary.reset_index()
+
+
+def aggregate_comparisons(summaries: dict[str, str | Path], output: str | Path) -> pd.DataFrame:
+    """One table across cohorts: every cohort's ``compare/summary.tsv`` with a ``cohort`` column."""
+    table = pd.concat([pd.read_csv(path, sep="\t").assign(cohort=cohort) for cohort, path in summaries.items()],
+                      ignore_index=True)
+    table = table[["cohort", *[c for c in table.columns if c != "cohort"]]]
+    _write_table(table, output)
     return table

@@ -128,10 +128,12 @@ def compare_settings(wildcards):
     cohort = cohort_config(wildcards)
     survival = cohort.get("survival", {})
     return {
+        "task": cohort["task"],
         "target": cohort.get("target"),
         "time_column": survival.get("time"),
         "event_column": survival.get("event"),
         "seed": config["seed"],
+        "extra_seeds": config["compare"]["extra_seeds"],
     }
 
 
@@ -194,5 +196,10 @@ def all_outputs():
                     )
                 ]
         if config["compare"]["run"]:
-            outputs += [f"results/{cohort}/compare/{name}" for name in ("metrics.tsv", "metrics.png", "consensus_cdf.png")]
+            outputs += [
+                f"results/{cohort}/compare/{name}"
+                for name in ("metrics.tsv", "summary.tsv", "metrics.png", "consensus_cdf.png")
+            ]
+    if config["compare"]["run"]:
+        outputs.append("results/compare_summary.tsv")
     return outputs

@@ -3,6 +3,7 @@ rule compare:
         unpack(compare_inputs),
     output:
         metrics=compare_output("metrics.tsv", "compare_metrics.rst", "methods compared"),
+        summary=compare_output("summary.tsv", "compare_summary.rst", "methods over seeds"),
         figure=compare_output("metrics.png", "compare_figure.rst", "methods compared", "figure"),
         consensus=compare_output("consensus_cdf.png", "consensus_cdf.rst", "consensus clustering", "figure"),
     params:
@@ -16,3 +17,23 @@ rule compare:
         "../../envs/deepsubtype.yaml"
     script:
         "../scripts/compare.py"
+
+
+rule compare_all:
+    input:
+        expand("results/{cohort}/compare/summary.tsv", cohort=COHORTS),
+    output:
+        report(
+            "results/compare_summary.tsv",
+            caption="../report/compare_all.rst",
+            category="all cohorts",
+            labels={"table": "methods across cohorts"},
+        ),
+    params:
+        cohorts=COHORTS,
+    log:
+        "logs/compare_all.log",
+    conda:
+        "../../envs/deepsubtype.yaml"
+    script:
+        "../scripts/compare_all.py"
