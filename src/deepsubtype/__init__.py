@@ -2,10 +2,12 @@
 
 The stages follow the data: :mod:`~deepsubtype.io` (read and align),
 :mod:`~deepsubtype.normalize`, :mod:`~deepsubtype.model` and the
-:class:`DeepType` estimator (train), :mod:`~deepsubtype.cluster`,
-:mod:`~deepsubtype.importance`, :mod:`~deepsubtype.survival`,
-:mod:`~deepsubtype.plots`; :mod:`~deepsubtype.stages` runs each pipeline stage
-from files to files, for Snakemake and the ``deepsubtype`` command line.
+:class:`DeepType` estimator (train; :mod:`~deepsubtype.tuning` chooses alpha and
+beta), :mod:`~deepsubtype.cluster`, :mod:`~deepsubtype.importance`,
+:mod:`~deepsubtype.survival`, :mod:`~deepsubtype.validation` (out-of-fold),
+:mod:`~deepsubtype.compare` (baselines), :mod:`~deepsubtype.plots`;
+:mod:`~deepsubtype.stages` runs each pipeline stage from files to files, for
+Snakemake and the ``deepsubtype`` command line.
 """
 
 __version__ = "0.1.0"
