@@ -140,9 +140,19 @@ def _save_figure(figure: Any, path: str | Path) -> None:
     plt.close(figure)
 
 
+def _to_tsv(frame: pd.DataFrame, path: str | Path) -> None:
+    """The TSV format of every output table: no index, 6 significant digits, ``NA`` for missing."""
+    frame.to_csv(path, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+
+
 def _write_table(frame: pd.DataFrame, path: str | Path) -> None:
     with _atomic(path) as temporary:
-        frame.to_csv(temporary, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+        _to_tsv(frame, temporary)
+
+
+def _read_clusters(path: str | Path) -> pd.Series:
+    """``clusters.tsv`` as a Series of cluster labels indexed by sample id."""
+    return pd.read_csv(path, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
 
 
 def normalize_stage(expression: str | Path, clinical: str | Path, output: str | Path, *,
@@ -327,7 +337,7 @@ def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path 
         if normalized is None or clusters is None:
             raise ValueError("the heatmap needs the normalized matrix and the clusters")
         adata = ad.read_h5ad(normalized)
-        assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+        assignments = _read_clusters(clusters)
         genes = list(table["gene"].head(n_top_plot))
         values = adata[assignments.index, genes].X
         _save_figure(gene_heatmap(np.asarray(values), genes, assignments.to_numpy(),
@@ -357,7 +367,7 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     (``holm`` or ``bh``), and a Cox model on cluster membership adjusted for
     ``covariates`` with its forest plot. Returns the multivariate test's row.
     """
-    assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+    assignments = _read_clusters(clusters)
     clinical = ad.read_h5ad(normalized).obs
     frame, dropped = survival_frame(assignments, clinical, time_column=time_column, event_column=event_column,
                                     source=str(normalized))
@@ -387,7 +397,7 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
         for key, table in tables.items():
-            table.to_csv(temporary / SURVIVAL_FILES[key], sep="\t", index=False, float_format="%.6g", na_rep="NA")
+            _to_tsv(table, temporary / SURVIVAL_FILES[key])
         for key, figure in figures.items():
             _save_figure(figure, temporary / SURVIVAL_FILES[key])
     return test
@@ -420,7 +430,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
     model = DeepType.load(model_dir, device=device)
-    assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+    assignments = _read_clusters(clusters)
     reference = assignments.reindex(adata.obs_names).to_numpy()
     oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed)
     stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
@@ -450,8 +460,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
         for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table}.items():
-            table.to_csv(temporary / VALIDATION_FILES[key], sep="\t", index=False, float_format="%.6g",
-                         na_rep="NA")
+            _to_tsv(table, temporary / VALIDATION_FILES[key])
         _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
     return logrank
 
@@ -485,7 +494,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     X = np.asarray(adata.X, dtype=np.float32)
     model = DeepType.load(model_dir)
     n_clusters = int(model.n_clusters_)
-    assignments = pd.read_csv(clusters, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+    assignments = _read_clusters(clusters)
     points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)
     autoencoder = {k: v for k, v in model.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
     autoencoder["alpha"] = 0.0
@@ -529,8 +538,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
         for key, frame_out in (("metrics", table), ("summary", summary)):
-            frame_out.to_csv(temporary / COMPARE_FILES[key], sep="\t", index=False, float_format="%.6g",
-                             na_rep="NA")
+            _to_tsv(frame_out, temporary / COMPARE_FILES[key])
         _save_figure(method_metrics(medians, metrics, title=f"DeepType and baselines, K = {n_clusters} "
                                                             f"(median over {table['seed'].nunique()} seed(s))"),
                      temporary / COMPARE_FILES["figure"])
