@@ -67,3 +67,25 @@ def test_bad_input_exits_2_with_one_line_and_no_output(cohort_files, tmp_path: P
 def test_malformed_set_option_is_a_usage_error() -> None:
     with pytest.raises(SystemExit):
         main(["train", "a", "b", "c", "--set", "n_clusters"])
+
+
+def test_compare_with_an_unknown_target_column_names_it(cohort_files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["normalize", str(cohort_files["expression"]), str(cohort_files["clinical"]),
+                 str(out / "normalized.h5ad"), "--sample-column", "sample", "--n-top-genes", "50"]) == 0
+    assert main(["train", str(out / "normalized.h5ad"), str(out / "model"), str(out / "embedding.h5ad"),
+                 "--target", "subtype", "--device", "cpu", *_set_options({**FAST_MODEL, "pretrain_steps": 30})]) == 0
+    assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv")]) == 0
+    assert main(["compare", str(out / "normalized.h5ad"), str(out / "embedding.h5ad"), str(out / "clusters.tsv"),
+                 str(out / "model"), str(out / "compare"), "--target", "er_status"]) == 2
+    assert not (out / "compare").exists()
+
+
+def test_unknown_embedding_plot_method_is_refused() -> None:
+    import numpy as np
+
+    from deepsubtype.io import InputError
+    from deepsubtype.stages import _two_dimensions
+
+    with pytest.raises(InputError, match="embedding plot method must be 'pca' or 'umap', got 'tsne'"):
+        _two_dimensions(np.zeros((5, 3)), "tsne", 0)

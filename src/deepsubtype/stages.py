@@ -491,6 +491,9 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     from .compare import BaselineResult, consensus_clustering, label_agreement, run_baselines, silhouette
 
     adata = ad.read_h5ad(normalized)
+    if target and target not in adata.obs.columns:
+        raise InputError(f"{normalized}: target column {target!r} not found in the clinical table; "
+                         f"columns are {list(adata.obs.columns)}")
     X = np.asarray(adata.X, dtype=np.float32)
     model = DeepType.load(model_dir)
     n_clusters = int(model.n_clusters_)
