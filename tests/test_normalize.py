@@ -57,5 +57,51 @@ def test_zero_variance_genes_are_dropped_and_counted() -> None:
 def test_missing_values_are_refused_with_location() -> None:
     X = np.random.default_rng(4).normal(size=(4, 3))
     X[2, 1] = np.nan
-    with pytest.raises(InputError, match=r"1 missing or infinite values, first at sample 's2', gene 'g1'"):
+    with pytest.raises(InputError, match=r"1 missing or infinite values, first at sample 's2', gene 'g1'; "
+                                          r"set normalize.missing"):
         normalize(_adata(X))
+
+
+def _with_gaps() -> np.ndarray:
+    X = np.random.default_rng(5).normal(size=(6, 4))
+    X[1, 0] = np.nan
+    X[3, 0] = np.inf
+    X[:, 3] = np.nan
+    return X
+
+
+def test_drop_genes_policy_removes_every_gene_with_a_gap() -> None:
+    result = normalize(_adata(_with_gaps()), missing="drop_genes", n_top_genes=None, zscore=False)
+    assert list(result.var_names) == ["g1", "g2"]
+    steps = result.uns["normalize"]
+    assert steps["n_values_missing"] == 8 and steps["n_genes_dropped_missing"] == 2
+    assert steps["missing_policy"] == "drop_genes"
+
+
+def test_impute_policy_fills_gene_medians_and_drops_empty_genes() -> None:
+    X = _with_gaps()
+    result = normalize(_adata(X), missing="impute", n_top_genes=None, zscore=False)
+    assert list(result.var_names) == ["g0", "g1", "g2"]
+    observed = X[[0, 2, 4, 5], 0]
+    assert result.X[1, 0] == pytest.approx(np.median(observed), rel=1e-6)
+    assert result.X[3, 0] == pytest.approx(np.median(observed), rel=1e-6)
+    np.testing.assert_allclose(result.X[:, 1:], X[:, 1:3], rtol=1e-6)
+    assert result.uns["normalize"]["n_values_imputed"] == 2
+
+
+def test_missing_everywhere_is_refused_under_any_policy() -> None:
+    X = np.full((3, 2), np.nan)
+    for policy in ("drop_genes", "impute"):
+        with pytest.raises(InputError, match="every gene has a missing or infinite value"):
+            normalize(_adata(X), missing=policy)  # type: ignore[arg-type]
+
+
+def test_declared_scale_contradicted_by_the_values_is_refused() -> None:
+    counts = np.random.default_rng(6).poisson(400, (8, 10)).astype(float)
+    with pytest.raises(InputError, match="scale is set to 'log' but the values look like raw counts"):
+        normalize(_adata(counts), scale="log")
+    ratios = np.random.default_rng(7).normal(size=(8, 10))
+    with pytest.raises(InputError, match="scale is set to 'counts' but the values include negatives"):
+        normalize(_adata(ratios), scale="counts")
+    with pytest.raises(InputError, match="scale is set to 'counts' but the values are not integers"):
+        normalize(_adata(np.abs(ratios) * 500), scale="counts")

@@ -31,10 +31,19 @@ __all__ = ["main", "build_parser"]
 
 
 def _key_value(text: str) -> tuple[str, Any]:
+    """``--set KEY=VALUE``: a hyperparameter name (``-`` read as ``_``) and its YAML value."""
     key, separator, value = text.partition("=")
     if not separator or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key.replace("-", "_"), yaml.safe_load(value)
+
+
+def _cohort_path(text: str) -> tuple[str, str]:
+    """``COHORT=PATH``, both kept verbatim."""
+    cohort, separator, path = text.partition("=")
+    if not separator or not cohort or not path:
+        raise argparse.ArgumentTypeError(f"expected COHORT=PATH, got {text!r}")
+    return cohort, path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
     normalize.add_argument("--scale", choices=["auto", "counts", "linear", "log"], default="auto")
     normalize.add_argument("--n-top-genes", type=int, default=5000, help="genes kept by variance; 0 keeps all")
+    normalize.add_argument("--missing", choices=["fail", "drop_genes", "impute"], default="fail",
+                           help="missing or infinite values: stop, drop the genes, or impute the gene median")
     normalize.add_argument("--no-zscore", dest="zscore", action="store_false", help="skip the per-gene z-score")
 
     train = stages.add_parser("train", help="fit DeepType on a normalized .h5ad")
@@ -128,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     aggregate = stages.add_parser("aggregate", help="stack cohorts' compare/summary.tsv into one table")
     aggregate.add_argument("output")
-    aggregate.add_argument("summaries", nargs="+", metavar="COHORT=PATH", type=_key_value)
+    aggregate.add_argument("summaries", nargs="+", metavar="COHORT=PATH", type=_cohort_path)
     return parser
 
 
@@ -155,7 +166,7 @@ def _run(arguments: argparse.Namespace) -> None:
     elif stage == "compare":
         stages.compare_stage(**options)
     elif stage == "aggregate":
-        stages.aggregate_comparisons({str(k): str(v) for k, v in options["summaries"]}, options["output"])
+        stages.aggregate_comparisons(dict(options["summaries"]), options["output"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

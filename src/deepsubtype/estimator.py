@@ -16,6 +16,7 @@ import json
 import math
 import pickle
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__
 from .cluster import kmeans, match_labels, relabel_by_size, score_n_clusters, squared_distances
+from .io import InputError
 from .model import TASKS, DeepTypeNetwork, Task, add_l21_gradient_, primary_loss
 
 __all__ = ["DeepType", "PAPER_HYPERPARAMETERS", "resolve_device"]
@@ -551,17 +553,34 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     def load(cls, path: str | Path, *, device: str = "cpu") -> DeepType:
         """Read a model written by :meth:`save`; tensors are loaded with ``weights_only=True``."""
         directory = Path(path)
-        meta = json.loads((directory / _META_FILE).read_text())
-        if meta.get("format") != "deepsubtype.DeepType":
-            raise ValueError(f"{directory / _META_FILE}: not a deepsubtype model file")
+        for name in (_META_FILE, _WEIGHTS_FILE):
+            if not (directory / name).is_file():
+                raise InputError(f"{directory}: not a deepsubtype model directory ({name} is missing)")
+        try:
+            meta = json.loads((directory / _META_FILE).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputError(f"{directory / _META_FILE}: not a deepsubtype model file (not JSON)") from error
+        if not isinstance(meta, dict) or meta.get("format") != "deepsubtype.DeepType":
+            raise InputError(f"{directory / _META_FILE}: not a deepsubtype model file")
+        try:
+            with warnings.catch_warnings():  # torch warns about foreign pickle protocols; we refuse them below
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                state = torch.load(directory / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+            raise InputError(f"{directory / _WEIGHTS_FILE}: refused: holds objects other than tensors "
+                             "(tampered or not written by deepsubtype)") from error
+        try:
+            return cls._restore(meta, state, device)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            raise InputError(f"{directory}: {_META_FILE} and {_WEIGHTS_FILE} do not describe one model "
+                             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from error
+
+    @classmethod
+    def _restore(cls, meta: dict[str, Any], state: dict[str, torch.Tensor], device: str) -> DeepType:
+        """The fitted estimator described by ``model.json`` (``meta``) and the tensors of ``weights.pt``."""
         params = {**meta["params"], "hidden_layers": tuple(meta["params"]["hidden_layers"]),
                   "n_clusters_range": tuple(meta["params"]["n_clusters_range"]), "device": device}
         model = cls(**params)
-        try:
-            state = torch.load(directory / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as error:
-            raise ValueError(f"{directory / _WEIGHTS_FILE}: refused: holds objects other than tensors "
-                             "(tampered or not written by deepsubtype)") from error
         model.n_features_in_ = meta["n_features_in"]
         if meta["feature_names_in"]:
             model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)

@@ -7,6 +7,7 @@ offending column or sample, so that a pipeline run stops before writing output.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,8 @@ __all__ = [
     "read_expression",
     "read_clinical",
     "attach_clinical",
+    "COHORT_NAME",
+    "check_cohort_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,19 @@ MISSING_TOKENS = ["NA", "na", "N/A", "n/a", "NaN", "nan", "", "null", "NULL", "N
 
 class InputError(ValueError):
     """A user-supplied file is unusable; the message names the file and the problem."""
+
+
+#: What a cohort name may be (it becomes a directory and a wildcard): no path separators, spaces or shell
+#: characters. ``workflow/schemas/config.schema.yaml`` holds the same pattern for Snakemake's validation.
+COHORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def check_cohort_name(name: str) -> str:
+    """Return ``name`` if it matches :data:`COHORT_NAME`; raise :class:`InputError` otherwise."""
+    if not COHORT_NAME.match(name):
+        raise InputError(f"cohort name {name!r} does not match {COHORT_NAME.pattern} (letters, digits, '_', '.', "
+                         "'-'; no path separators, spaces or shell characters)")
+    return name
 
 
 def _table_kind(path: Path) -> str:
@@ -163,10 +179,20 @@ def attach_clinical(adata: ad.AnnData, clinical: pd.DataFrame, *, source: str = 
     """Keep the samples present in both tables and copy clinical columns into ``obs``.
 
     Samples found in only one table are dropped with a logged warning; no shared
-    sample raises :class:`InputError`. The counts are recorded in
+    sample raises :class:`InputError`, and so does a matrix whose gene ids, rather
+    than its sample ids, match the clinical table (wrong orientation). The counts are recorded in
     ``adata.uns["alignment"]``.
     """
     shared = adata.obs_names.intersection(clinical.index, sort=False)
+    transposed = adata.var_names.intersection(clinical.index, sort=False)
+    if len(transposed) > len(shared):
+        orientation = adata.uns.get("source", {}).get("orientation", "samples_x_genes")
+        other = "genes_x_samples" if orientation == "samples_x_genes" else "samples_x_genes"
+        raise InputError(
+            f"{source}: the expression matrix looks transposed: {len(transposed)} of its gene ids "
+            f"(e.g. {transposed[0]!r}) but {len(shared)} of its sample ids are clinical sample ids; "
+            f"set orientation to {other}"
+        )
     if len(shared) == 0:
         raise InputError(
             f"{source}: no sample id is shared with the expression matrix "

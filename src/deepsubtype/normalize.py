@@ -15,11 +15,13 @@ import scanpy as sc
 
 from .io import InputError
 
-__all__ = ["Scale", "detect_scale", "normalize"]
+__all__ = ["Scale", "MissingPolicy", "detect_scale", "normalize"]
 
 logger = logging.getLogger(__name__)
 
 Scale = Literal["counts", "linear", "log"]
+#: What to do with missing (NaN) or infinite expression values.
+MissingPolicy = Literal["fail", "drop_genes", "impute"]
 
 #: Non-negative data whose maximum exceeds this is taken as not yet log-transformed.
 LINEAR_MAX = 100.0
@@ -47,12 +49,69 @@ def detect_scale(X: np.ndarray) -> tuple[Scale, str]:
     return "linear", f"non-negative non-integers with maximum {maximum:.3g}: linear-scale intensities"
 
 
+def _handle_missing(adata: ad.AnnData, policy: str, source: str, steps: dict[str, object]) -> ad.AnnData:
+    """Apply the missing-value ``policy`` to non-finite cells of ``adata.X`` (on the input scale).
+
+    ``fail`` raises, naming the first sample and gene; ``drop_genes`` removes every gene
+    with a missing value; ``impute`` fills each gene's gaps with its median over the
+    samples that have it and drops genes missing everywhere.
+    """
+    X = np.asarray(adata.X, dtype=np.float32)
+    bad = ~np.isfinite(X)
+    n_bad = int(bad.sum())
+    steps["missing_policy"] = policy
+    steps["n_values_missing"] = n_bad
+    if policy not in ("fail", "drop_genes", "impute"):
+        raise InputError(f"{source}: unknown missing-value policy {policy!r}; use fail, drop_genes or impute")
+    if n_bad == 0:
+        return adata
+    sample, gene = np.argwhere(bad)[0]
+    where = f"first at sample {adata.obs_names[sample]!r}, gene {adata.var_names[gene]!r}"
+    if policy == "fail":
+        raise InputError(f"{source}: {n_bad} missing or infinite values, {where}; "
+                         "set normalize.missing to drop_genes or impute to go on")
+    affected = bad.any(axis=0)
+    empty = bad.all(axis=0)
+    drop = affected if policy == "drop_genes" else empty
+    if drop.all():
+        raise InputError(f"{source}: every gene has a missing or infinite value ({where}); nothing left "
+                         f"under missing policy {policy!r}")
+    kept = X[:, ~drop]
+    if policy == "impute":
+        gaps = ~np.isfinite(kept)
+        kept = np.where(gaps, np.nan, kept)
+        kept[gaps] = np.broadcast_to(np.nanmedian(kept, axis=0), kept.shape)[gaps]
+        steps["n_values_imputed"] = int(gaps.sum())
+    steps["n_genes_dropped_missing"] = int(drop.sum())
+    logger.warning("%s: %d missing or infinite values (%s); policy %s: %d genes dropped, %d values imputed "
+                   "by gene median", source, n_bad, where, policy, int(drop.sum()), steps.get("n_values_imputed", 0))
+    result = adata[:, ~drop].copy()
+    result.X = kept
+    return result
+
+
+def _check_declared_scale(X: np.ndarray, scale: str, source: str) -> None:
+    """Refuse a declared ``scale`` that the values contradict (e.g. raw counts declared as log)."""
+    detected, reason = detect_scale(X)
+    if scale == "log" and detected == "counts":
+        raise InputError(f"{source}: scale is set to 'log' but the values look like raw counts ({reason}); "
+                         "set scale to counts or auto")
+    if scale in ("counts", "linear") and float(np.min(X)) < 0:
+        raise InputError(f"{source}: scale is set to {scale!r} but the values include negatives "
+                         f"(min {float(np.min(X)):.3g}), which counts and intensities cannot have; set scale to log "
+                         "or auto")
+    if scale == "counts" and not np.all(X == np.round(X)):
+        raise InputError(f"{source}: scale is set to 'counts' but the values are not integers; "
+                         "set scale to linear, log or auto")
+
+
 def normalize(
     adata: ad.AnnData,
     *,
     scale: Scale | Literal["auto"] = "auto",
     n_top_genes: int | None = 5000,
     zscore: bool = True,
+    missing: MissingPolicy = "fail",
     target_sum: float = 1e6,
     source: str = "expression",
 ) -> ad.AnnData:
@@ -60,9 +119,11 @@ def normalize(
 
     Steps, in order, each recorded in ``uns["normalize"]``:
 
-    1. refuse missing or infinite values (naming the first gene and sample);
-    2. ``scale`` detection (:func:`detect_scale`) unless given;
-       counts: ``sc.pp.normalize_total(target_sum)`` then ``sc.pp.log1p``;
+    1. missing or infinite values, by the ``missing`` policy: ``fail`` (name the
+       first sample and gene), ``drop_genes`` or ``impute`` (gene median);
+    2. ``scale`` detection (:func:`detect_scale`) unless given, in which case values
+       that contradict it (counts declared as log, negatives declared as counts) are
+       refused; counts: ``sc.pp.normalize_total(target_sum)`` then ``sc.pp.log1p``;
        linear: ``sc.pp.log1p``; log: unchanged;
     3. drop genes with zero variance;
     4. keep the ``n_top_genes`` genes of highest variance (``None`` keeps all);
@@ -71,22 +132,17 @@ def normalize(
     5. z-score each gene (``sc.pp.scale``) so first-layer weights are comparable
        across genes; the log-scale values stay in ``layers["log"]``.
     """
-    adata = adata.copy()
-    X = np.asarray(adata.X, dtype=np.float32)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        sample, gene = np.argwhere(bad)[0]
-        raise InputError(
-            f"{source}: {int(bad.sum())} missing or infinite values, first at sample "
-            f"{adata.obs_names[sample]!r}, gene {adata.var_names[gene]!r}"
-        )
     steps: dict[str, object] = {"n_genes_input": int(adata.n_vars), "n_samples": int(adata.n_obs)}
+    adata = _handle_missing(adata.copy(), missing, source, steps)
+    X = np.asarray(adata.X, dtype=np.float32)
 
     if scale == "auto":
         detected, reason = detect_scale(X)
         steps["scale_detected"] = detected
         steps["scale_reason"] = reason
         scale = detected
+    elif scale in ("counts", "linear", "log"):
+        _check_declared_scale(X, scale, source)
     steps["scale"] = scale
     adata.X = X
     if scale == "counts":

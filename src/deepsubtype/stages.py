@@ -26,8 +26,8 @@ from sklearn.metrics import silhouette_samples
 from . import __version__
 from .estimator import DeepType
 from .importance import gene_importance
-from .io import InputError, Orientation, attach_clinical, read_clinical, read_expression
-from .normalize import Scale, normalize
+from .io import InputError, Orientation, attach_clinical, check_cohort_name, read_clinical, read_expression
+from .normalize import MissingPolicy, Scale, normalize
 from .plots import (
     consensus_cdf,
     cox_forest,
@@ -158,14 +158,15 @@ def _read_clusters(path: str | Path) -> pd.Series:
 def normalize_stage(expression: str | Path, clinical: str | Path, output: str | Path, *,
                     orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
                     scale: Scale | str = "auto", n_top_genes: int | None = 5000,
-                    zscore: bool = True) -> ad.AnnData:
+                    zscore: bool = True, missing: MissingPolicy | str = "fail") -> ad.AnnData:
     """Read, align, normalize; write ``normalized.h5ad`` (see :func:`~deepsubtype.normalize.normalize`)."""
     adata = read_expression(expression, orientation=orientation)
     adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
-    adata = normalize(adata, scale=scale, n_top_genes=n_top_genes, zscore=zscore, source=str(expression))  # type: ignore[arg-type]
+    adata = normalize(adata, scale=scale, n_top_genes=n_top_genes, zscore=zscore, missing=missing,  # type: ignore[arg-type]
+                      source=str(expression))
     adata.uns["provenance"] = _provenance(stage="normalize", expression=str(expression), clinical=str(clinical),
                                           orientation=orientation, sample_column=sample_column, scale=scale,
-                                          n_top_genes=n_top_genes, zscore=zscore)
+                                          n_top_genes=n_top_genes, zscore=zscore, missing=missing)
     with _atomic(output) as temporary:
         adata.write_h5ad(temporary, compression="gzip")
     return adata
@@ -196,6 +197,19 @@ def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str |
     return values.to_numpy()
 
 
+def _check_n_clusters(adata: ad.AnnData, params: dict[str, Any], source: str) -> None:
+    """Refuse a K (or the top of the K range) above the number of samples or of distinct expression profiles."""
+    requested = params.get("n_clusters", "auto")
+    largest = max(params.get("n_clusters_range", (2, 8))) if requested == "auto" else int(requested)
+    what = f"n_clusters={requested}" if requested != "auto" else f"the top of n_clusters_range ({largest})"
+    if largest > adata.n_obs:
+        raise InputError(f"{source}: {what} exceeds the {adata.n_obs} samples")
+    distinct = len(np.unique(np.asarray(adata.X), axis=0))
+    if largest > distinct:
+        raise InputError(f"{source}: {what} exceeds the {distinct} distinct expression profiles among the "
+                         f"{adata.n_obs} samples (duplicated samples?)")
+
+
 def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | Path,
                 history_plot: str | Path | None = None, k_selection: str | Path | None = None,
                 tuning: str | Path | None = None, *,
@@ -222,8 +236,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     for key in ("hidden_layers", "n_clusters_range"):
         if key in params:
             params[key] = tuple(params[key])
-    if isinstance(params.get("n_clusters"), int) and params["n_clusters"] > adata.n_obs:
-        raise InputError(f"{normalized}: n_clusters={params['n_clusters']} exceeds the {adata.n_obs} samples")
+    _check_n_clusters(adata, params, str(normalized))
     grid = {"alphas": list(DEFAULT_ALPHAS), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
     tuned = {name: params.get(name) == "auto" for name in ("alpha", "beta")}
     if any(tuned.values()):
@@ -561,6 +574,8 @@ def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFra
 
 def aggregate_comparisons(summaries: dict[str, str | Path], output: str | Path) -> pd.DataFrame:
     """One table across cohorts: every cohort's ``compare/summary.tsv`` with a ``cohort`` column."""
+    for cohort in summaries:
+        check_cohort_name(cohort)
     table = pd.concat([pd.read_csv(path, sep="\t").assign(cohort=cohort) for cohort, path in summaries.items()],
                       ignore_index=True)
     table = table[["cohort", *[c for c in table.columns if c != "cohort"]]]

@@ -1,0 +1,277 @@
+"""The catalogue of bad inputs: each case writes a broken cohort and says which stage must refuse it, and how.
+
+``tests/test_bad_inputs.py`` feeds every case through the ``deepsubtype`` command
+and through ``snakemake``; ``docs/bad-inputs.md`` is generated from this list
+(``python -m tests.bad_inputs > docs/bad-inputs.md``) and a test keeps it in step.
+
+Paths in messages are relative to the working directory: each case's files live in
+``data/<case>/``, written there by the case's ``build`` function.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .conftest import make_cohort
+
+Stage = Literal["config", "normalize", "train", "survival", "genes", "aggregate"]
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """One broken input.
+
+    ``build(directory)`` writes the files into ``directory`` (``data/<name>``) and returns
+    the cohort's config entry (paths relative to the working directory). ``message`` is
+    the text the error (or, for ``outcome="warning"``, the logged warning) must contain,
+    with ``{dir}`` standing for ``data/<name>`` and ``{results}`` for ``results/<name>``. ``stage`` is the rule and subcommand that
+    stops; ``config`` cases are caught by Snakemake's schema before any job runs.
+    """
+
+    name: str
+    input: str
+    stage: Stage
+    message: str
+    build: Callable[[Path], dict[str, Any]]
+    outcome: Literal["error", "warning"] = "error"
+    cohort_name: str | None = None
+    misspelled_key: bool = False
+    snakemake_message: str | None = None
+    cli: bool = True
+    snakemake: bool = True
+
+    def expected(self, entry_point: Literal["cli", "snakemake"] = "cli") -> str:
+        message = self.snakemake_message if entry_point == "snakemake" and self.snakemake_message else self.message
+        return message.format(dir=f"data/{self.name}", results=f"results/{self.name}")
+
+
+def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return make_cohort(n_samples=60, n_genes=120)
+
+
+def write_cohort(directory: Path, expression: pd.DataFrame | None = None, clinical: pd.DataFrame | None = None,
+            **settings: Any) -> dict[str, Any]:
+    """Write ``expression.tsv`` and ``clinical.tsv`` (the unbroken cohort unless given); return its config entry."""
+    base_expression, base_clinical = _frames()
+    directory.mkdir(parents=True, exist_ok=True)
+    expression = base_expression if expression is None else expression
+    clinical = base_clinical if clinical is None else clinical
+    expression.to_csv(directory / "expression.tsv", sep="\t")
+    clinical.to_csv(directory / "clinical.tsv", sep="\t", index=False, na_rep="NA")
+    entry: dict[str, Any] = {
+        "expression": f"{directory}/expression.tsv", "clinical": f"{directory}/clinical.tsv",
+        "sample_column": "sample", "task": "classification", "target": "subtype",
+        "survival": {"time": "time", "event": "event", "unit": "months"},
+    }
+    for key, value in settings.items():
+        if isinstance(value, dict) and isinstance(entry.get(key), dict):
+            entry[key] = {**entry[key], **value}
+        else:
+            entry[key] = value
+    return entry
+
+
+def _raw_expression(text: str, suffix: str = ".tsv") -> Callable[[Path], dict[str, Any]]:
+    """A case whose expression file holds ``text`` verbatim."""
+    def build(directory: Path) -> dict[str, Any]:
+        entry = write_cohort(directory)
+        path = directory / f"expression{suffix}"
+        path.write_text(text)
+        return {**entry, "expression": str(path)}
+    return build
+
+
+def _edit_expression(edit: Callable[[pd.DataFrame], pd.DataFrame], **settings: Any
+                     ) -> Callable[[Path], dict[str, Any]]:
+    def build(directory: Path) -> dict[str, Any]:
+        expression = _frames()[0].astype(object)
+        return write_cohort(directory, expression=edit(expression), **settings)
+    return build
+
+
+def _edit_clinical(edit: Callable[[pd.DataFrame], pd.DataFrame], **settings: Any
+                   ) -> Callable[[Path], dict[str, Any]]:
+    def build(directory: Path) -> dict[str, Any]:
+        return write_cohort(directory, clinical=edit(_frames()[1].astype(object)), **settings)
+    return build
+
+
+def _settings(**settings: Any) -> Callable[[Path], dict[str, Any]]:
+    return lambda directory: write_cohort(directory, **settings)
+
+
+def _set(frame: pd.DataFrame, row: int, column: str, value: Any) -> pd.DataFrame:
+    frame.iloc[row, frame.columns.get_loc(column)] = value
+    return frame
+
+
+def _missing_file(directory: Path) -> dict[str, Any]:
+    return {**write_cohort(directory), "expression": f"{directory}/expresion.tsv"}
+
+
+def _counts(directory: Path) -> dict[str, Any]:
+    expression = _frames()[0]
+    counts = np.random.default_rng(0).poisson(np.exp(expression.to_numpy() - 1.0))
+    counts_frame = pd.DataFrame(counts, index=expression.index, columns=expression.columns)
+    return write_cohort(directory, expression=counts_frame, normalize={"scale": "log"})
+
+
+def _duplicated_profiles(directory: Path) -> dict[str, Any]:
+    expression = _frames()[0]
+    expression.iloc[:, :] = expression.iloc[np.arange(60) % 2].to_numpy()
+    return write_cohort(directory, expression=expression, model={"n_clusters": 3})
+
+
+def _tampered_model(directory: Path) -> dict[str, Any]:
+    entry = write_cohort(directory)
+    model = directory / "model"
+    model.mkdir()
+    (model / "model.json").write_text('{"format": "deepsubtype.DeepType", "params": {}}')
+    with open(model / "weights.pt", "wb") as handle:
+        pickle.dump({"payload": Path("/tmp")}, handle)  # an object, not tensors: must never be unpickled
+    return entry
+
+
+def _foreign_model(directory: Path) -> dict[str, Any]:
+    entry = write_cohort(directory)
+    model = directory / "model"
+    model.mkdir()
+    (model / "model.json").write_text('{"format": "keras", "layers": []}')
+    (model / "weights.pt").write_bytes(b"\x00" * 16)
+    return entry
+
+
+CASES: list[BadInput] = [
+    BadInput("missing_file", "expression path that does not exist (typo)", "normalize",
+             "{dir}/expresion.tsv: file not found", _missing_file,
+             snakemake_message="Missing input files for rule normalize:"),
+    BadInput("empty_file", "expression file of 0 bytes", "normalize", "{dir}/expression.tsv: file is empty",
+             _raw_expression("")),
+    BadInput("header_only", "expression file with a header and no data rows", "normalize",
+             "{dir}/expression.tsv: table has no data rows or no data columns",
+             _raw_expression("sample\tG1\tG2\n")),
+    BadInput("unsupported_format", "expression saved as a spreadsheet (.xlsx)", "normalize",
+             "{dir}/expression.xlsx: unsupported format '.xlsx'", _raw_expression("PK\x03\x04", ".xlsx")),
+    BadInput("non_numeric_cell", "a text cell ('high') in the expression matrix", "normalize",
+             "{dir}/expression.tsv: non-numeric value 'high' for gene 'G0003' at 'P002'",
+             _edit_expression(lambda e: _set(e, 2, "G0003", "high"))),
+    BadInput("missing_values", "NA cells in the expression matrix (policy fail, the default)", "normalize",
+             "{dir}/expression.tsv: 2 missing or infinite values, first at sample 'P004', gene 'G0007'",
+             _edit_expression(lambda e: _set(_set(e, 4, "G0007", "NA"), 9, "G0001", ""))),
+    BadInput("infinite_value", "an 'inf' cell in the expression matrix", "normalize",
+             "{dir}/expression.tsv: 1 missing or infinite values, first at sample 'P001', gene 'G0010'",
+             _edit_expression(lambda e: _set(e, 1, "G0010", "inf"))),
+    BadInput("missing_values_dropped", "NA cells with missing: drop_genes (warns and goes on)", "normalize",
+             "{dir}/expression.tsv: 2 missing or infinite values (first at sample 'P004', gene 'G0007'); "
+             "policy drop_genes: 2 genes dropped",
+             _edit_expression(lambda e: _set(_set(e, 4, "G0007", "NA"), 9, "G0001", ""),
+                              normalize={"missing": "drop_genes"}), outcome="warning"),
+    BadInput("duplicate_sample", "the same sample id on two expression rows", "normalize",
+             "{dir}/expression.tsv: duplicate sample id 'P000'",
+             _edit_expression(lambda e: e.rename(index={"P001": "P000"}))),
+    BadInput("duplicate_gene", "the same gene id twice in the expression header", "normalize",
+             "{dir}/expression.tsv: duplicate column id 'G0000' in the header",
+             _edit_expression(lambda e: e.rename(columns={"G0001": "G0000"}))),
+    BadInput("duplicate_clinical_sample", "the same sample id on two clinical rows", "normalize",
+             "{dir}/clinical.tsv: duplicate sample id 'P000' in column 'sample'",
+             _edit_clinical(lambda c: _set(c, 1, "sample", "P000"))),
+    BadInput("unknown_sample_column", "sample_column naming a column the clinical table lacks", "normalize",
+             "{dir}/clinical.tsv: sample column 'patient_id' not found",
+             _settings(sample_column="patient_id")),
+    BadInput("no_shared_samples", "clinical ids that match no expression sample (TCGA barcodes vs. short ids)",
+             "normalize", "{dir}/clinical.tsv: no sample id is shared with the expression matrix",
+             _edit_clinical(lambda c: c.assign(sample="TCGA-" + c["sample"]))),
+    BadInput("some_shared_samples", "clinical table covering only 50 of 60 samples, plus 3 others (warns, goes on)",
+             "normalize", "{dir}/clinical.tsv: 50 samples shared; 10 only in expression, 3 only in clinical (dropped)",
+             _edit_clinical(lambda c: pd.concat([c.iloc[:50], c.iloc[50:53].assign(sample=["X1", "X2", "X3"])])),
+             outcome="warning"),
+    BadInput("wrong_orientation", "a genes x samples matrix declared samples_x_genes", "normalize",
+             "{dir}/clinical.tsv: the expression matrix looks transposed: 60 of its gene ids (e.g. 'P000') but 0 "
+             "of its sample ids are clinical sample ids; set orientation to genes_x_samples",
+             _edit_expression(lambda e: e.T)),
+    BadInput("counts_declared_log", "raw RNA-seq counts with scale: log", "normalize",
+             "{dir}/expression.tsv: scale is set to 'log' but the values look like raw counts", _counts),
+    BadInput("negative_declared_counts", "log ratios (negative values) with scale: counts", "normalize",
+             "{dir}/expression.tsv: scale is set to 'counts' but the values include negatives",
+             _edit_expression(lambda e: e - 6.0, normalize={"scale": "counts"})),
+    BadInput("all_genes_constant", "every gene constant across samples", "normalize",
+             "{dir}/expression.tsv: every gene has zero variance across samples",
+             _edit_expression(lambda e: e.map(lambda _: 5.0))),
+    BadInput("unknown_target", "target naming a column the clinical table lacks", "train",
+             "{results}/normalized.h5ad: target column 'pam50' not found in the clinical table",
+             _settings(target="pam50")),
+    BadInput("one_class_target", "a classification target with a single class", "train",
+             "{results}/normalized.h5ad: target column 'subtype' has 1 distinct value(s)",
+             _edit_clinical(lambda c: c.assign(subtype="luminal"))),
+    BadInput("k_above_samples", "n_clusters larger than the number of patients", "train",
+             "{results}/normalized.h5ad: n_clusters=80 exceeds the 60 samples", _settings(model={"n_clusters": 80})),
+    BadInput("k_above_distinct", "n_clusters larger than the number of distinct expression profiles", "train",
+             "{results}/normalized.h5ad: n_clusters=3 exceeds the 2 distinct expression profiles among the 60 samples",
+             _duplicated_profiles),
+    BadInput("negative_time", "a negative survival time", "survival",
+             "{results}/normalized.h5ad: negative survival time -3.0 in column 'time' for sample 'P007'",
+             _edit_clinical(lambda c: _set(c, 7, "time", -3.0))),
+    BadInput("text_time", "a survival time written with its unit ('12 months')", "survival",
+             "{results}/normalized.h5ad: non-numeric survival value for sample 'P003'",
+             _edit_clinical(lambda c: _set(c, 3, "time", "12 months"))),
+    BadInput("event_not_binary", "an event coded 2 (e.g. 1 = alive, 2 = dead)", "survival",
+             "{results}/normalized.h5ad: event must be 0 or 1, got 2 in column 'event' for sample 'P000'",
+             _edit_clinical(lambda c: c.assign(event=c["event"] + 1))),
+    BadInput("unknown_survival_column", "a survival time column the clinical table lacks", "survival",
+             "{results}/normalized.h5ad: survival column 'os_days' not found",
+             _settings(survival={"time": "os_days"})),
+    BadInput("missing_time", "survival time missing for 4 patients (warns, leaves them out)", "survival",
+             "{results}/normalized.h5ad: 4 of 60 samples lack survival time or event and are left out",
+             _edit_clinical(lambda c: c.assign(time=c["time"].where(~c.index.isin([0, 2, 4, 6])))),
+             outcome="warning"),
+    BadInput("unknown_covariate", "a Cox covariate the clinical table lacks", "survival",
+             "{results}/normalized.h5ad: Cox covariate 'stage' not found in the clinical table",
+             _settings(survival={"covariates": ["stage"]})),
+    BadInput("tampered_model", "a model directory whose weights.pt holds pickled objects", "genes",
+             "{dir}/model/weights.pt: refused: holds objects other than tensors", _tampered_model, snakemake=False),
+    BadInput("foreign_model", "a model directory written by another tool", "genes",
+             "{dir}/model/model.json: not a deepsubtype model file", _foreign_model, snakemake=False),
+    BadInput("misspelled_config_key", "model.n_cluster instead of n_clusters in the config", "config",
+             "Additional properties are not allowed ('n_cluster' was unexpected)", _settings(), cli=False,
+             misspelled_key=True),
+    BadInput("cohort_name_path", "cohort name with a path separator ('../elsewhere')", "config",
+             "'../elsewhere' does not match", _settings(), cohort_name="../elsewhere"),
+    BadInput("cohort_name_shell", "cohort name with shell characters ('a;rm -rf ~')", "config",
+             "'a;rm -rf ~' does not match", _settings(), cohort_name="a;rm -rf ~"),
+]
+
+
+def markdown_table() -> str:
+    """``docs/bad-inputs.md``: the catalogue as a table."""
+    lines = [
+        "# Bad inputs: what each one gets",
+        "",
+        "Every case below is a test: `tests/test_bad_inputs.py` writes the broken cohort (see `tests/bad_inputs.py`),",
+        "runs it through the `deepsubtype` command and through `snakemake`, checks the one-line message and that",
+        "the stage left no output behind. Errors stop with exit status 2 (`deepsubtype`) or a failed job whose log",
+        "ends with the message (`snakemake`); warnings are logged and the run goes on. `data/<case>/` holds the",
+        "case's input files and `results/<case>/` its outputs, as in a pipeline run. Regenerate with `python -m tests.bad_inputs > docs/bad-inputs.md`.",
+        "",
+        f"{len(CASES)} cases.",
+        "",
+        "| # | input | stage | outcome | message | test |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for number, case in enumerate(CASES, 1):
+        entry_points = [name for name, used in (("cli", case.cli), ("snakemake", case.snakemake)) if used]
+        tests = ", ".join(f"`test_{point}[{case.name}]`" for point in entry_points)
+        messages = {case.expected(point) for point in entry_points}
+        message = " / ".join(f"`{text}`" for text in sorted(messages)).replace("|", "\\|")
+        lines.append(f"| {number} | {case.input} | {case.stage} | {case.outcome} | {message} | {tests} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

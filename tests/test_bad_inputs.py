@@ -1,0 +1,194 @@
+"""Every case of the bad-input catalogue (tests/bad_inputs.py) through ``deepsubtype`` and through ``snakemake``.
+
+Errors must give one line naming the file and the column or sample, and leave no
+output of the failing stage (nor a temporary file) behind; warnings must be logged
+with their counts while the run goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from deepsubtype.cli import main
+
+from .bad_inputs import CASES, BadInput, markdown_table, write_cohort
+from .conftest import FAST_MODEL, REPO
+
+CLI_CASES = [case for case in CASES if case.cli]
+SNAKEMAKE_CASES = [case for case in CASES if case.snakemake]
+#: Cases Snakemake stops before any job runs (config schema, missing input files): one dry run each.
+PARSE_CASES = [case for case in SNAKEMAKE_CASES if case.stage == "config" or case.snakemake_message]
+#: Cases a job refuses: all in one ``snakemake --keep-going`` run, one cohort each.
+JOB_CASES = [case for case in SNAKEMAKE_CASES if case not in PARSE_CASES]
+QUICK_MODEL = {**FAST_MODEL, "pretrain_steps": 60, "joint_steps": 10, "max_rounds": 2}
+#: What each stage writes, per cohort (relative to results/<cohort>/): must be absent after an error.
+STAGE_OUTPUTS = {
+    "normalize": ["normalized.h5ad"],
+    "train": ["model", "embedding.h5ad", "tuning.tsv", "k_selection.tsv", "plots/training_history.png"],
+    "survival": ["survival"],
+    "genes": ["gene_importance.tsv"],
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every case's files under ``data/<case>/`` (and an unbroken cohort in ``data/good/``); entries.json
+    holds their config entries."""
+    directory = tmp_path_factory.mktemp("bad_inputs")
+    with contextlib.chdir(directory):
+        entries = {case.name: case.build(Path("data") / case.name) for case in CASES}
+        entries["good"] = write_cohort(Path("data") / "good")
+    (directory / "entries.json").write_text(json.dumps(entries))
+    return directory
+
+
+def _entry(workdir: Path, name: str) -> dict[str, Any]:
+    return json.loads((workdir / "entries.json").read_text())[name]
+
+
+def _model_options(entry: dict[str, Any]) -> list[str]:
+    params = {**QUICK_MODEL, **entry.get("model", {})}
+    return [argument for key, value in params.items() for argument in ("--set", f"{key}={json.dumps(value)}")]
+
+
+def _normalize(entry: dict[str, Any], output: Path) -> int:
+    settings = entry.get("normalize", {})
+    return main(["normalize", entry["expression"], entry["clinical"], str(output),
+                 "--sample-column", entry["sample_column"], "--n-top-genes", "100",
+                 "--scale", settings.get("scale", "auto"), "--missing", settings.get("missing", "fail")])
+
+
+@pytest.fixture(scope="module")
+def good_run(workdir: Path) -> Path:
+    """The unbroken cohort normalized, trained and clustered: clusters for the survival cases."""
+    out = workdir / "good"
+    with contextlib.chdir(workdir):
+        entry = _entry(workdir, "good")
+        assert _normalize(entry, out / "normalized.h5ad") == 0
+        assert main(["train", str(out / "normalized.h5ad"), str(out / "model"), str(out / "embedding.h5ad"),
+                     "--target", "subtype", "--device", "cpu", *_model_options(entry)]) == 0
+        assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv")]) == 0
+    return out
+
+
+def _run_cli(case: BadInput, workdir: Path, good_run: Path) -> tuple[int, Path]:
+    """Run the case's failing subcommand (after the stages it needs); return its exit status and output dir."""
+    entry = _entry(workdir, case.name)
+    out = Path("results") / case.name
+    if case.stage == "config":
+        return main(["aggregate", str(out / "all.tsv"), f"{case.cohort_name}={good_run / 'clusters.tsv'}"]), out
+    if case.stage == "genes":
+        return main(["genes", f"data/{case.name}/model", str(out / "gene_importance.tsv")]), out
+    normalized = out / "normalized.h5ad"
+    status = _normalize(entry, normalized)
+    if case.stage == "normalize":
+        return status, out
+    assert status == 0
+    if case.stage == "train":
+        return main(["train", str(normalized), str(out / "model"), str(out / "embedding.h5ad"),
+                     "--tuning", str(out / "tuning.tsv"), "--k-selection", str(out / "k_selection.tsv"),
+                     "--target", entry["target"], "--device", "cpu", *_model_options(entry)]), out
+    survival = entry["survival"]
+    covariates = [argument for name in survival.get("covariates", []) for argument in ("--covariate", name)]
+    return main(["survival", str(good_run / "clusters.tsv"), str(normalized), str(out / "survival"),
+                 "--time", survival["time"], "--event", survival["event"], *covariates]), out
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[case.name for case in CLI_CASES])
+def test_cli(case: BadInput, workdir: Path, good_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli = workdir / "cli"  # beside snakemake's results/, with the same relative paths
+    cli.mkdir(exist_ok=True)
+    if not (cli / "data").exists():
+        (cli / "data").symlink_to(workdir / "data")
+        (cli / "entries.json").symlink_to(workdir / "entries.json")
+    with contextlib.chdir(cli):
+        status, out = _run_cli(case, cli, good_run)
+        stderr = capsys.readouterr().err
+        if case.outcome == "warning":
+            assert status == 0, stderr
+            assert case.expected() in stderr
+            return
+        assert status == 2, stderr
+        errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+        assert errors == [f"deepsubtype {'aggregate' if case.stage == 'config' else case.stage}: error: "
+                          f"{errors[0].split(': error: ', 1)[1]}"] if errors else False, stderr
+        assert case.expected() in errors[0]
+        for name in STAGE_OUTPUTS.get(case.stage, ["all.tsv"]):
+            assert not (out / name).exists(), f"{name} left behind"
+        assert not [p for p in Path(".").rglob(".partial-*")], "temporary file left behind"
+
+
+def _config(workdir: Path, cases: list[BadInput]) -> dict[str, Any]:
+    return {
+        "seed": 0,
+        "device": "cpu",
+        "cohorts": {case.name: _entry(workdir, case.name) for case in cases},
+        "normalize": {"n_top_genes": 100},
+        "model": QUICK_MODEL,
+        "validation": {"folds": 0},
+        "compare": {"run": False},
+    }
+
+
+def _snakemake(workdir: Path, config: dict[str, Any], *arguments: str) -> subprocess.CompletedProcess[str]:
+    path = workdir / f"config-{len(list(workdir.glob('config-*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(workdir), "--configfile", str(path), *arguments],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def _target(case: BadInput) -> str:
+    return {"normalize": f"results/{case.name}/normalized.h5ad",
+            "train": f"results/{case.name}/embedding.h5ad",
+            "survival": f"results/{case.name}/survival/logrank.tsv"}[case.stage]
+
+
+@pytest.fixture(scope="module")
+def snakemake_run(workdir: Path) -> subprocess.CompletedProcess[str]:
+    """One run over every job-level case, each its own cohort, going on past failed jobs."""
+    return _snakemake(workdir, _config(workdir, JOB_CASES), "--cores", "2", "--keep-going",
+                      *[_target(case) for case in JOB_CASES])
+
+
+@pytest.mark.parametrize("case", SNAKEMAKE_CASES, ids=[case.name for case in SNAKEMAKE_CASES])
+def test_snakemake(case: BadInput, workdir: Path, snakemake_run: subprocess.CompletedProcess[str]) -> None:
+    if case in PARSE_CASES:
+        config = _config(workdir, [case])
+        if case.cohort_name:
+            config["cohorts"][case.cohort_name] = config["cohorts"].pop(case.name)
+        if case.misspelled_key:
+            config["model"]["n_cluster"] = config["model"].pop("n_clusters")
+        result = _snakemake(workdir, config, "--dry-run")
+        assert result.returncode != 0
+        assert case.expected("snakemake") in result.stdout + result.stderr
+        return
+    log = (workdir / "logs" / case.name / f"{case.stage}.log").read_text()
+    results = workdir / "results" / case.name
+    if case.outcome == "warning":
+        assert (workdir / _target(case)).exists(), snakemake_run.stderr[-3000:]
+        assert case.expected("snakemake") in log
+        return
+    errors = [line for line in log.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and case.expected("snakemake") in errors[0], log
+    assert f"Error in rule {case.stage}" in snakemake_run.stderr
+    for name in STAGE_OUTPUTS[case.stage]:
+        assert not (results / name).exists(), f"{name} left behind"
+    assert not list(results.rglob(".partial-*")), "temporary file left behind"
+
+
+def test_catalogue_is_documented() -> None:
+    assert len(CASES) >= 20
+    assert len({case.name for case in CASES}) == len(CASES)
+    assert (REPO / "docs" / "bad-inputs.md").read_text() == markdown_table(), \
+        "regenerate with: python -m tests.bad_inputs > docs/bad-inputs.md"
