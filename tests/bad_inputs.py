@@ -31,8 +31,9 @@ class BadInput:
     ``build(directory)`` writes the files into ``directory`` (``data/<name>``) and returns
     the cohort's config entry (paths relative to the working directory). ``message`` is
     the text the error (or, for ``outcome="warning"``, the logged warning) must contain,
-    with ``{dir}`` standing for ``data/<name>`` and ``{results}`` for ``results/<name>``. ``stage`` is the rule and subcommand that
-    stops; ``config`` cases are caught by Snakemake's schema before any job runs.
+    with ``{dir}`` standing for ``data/<name>`` and ``{results}`` for ``results/<name>``.
+    ``stage`` is the rule and subcommand that stops; ``config`` cases are caught by Snakemake's
+    schema before any job runs.
     """
 
     name: str
@@ -257,7 +258,8 @@ def markdown_table() -> str:
         "runs it through the `deepsubtype` command and through `snakemake`, checks the one-line message and that",
         "the stage left no output behind. Errors stop with exit status 2 (`deepsubtype`) or a failed job whose log",
         "ends with the message (`snakemake`); warnings are logged and the run goes on. `data/<case>/` holds the",
-        "case's input files and `results/<case>/` its outputs, as in a pipeline run. Regenerate with `python -m tests.bad_inputs > docs/bad-inputs.md`.",
+        "case's input files and `results/<case>/` its outputs, as in a pipeline run.",
+        "Regenerate with `python -m tests.bad_inputs > docs/bad-inputs.md`.",
         "",
         f"{len(CASES)} cases.",
         "",

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepsubtype", description="Cancer subtypes with DeepType, stage by stage.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--log", metavar="FILE", help="also write the log to FILE")
+    parser.add_argument("--provenance", metavar="FILE",
+                        help="write the package versions and this command's settings to FILE (JSON) on success")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
     normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
@@ -149,6 +151,7 @@ def _run(arguments: argparse.Namespace) -> None:
     options = vars(arguments).copy()
     stage = options.pop("stage")
     options.pop("log")
+    provenance = options.pop("provenance")
     if stage == "normalize":
         options["n_top_genes"] = options["n_top_genes"] or None
         stages.normalize_stage(**options)
@@ -167,6 +170,8 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.compare_stage(**options)
     elif stage == "aggregate":
         stages.aggregate_comparisons(dict(options["summaries"]), options["output"])
+    if provenance is not None:
+        stages.write_provenance(provenance, stage=stage, settings=options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

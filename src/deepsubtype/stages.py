@@ -7,6 +7,7 @@ place only when the stage succeeds, so a failed stage leaves no partial output.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -14,7 +15,7 @@ import os
 import platform
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ __all__ = [
     "SURVIVAL_FILES",
     "VALIDATION_FILES",
     "logging_to",
+    "snakemake_job",
+    "write_provenance",
     "normalize_stage",
     "train_stage",
     "cluster_stage",
@@ -116,13 +119,56 @@ def _atomic(path: str | Path) -> Iterator[Path]:
 
 def _provenance(**settings: Any) -> str:
     """Package versions and stage settings as a JSON string, stored with every output."""
+    return json.dumps(_versions() | {"settings": settings}, default=str, sort_keys=True)
+
+
+def _versions() -> dict[str, Any]:
     packages = ["deepsubtype", "torch", "anndata", "scanpy", "scikit-learn", "lifelines", "numpy", "pandas"]
-    record = {
-        "python": platform.python_version(),
-        "packages": {name: _package_version(name) for name in packages},
-        "settings": settings,
-    }
-    return json.dumps(record, default=str, sort_keys=True)
+    return {"python": platform.python_version(), "packages": {name: _package_version(name) for name in packages}}
+
+
+def _checksums(paths: Iterable[str | Path]) -> dict[str, str]:
+    """SHA-256 of each file; a directory contributes every file under it."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    sums = {}
+    for file in files:
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        sums[str(file)] = digest.hexdigest()
+    return sums
+
+
+def write_provenance(path: str | Path, *, stage: str, settings: dict[str, Any],
+                     inputs: Iterable[str | Path] = (), outputs: Iterable[str | Path] = ()) -> None:
+    """Write what made a stage's outputs to ``path`` (JSON): package versions, the stage, its settings
+    (seed and config included) and the SHA-256 of every input and output file. No time stamps, so the
+    same inputs and settings give the same file."""
+    record = _versions() | {"stage": stage, "settings": settings, "inputs": _checksums(inputs),
+                            "outputs": _checksums(outputs)}
+    with _atomic(path) as temporary:
+        temporary.write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def snakemake_job(snakemake: Any) -> Iterator[None]:
+    """The frame of every workflow script: log to the rule's log file; once the body succeeded, write the
+    rule's ``provenance`` output for all its other outputs (see :func:`write_provenance`)."""
+    with logging_to(snakemake.log[0]):
+        yield
+        provenance = snakemake.output.provenance
+        cohort = snakemake.wildcards.get("cohort")
+        settings = {
+            "seed": snakemake.config.get("seed"),
+            "wildcards": dict(snakemake.wildcards.items()),
+            "params": dict(snakemake.params.items()),
+            "cohort_config": snakemake.config.get("cohorts", {}).get(cohort) if cohort else None,
+        }
+        write_provenance(provenance, stage=snakemake.rule, settings=settings, inputs=list(snakemake.input),
+                         outputs=[output for output in snakemake.output if output != provenance])
 
 
 def _package_version(name: str) -> str:

@@ -16,6 +16,7 @@ rule cluster:
             subcategory="3 cluster",
             labels={"cohort": "{cohort}", "figure": "representation"},
         ),
+        provenance="results/{cohort}/provenance/cluster.json",
     params:
         settings=cluster_settings,
     log:

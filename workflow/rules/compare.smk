@@ -6,6 +6,7 @@ rule compare:
         summary=compare_output("summary.tsv", "compare_summary.rst", "methods over seeds"),
         figure=compare_output("metrics.png", "compare_figure.rst", "methods compared", "figure"),
         consensus=compare_output("consensus_cdf.png", "consensus_cdf.rst", "consensus clustering", "figure"),
+        provenance="results/{cohort}/provenance/compare.json",
     params:
         settings=compare_settings,
     threads: 2
@@ -29,6 +30,7 @@ rule compare_all:
             category="all cohorts",
             labels={"table": "methods across cohorts"},
         ),
+        provenance="results/provenance/compare_all.json",
     params:
         cohorts=COHORTS,
     log:

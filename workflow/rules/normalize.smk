@@ -4,6 +4,7 @@ rule normalize:
         clinical=lambda wildcards: cohort_config(wildcards)["clinical"],
     output:
         "results/{cohort}/normalized.h5ad",
+        provenance="results/{cohort}/provenance/normalize.json",
     params:
         settings=normalize_settings,
     log:

@@ -10,6 +10,7 @@ rule survival:
         cox_model=survival_output("cox_model.tsv", "cox_model.rst", "Cox model"),
         km_plot=survival_output("kaplan_meier.png", "kaplan_meier.rst", "Kaplan-Meier", "figure"),
         forest_plot=survival_output("cox_forest.png", "cox_forest.rst", "Cox forest plot", "figure"),
+        provenance="results/{cohort}/provenance/survival.json",
     params:
         settings=survival_settings,
     log:

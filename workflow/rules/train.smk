@@ -25,6 +25,7 @@ rule train:
             subcategory="2 train",
             labels={"cohort": "{cohort}", "figure": "training history"},
         ),
+        provenance="results/{cohort}/provenance/train.json",
     params:
         settings=train_settings,
     threads: 4

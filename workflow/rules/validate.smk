@@ -9,6 +9,7 @@ rule validate:
         logrank=validation_output("oof_logrank.tsv", "oof_logrank.rst", "out-of-fold log-rank"),
         cox=validation_output("oof_cox.tsv", "oof_cox.rst", "out-of-fold Cox"),
         km_plot=validation_output("oof_kaplan_meier.png", "oof_kaplan_meier.rst", "out-of-fold Kaplan-Meier", "figure"),
+        provenance="results/{cohort}/provenance/validate.json",
     params:
         settings=validation_settings,
     threads: 4

@@ -1,6 +1,6 @@
 """Rule cluster: deepsubtype.stages.cluster_stage on the snakemake object."""
 
-from deepsubtype.stages import cluster_stage, logging_to
+from deepsubtype.stages import cluster_stage, snakemake_job
 
-with logging_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     cluster_stage(snakemake.input[0], snakemake.output.table, snakemake.output.plot, **snakemake.params.settings)

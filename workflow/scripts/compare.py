@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
-from deepsubtype.stages import compare_stage, logging_to
+from deepsubtype.stages import compare_stage, snakemake_job
 
 torch.set_num_threads(snakemake.threads)
-with logging_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     compare_stage(snakemake.input.normalized, snakemake.input.embedding, snakemake.input.clusters,
                   snakemake.input.model, Path(snakemake.output.metrics).parent,
                   out_of_fold_logrank=snakemake.input.get("out_of_fold_logrank"), **snakemake.params.settings)

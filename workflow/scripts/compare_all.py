@@ -1,6 +1,6 @@
 """Rule compare_all: deepsubtype.stages.aggregate_comparisons on the snakemake object."""
 
-from deepsubtype.stages import aggregate_comparisons, logging_to
+from deepsubtype.stages import aggregate_comparisons, snakemake_job
 
-with logging_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     aggregate_comparisons(dict(zip(snakemake.params.cohorts, snakemake.input, strict=True)), snakemake.output[0])

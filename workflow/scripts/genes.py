@@ -1,8 +1,8 @@
 """Rule genes: deepsubtype.stages.genes_stage on the snakemake object."""
 
-from deepsubtype.stages import genes_stage, logging_to
+from deepsubtype.stages import genes_stage, snakemake_job
 
-with logging_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     genes_stage(snakemake.input.model, snakemake.output.table, snakemake.output.plot, snakemake.output.heatmap,
                 normalized=snakemake.input.normalized, clusters=snakemake.input.clusters,
                 n_top_plot=snakemake.params.n_top_plot)

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from deepsubtype.stages import logging_to, survival_stage
+from deepsubtype.stages import snakemake_job, survival_stage
 
-with logging_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     survival_stage(snakemake.input.clusters, snakemake.input.normalized, Path(snakemake.output.km_table).parent,
                    **snakemake.params.settings)

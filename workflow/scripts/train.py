@@ -2,9 +2,9 @@
 
 import torch
 
-from deepsubtype.stages import logging_to, train_stage
+from deepsubtype.stages import snakemake_job, train_stage
 
 torch.set_num_threads(snakemake.threads)
-with logging_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     train_stage(snakemake.input[0], snakemake.output.model, snakemake.output.embedding, snakemake.output.history,
                 snakemake.output.k_selection, snakemake.output.tuning, **snakemake.params.settings)

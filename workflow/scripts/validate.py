@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from deepsubtype.stages import logging_to, validation_stage
+from deepsubtype.stages import snakemake_job, validation_stage
 
 torch.set_num_threads(snakemake.threads)
-with logging_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     validation_stage(snakemake.input.normalized, snakemake.input.model, snakemake.input.clusters,
                      Path(snakemake.output.clusters).parent, **snakemake.params.settings)
