@@ -24,6 +24,7 @@ include: "workflow/rules/genes.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/sweep.smk"
 
 
 rule all:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -139,7 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--extra-seed", dest="extra_seeds", type=int, action="append", default=[])
 
-    aggregate = stages.add_parser("aggregate", help="stack cohorts' compare/summary.tsv into one table")
+    sweep = stages.add_parser("sweep", help="one sweep run: DeepType with a given alpha, beta, K and seed")
+    sweep.add_argument("normalized")
+    sweep.add_argument("output_dir", help="directory for metrics.tsv, clusters.tsv and gene_importance.tsv")
+    sweep.add_argument("--alpha", type=float, required=True)
+    sweep.add_argument("--beta", type=float, required=True)
+    sweep.add_argument("--n-clusters", type=int, required=True)
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--task", choices=TASKS, default="classification")
+    sweep.add_argument("--target")
+    sweep.add_argument("--time", dest="time_column")
+    sweep.add_argument("--event", dest="event_column")
+    sweep.add_argument("--set", dest="model_params", type=_key_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="other DeepType hyperparameters (repeatable)")
+    sweep.add_argument("--device", default="auto")
+    sweep_summary = stages.add_parser("sweep-summary", help="one cohort's sweep runs: runs.tsv and summary.tsv")
+    sweep_summary.add_argument("runs_output", help="runs.tsv to write (one row per run)")
+    sweep_summary.add_argument("summary_output", help="summary.tsv to write (one row per alpha, beta, K)")
+    sweep_summary.add_argument("run_dirs", nargs="+", help="directories written by deepsubtype sweep")
+
+    aggregate = stages.add_parser("aggregate", help="stack per-cohort tables (compare/summary.tsv, "
+                                  "sweep/summary.tsv) into one, with a cohort column")
     aggregate.add_argument("output")
     aggregate.add_argument("summaries", nargs="+", metavar="COHORT=PATH", type=_cohort_path)
     return parser
@@ -168,8 +189,14 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.validation_stage(**options)
     elif stage == "compare":
         stages.compare_stage(**options)
+    elif stage == "sweep":
+        options["model_params"] = dict(options["model_params"])
+        stages.sweep_run_stage(**options)
+    elif stage == "sweep-summary":
+        stages.sweep_summary_stage({Path(d).name: d for d in options["run_dirs"]}, options["runs_output"],
+                                   options["summary_output"])
     elif stage == "aggregate":
-        stages.aggregate_comparisons(dict(options["summaries"]), options["output"])
+        stages.aggregate_cohorts(dict(options["summaries"]), options["output"])
     if provenance is not None:
         stages.write_provenance(provenance, stage=stage, settings=options)
 

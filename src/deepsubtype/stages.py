@@ -22,7 +22,7 @@ from typing import Any
 import anndata as ad
 import numpy as np
 import pandas as pd
-from sklearn.metrics import silhouette_samples
+from sklearn.metrics import silhouette_samples, silhouette_score
 
 from . import __version__
 from .estimator import DeepType
@@ -57,7 +57,10 @@ __all__ = [
     "survival_stage",
     "validation_stage",
     "compare_stage",
-    "aggregate_comparisons",
+    "aggregate_cohorts",
+    "sweep_run_stage",
+    "sweep_summary_stage",
+    "SWEEP_RUN_FILES",
     "COMPARE_FILES",
 ]
 
@@ -256,6 +259,15 @@ def _check_n_clusters(adata: ad.AnnData, params: dict[str, Any], source: str) ->
                          f"{adata.n_obs} samples (duplicated samples?)")
 
 
+def _estimator_params(model_params: dict[str, Any] | None, task: str, seed: int, device: str) -> dict[str, Any]:
+    """DeepType keyword arguments from a config's ``model`` section (lists made tuples) and the run's settings."""
+    params = {**(model_params or {}), "task": task, "random_state": seed, "device": device}
+    for key in ("hidden_layers", "n_clusters_range"):
+        if key in params:
+            params[key] = tuple(params[key])
+    return params
+
+
 def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | Path,
                 history_plot: str | Path | None = None, k_selection: str | Path | None = None,
                 tuning: str | Path | None = None, *,
@@ -278,10 +290,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
-    params = {**(model_params or {}), "task": task, "random_state": seed, "device": device}
-    for key in ("hidden_layers", "n_clusters_range"):
-        if key in params:
-            params[key] = tuple(params[key])
+    params = _estimator_params(model_params, task, seed, device)
     _check_n_clusters(adata, params, str(normalized))
     grid = {"alphas": list(DEFAULT_ALPHAS), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
     tuned = {name: params.get(name) == "auto" for name in ("alpha", "beta")}
@@ -527,6 +536,9 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
 #: Files written by :func:`compare_stage` into its output directory.
 COMPARE_FILES = {"metrics": "metrics.tsv", "summary": "summary.tsv", "figure": "metrics.png",
                  "consensus": "consensus_cdf.png"}
+#: Files of one sweep run's directory.
+SWEEP_RUN_FILES = {"metrics": "metrics.tsv", "clusters": "clusters.tsv", "genes": "gene_importance.tsv"}
+
 _COMPARE_METRICS = ["logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds"]
 
 
@@ -547,7 +559,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     """
     from sklearn.base import clone
 
-    from .compare import BaselineResult, consensus_clustering, label_agreement, run_baselines, silhouette
+    from .compare import BaselineResult, consensus_clustering, run_baselines, silhouette
 
     adata = ad.read_h5ad(normalized)
     if target and target not in adata.obs.columns:
@@ -572,22 +584,11 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
         results += [(extra, result)
                     for result in run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder)]
 
-    rows = []
-    for result_seed, result in results:
-        labels = pd.Series(result.labels, index=adata.obs_names)
-        row: dict[str, Any] = {"method": result.method, "seed": result_seed, "n_clusters": int(labels.nunique()),
-                               "smallest_cluster": int(labels.value_counts().min()),
-                               "silhouette": silhouette(result), "seconds": result.seconds}
-        if time_column and event_column:
-            frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
-                                      source=str(normalized))
-            row["logrank_p"] = float(logrank_table(frame)["p_value"].iloc[0])
-            row["cox_c_index"] = (float(cox_by_cluster(frame).model["concordance_index"].iloc[0])
-                                  if frame["cluster"].nunique() >= 2 else float("nan"))
-        if target:
-            row.update(label_agreement(adata.obs[target], result.labels))
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([
+        {"method": result.method, "seed": result_seed, "seconds": result.seconds,
+         **_clustering_metrics(adata, result.labels, silhouette(result), target=target, time_column=time_column,
+                               event_column=event_column, source=str(normalized))}
+        for result_seed, result in results])
     if out_of_fold_logrank is not None:
         oof = pd.read_csv(out_of_fold_logrank, sep="\t")
         oof = oof[oof["assignment"].str.startswith("out-of-fold")]
@@ -609,6 +610,27 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     return table
 
 
+def _clustering_metrics(adata: ad.AnnData, labels: np.ndarray, silhouette: float, *, target: str | None,
+                        time_column: str | None, event_column: str | None, source: str) -> dict[str, Any]:
+    """What a clustering of ``adata``'s samples says: ``n_clusters``, ``smallest_cluster``, the given
+    ``silhouette``; ``logrank_p`` and ``cox_c_index`` with survival columns; ``acc``/``nmi``/``ari``
+    against ``target`` when given."""
+    from .compare import label_agreement
+
+    series = pd.Series(labels, index=adata.obs_names)
+    row: dict[str, Any] = {"n_clusters": int(series.nunique()), "smallest_cluster": int(series.value_counts().min()),
+                           "silhouette": silhouette}
+    if time_column and event_column:
+        frame, _ = survival_frame(series, adata.obs, time_column=time_column, event_column=event_column,
+                                  source=source)
+        row["logrank_p"] = float(logrank_table(frame)["p_value"].iloc[0])
+        row["cox_c_index"] = (float(cox_by_cluster(frame).model["concordance_index"].iloc[0])
+                              if frame["cluster"].nunique() >= 2 else float("nan"))
+    if target:
+        row.update(label_agreement(adata.obs[target], labels))
+    return row
+
+
 def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Per method: number of seeds and the median, minimum and maximum of each metric."""
     grouped = table.groupby("method", sort=False)
@@ -618,8 +640,66 @@ def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFra
     return summary.reset_index()
 
 
-def aggregate_comparisons(summaries: dict[str, str | Path], output: str | Path) -> pd.DataFrame:
-    """One table across cohorts: every cohort's ``compare/summary.tsv`` with a ``cohort`` column."""
+def sweep_run_stage(normalized: str | Path, output_dir: str | Path, *, alpha: float, beta: float, n_clusters: int,
+                    seed: int, task: str = "classification", target: str | None = None,
+                    time_column: str | None = None, event_column: str | None = None,
+                    model_params: dict[str, Any] | None = None, device: str = "auto") -> pd.DataFrame:
+    """One run of a sweep: DeepType with ``alpha``, ``beta``, ``n_clusters`` and ``seed`` over ``model_params``.
+
+    Writes :data:`SWEEP_RUN_FILES` into ``output_dir``: ``metrics.tsv`` (one row: the
+    setting, ``seed``, ``n_rounds``, ``converged``, ``seconds``, the final ``primary_loss``
+    (and ``validation_loss`` when a validation share is held out), and the clustering
+    metrics of the compare stage: ``smallest_cluster``, ``silhouette`` (representation),
+    ``logrank_p``, ``cox_c_index``, ``acc``/``nmi``/``ari`` against ``target``),
+    ``clusters.tsv`` (``sample``, ``cluster``) and ``gene_importance.tsv``.
+    """
+    adata = ad.read_h5ad(normalized)
+    y = _target(adata, task, target, time_column, event_column, str(normalized))
+    params = {**_estimator_params(model_params, task, seed, device), "alpha": alpha, "beta": beta,
+              "n_clusters": n_clusters}
+    _check_n_clusters(adata, params, str(normalized))
+    model = DeepType(**params).fit(adata, y)
+    points, labels = model.transform(adata), model.labels_
+    separation = (float(silhouette_score(points, labels)) if 2 <= len(np.unique(labels)) < len(labels)
+                  else float("nan"))
+    found = _clustering_metrics(adata, labels, separation, target=target, time_column=time_column,
+                                event_column=event_column, source=str(normalized))
+    last = model.history_["steps"][-1]
+    metrics = pd.DataFrame([{
+        "alpha": alpha, "beta": beta, "n_clusters": n_clusters, "seed": seed,
+        "n_clusters_found": found.pop("n_clusters"), "n_rounds": int(model.n_rounds_),
+        "converged": bool(model.converged_), "seconds": float(model.fit_seconds_),
+        "primary_loss": float(last["primary"]), "validation_loss": float(last.get("validation", np.nan)), **found}])
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        _to_tsv(metrics, temporary / SWEEP_RUN_FILES["metrics"])
+        _to_tsv(pd.DataFrame({"sample": adata.obs_names, "cluster": labels}), temporary / SWEEP_RUN_FILES["clusters"])
+        _to_tsv(gene_importance(model), temporary / SWEEP_RUN_FILES["genes"])
+    return metrics
+
+
+def sweep_summary_stage(run_dirs: dict[str, str | Path], runs_output: str | Path, summary_output: str | Path, *,
+                        n_top_genes: int = 50) -> pd.DataFrame:
+    """Stack the runs of one cohort's sweep (``run_dirs``: run name -> directory of :func:`sweep_run_stage`)
+    into ``runs_output`` and summarize each setting into ``summary_output``
+    (:func:`deepsubtype.sweep.summarize_sweep`)."""
+    from .sweep import SETTING, summarize_sweep
+
+    runs = pd.concat([pd.read_csv(Path(directory) / SWEEP_RUN_FILES["metrics"], sep="\t").assign(run=name)
+                      for name, directory in run_dirs.items()], ignore_index=True)
+    runs = runs.sort_values([*SETTING, "seed"], kind="stable").reset_index(drop=True)
+    clusters = {name: _read_clusters(Path(directory) / SWEEP_RUN_FILES["clusters"])
+                for name, directory in run_dirs.items()}
+    genes = {name: pd.read_csv(Path(directory) / SWEEP_RUN_FILES["genes"], sep="\t", dtype={"gene": str})
+             for name, directory in run_dirs.items()}
+    summary = summarize_sweep(runs, clusters, genes, n_top_genes)
+    _write_table(runs[["run", *[c for c in runs.columns if c != "run"]]], runs_output)
+    _write_table(summary, summary_output)
+    return summary
+
+
+def aggregate_cohorts(summaries: dict[str, str | Path], output: str | Path) -> pd.DataFrame:
+    """One table across cohorts: every cohort's table (e.g. ``compare/summary.tsv``) with a ``cohort`` column."""
     for cohort in summaries:
         check_cohort_name(cohort)
     table = pd.concat([pd.read_csv(path, sep="\t").assign(cohort=cohort) for cohort, path in summaries.items()],

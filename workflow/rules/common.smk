@@ -16,6 +16,10 @@ COHORTS = sorted(config["cohorts"])
 
 wildcard_constraints:
     cohort="|".join(COHORTS),
+    alpha=r"[0-9.e+-]+",
+    beta=r"[0-9.e+-]+",
+    k=r"[0-9]+",
+    seed=r"[0-9]+",
 
 
 def cohort_config(wildcards):
@@ -156,6 +160,54 @@ def training_env(wildcards):
     return "../../envs/deepsubtype-gpu.yaml" if uses_gpu(wildcards) else "../../envs/deepsubtype.yaml"
 
 
+def sweep_enabled():
+    return any(config["sweep"][key] for key in ("alphas", "betas", "n_clusters", "seeds"))
+
+
+def sweep_grid(cohort):
+    """(alpha, beta, K, seed) wildcard values of every sweep run of `cohort`, formatted as in the paths."""
+    model = section(cohort, "model")
+    axes = {}
+    for key, grid_key, fallback in (
+        ("alpha", "alphas", model["alpha"]),
+        ("beta", "betas", model["beta"]),
+        ("k", "n_clusters", model["n_clusters"]),
+        ("seed", "seeds", config["seed"]),
+    ):
+        values = config["sweep"][grid_key] or [fallback]
+        if "auto" in values:
+            raise ValueError(f"cohort {cohort}: sweep.{grid_key} must be listed when model.{key} is auto")
+        axes[key] = [f"{value:g}" if key in ("alpha", "beta") else str(value) for value in values]
+    return [
+        dict(alpha=a, beta=b, k=k, seed=s)
+        for a in axes["alpha"]
+        for b in axes["beta"]
+        for k in axes["k"]
+        for s in axes["seed"]
+    ]
+
+
+SWEEP_RUN = "results/{cohort}/sweep/a{alpha}_b{beta}_k{k}_s{seed}"
+
+
+def sweep_runs(wildcards):
+    """Run directories of the cohort's sweep, keyed by run name."""
+    runs = [SWEEP_RUN.format(cohort=wildcards.cohort, **run) for run in sweep_grid(wildcards.cohort)]
+    return {Path(run).name: run for run in runs}
+
+
+def sweep_run_settings(wildcards):
+    settings = train_settings(wildcards)
+    del settings["tuning_grid"]
+    return {
+        **settings,
+        "alpha": float(wildcards.alpha),
+        "beta": float(wildcards.beta),
+        "n_clusters": int(wildcards.k),
+        "seed": int(wildcards.seed),
+    }
+
+
 def all_outputs():
     outputs = []
     for cohort in COHORTS:
@@ -200,6 +252,10 @@ def all_outputs():
                 f"results/{cohort}/compare/{name}"
                 for name in ("metrics.tsv", "summary.tsv", "metrics.png", "consensus_cdf.png")
             ]
+        if sweep_enabled():
+            outputs += [f"results/{cohort}/sweep/runs.tsv", f"results/{cohort}/sweep/summary.tsv"]
     if config["compare"]["run"]:
         outputs.append("results/compare_summary.tsv")
+    if sweep_enabled():
+        outputs.append("results/sweep_summary.tsv")
     return outputs

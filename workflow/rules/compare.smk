@@ -38,4 +38,4 @@ rule compare_all:
     conda:
         "../../envs/deepsubtype.yaml"
     script:
-        "../scripts/compare_all.py"
+        "../scripts/aggregate.py"

@@ -1,0 +1,9 @@
+"""Rule sweep_run: deepsubtype.stages.sweep_run_stage on the snakemake object."""
+
+import torch
+
+from deepsubtype.stages import snakemake_job, sweep_run_stage
+
+torch.set_num_threads(snakemake.threads)
+with snakemake_job(snakemake):
+    sweep_run_stage(snakemake.input[0], snakemake.output.run, **snakemake.params.settings)
