@@ -12,6 +12,7 @@ import torch
 
 import deepsubtype.estimator
 from deepsubtype import DeepType
+from deepsubtype.cli import main
 
 # Dropout (global RNG), validation early stopping (held-out split) and tol < 0 (every round runs).
 PARAMS: dict[str, Any] = dict(hidden_layers=(16, 8), n_clusters=3, dropout=0.2, batch_size=32, pretrain_steps=60,
@@ -134,3 +135,29 @@ def test_pickled_objects_in_a_checkpoint_are_never_executed(data, reference, tmp
     assert not marker.exists()
     assert "unreadable (UnpicklingError" in caplog.text
     _assert_same_fit(model, reference)
+
+
+def test_command_line_train_resumes_from_its_checkpoint(cohort_files, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    normalized, checkpoint = tmp_path / "normalized.h5ad", tmp_path / "checkpoints" / "train.pt"
+    assert main(["normalize", str(cohort_files["expression"]), str(cohort_files["clinical"]), str(normalized),
+                 "--sample-column", "sample", "--n-top-genes", "50"]) == 0
+    settings = [f"--set={key}={value}" for key, value in [("hidden_layers", "[16, 8]"), ("pretrain_steps", 60),
+                                                          ("joint_steps", 15), ("max_rounds", 2), ("batch_size", 32)]]
+
+    def train(name: str, *extra: str) -> list[str]:
+        return ["train", str(normalized), str(tmp_path / name / "model"), str(tmp_path / name / "embedding.h5ad"),
+                "--target", "subtype", "--device", "cpu", *settings, *extra]
+
+    assert main(train("uninterrupted")) == 0
+    with monkeypatch.context() as patch:
+        _interrupt(patch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            main(train("resumed", "--checkpoint", str(checkpoint)))
+    assert checkpoint.exists() and not (tmp_path / "resumed" / "model").exists()
+    with caplog.at_level(logging.INFO, logger="deepsubtype.estimator"):
+        assert main(train("resumed", "--checkpoint", str(checkpoint))) == 0
+    assert f"resuming from checkpoint {checkpoint} at round 2" in caplog.text
+    assert not checkpoint.exists()
+    resumed, uninterrupted = (DeepType.load(tmp_path / name / "model") for name in ("resumed", "uninterrupted"))
+    _assert_same_fit(resumed, uninterrupted)
