@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="DeepType hyperparameter, e.g. n_clusters=4 (repeatable)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
+    train.add_argument("--checkpoint", metavar="FILE",
+                       help="training state, written after pretraining and every round: a rerun after an "
+                            "interruption resumes from it (same result); deleted on success")
 
     cluster = stages.add_parser("cluster", help="assign samples to DeepType clusters")
     cluster.add_argument("embedding")

@@ -8,16 +8,21 @@ Training, as in the paper:
    primary + alpha * sparsity + beta * mean squared distance to the assigned centre;
    until the share of samples that change cluster is at most ``tol`` or
    ``max_rounds`` is reached.
+
+With ``checkpoint`` set, the training state is written after pretraining and
+after every round, so that an interrupted fit resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
+import os
 import pickle
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +56,10 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
 
 _WEIGHTS_FILE = "weights.pt"
 _META_FILE = "model.json"
+_CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
+_CHECKPOINT_VERSION = 1
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -69,6 +78,36 @@ def _as_frame_or_array(X: Any) -> Any:
     if hasattr(X, "to_df") and hasattr(X, "var_names"):
         return X.to_df()
     return X
+
+
+class _BatchStream:
+    """Endless mini-batches of ``rows`` (sample indices), reshuffled every epoch, last partial batch dropped.
+
+    The current epoch's ``order`` and the ``position`` in it are its whole state, so a checkpoint can hold it.
+    """
+
+    def __init__(self, rows: torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
+        self.rows, self.batch_size, self.generator = rows, batch_size, generator
+        self.order: torch.Tensor | None = None
+        self.position = 0
+
+    def __next__(self) -> torch.Tensor:
+        if self.order is None or self.position + self.batch_size > len(self.rows):
+            permutation = torch.randperm(len(self.rows), generator=self.generator, device=self.generator.device)
+            self.order, self.position = self.rows[permutation.to(self.rows.device)], 0
+        self.position += self.batch_size
+        return self.order[self.position - self.batch_size:self.position]
+
+
+def _save_atomically(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.partial")
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -126,6 +165,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``cuda:N``.
     random_state
         Seed for weight initialization, batching and k-means; the same seed gives the same result on CPU.
+    checkpoint
+        File for the training state, or None. Written (atomically, tensors only) after
+        pretraining and after every round; a fit finding a checkpoint of the same data,
+        target, hyperparameters and device type resumes from it, with the same result
+        as an uninterrupted fit on CPU. Any other file there is ignored (logged) and
+        overwritten, and never unpickled. Deleted when the fit succeeds; not saved with the model.
 
     Attributes
     ----------
@@ -173,6 +218,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         precision: str = "float32",
         device: str = "auto",
         random_state: int | None = 0,
+        checkpoint: str | Path | None = None,
     ) -> None:
         self.task = task
         self.hidden_layers = hidden_layers
@@ -196,6 +242,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.precision = precision
         self.device = device
         self.random_state = random_state
+        self.checkpoint = checkpoint
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -246,24 +293,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return index.astype(np.int64), len(self.classes_)
 
     # ----------------------------------------------------------------- training
-    def _batches(self, rows: torch.Tensor, generator: torch.Generator) -> Iterator[torch.Tensor]:
-        """Endless mini-batches of ``rows`` (sample indices), reshuffled every epoch, last partial batch dropped."""
-        batch_size = min(self.batch_size, len(rows))
-        while True:
-            order = rows[torch.randperm(len(rows), generator=generator, device=generator.device).to(rows.device)]
-            for start in range(0, len(rows) - batch_size + 1, batch_size):
-                yield order[start:start + batch_size]
-
-    def _split_validation(self, target: torch.Tensor, generator: torch.Generator
-                          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Hold out ``validation_fraction`` of the labelled samples.
-
-        Returns (training rows, validation rows or None, target with the validation
-        rows masked as missing so that no training step sees their labels).
-        """
-        rows = torch.arange(target.shape[0], device=target.device)
+    def _split_validation(self, target: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+        """Sorted rows of ``validation_fraction`` of the labelled samples, held out; None without validation."""
         if self.validation_fraction <= 0:
-            return rows, None, target
+            return None
+        rows = torch.arange(target.shape[0], device=target.device)
         if self.task == "classification":
             labelled = target >= 0
         elif self.task == "survival":
@@ -278,11 +312,17 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"validation_fraction={self.validation_fraction} leaves no labelled sample to train on")
         shuffled = candidates[torch.randperm(len(candidates), generator=generator,
                                              device=generator.device).to(rows.device)]
-        validation = shuffled[:n_validation].sort().values
+        return shuffled[:n_validation].sort().values
+
+    def _hold_out(self, target: torch.Tensor, validation: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(training rows, target with the ``validation`` rows masked as missing so no training step sees them)."""
+        rows = torch.arange(target.shape[0], device=target.device)
+        if validation is None:
+            return rows, target
         masked = target.clone()
         masked[validation] = -1 if self.task == "classification" else float("nan")
         training = rows[~torch.isin(rows, validation)] if self.task == "reconstruction" else rows
-        return training, validation, masked
+        return training, masked
 
     def _alpha_at(self, step: int) -> float:
         if self.alpha_ramp_steps <= 0:
@@ -358,11 +398,50 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.history_ = history
         self.device_ = str(device)
         self.fit_seconds_ = time.perf_counter() - started
+        if self.checkpoint is not None:
+            Path(self.checkpoint).unlink(missing_ok=True)
         return self
+
+    # -------------------------------------------------------------- checkpoints
+    def _fingerprint(self, X: np.ndarray, target: np.ndarray) -> str:
+        """SHA-256 of the data, the encoded target and the hyperparameters (but the checkpoint and device)."""
+        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "device")}
+        digest = hashlib.sha256(json.dumps({"X": X.shape, "target": [target.dtype.str, target.shape],
+                                            "params": params}, sort_keys=True, default=str).encode())
+        digest.update(np.ascontiguousarray(X).data)
+        digest.update(np.ascontiguousarray(target).data)
+        return digest.hexdigest()
+
+    def _read_checkpoint(self, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
+        """The state in ``checkpoint`` if it is one of this fit (same fingerprint and device type), else None."""
+        path = Path(self.checkpoint)  # type: ignore[arg-type]
+        if not path.exists():
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # truncated, corrupt, or holding objects other than tensors (never unpickled)
+            logger.warning("ignoring checkpoint %s: unreadable (%s: %s)", path, type(error).__name__,
+                           str(error).strip().split("\n")[0])
+            return None
+        if (not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT
+                or state.get("version") != _CHECKPOINT_VERSION):
+            reason = f"not a deepsubtype checkpoint of format version {_CHECKPOINT_VERSION}"
+        elif state["fingerprint"] != fingerprint:
+            reason = "written for other data, target or hyperparameters"
+        elif state["device_type"] != device.type:
+            reason = f"written on {state['device_type']}, this fit runs on {device.type}"
+        else:
+            return state
+        logger.warning("ignoring checkpoint %s: %s", path, reason)
+        return None
 
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, device: torch.device,
                generator: torch.Generator) -> tuple[np.ndarray, torch.Tensor, dict[str, list[dict[str, Any]]]]:
-        """Pretraining, then rounds of {k-means, joint training}; returns final labels, centres, history."""
+        """Pretraining, then rounds of {k-means, joint training}; returns final labels, centres, history.
+
+        With ``checkpoint``: resumes from it when it holds this fit, and writes it
+        after pretraining and after every round.
+        """
         self.network_ = DeepTypeNetwork(X.shape[1], list(self.hidden_layers), n_outputs,
                                         task=self.task, activation=self.activation,
                                         dropout=self.dropout).to(device)
@@ -371,9 +450,15 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                                      fused=device.type in ("cpu", "cuda"))
         X_device = torch.from_numpy(X).to(device)  # moved once; batches are index views
         full_target = torch.from_numpy(target).to(device)
-        training_rows, validation, target_device = self._split_validation(full_target, generator)
-        batches = self._batches(training_rows, generator)
-        steps_per_epoch = max(1, len(training_rows) // min(self.batch_size, len(training_rows)))
+        fingerprint = self._fingerprint(X, target) if self.checkpoint is not None else ""
+        resumed = self._read_checkpoint(fingerprint, device) if self.checkpoint is not None else None
+        if resumed is None:
+            validation = self._split_validation(full_target, generator)
+        else:
+            validation = resumed["validation"].to(device) if "validation" in resumed else None
+        training_rows, target_device = self._hold_out(full_target, validation)
+        batches = _BatchStream(training_rows, min(self.batch_size, len(training_rows)), generator)
+        steps_per_epoch = max(1, len(training_rows) // batches.batch_size)
         history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
         step = 0
         autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -436,13 +521,50 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             if stopping and best_state is not None:  # early stopping keeps the best validated weights
                 self.network_.load_state_dict(best_state)
 
-        train(self.pretrain_steps, "pretrain", 0, None, None)
-        self._choose_n_clusters(self._represent(X_device), generator)
+        def save_checkpoint(round_index: int, labels: np.ndarray | None, centers: torch.Tensor | None) -> None:
+            """Everything the rounds after ``round_index`` depend on: weights, optimizer, RNGs, batching, history."""
+            if self.checkpoint is None:
+                return
+            state: dict[str, Any] = {
+                "format": _CHECKPOINT_FORMAT, "version": _CHECKPOINT_VERSION, "fingerprint": fingerprint,
+                "device_type": device.type, "round": round_index, "step": step,
+                "network": {k: v.detach().cpu() for k, v in self.network_.state_dict().items()},
+                "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                "rng": torch.get_rng_state(), "batch_position": batches.position,
+                "history": json.dumps(history), "n_clusters": self.n_clusters_, "k_scores": json.dumps(self.k_scores_),
+            }
+            if device.type == "cuda":
+                state["cuda_rng"] = torch.cuda.get_rng_state(device)
+            optional = {"batch_order": batches.order, "validation": validation, "centers": centers,
+                        "labels": None if labels is None else torch.from_numpy(labels)}
+            state.update({key: value.cpu() for key, value in optional.items() if value is not None})
+            _save_atomically(state, Path(self.checkpoint))
 
         previous: np.ndarray | None = None
         centers: torch.Tensor | None = None
         self.converged_ = False
-        for round_index in range(1, self.max_rounds + 2):
+        if resumed is None:
+            train(self.pretrain_steps, "pretrain", 0, None, None)
+            self._choose_n_clusters(self._represent(X_device), generator)
+            save_checkpoint(0, None, None)
+            first_round = 1
+        else:
+            self.network_.load_state_dict(resumed["network"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            generator.set_state(resumed["generator"])
+            torch.set_rng_state(resumed["rng"])
+            if device.type == "cuda":
+                torch.cuda.set_rng_state(resumed["cuda_rng"], device)
+            batches.order = resumed["batch_order"].to(device) if "batch_order" in resumed else None
+            batches.position, step = resumed["batch_position"], resumed["step"]
+            history = json.loads(resumed["history"])
+            self.n_clusters_, self.k_scores_ = resumed["n_clusters"], json.loads(resumed["k_scores"])
+            if "labels" in resumed:
+                previous, centers = resumed["labels"].numpy(), resumed["centers"].to(device)
+            first_round = resumed["round"] + 1
+            logger.info("resuming from checkpoint %s at round %d", self.checkpoint, first_round)
+
+        for round_index in range(first_round, self.max_rounds + 2):
             hidden = self._represent(X_device)
             result = kmeans(hidden, self.n_clusters_, n_init=self.kmeans_n_init, generator=generator, init=centers)
             labels = result.labels.cpu().numpy()
@@ -461,6 +583,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                 break
             previous = labels
             train(self.joint_steps, "joint", round_index, centers, torch.from_numpy(labels).to(device))
+            save_checkpoint(round_index, labels, centers)
 
         assert centers is not None
         return labels, centers, history
@@ -535,7 +658,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             "format": "deepsubtype.DeepType",
             "deepsubtype_version": __version__,
             "params": {**self.get_params(), "hidden_layers": list(self.hidden_layers),
-                       "n_clusters_range": list(self.n_clusters_range)},
+                       "n_clusters_range": list(self.n_clusters_range), "checkpoint": None},
             "n_clusters": int(self.n_clusters_),
             "k_scores": self.k_scores_,
             "n_features_in": int(self.n_features_in_),

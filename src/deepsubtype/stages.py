@@ -274,7 +274,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
                 task: str = "classification", target: str | None = None, time_column: str | None = None,
                 event_column: str | None = None,
                 model_params: dict[str, Any] | None = None, seed: int = 0, device: str = "auto",
-                tuning_grid: dict[str, Any] | None = None) -> DeepType:
+                tuning_grid: dict[str, Any] | None = None, checkpoint: str | Path | None = None) -> DeepType:
     """Fit DeepType on ``normalized.h5ad``; write the model directory and ``embedding.h5ad``.
 
     ``embedding.h5ad`` has the normalized file's ``obs``, ``obsm["X_deeptype"]``
@@ -287,6 +287,9 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     cross-validation (:func:`~deepsubtype.tuning.tune_alpha_beta`) over
     ``tuning_grid`` (``alphas``, ``betas``, ``folds``); ``tuning`` (TSV) gets every
     candidate's held-out score, or the fixed values when nothing was tuned.
+
+    ``checkpoint``: file of the fit's per-round training state (see :class:`DeepType`),
+    so that an interrupted run resumes; only fits with fixed alpha and beta use it.
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
@@ -295,6 +298,8 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     grid = {"alphas": list(DEFAULT_ALPHAS), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
     tuned = {name: params.get(name) == "auto" for name in ("alpha", "beta")}
     if any(tuned.values()):
+        if checkpoint is not None:
+            logger.info("alpha/beta cross-validation is not checkpointed: %s is not used", checkpoint)
         estimator = DeepType(**{k: v for k, v in params.items() if params.get(k) != "auto"})
         search = tune_alpha_beta(estimator, adata, y, alphas=grid["alphas"] if tuned["alpha"] else None,
                                  betas=grid["betas"] if tuned["beta"] else None, folds=grid["folds"])
@@ -302,7 +307,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
         table = tuning_table(search)
         logger.info("cross-validated choice: alpha=%g, beta=%g", model.alpha, model.beta)
     else:
-        model = DeepType(**params).fit(adata, y)
+        model = DeepType(**params, checkpoint=checkpoint).fit(adata, y)
         table = pd.DataFrame({"alpha": [model.alpha], "beta": [model.beta], "mean_score": [np.nan],
                               "std_score": [np.nan], "chosen": [True]})
     table["criterion"] = ("cross-validated held-out primary loss, one-standard-error rule on alpha"

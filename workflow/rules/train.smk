@@ -28,6 +28,11 @@ rule train:
         provenance="results/{cohort}/provenance/train.json",
     params:
         settings=train_settings,
+        # Training state after pretraining and every round: a run killed mid-way and restarted
+        # (`--rerun-incomplete`) resumes from it with the same result. Deliberately not an output,
+        # so that Snakemake does not delete it before the rerun; the finished job deletes it
+        # (`--delete-all-output` does not).
+        checkpoint="results/{cohort}/checkpoints/train.pt",
     threads: 4
     resources:
         gpu=uses_gpu,

@@ -7,4 +7,5 @@ from deepsubtype.stages import snakemake_job, train_stage
 torch.set_num_threads(snakemake.threads)
 with snakemake_job(snakemake):
     train_stage(snakemake.input[0], snakemake.output.model, snakemake.output.embedding, snakemake.output.history,
-                snakemake.output.k_selection, snakemake.output.tuning, **snakemake.params.settings)
+                snakemake.output.k_selection, snakemake.output.tuning, checkpoint=snakemake.params.checkpoint,
+                **snakemake.params.settings)
