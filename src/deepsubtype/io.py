@@ -180,7 +180,8 @@ def attach_clinical(adata: ad.AnnData, clinical: pd.DataFrame, *, source: str = 
 
     Samples found in only one table are dropped with a logged warning; no shared
     sample raises :class:`InputError`, and so does a matrix whose gene ids, rather
-    than its sample ids, match the clinical table (wrong orientation). The counts are recorded in
+    than its sample ids, match the clinical table (wrong orientation). When every
+    sample is shared, ``adata`` itself is returned with the columns added (no copy). The counts are recorded in
     ``adata.uns["alignment"]``.
     """
     shared = adata.obs_names.intersection(clinical.index, sort=False)
@@ -203,7 +204,8 @@ def attach_clinical(adata: ad.AnnData, clinical: pd.DataFrame, *, source: str = 
     if only_expression or only_clinical:
         logger.warning("%s: %d samples shared; %d only in expression, %d only in clinical (dropped)",
                        source, len(shared), only_expression, only_clinical)
-    aligned = adata[shared].copy()
+    # Every sample shared, in order: add the columns to adata itself rather than copy a large matrix.
+    aligned = adata if shared.equals(adata.obs_names) else adata[shared].copy()
     for column in clinical.columns:
         values = clinical.loc[shared, column]
         if not pd.api.types.is_numeric_dtype(values):

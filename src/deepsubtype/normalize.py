@@ -7,6 +7,7 @@ what was done to the values.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Literal
 
 import anndata as ad
@@ -15,7 +16,7 @@ import scanpy as sc
 
 from .io import InputError
 
-__all__ = ["Scale", "MissingPolicy", "detect_scale", "normalize"]
+__all__ = ["Scale", "MissingPolicy", "detect_scale", "column_variance", "normalize"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,28 @@ MissingPolicy = Literal["fail", "drop_genes", "impute"]
 LINEAR_MAX = 100.0
 
 
+#: Rows per block when scanning a matrix, so that temporaries stay small beside it.
+ROW_BLOCK = 256
+
+
+def _row_blocks(X: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, X.shape[0], ROW_BLOCK):
+        yield X[start:start + ROW_BLOCK]
+
+
+def _value_range(X: np.ndarray) -> tuple[float, float, bool]:
+    """Minimum, maximum and whether all are integers, over the finite values of ``X``, in row blocks."""
+    minimum, maximum, integers = np.inf, -np.inf, True
+    for block in _row_blocks(X):
+        finite = block[np.isfinite(block)]
+        if finite.size:
+            minimum, maximum = min(minimum, float(finite.min())), max(maximum, float(finite.max()))
+            integers = integers and bool(np.array_equal(finite, np.round(finite)))
+    return minimum, maximum, integers
+
+
 def detect_scale(X: np.ndarray) -> tuple[Scale, str]:
-    """Guess the measurement scale of ``X`` (samples x genes).
+    """Guess the measurement scale of ``X`` (samples x genes; non-finite values ignored).
 
     Returns the scale and a one-sentence reason:
 
@@ -37,16 +58,26 @@ def detect_scale(X: np.ndarray) -> tuple[Scale, str]:
       microarray intensities, TPM);
     - ``log``: anything else: negative values (log ratios, centred data) or a
       maximum of at most 100 (log2 intensities, log counts).
+
+    Scans ``X`` in row blocks: no temporary as large as ``X``.
     """
-    finite = X[np.isfinite(X)]
-    minimum, maximum = float(finite.min()), float(finite.max())
+    minimum, maximum, integers = _value_range(X)
     if minimum < 0:
         return "log", f"negative values present (min {minimum:.3g}): log ratios or log-scale data"
     if maximum <= LINEAR_MAX:
         return "log", f"maximum {maximum:.3g} <= {LINEAR_MAX:g}: already log-scale"
-    if np.all(finite == np.round(finite)):
+    if integers:
         return "counts", f"non-negative integers with maximum {maximum:.3g}: raw counts"
     return "linear", f"non-negative non-integers with maximum {maximum:.3g}: linear-scale intensities"
+
+
+def column_variance(X: np.ndarray) -> np.ndarray:
+    """Sample variance (ddof 1) of each column of ``X`` (n, p) as float64 (p,), in row blocks."""
+    mean = X.sum(axis=0, dtype=np.float64) / X.shape[0]
+    total = np.zeros(X.shape[1])
+    for block in _row_blocks(X):
+        total += np.square(block - mean).sum(axis=0)
+    return total / max(X.shape[0] - 1, 1)
 
 
 def _handle_missing(adata: ad.AnnData, policy: str, source: str, steps: dict[str, object]) -> ad.AnnData:
@@ -76,31 +107,29 @@ def _handle_missing(adata: ad.AnnData, policy: str, source: str, steps: dict[str
     if drop.all():
         raise InputError(f"{source}: every gene has a missing or infinite value ({where}); nothing left "
                          f"under missing policy {policy!r}")
-    kept = X[:, ~drop]
+    result = adata[:, ~drop].copy()
     if policy == "impute":
-        gaps = ~np.isfinite(kept)
-        kept = np.where(gaps, np.nan, kept)
-        kept[gaps] = np.broadcast_to(np.nanmedian(kept, axis=0), kept.shape)[gaps]
+        gaps = ~np.isfinite(result.X)
+        result.X[gaps] = np.nan
+        result.X[gaps] = np.broadcast_to(np.nanmedian(result.X, axis=0), gaps.shape)[gaps]
         steps["n_values_imputed"] = int(gaps.sum())
     steps["n_genes_dropped_missing"] = int(drop.sum())
     logger.warning("%s: %d missing or infinite values (%s); policy %s: %d genes dropped, %d values imputed "
                    "by gene median", source, n_bad, where, policy, int(drop.sum()), steps.get("n_values_imputed", 0))
-    result = adata[:, ~drop].copy()
-    result.X = kept
     return result
 
 
 def _check_declared_scale(X: np.ndarray, scale: str, source: str) -> None:
     """Refuse a declared ``scale`` that the values contradict (e.g. raw counts declared as log)."""
+    minimum, _, integers = _value_range(X)
     detected, reason = detect_scale(X)
     if scale == "log" and detected == "counts":
         raise InputError(f"{source}: scale is set to 'log' but the values look like raw counts ({reason}); "
                          "set scale to counts or auto")
-    if scale in ("counts", "linear") and float(np.min(X)) < 0:
+    if scale in ("counts", "linear") and minimum < 0:
         raise InputError(f"{source}: scale is set to {scale!r} but the values include negatives "
-                         f"(min {float(np.min(X)):.3g}), which counts and intensities cannot have; set scale to log "
-                         "or auto")
-    if scale == "counts" and not np.all(X == np.round(X)):
+                         f"(min {minimum:.3g}), which counts and intensities cannot have; set scale to log or auto")
+    if scale == "counts" and not integers:
         raise InputError(f"{source}: scale is set to 'counts' but the values are not integers; "
                          "set scale to linear, log or auto")
 
@@ -114,6 +143,7 @@ def normalize(
     missing: MissingPolicy = "fail",
     target_sum: float = 1e6,
     source: str = "expression",
+    copy: bool = True,
 ) -> ad.AnnData:
     """Normalize an expression AnnData (samples x genes) for DeepType; returns a new object.
 
@@ -131,9 +161,13 @@ def normalize(
        and ``var["highly_variable"]`` marks the kept genes;
     5. z-score each gene (``sc.pp.scale``) so first-layer weights are comparable
        across genes; the log-scale values stay in ``layers["log"]``.
+
+    ``copy=False`` works in ``adata``'s own memory (its values are transformed in
+    place), so that a large matrix is never held twice; the result holds the kept
+    genes only.
     """
     steps: dict[str, object] = {"n_genes_input": int(adata.n_vars), "n_samples": int(adata.n_obs)}
-    adata = _handle_missing(adata.copy(), missing, source, steps)
+    adata = _handle_missing(adata.copy() if copy else adata, missing, source, steps)
     X = np.asarray(adata.X, dtype=np.float32)
 
     if scale == "auto":
@@ -158,23 +192,22 @@ def normalize(
         raise InputError(f"{source}: unknown scale {scale!r}; use auto, counts, linear or log")
     adata.uns.pop("log1p", None)
 
-    variance = np.var(np.asarray(adata.X), axis=0, ddof=1)
+    variance = column_variance(np.asarray(adata.X))
     constant = variance <= 0
     if constant.all():
         raise InputError(f"{source}: every gene has zero variance across samples")
     steps["n_genes_zero_variance"] = int(constant.sum())
-    adata = adata[:, ~constant].copy()
-    variance = variance[~constant]
-    order = np.argsort(-variance, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(1, len(order) + 1)
-    adata.var["variance"] = variance.astype(np.float64)
-    adata.var["variance_rank"] = rank
     keep = n_top_genes if n_top_genes is not None else adata.n_vars
     if keep < 1:
         raise InputError(f"{source}: n_top_genes must be at least 1, got {keep}")
-    adata.var["highly_variable"] = rank <= keep
-    adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    order = np.argsort(np.where(constant, np.inf, -variance), kind="stable")  # constant genes last
+    rank = np.empty_like(order)
+    rank[order] = np.arange(1, len(order) + 1)
+    kept = ~constant & (rank <= keep)
+    adata = adata[:, kept].copy()  # the only copy of the matrix: kept genes only
+    adata.var["variance"] = variance[kept]
+    adata.var["variance_rank"] = rank[kept]
+    adata.var["highly_variable"] = True
     steps["n_top_genes"] = "all" if n_top_genes is None else int(n_top_genes)
     steps["n_genes_kept"] = int(adata.n_vars)
 

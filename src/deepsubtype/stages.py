@@ -212,7 +212,7 @@ def normalize_stage(expression: str | Path, clinical: str | Path, output: str | 
     adata = read_expression(expression, orientation=orientation)
     adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
     adata = normalize(adata, scale=scale, n_top_genes=n_top_genes, zscore=zscore, missing=missing,  # type: ignore[arg-type]
-                      source=str(expression))
+                      source=str(expression), copy=False)
     adata.uns["provenance"] = _provenance(stage="normalize", expression=str(expression), clinical=str(clinical),
                                           orientation=orientation, sample_column=sample_column, scale=scale,
                                           n_top_genes=n_top_genes, zscore=zscore, missing=missing)
