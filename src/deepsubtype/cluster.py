@@ -25,18 +25,24 @@ class KMeansResult:
     inertia: float
 
 
-def squared_distances(points: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances, (n, d) x (k, d) -> (n, k), clamped at 0."""
-    distances = (points.square().sum(1, keepdim=True) - 2.0 * points @ centers.T
-                 + centers.square().sum(1)[None, :])
+def squared_distances(points: torch.Tensor, centers: torch.Tensor, point_norms: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+    """Squared Euclidean distances, (n, d) x (k, d) -> (n, k), clamped at 0.
+
+    ``point_norms`` (n, 1), the squared norms of ``points``, can be passed when known.
+    """
+    if point_norms is None:
+        point_norms = points.square().sum(1, keepdim=True)
+    distances = point_norms - 2.0 * points @ centers.T + centers.square().sum(1)[None, :]
     return distances.clamp_min_(0.0)
 
 
-def _kmeans_plus_plus(points: torch.Tensor, n_clusters: int, generator: torch.Generator) -> torch.Tensor:
+def _kmeans_plus_plus(points: torch.Tensor, n_clusters: int, generator: torch.Generator,
+                      point_norms: torch.Tensor) -> torch.Tensor:
     n = points.shape[0]
     first = torch.randint(n, (1,), generator=generator, device=points.device)
     centers = [points[first[0]]]
-    closest = squared_distances(points, centers[0][None, :])[:, 0]
+    closest = squared_distances(points, centers[0][None, :], point_norms)[:, 0]
     for _ in range(1, n_clusters):
         total = closest.sum()
         if total <= 0:  # fewer distinct points than clusters; pick uniformly
@@ -44,18 +50,25 @@ def _kmeans_plus_plus(points: torch.Tensor, n_clusters: int, generator: torch.Ge
         else:
             index = torch.multinomial(closest / total, 1, generator=generator)[0]
         centers.append(points[index])
-        closest = torch.minimum(closest, squared_distances(points, points[index][None, :])[:, 0])
+        closest = torch.minimum(closest, squared_distances(points, points[index][None, :], point_norms)[:, 0])
     return torch.stack(centers)
 
 
-def _lloyd(points: torch.Tensor, centers: torch.Tensor, max_iter: int, tol: float) -> KMeansResult:
+def _lloyd(points: torch.Tensor, centers: torch.Tensor, max_iter: int, tol: float,
+           point_norms: torch.Tensor) -> KMeansResult:
+    """Lloyd iterations until no label changes (or the centres move less than ``tol``, or ``max_iter``)."""
     n_clusters = centers.shape[0]
+    labels: torch.Tensor | None = None
     for _ in range(max_iter):
-        distances = squared_distances(points, centers)
-        labels = distances.argmin(1)
-        sums = torch.zeros_like(centers).index_add_(0, labels, points)
-        counts = torch.bincount(labels, minlength=n_clusters).to(points.dtype)
-        new_centers = sums / counts.clamp_min(1.0)[:, None]
+        distances = squared_distances(points, centers, point_norms)
+        new_labels = distances.argmin(1)
+        if labels is not None and torch.equal(new_labels, labels):
+            break
+        labels = new_labels
+        # Cluster sums as one (k, n) x (n, d) product: a BLAS call, much faster on CPU than index_add_.
+        membership = torch.nn.functional.one_hot(labels, n_clusters).T.to(points.dtype)
+        counts = membership.sum(1)
+        new_centers = (membership @ points) / counts.clamp_min(1.0)[:, None]
         empty = counts == 0
         if empty.any():  # move empty clusters onto the points farthest from their centre
             farthest = distances.gather(1, labels[:, None])[:, 0].argsort(descending=True)
@@ -64,7 +77,7 @@ def _lloyd(points: torch.Tensor, centers: torch.Tensor, max_iter: int, tol: floa
         centers = new_centers
         if shift <= tol:
             break
-    distances = squared_distances(points, centers)
+    distances = squared_distances(points, centers, point_norms)
     inertia, labels = distances.min(1)
     return KMeansResult(centers=centers, labels=labels, inertia=float(inertia.sum()))
 
@@ -78,10 +91,11 @@ def kmeans(points: torch.Tensor, n_clusters: int, *, n_init: int = 10, max_iter:
     """
     if not 1 <= n_clusters <= points.shape[0]:
         raise ValueError(f"n_clusters={n_clusters} must be between 1 and the number of samples ({points.shape[0]})")
-    starts = [_kmeans_plus_plus(points, n_clusters, generator) for _ in range(n_init)]
+    point_norms = points.square().sum(1, keepdim=True)
+    starts = [_kmeans_plus_plus(points, n_clusters, generator, point_norms) for _ in range(n_init)]
     if init is not None:
         starts.append(init.to(points))
-    results = [_lloyd(points, start, max_iter, tol) for start in starts]
+    results = [_lloyd(points, start, max_iter, tol, point_norms) for start in starts]
     return min(results, key=lambda result: result.inertia)
 
 
