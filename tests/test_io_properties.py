@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepsubtype import io
 from deepsubtype.io import InputError, attach_clinical, read_clinical, read_expression
 
 #: Ids that pandas would read as numbers or missing values if it were allowed to guess.
@@ -47,12 +49,15 @@ def matrices(draw: st.DrawFn) -> pd.DataFrame:
 
 @settings(deadline=None, max_examples=60)
 @given(expression=matrices(), transposed=st.booleans(), suffix=st.sampled_from(SUFFIXES),
-       na_rep=st.sampled_from(NA_SPELLINGS))
+       na_rep=st.sampled_from(NA_SPELLINGS), chunk_cells=st.integers(1, 50), slab_cells=st.integers(1, 50))
 def test_any_layout_round_trips_ids_values_and_nan(tmp_path_factory, expression: pd.DataFrame, transposed: bool,
-                                                   suffix: str, na_rep: str) -> None:
+                                                   suffix: str, na_rep: str, chunk_cells: int,
+                                                   slab_cells: int) -> None:
+    """Also with chunks and slabs small enough that rows span them."""
     path = tmp_path_factory.mktemp("matrix") / f"m{suffix}"
     _write(expression.T if transposed else expression, path, na_rep)
-    adata = read_expression(path, orientation="genes_x_samples" if transposed else "samples_x_genes")
+    with patch.object(io, "_CHUNK_CELLS", chunk_cells), patch.object(io, "_SLAB_CELLS", slab_cells):
+        adata = read_expression(path, orientation="genes_x_samples" if transposed else "samples_x_genes")
     assert list(adata.obs_names) == list(expression.index)
     assert list(adata.var_names) == list(expression.columns)
     assert adata.X.dtype == np.float32
