@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import anndata as ad
@@ -9,7 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepsubtype import io
 from deepsubtype.io import InputError, attach_clinical, read_clinical, read_expression
+
+from .conftest import REPO
 
 
 @pytest.mark.parametrize("name", ["m.tsv", "m.tsv.gz", "m.csv", "m.csv.gz", "m.txt", "m.parquet", "m.h5ad"])
@@ -118,3 +125,82 @@ def test_any_layout_and_order_aligns_to_the_same_matrix(tmp_path_factory, n_samp
     np.testing.assert_allclose(aligned.X, expected.to_numpy(), atol=1e-6)
     lookup = clinical.set_index("id")["value"]
     assert list(aligned.obs["value"]) == list(lookup.loc[aligned.obs_names])
+
+
+def test_genes_x_samples_non_numeric_names_sample_and_gene(tmp_path: Path) -> None:
+    path = tmp_path / "m.tsv"
+    path.write_text("gene\tS1\tS2\nG1\t1\t2\nG2\t3\tx\n")
+    with pytest.raises(InputError, match=r"non-numeric value 'x' for sample 'S2' at 'G2' \(1 columns affected\); "
+                                         r"is the orientation \(genes_x_samples\) right\?"):
+        read_expression(path, orientation="genes_x_samples")
+
+
+def test_non_numeric_names_the_first_bad_column_across_chunks(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(io, "_CHUNK_CELLS", 3)  # one row per chunk
+    path = tmp_path / "m.tsv"
+    path.write_text("sample\tG1\tG2\nP1\t1\tabc\nP2\t2\t3\nP3\tdef\t4\n")
+    with pytest.raises(InputError, match=r"non-numeric value 'def' for gene 'G1' at 'P3' \(2 columns affected\)"):
+        read_expression(path)
+
+
+def test_rows_spanning_chunks_and_slabs_keep_their_values(tmp_path: Path, cohort, monkeypatch) -> None:
+    expression, _ = cohort
+    monkeypatch.setattr(io, "_CHUNK_CELLS", 7 * expression.shape[1])
+    monkeypatch.setattr(io, "_SLAB_CELLS", 5 * expression.shape[1])
+    path = tmp_path / "m.tsv.gz"
+    for orientation, layout in [("samples_x_genes", expression), ("genes_x_samples", expression.T)]:
+        layout.to_csv(path, sep="\t")
+        adata = read_expression(path, orientation=orientation)
+        assert list(adata.obs_names) == list(expression.index)
+        np.testing.assert_allclose(adata.X, expression.to_numpy(), rtol=1e-6)
+
+
+def test_header_without_id_name_and_infinite_values(tmp_path: Path) -> None:
+    """R's write.table leaves the id column out of the header; inf and -inf are values, NA is missing."""
+    path = tmp_path / "m.txt"
+    path.write_text("G1\tG2\nP1\tinf\t-inf\nP2\tNA\t2.5\n")
+    adata = read_expression(path)
+    assert list(adata.obs_names) == ["P1", "P2"] and list(adata.var_names) == ["G1", "G2"]
+    np.testing.assert_array_equal(adata.X, np.array([[np.inf, -np.inf], [np.nan, 2.5]], dtype=np.float32))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("sample\tG1\nP1\t1\nP2\t1\t2\n", "cannot parse the table: .*Expected 2 fields in line 3, saw 3"),
+    ("sample\tG1\nP1\t1\t2\t3\n", "the first data row has 2 fields more than the header"),
+    ('sample\tG1\n"P1\t1\n', "cannot parse the table: .*EOF inside string"),
+    ("\n", "file is empty"),
+    ("sample\n", "table has no data rows or no data columns"),
+])
+def test_unreadable_text_is_one_line_input_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "m.tsv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message) as raised:
+        read_expression(path)
+    assert "\n" not in str(raised.value)
+    if "\t" in text:
+        with pytest.raises(InputError, match=message):
+            read_clinical(path)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak memory through Linux /proc")
+def test_reading_text_keeps_peak_memory_bounded(tmp_path: Path) -> None:
+    """Peak memory above the baseline while reading a 1,000 x 4,000 TSV (15 MB as float32) in either
+    orientation stays under 4.5x the float32 matrix (about 3x in chunks; read whole, as before, about 8x)."""
+    child = f"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, {str(REPO / "benchmarks")!r})
+import read_memory
+from deepsubtype import io
+io._CHUNK_CELLS = 2**18  # 65 rows of 4,000 genes per chunk: 1/16 of the file, as the default is at 5,000 x 20,000
+for orientation in ("samples_x_genes", "genes_x_samples"):
+    path = Path({str(tmp_path)!r}) / (orientation + ".tsv")
+    read_memory.write_matrix(path, 1000, 4000, orientation, 0.001, 0)
+    print(json.dumps(read_memory.measure(path, orientation)))
+"""
+    result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(io.__file__).parents[1])})
+    for line in result.stdout.splitlines():
+        measured = json.loads(line)
+        assert measured["shape"] == [1000, 4000]
+        assert measured["ratio"] < 4.5, measured
