@@ -28,8 +28,8 @@ from .conftest import FAST_MODEL, REPO, make_cohort
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="needs the 'slurm' extra")
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-TRAINING_RULES = {"train", "validate"}
-CPU_RULES = {"normalize", "cluster", "genes", "survival", "compare", "compare_all"}
+TRAINING_RULES = {"train", "validate", "compare"}
+CPU_RULES = {"normalize", "cluster", "genes", "survival", "compare_all"}
 
 SBATCH = """#!{python}
 import json, os, subprocess, sys
@@ -172,7 +172,7 @@ def test_the_profile_runs_the_workflow_through_sbatch(cpu_run: tuple[Path, subpr
     for rule, options in submissions.items():
         assert "--gpus" not in options and "--gres" not in options, f"{rule}: device=cpu asks for no GPU"
         assert options["-p"] == ("gpu" if rule in TRAINING_RULES else "cpu"), rule
-    assert submissions["train"]["--cpus-per-task"] == "4"
+    assert submissions["train"]["--cpus-per-task"] == "4" and submissions["compare"]["--cpus-per-task"] == "2"
 
 
 @pytest.mark.e2e

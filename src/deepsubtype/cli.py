@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--event", dest="event_column")
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--extra-seed", dest="extra_seeds", type=int, action="append", default=[])
+    compare.add_argument("--device", default="cpu", help="device of the DeepType refits and the autoencoder")
 
     sweep = stages.add_parser("sweep", help="one sweep run: DeepType with a given alpha, beta, K and seed")
     sweep.add_argument("normalized")

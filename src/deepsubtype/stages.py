@@ -551,7 +551,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
                   output_dir: str | Path, *, out_of_fold_logrank: str | Path | None = None,
                   task: str = "classification", target: str | None = None, time_column: str | None = None,
                   event_column: str | None = None, seed: int = 0, extra_seeds: list[int] | tuple[int, ...] = (),
-                  consensus_k: tuple[int, int] = (2, 8)) -> pd.DataFrame:
+                  consensus_k: tuple[int, int] = (2, 8), device: str = "cpu") -> pd.DataFrame:
     """DeepType against the baselines of :mod:`deepsubtype.compare` on the same matrix and K.
 
     One row per method and seed in ``metrics.tsv``: ``n_clusters``, ``smallest_cluster``,
@@ -559,7 +559,8 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     survival columns; ``logrank_p_out_of_fold`` for DeepType when validation ran),
     ``acc``/``nmi``/``ari`` against ``target`` (when given), ``seconds`` (fit time).
     ``seed`` uses the trained model; each of ``extra_seeds`` refits DeepType (same
-    hyperparameters and K) and reruns every baseline. ``summary.tsv``: per method, the
+    hyperparameters and K, on ``device``, as is the autoencoder baseline) and reruns every
+    baseline. ``summary.tsv``: per method, the
     median, minimum and maximum of each metric over seeds. Writes :data:`COMPARE_FILES`.
     """
     from sklearn.base import clone
@@ -571,7 +572,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
         raise InputError(f"{normalized}: target column {target!r} not found in the clinical table; "
                          f"columns are {list(adata.obs.columns)}")
     X = np.asarray(adata.X, dtype=np.float32)
-    model = DeepType.load(model_dir)
+    model = DeepType.load(model_dir, device=device)
     n_clusters = int(model.n_clusters_)
     assignments = _read_clusters(clusters)
     points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)

@@ -138,6 +138,7 @@ def compare_settings(wildcards):
         "event_column": survival.get("event"),
         "seed": config["seed"],
         "extra_seeds": config["compare"]["extra_seeds"],
+        "device": config["device"],
     }
 
 

@@ -10,12 +10,14 @@ rule compare:
     params:
         settings=compare_settings,
     threads: 2
+    resources:
+        gpu=uses_gpu,
     log:
         "logs/{cohort}/compare.log",
     benchmark:
         "results/{cohort}/benchmarks/compare.tsv"
     conda:
-        "../../envs/deepsubtype.yaml"
+        training_env
     script:
         "../scripts/compare.py"
 
