@@ -190,7 +190,8 @@ CASES: list[BadInput] = [
              "normalize", "{dir}/clinical.tsv: no sample id is shared with the expression matrix",
              _edit_clinical(lambda c: c.assign(sample="TCGA-" + c["sample"]))),
     BadInput("some_shared_samples", "clinical table covering only 50 of 60 samples, plus 3 others (warns, goes on)",
-             "normalize", "{dir}/clinical.tsv: 50 samples shared; 10 only in expression, 3 only in clinical (dropped)",
+             "normalize", "{dir}/clinical.tsv: 50 samples shared; 10 only in the matrix (dropped), 3 only in the "
+             "clinical table (no values)",
              _edit_clinical(lambda c: pd.concat([c.iloc[:50], c.iloc[50:53].assign(sample=["X1", "X2", "X3"])])),
              outcome="warning"),
     BadInput("wrong_orientation", "a genes x samples matrix declared samples_x_genes", "normalize",

@@ -18,7 +18,7 @@ def model_with_known_weights() -> DeepType:
     model = DeepType(hidden_layers=(2, 2), n_clusters=1)
     model.network_ = DeepTypeNetwork(4, [2, 2], 2, task="classification")
     with torch.no_grad():
-        model.network_.first_layer.weight.copy_(torch.tensor([[0.0, 3.0, 1.0, 0.0], [0.0, 4.0, 0.0, -5.0]]))
+        model.network_.first_layers[0].weight.copy_(torch.tensor([[0.0, 3.0, 1.0, 0.0], [0.0, 4.0, 0.0, -5.0]]))
     model.feature_names_in_ = np.array(["A", "B", "C", "D"], dtype=object)
     return model
 

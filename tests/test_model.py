@@ -60,7 +60,7 @@ def test_network_shapes(task: str, outputs: int, shape: tuple[int, int]) -> None
     hidden, output = network(torch.randn(5, 12))
     assert hidden.shape == (5, 6)
     assert output.shape == shape
-    assert network.first_layer.weight.shape == (8, 12)
+    assert network.first_layers[0].weight.shape == (8, 12)
 
 
 def test_analytic_l21_gradient_equals_autograd() -> None:
@@ -78,3 +78,18 @@ def test_analytic_l21_gradient_equals_autograd() -> None:
     weight.grad.zero_()
     add_l21_gradient_(weight, 0.3)
     assert torch.all(weight.grad[:, 0] == 0), "zero columns get the zero subgradient, not NaN"
+
+
+def test_multi_view_network_masks_missing_views() -> None:
+    torch.manual_seed(0)
+    network = DeepTypeNetwork(7, [5, 4], 2, task="classification", view_sizes=[3, 4])
+    assert [layer.weight.shape for layer in network.first_layers] == [(5, 3), (5, 4)]
+    x = torch.randn(3, 7)
+    x[1, 3:] = float("nan")  # second patient lacks the second view
+    hidden, output = network(x)
+    assert torch.isfinite(hidden).all() and torch.isfinite(output).all()
+    changed = x.clone()
+    changed[1, 3:] = float("nan")
+    changed[0, 3:] += 1.0
+    # the missing view's values never reach the representation; the present one's do
+    assert torch.equal(network(changed)[0][1], hidden[1]) and not torch.equal(network(changed)[0][0], hidden[0])

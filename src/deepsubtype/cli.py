@@ -31,12 +31,18 @@ from .model import TASKS
 __all__ = ["main", "build_parser"]
 
 
-def _key_value(text: str) -> tuple[str, Any]:
-    """``--set KEY=VALUE``: a hyperparameter name (``-`` read as ``_``) and its YAML value."""
+def _setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``: the key as written and the value read as YAML."""
     key, separator, value = text.partition("=")
     if not separator or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.replace("-", "_"), yaml.safe_load(value)
+    return key, yaml.safe_load(value)
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``--set KEY=VALUE``: a hyperparameter name (``-`` read as ``_``) and its YAML value."""
+    key, value = _setting(text)
+    return key.replace("-", "_"), value
 
 
 def _cohort_path(text: str) -> tuple[str, str]:
@@ -45,6 +51,26 @@ def _cohort_path(text: str) -> tuple[str, str]:
     if not separator or not cohort or not path:
         raise argparse.ArgumentTypeError(f"expected COHORT=PATH, got {text!r}")
     return cohort, path
+
+
+def _views(expression: list[str], settings: list[tuple[str, Any]]) -> str | dict[str, dict[str, Any]]:
+    """One PATH, or VIEW=PATH arguments with ``--view-set VIEW.KEY=VALUE`` settings, as normalize_stage takes them."""
+    if len(expression) == 1 and "=" not in expression[0]:
+        if settings:
+            raise InputError("--view-set needs views given as VIEW=PATH")
+        return expression[0]
+    views: dict[str, dict[str, Any]] = {}
+    for argument in expression:
+        name, separator, path = argument.partition("=")
+        if not separator or not name or not path:
+            raise InputError(f"several expression files must each be given as VIEW=PATH, got {argument!r}")
+        views[name] = {"path": path}
+    for key, value in settings:
+        name, _, setting = key.partition(".")
+        if name not in views or not setting:
+            raise InputError(f"--view-set {key}: expected VIEW.KEY with VIEW one of {sorted(views)}")
+        views[name][setting] = value
+    return views
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
     normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
-    normalize.add_argument("expression", help="expression matrix (.h5ad, .csv/.tsv[.gz], .parquet)")
+    normalize.add_argument("expression", nargs="+",
+                           help="expression matrix (.h5ad, .csv/.tsv[.gz], .parquet), or several views as VIEW=PATH")
     normalize.add_argument("clinical", help="clinical table, one row per sample")
     normalize.add_argument("output", help="normalized .h5ad to write")
     normalize.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
@@ -66,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("--missing", choices=["fail", "drop_genes", "impute"], default="fail",
                            help="missing or infinite values: stop, drop the genes, or impute the gene median")
     normalize.add_argument("--no-zscore", dest="zscore", action="store_false", help="skip the per-gene z-score")
+    normalize.add_argument("--view-set", dest="view_settings", type=_setting, action="append", default=[],
+                           metavar="VIEW.KEY=VALUE", help="a setting for one view, e.g. rna.scale=counts (repeatable)")
+    normalize.add_argument("--missing-views", choices=["mask", "drop"], default="mask",
+                           help="with several views: mask or drop the patients lacking one")
 
     train = stages.add_parser("train", help="fit DeepType on a normalized .h5ad")
     train.add_argument("normalized")
@@ -102,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     genes.add_argument("--normalized", help="normalized .h5ad, for the heatmap")
     genes.add_argument("--clusters", help="clusters.tsv, for the heatmap")
     genes.add_argument("--n-top-plot", type=int, default=30)
+    genes.add_argument("--by-view", help="directory to write one {view}.tsv of feature importances per view to")
 
     survival = stages.add_parser("survival", help="Kaplan-Meier and log-rank test by cluster")
     survival.add_argument("clusters")
@@ -179,6 +211,7 @@ def _run(arguments: argparse.Namespace) -> None:
     provenance = options.pop("provenance")
     if stage == "normalize":
         options["n_top_genes"] = options["n_top_genes"] or None
+        options["expression"] = _views(options["expression"], options.pop("view_settings"))
         stages.normalize_stage(**options)
     elif stage == "train":
         options["model_params"] = dict(options["model_params"])

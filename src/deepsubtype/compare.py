@@ -146,10 +146,16 @@ def _timed(function: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.nd
 
 
 def run_baselines(X: np.ndarray, n_clusters: int, *, seed: int = 0, n_components: int = 50,
-                  consensus_resamples: int = 50, autoencoder_params: dict[str, Any] | None = None
-                  ) -> list[BaselineResult]:
-    """Run every baseline on ``X`` (n, genes) with ``n_clusters``; see the module docstring."""
+                  consensus_resamples: int = 50, autoencoder_params: dict[str, Any] | None = None,
+                  view_sizes: list[int] | None = None) -> list[BaselineResult]:
+    """Run every baseline on ``X`` (n, genes) with ``n_clusters``; see the module docstring.
+
+    With ``view_sizes`` (columns per view, in order), SNF fuses one affinity network per
+    view, as it was designed to. Missing views (NaN) are read as the view's mean (0 on
+    z-scored data) by every baseline but the autoencoder, which masks them as DeepType does.
+    """
     results = []
+    raw, X = X, np.nan_to_num(X, nan=0.0)
 
     labels, space, seconds = _timed(lambda: (KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(X), X))
     results.append(BaselineResult("kmeans", labels, space, seconds))
@@ -169,7 +175,8 @@ def run_baselines(X: np.ndarray, n_clusters: int, *, seed: int = 0, n_components
     results.append(BaselineResult("consensus", labels, space, seconds, precomputed=True))
 
     def snf() -> tuple[np.ndarray, np.ndarray]:
-        fused = fuse_networks([snf_affinity(X)])
+        views = np.split(X, np.cumsum(view_sizes)[:-1], axis=1) if view_sizes else [X]
+        fused = fuse_networks([snf_affinity(view) for view in views])
         found = spectral_clustering(fused, n_clusters=n_clusters, random_state=seed, assign_labels="discretize")
         return found, 1.0 - fused / fused.max()
 
@@ -179,8 +186,8 @@ def run_baselines(X: np.ndarray, n_clusters: int, *, seed: int = 0, n_components
     def autoencoder() -> tuple[np.ndarray, np.ndarray]:
         params = {**(autoencoder_params or {}), "task": "reconstruction", "beta": 0.0, "n_clusters": n_clusters,
                   "random_state": seed}
-        model = DeepType(**params).fit(X)
-        return model.labels_, model.transform(X)
+        model = DeepType(**params).fit(raw)
+        return model.labels_, model.transform(raw)
 
     labels, space, seconds = _timed(autoencoder)
     results.append(BaselineResult("autoencoder", labels, space, seconds))

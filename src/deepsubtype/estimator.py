@@ -125,7 +125,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     activation, dropout
         Non-linearity (``sigmoid`` as in the paper, ``relu``, ``tanh``, ``elu``) and dropout rate.
     alpha
-        Weight of the L2,1 norm of the first-layer weights (sum over genes of each gene's column norm).
+        Weight of the L2,1 norm of the first-layer weights (sum over genes of each gene's column norm);
+        with ``views``, one weight for all views or a tuple with one per view.
     alpha_ramp_steps
         Time constant (optimizer steps) of alpha's exponential ramp; 0 applies alpha at once.
     beta
@@ -136,6 +137,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         best by ``k_criterion`` is kept (the paper chose K by silhouette).
     n_clusters_range
         Smallest and largest K tried by ``n_clusters="auto"``.
+    views
+        ``((name, n_features), ...)``: the columns of ``X`` are several views (omics) of
+        the same patients, in this order; each gets its own first-layer branch and
+        L2,1 penalty (see :class:`~deepsubtype.model.DeepTypeNetwork`). A patient
+        missing a view has NaN in all of that view's columns. ``None``: one view.
     k_criterion
         ``silhouette`` (mean silhouette, as the paper) or ``stability`` (mean adjusted
         Rand index of k-means on 80 % subsamples against the full-data clustering).
@@ -219,6 +225,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         device: str = "auto",
         random_state: int | None = 0,
         checkpoint: str | Path | None = None,
+        views: tuple[tuple[str, int], ...] | None = None,
     ) -> None:
         self.task = task
         self.hidden_layers = hidden_layers
@@ -226,6 +233,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.dropout = dropout
         self.alpha = alpha
         self.alpha_ramp_steps = alpha_ramp_steps
+        self.views = views
         self.beta = beta
         self.n_clusters = n_clusters
         self.n_clusters_range = n_clusters_range
@@ -324,10 +332,41 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         training = rows[~torch.isin(rows, validation)] if self.task == "reconstruction" else rows
         return training, masked
 
-    def _alpha_at(self, step: int) -> float:
+    def _view_sizes(self) -> list[int] | None:
+        return [int(size) for _, size in self.views] if self.views else None
+
+    def _alphas(self) -> list[float]:
+        """The L2,1 weight of each first layer (one per view)."""
+        n_layers = len(self.views) if self.views and len(self.views) > 1 else 1
+        alphas = list(self.alpha) if isinstance(self.alpha, tuple | list) else [self.alpha] * n_layers
+        if len(alphas) != n_layers:
+            raise ValueError(f"alpha has {len(alphas)} values for {n_layers} views")
+        return [float(a) for a in alphas]
+
+    def _alphas_at(self, step: int) -> list[float]:
         if self.alpha_ramp_steps <= 0:
-            return self.alpha
-        return self.alpha * (1.0 - math.exp(-step / self.alpha_ramp_steps))
+            return self._alphas()
+        return [alpha * (1.0 - math.exp(-step / self.alpha_ramp_steps)) for alpha in self._alphas()]
+
+    def _check_views(self, X: np.ndarray) -> None:
+        """Views must cover the columns; a view is present (all finite) or missing (all NaN) per patient."""
+        sizes = self._view_sizes()
+        if sizes is None:
+            return
+        if sum(sizes) != X.shape[1]:
+            raise ValueError(f"views {self.views} cover {sum(sizes)} columns, X has {X.shape[1]}")
+        present = np.zeros((X.shape[0], len(sizes)), dtype=bool)
+        for index, (block, (name, _)) in enumerate(zip(np.split(X, np.cumsum(sizes)[:-1], axis=1), self.views,
+                                                       strict=True)):
+            missing = np.isnan(block)
+            partial = missing.any(1) & ~missing.all(1)
+            if partial.any() or np.isinf(block).any():
+                raise ValueError(f"view {name!r}: missing or infinite values inside a present view "
+                                 f"(row {int(np.argmax(partial | np.isinf(block).any(1)))}); a missing view is NaN "
+                                 "in all its columns")
+            present[:, index] = ~missing.any(1)
+        if not present.any(1).all():
+            raise ValueError(f"row {int(np.argmin(present.any(1)))} has no view")
 
     @torch.no_grad()
     def _represent(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
@@ -370,7 +409,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2)
+        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2,
+                          ensure_all_finite="allow-nan" if self.views else True)
+        self._check_views(X)
         n_samples = X.shape[0]
         self._check_n_clusters(n_samples)
         target, n_outputs = self._encode_target(y, n_samples)
@@ -443,8 +484,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         after pretraining and after every round.
         """
         self.network_ = DeepTypeNetwork(X.shape[1], list(self.hidden_layers), n_outputs,
-                                        task=self.task, activation=self.activation,
-                                        dropout=self.dropout).to(device)
+                                        task=self.task, activation=self.activation, dropout=self.dropout,
+                                        view_sizes=self._view_sizes()).to(device)
         # The fused kernel updates all parameters in one pass (fewer memory sweeps than the per-tensor loop).
         optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
                                      fused=device.type in ("cpu", "cuda"))
@@ -495,12 +536,14 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                     cluster = torch.zeros((), device=device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                alpha = self._alpha_at(step)
-                sparsity = add_l21_gradient_(self.network_.first_layer.weight, alpha)
+                sparsity = penalty = torch.zeros((), device=device)
+                for layer, alpha in zip(self.network_.first_layers, self._alphas_at(step), strict=True):
+                    norm = add_l21_gradient_(layer.weight, alpha)
+                    sparsity, penalty = sparsity + norm, penalty + alpha * norm
                 optimizer.step()
                 step += 1
                 counted += 1
-                sums += torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + alpha * sparsity])
+                sums += torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + penalty])
                 if counted == steps_per_epoch or local == n_steps - 1:
                     means = (sums / counted).tolist()
                     record = {"phase": phase, "round": round_index, "step": step, "primary": means[0],
@@ -591,15 +634,17 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     # --------------------------------------------------------------- inference
     def _input(self, X: Any) -> torch.Tensor:
         check_is_fitted(self, "network_")
-        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, reset=False)
+        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, reset=False,
+                          ensure_all_finite="allow-nan" if self.views else True)
+        self._check_views(X)
         return torch.from_numpy(X).to(next(self.network_.parameters()).device)
 
     @property
     def feature_importances_(self) -> np.ndarray:
         """L2 norm of each gene's first-layer weight column, shape (n_features_in_,)."""
         check_is_fitted(self, "network_")
-        weight = self.network_.first_layer.weight.detach()
-        return torch.linalg.vector_norm(weight, ord=2, dim=0).cpu().numpy()
+        return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0)
+                          for layer in self.network_.first_layers]).cpu().numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Representation (last hidden layer) of ``X``: (n_samples, hidden_layers[-1])."""
@@ -658,6 +703,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             "format": "deepsubtype.DeepType",
             "deepsubtype_version": __version__,
             "params": {**self.get_params(), "hidden_layers": list(self.hidden_layers),
+                       "views": [list(view) for view in self.views] if self.views else None,
+                       "alpha": list(self.alpha) if isinstance(self.alpha, tuple | list) else self.alpha,
                        "n_clusters_range": list(self.n_clusters_range), "checkpoint": None},
             "n_clusters": int(self.n_clusters_),
             "k_scores": self.k_scores_,
@@ -703,6 +750,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         """The fitted estimator described by ``model.json`` (``meta``) and the tensors of ``weights.pt``."""
         params = {**meta["params"], "hidden_layers": tuple(meta["params"]["hidden_layers"]),
                   "n_clusters_range": tuple(meta["params"]["n_clusters_range"]), "device": device}
+        if params.get("views"):
+            params["views"] = tuple((str(name), int(size)) for name, size in params["views"])
+        if isinstance(params["alpha"], list):
+            params["alpha"] = tuple(params["alpha"])
         model = cls(**params)
         model.n_features_in_ = meta["n_features_in"]
         if meta["feature_names_in"]:
@@ -713,7 +764,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             model._target_mean, model._target_scale = meta["target_mean"], meta["target_scale"]
         n_outputs = {"classification": len(meta["classes"]), "reconstruction": 0}.get(model.task, 1)
         network = DeepTypeNetwork(model.n_features_in_, list(model.hidden_layers), n_outputs, task=model.task,
-                                  activation=model.activation, dropout=model.dropout)
+                                  activation=model.activation, dropout=model.dropout,
+                                  view_sizes=model._view_sizes())
         network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})
         model.network_ = network.to(resolve_device(device))
         model.cluster_centers_ = state["cluster_centers"].numpy()

@@ -329,8 +329,8 @@ def attach_clinical(adata: ad.AnnData, clinical: pd.DataFrame, *, source: str = 
     only_expression = adata.n_obs - len(shared)
     only_clinical = clinical.shape[0] - len(shared)
     if only_expression or only_clinical:
-        logger.warning("%s: %d samples shared; %d only in expression, %d only in clinical (dropped)",
-                       source, len(shared), only_expression, only_clinical)
+        logger.warning("%s: %d samples shared; %d only in the matrix (dropped), %d only in the clinical table "
+                       "(no values)", source, len(shared), only_expression, only_clinical)
     # Every sample shared, in order: add the columns to adata itself rather than copy a large matrix.
     aligned = adata if shared.equals(adata.obs_names) else adata[shared].copy()
     for column in clinical.columns:

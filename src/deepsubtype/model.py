@@ -39,16 +39,34 @@ def _mlp(sizes: list[int], activation: str, dropout: float) -> nn.Sequential:
 class DeepTypeNetwork(nn.Module):
     """Encoder (fully connected, ``hidden_layers``) plus a task head.
 
-    The head is linear to ``n_outputs`` for supervised tasks and, for
-    ``reconstruction``, a decoder mirroring the encoder back to ``n_features``.
+    With ``view_sizes`` (features per view, in column order; several views), the
+    first hidden layer is one branch per view (``hidden_layers[0]`` units each, its
+    own first-layer weights); the branches' outputs, each times the view's presence
+    (0 when the view is missing: its features are NaN), and the presence flags are
+    concatenated into the shared layers ``hidden_layers[1:]``. One view: a plain
+    fully connected encoder. The head is linear to ``n_outputs`` for supervised
+    tasks and, for ``reconstruction``, a decoder mirroring the encoder back to
+    ``n_features``.
     """
 
     def __init__(self, n_features: int, hidden_layers: list[int], n_outputs: int, *,
-                 task: Task, activation: str = "sigmoid", dropout: float = 0.0) -> None:
+                 task: Task, activation: str = "sigmoid", dropout: float = 0.0,
+                 view_sizes: list[int] | None = None) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
-        self.encoder = _mlp([n_features, *hidden_layers], activation, dropout)
+        self.view_sizes = list(view_sizes) if view_sizes and len(view_sizes) > 1 else None
+        if self.view_sizes is not None:
+            if sum(self.view_sizes) != n_features:
+                raise ValueError(f"view sizes {self.view_sizes} do not add up to {n_features} features")
+            if len(hidden_layers) < 2:
+                raise ValueError("several views need at least two hidden layers: the view branches and a shared one")
+            self.branches = nn.ModuleList(_mlp([size, hidden_layers[0]], activation, dropout)
+                                          for size in self.view_sizes)
+            shared_input = len(self.view_sizes) * (hidden_layers[0] + 1)
+            self.encoder = _mlp([shared_input, *hidden_layers[1:]], activation, dropout)
+        else:
+            self.encoder = _mlp([n_features, *hidden_layers], activation, dropout)
         if task == "reconstruction":
             decoder_sizes = [*reversed(hidden_layers)]
             self.head: nn.Module = nn.Sequential(_mlp(decoder_sizes, activation, dropout),
@@ -57,15 +75,24 @@ class DeepTypeNetwork(nn.Module):
             self.head = nn.Linear(hidden_layers[-1], n_outputs)
 
     @property
-    def first_layer(self) -> nn.Linear:
-        """The input layer, whose weight is (hidden_layers[0], n_features)."""
-        layer = self.encoder[0]
-        assert isinstance(layer, nn.Linear)
-        return layer
+    def first_layers(self) -> list[nn.Linear]:
+        """The input layers, one per view in column order; weights (hidden_layers[0], view features)."""
+        blocks = list(self.branches) if self.view_sizes is not None else [self.encoder]
+        layers = [block[0] for block in blocks]
+        assert all(isinstance(layer, nn.Linear) for layer in layers)
+        return layers  # type: ignore[return-value]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(H, output)``: representation (batch, hidden[-1]) and head output."""
-        hidden = self.encoder(x)
+        if self.view_sizes is None:
+            hidden = self.encoder(x)
+        else:
+            parts, flags = [], []
+            for branch, view in zip(self.branches, torch.split(x, self.view_sizes, dim=1), strict=True):
+                present = ~torch.isnan(view[:, :1])  # (batch, 1): a missing view is NaN throughout
+                parts.append(branch(torch.nan_to_num(view, nan=0.0)) * present)
+                flags.append(present.to(x.dtype))
+            hidden = self.encoder(torch.cat([*parts, *flags], dim=1))
         return hidden, self.head(hidden)
 
 
@@ -118,7 +145,8 @@ def primary_loss(task: Task, output: torch.Tensor, target: torch.Tensor, x: torc
     uses ``x`` itself.
     """
     if task == "reconstruction":
-        return F.mse_loss(output, x)
+        observed = ~torch.isnan(x)  # missing views are NaN
+        return F.mse_loss(output, x) if bool(observed.all()) else F.mse_loss(output[observed], x[observed])
     if task == "classification":
         known = target >= 0
         if not known.any():

@@ -1,4 +1,4 @@
-"""Normalization of expression matrices: scale detection, log transform, gene filter, z-score.
+"""Normalization of expression matrices: scale detection, log transform, gene filter, z-score; joining views.
 
 Each step is recorded in ``adata.uns["normalize"]`` so that the output file says
 what was done to the values.
@@ -12,17 +12,20 @@ from typing import Literal
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scanpy as sc
 
 from .io import InputError
 
-__all__ = ["Scale", "MissingPolicy", "detect_scale", "column_variance", "normalize"]
+__all__ = ["Scale", "MissingPolicy", "MissingViews", "detect_scale", "column_variance", "normalize", "combine_views"]
 
 logger = logging.getLogger(__name__)
 
 Scale = Literal["counts", "linear", "log"]
 #: What to do with missing (NaN) or infinite expression values.
 MissingPolicy = Literal["fail", "drop_genes", "impute"]
+#: Patients lacking a view, when several are joined: masked (NaN, flagged) or dropped.
+MissingViews = Literal["mask", "drop"]
 
 #: Non-negative data whose maximum exceeds this is taken as not yet log-transformed.
 LINEAR_MAX = 100.0
@@ -219,3 +222,60 @@ def normalize(
     adata.uns["normalize"] = steps
     logger.info("normalized %s: scale=%s, %d of %d genes kept", source, scale, adata.n_vars, steps["n_genes_input"])
     return adata
+
+
+
+def combine_views(views: dict[str, ad.AnnData], *, missing_views: MissingViews = "mask",
+                  patients: pd.Index | None = None, source: str = "views") -> ad.AnnData:
+    """Join normalized views (each patients x features) into one AnnData, features side by side.
+
+    Patients are matched by id. ``missing_views="mask"`` keeps every patient found in
+    some view, with NaN in the columns of a view it lacks; ``"drop"`` keeps only the
+    patients found in every view. ``patients`` (e.g. the clinical table's ids) fixes
+    the order and must all be found in some view: a patient with no view at all is an
+    error naming it. ``var`` gets ``view`` and ``feature`` (the view's own id);
+    ``var_names`` are ``view:feature``; ``obsm["view_present"]`` (patients x views,
+    bool) and ``uns["views"]`` (features and patients per view, patients dropped)
+    record what was there. ``X`` and ``layers["log"]`` are float32.
+    """
+    if missing_views not in ("mask", "drop"):
+        raise InputError(f"{source}: missing_views must be mask or drop, got {missing_views!r}")
+    found = pd.Index([])
+    for view in views.values():
+        found = found.union(view.obs_names, sort=False)
+    order = patients if patients is not None else found
+    absent = order.difference(found, sort=False)
+    if len(absent):
+        raise InputError(f"{source}: patient {absent[0]!r} is in no view ({len(absent)} such patients)")
+    present = np.stack([order.isin(view.obs_names) for view in views.values()], axis=1)
+    keep = present.all(1) if missing_views == "drop" else np.ones(len(order), dtype=bool)
+    dropped = int((~keep).sum())
+    if dropped:
+        logger.warning("%s: %d of %d patients lack at least one view and are dropped (missing_views: drop)",
+                       source, dropped, len(order))
+    order, present = order[keep], present[keep]
+    n_masked = int((~present).any(1).sum())
+    if n_masked:
+        logger.warning("%s: %d of %d patients lack at least one view; those views are masked", source, n_masked,
+                       len(order))
+    blocks, logs, variables = [], [], []
+    for name, view in views.items():
+        rows = view.obs_names.get_indexer(order)
+        block = np.full((len(order), view.n_vars), np.nan, dtype=np.float32)
+        log = np.full_like(block, np.nan)
+        block[rows >= 0] = np.asarray(view.X, dtype=np.float32)[rows[rows >= 0]]
+        log[rows >= 0] = np.asarray(view.layers["log"], dtype=np.float32)[rows[rows >= 0]]
+        blocks.append(block)
+        logs.append(log)
+        variables.append(view.var.assign(view=name, feature=view.var_names.to_numpy()))
+    var = pd.concat(variables)
+    var.index = [f"{view}:{feature}" for view, feature in zip(var["view"], var["feature"], strict=True)]
+    combined = ad.AnnData(X=np.concatenate(blocks, axis=1), obs=pd.DataFrame(index=order), var=var,
+                          layers={"log": np.concatenate(logs, axis=1)})
+    combined.obsm["view_present"] = present
+    combined.uns["views"] = {name: {"n_features": int(view.n_vars), "n_patients": int(present[:, i].sum())}
+                             for i, (name, view) in enumerate(views.items())}
+    combined.uns["views_dropped"] = {"missing_views": missing_views, "n_patients_dropped": dropped,
+                                     "n_patients_masked": n_masked if missing_views == "mask" else 0}
+    combined.uns["normalize"] = {name: view.uns["normalize"] for name, view in views.items()}
+    return combined

@@ -28,7 +28,7 @@ from . import __version__
 from .estimator import DeepType
 from .importance import gene_importance
 from .io import InputError, Orientation, attach_clinical, check_cohort_name, read_clinical, read_expression
-from .normalize import MissingPolicy, Scale, normalize
+from .normalize import MissingPolicy, MissingViews, Scale, combine_views, normalize
 from .plots import (
     consensus_cdf,
     cox_forest,
@@ -204,18 +204,38 @@ def _read_clusters(path: str | Path) -> pd.Series:
     return pd.read_csv(path, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
 
 
-def normalize_stage(expression: str | Path, clinical: str | Path, output: str | Path, *,
-                    orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
+def normalize_stage(expression: str | Path | dict[str, dict[str, Any]], clinical: str | Path, output: str | Path,
+                    *, orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
                     scale: Scale | str = "auto", n_top_genes: int | None = 5000,
-                    zscore: bool = True, missing: MissingPolicy | str = "fail") -> ad.AnnData:
-    """Read, align, normalize; write ``normalized.h5ad`` (see :func:`~deepsubtype.normalize.normalize`)."""
-    adata = read_expression(expression, orientation=orientation)
-    adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
-    adata = normalize(adata, scale=scale, n_top_genes=n_top_genes, zscore=zscore, missing=missing,  # type: ignore[arg-type]
-                      source=str(expression), copy=False)
-    adata.uns["provenance"] = _provenance(stage="normalize", expression=str(expression), clinical=str(clinical),
-                                          orientation=orientation, sample_column=sample_column, scale=scale,
-                                          n_top_genes=n_top_genes, zscore=zscore, missing=missing)
+                    zscore: bool = True, missing: MissingPolicy | str = "fail",
+                    missing_views: MissingViews | str = "mask") -> ad.AnnData:
+    """Read, align, normalize; write ``normalized.h5ad`` (see :func:`~deepsubtype.normalize.normalize`).
+
+    ``expression`` is one matrix, or several views of the same patients:
+    ``{view: {"path": ..., and any of orientation, scale, n_top_genes, zscore, missing}}``,
+    where the keyword arguments are the defaults. Each view is normalized on its own
+    patients, then the views are joined by :func:`~deepsubtype.normalize.combine_views`
+    (``missing_views``: ``mask`` or ``drop`` patients lacking a view).
+    """
+    defaults = {"orientation": orientation, "scale": scale, "n_top_genes": n_top_genes, "zscore": zscore,
+                "missing": missing}
+    specs = expression if isinstance(expression, dict) else {"expression": {"path": expression}}
+    clinical_table = read_clinical(clinical, sample_column=sample_column)
+    views = {}
+    for name, spec in specs.items():
+        settings = {**defaults, **{key: value for key, value in spec.items() if key != "path"}}
+        adata = read_expression(spec["path"], orientation=settings.pop("orientation"))
+        adata = attach_clinical(adata, clinical_table, source=f"{clinical}" if len(specs) == 1 else
+                                f"{clinical}, view {name}")
+        views[name] = normalize(adata, **settings, source=str(spec["path"]), copy=False)
+    if len(views) == 1:
+        adata = next(iter(views.values()))
+    else:
+        adata = combine_views(views, missing_views=missing_views,  # type: ignore[arg-type]
+                              patients=clinical_table.index, source=str(clinical))
+        adata = attach_clinical(adata, clinical_table, source=str(clinical))
+    adata.uns["provenance"] = _provenance(stage="normalize", expression=specs, clinical=str(clinical),
+                                          sample_column=sample_column, missing_views=missing_views, **defaults)
     with _atomic(output) as temporary:
         adata.write_h5ad(temporary, compression="gzip")
     return adata
@@ -259,12 +279,18 @@ def _check_n_clusters(adata: ad.AnnData, params: dict[str, Any], source: str) ->
                          f"{adata.n_obs} samples (duplicated samples?)")
 
 
-def _estimator_params(model_params: dict[str, Any] | None, task: str, seed: int, device: str) -> dict[str, Any]:
-    """DeepType keyword arguments from a config's ``model`` section (lists made tuples) and the run's settings."""
+def _estimator_params(model_params: dict[str, Any] | None, task: str, seed: int, device: str,
+                      adata: ad.AnnData) -> dict[str, Any]:
+    """DeepType keyword arguments from a config's ``model`` section (lists made tuples), the run's settings
+    and, for several views, ``views`` from ``adata.var["view"]`` (``alpha`` may then list one per view)."""
     params = {**(model_params or {}), "task": task, "random_state": seed, "device": device}
-    for key in ("hidden_layers", "n_clusters_range"):
-        if key in params:
+    for key in ("hidden_layers", "n_clusters_range", "alpha"):
+        if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
+    if "view" in adata.var and adata.var["view"].nunique() > 1:
+        names = pd.unique(adata.var["view"])
+        counts = adata.var["view"].value_counts()
+        params["views"] = tuple((str(name), int(counts[name])) for name in names)
     return params
 
 
@@ -293,7 +319,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
-    params = _estimator_params(model_params, task, seed, device)
+    params = _estimator_params(model_params, task, seed, device, adata)
     _check_n_clusters(adata, params, str(normalized))
     grid = {"alphas": list(DEFAULT_ALPHAS), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
     tuned = {name: params.get(name) == "auto" for name in ("alpha", "beta")}
@@ -397,12 +423,30 @@ def _two_dimensions(points: np.ndarray, method: str, seed: int) -> tuple[np.ndar
 
 def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path | None = None,
                 heatmap: str | Path | None = None, *, normalized: str | Path | None = None,
-                clusters: str | Path | None = None, n_top_plot: int = 30) -> pd.DataFrame:
+                clusters: str | Path | None = None, n_top_plot: int = 30,
+                by_view: str | Path | None = None) -> pd.DataFrame:
     """Rank genes by first-layer importance; write ``gene_importance.tsv``, a bar plot of the top genes and,
-    given ``normalized`` and ``clusters``, a heatmap of their z-scores across patients ordered by cluster."""
+    given ``normalized`` and ``clusters``, a heatmap of their z-scores across patients ordered by cluster.
+
+    A model of several views has ``view``, ``feature``, ``rank_in_view`` and
+    ``relative_in_view`` too (:func:`~deepsubtype.importance.gene_importance`).
+    ``by_view``: a directory with one ``{view}.tsv`` per view (``feature``,
+    ``importance``, ``relative_importance``, ``rank`` within the view); a single-view
+    model's is named ``expression.tsv``.
+    """
     model = DeepType.load(model_dir)
     table = gene_importance(model)
     _write_table(table, importance)
+    if by_view is not None:
+        per_view = (dict(list(table.groupby("view", sort=False))) if "view" in table
+                    else {"expression": table.assign(feature=table["gene"])})
+        with _atomic(by_view) as temporary:
+            temporary.mkdir(parents=True)
+            for name, rows in per_view.items():
+                largest = rows["importance"].max() or 1.0
+                _to_tsv(pd.DataFrame({"feature": rows["feature"], "importance": rows["importance"],
+                                      "relative_importance": rows["importance"] / largest,
+                                      "rank": np.arange(1, len(rows) + 1)}), temporary / f"{name}.tsv")
     if plot is not None:
         _save_figure(top_genes(table, n_top=n_top_plot, title=f"Top {n_top_plot} genes by DeepType importance"),
                      plot)
@@ -581,14 +625,17 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     results: list[tuple[int, BaselineResult]] = [
         (seed, BaselineResult("deepsubtype", assignments.reindex(adata.obs_names).to_numpy(), points,
                               float(model.fit_seconds_)))]
-    results += [(seed, result) for result in run_baselines(X, n_clusters, seed=seed, autoencoder_params=autoencoder)]
+    view_sizes = [size for _, size in model.views] if model.views else None
+    results += [(seed, result) for result in run_baselines(X, n_clusters, seed=seed, autoencoder_params=autoencoder,
+                                                           view_sizes=view_sizes)]
     y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
     for extra in extra_seeds:
         refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
         results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
                                               float(refit.fit_seconds_))))
         results += [(extra, result)
-                    for result in run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder)]
+                    for result in run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder,
+                                                view_sizes=view_sizes)]
 
     table = pd.DataFrame([
         {"method": result.method, "seed": result_seed, "seconds": result.seconds,
@@ -602,7 +649,8 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
                                                   oof["p_value"].median(), np.nan)
     metrics = [m for m in _COMPARE_METRICS if m in table.columns]
     summary = _summarize_over_seeds(table, metrics)
-    consensus = consensus_clustering(X, list(range(consensus_k[0], consensus_k[1] + 1)), seed=seed)
+    consensus = consensus_clustering(np.nan_to_num(X, nan=0.0), list(range(consensus_k[0], consensus_k[1] + 1)),
+                                     seed=seed)
     medians = summary.rename(columns={f"{m}_median": m for m in metrics})
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
@@ -661,7 +709,7 @@ def sweep_run_stage(normalized: str | Path, output_dir: str | Path, *, alpha: fl
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
-    params = {**_estimator_params(model_params, task, seed, device), "alpha": alpha, "beta": beta,
+    params = {**_estimator_params(model_params, task, seed, device, adata), "alpha": alpha, "beta": beta,
               "n_clusters": n_clusters}
     _check_n_clusters(adata, params, str(normalized))
     model = DeepType(**params).fit(adata, y)

@@ -32,13 +32,41 @@ def section(cohort, name):
     return {**config[name], **config["cohorts"][cohort].get(name, {})}
 
 
+def normalize_inputs(wildcards):
+    cohort = cohort_config(wildcards)
+    views = cohort.get("views", {"expression": cohort})
+    return {"clinical": cohort["clinical"], **{f"view_{name}": view["expression"] for name, view in views.items()}}
+
+
 def normalize_settings(wildcards):
     cohort = cohort_config(wildcards)
+    if "views" in cohort:
+        expression = {
+            name: {
+                "path": view["expression"],
+                "orientation": view.get("orientation", "samples_x_genes"),
+                **view.get("normalize", {}),
+            }
+            for name, view in cohort["views"].items()
+        }
+    else:
+        expression = cohort["expression"]
     return {
+        "expression": expression,
         "orientation": cohort["orientation"],
         "sample_column": cohort.get("sample_column"),
+        "missing_views": cohort["missing_views"],
         **section(wildcards.cohort, "normalize"),
     }
+
+
+def model_settings(cohort):
+    """The cohort's model section; with views that set their own alpha, alpha becomes one per view."""
+    model = section(cohort, "model")
+    views = config["cohorts"][cohort].get("views", {})
+    if any("alpha" in view for view in views.values()):
+        model["alpha"] = [view.get("alpha", model["alpha"]) for view in views.values()]
+    return model
 
 
 def train_settings(wildcards):
@@ -49,7 +77,7 @@ def train_settings(wildcards):
         "target": cohort.get("target"),
         "time_column": survival.get("time"),
         "event_column": survival.get("event"),
-        "model_params": section(wildcards.cohort, "model"),
+        "model_params": model_settings(wildcards.cohort),
         "seed": config["seed"],
         "device": config["device"],
         "tuning_grid": config["tuning"],
@@ -219,6 +247,7 @@ def all_outputs():
             f"results/{cohort}/k_selection.tsv",
             f"results/{cohort}/tuning.tsv",
             f"results/{cohort}/gene_importance.tsv",
+            f"results/{cohort}/genes",
             f"results/{cohort}/plots/top_genes.png",
             f"results/{cohort}/plots/top_genes_heatmap.png",
             f"results/{cohort}/plots/embedding.png",

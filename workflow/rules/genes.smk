@@ -25,6 +25,7 @@ rule genes:
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "figure": "top genes by cluster"},
         ),
+        by_view=directory("results/{cohort}/genes"),
         provenance="results/{cohort}/provenance/genes.json",
     params:
         n_top_plot=config["genes"]["n_top_plot"],

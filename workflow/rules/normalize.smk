@@ -1,7 +1,6 @@
 rule normalize:
     input:
-        expression=lambda wildcards: cohort_config(wildcards)["expression"],
-        clinical=lambda wildcards: cohort_config(wildcards)["clinical"],
+        unpack(normalize_inputs),
     output:
         "results/{cohort}/normalized.h5ad",
         provenance="results/{cohort}/provenance/normalize.json",

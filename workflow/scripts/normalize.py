@@ -3,5 +3,5 @@
 from deepsubtype.stages import normalize_stage, snakemake_job
 
 with snakemake_job(snakemake):
-    normalize_stage(snakemake.input.expression, snakemake.input.clinical, snakemake.output[0],
-                    **snakemake.params.settings)
+    # settings["expression"]: the matrix, or every view's matrix with its settings (the rule's inputs)
+    normalize_stage(clinical=snakemake.input.clinical, output=snakemake.output[0], **snakemake.params.settings)

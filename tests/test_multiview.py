@@ -1,0 +1,153 @@
+"""Several views (omics) per patient: network branches, masking, per-view genes, the workflow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from deepsubtype import DeepType, InputError
+from deepsubtype.stages import genes_stage, normalize_stage
+
+from .conftest import FAST_MODEL, REPO
+
+VIEWS = (("signal", 30), ("noise_b", 20), ("noise_c", 25))
+
+
+def _three_views(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Views of 30, 20 and 25 features; only the first carries the 3 groups (features 0-11)."""
+    rng = np.random.default_rng(seed)
+    groups = np.arange(n) % 3
+    signal = rng.normal(size=(n, 30))
+    for group in range(3):
+        signal[groups == group, group * 4:(group + 1) * 4] += 2.5
+    X = np.hstack([signal, rng.normal(size=(n, 20)), rng.normal(size=(n, 25))]).astype(np.float32)
+    return X, groups
+
+
+def _model(**params: object) -> DeepType:
+    settings = {**FAST_MODEL, "alpha": 0.01, "pretrain_steps": 600, "device": "cpu", **params}
+    settings["hidden_layers"] = tuple(settings["hidden_layers"])  # type: ignore[arg-type]
+    return DeepType(views=VIEWS, **settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[DeepType, np.ndarray, np.ndarray]:
+    X, groups = _three_views()
+    X[:10, 30:50] = np.nan  # ten patients lack the second view
+    return _model().fit(X, groups), X, groups
+
+
+def test_signal_in_one_view_ranks_its_features_first(fitted) -> None:
+    model, _, groups = fitted
+    importance = model.feature_importances_
+    assert importance.shape == (75,)
+    assert len(set(np.argsort(-importance)[:12]) & set(range(12))) >= 10, "the signal view's informative features lead"
+    assert importance[:12].mean() > 3 * importance[12:30].mean()
+    for start, stop in ((30, 50), (50, 75)):
+        assert importance[start:stop].mean() < 0.05 * importance.max(), "noise views are driven to ~0"
+    from sklearn.metrics import adjusted_rand_score
+    assert adjusted_rand_score(groups, model.labels_) > 0.9
+
+
+def test_a_missing_view_never_reaches_the_representation(fitted) -> None:
+    model, X, _ = fitted
+    changed = X.copy()
+    changed[:10, 30:50] = np.nan
+    changed[10:, 30:50] += 5.0
+    before, after = model.transform(X), model.transform(changed)
+    np.testing.assert_array_equal(before[:10], after[:10])
+    assert not np.allclose(before[10:], after[10:])
+    partial = X.copy()
+    partial[12, 31] = np.nan
+    with pytest.raises(ValueError, match="view 'noise_b': missing or infinite values inside a present view"):
+        model.predict(partial)
+
+
+def test_per_view_alpha_and_saved_views(fitted, tmp_path: Path) -> None:
+    model, X, _ = fitted
+    model.save(tmp_path / "model")
+    loaded = DeepType.load(tmp_path / "model")
+    assert loaded.views == VIEWS
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    table = genes_stage(tmp_path / "model", tmp_path / "genes.tsv", by_view=tmp_path / "genes")
+    assert {"view", "feature", "rank_in_view", "relative_in_view"} <= set(table.columns)
+    per_view = {path.stem: pd.read_csv(path, sep="\t") for path in (tmp_path / "genes").iterdir()}
+    assert sorted(per_view) == ["noise_b", "noise_c", "signal"]
+    assert list(per_view["signal"]["rank"]) == list(range(1, 31)) and per_view["signal"]["relative_importance"][0] == 1
+    with pytest.raises(ValueError, match="alpha has 2 values for 3 views"):
+        _model(alpha=(0.01, 0.02), pretrain_steps=5).fit(*_three_views())
+
+
+def _write_views(directory: Path) -> dict[str, dict[str, object]]:
+    X, groups = _three_views(n=60)
+    samples = [f"P{i:03d}" for i in range(60)]
+    specs = {}
+    for (name, size), start in zip(VIEWS, (0, 30, 50), strict=True):
+        frame = pd.DataFrame(X[:, start:start + size], index=pd.Index(samples, name="sample"),
+                             columns=[f"{name}_{j}" for j in range(size)])
+        if name == "noise_b":
+            frame = frame.iloc[8:]  # eight patients without this view
+        frame.to_csv(directory / f"{name}.tsv", sep="\t")
+        specs[name] = {"path": str(directory / f"{name}.tsv")}
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"sample": samples, "group": [f"g{g}" for g in groups],
+                  "time": rng.exponential(30, 60).round(1), "event": rng.integers(0, 2, 60)}).to_csv(
+        directory / "clinical.tsv", sep="\t", index=False)
+    return specs
+
+
+def test_views_are_normalized_apart_and_joined(tmp_path: Path) -> None:
+    specs = _write_views(tmp_path)
+    specs["noise_c"]["n_top_genes"] = 10
+    masked = normalize_stage(specs, tmp_path / "clinical.tsv", tmp_path / "masked.h5ad")
+    assert masked.shape == (60, 30 + 20 + 10)
+    assert list(pd.unique(masked.var["view"])) == ["signal", "noise_b", "noise_c"]
+    assert masked.uns["views"]["noise_b"] == {"n_features": 20, "n_patients": 52}
+    assert np.isnan(masked.X[:8, 30:50]).all() and not np.isnan(masked.X[8:]).any()
+    np.testing.assert_allclose(np.nanmean(masked.X, axis=0), 0, atol=1e-5)  # each view z-scored on its own patients
+    dropped = normalize_stage(specs, tmp_path / "clinical.tsv", tmp_path / "dropped.h5ad", missing_views="drop")
+    assert dropped.n_obs == 52 and dropped.uns["views_dropped"]["n_patients_dropped"] == 8
+    clinical = pd.read_csv(tmp_path / "clinical.tsv", sep="\t")
+    pd.concat([clinical, clinical.tail(1).assign(sample="P999")]).to_csv(tmp_path / "more.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match="patient 'P999' is in no view"):
+        normalize_stage(specs, tmp_path / "more.tsv", tmp_path / "none.h5ad")
+    assert not (tmp_path / "none.h5ad").exists()
+
+
+@pytest.mark.e2e
+def test_workflow_with_three_views(tmp_path: Path) -> None:
+    specs = _write_views(tmp_path)
+    config = {
+        "seed": 0, "device": "cpu",
+        "cohorts": {"multi": {
+            "views": {name: {"expression": spec["path"], **({"alpha": 0.02} if name != "signal" else {})}
+                      for name, spec in specs.items()},
+            "clinical": str(tmp_path / "clinical.tsv"), "target": "group",
+            "survival": {"time": "time", "event": "event", "unit": "months"}}},
+        "model": {**FAST_MODEL, "alpha": 0.01, "pretrain_steps": 300},
+        "compare": {"run": True},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # views keep their order
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                             str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "2",
+                             "results/multi/genes", "results/multi/survival/logrank.tsv",
+                             "results/multi/compare/metrics.tsv"],
+                            capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = tmp_path / "results" / "multi"
+    assert sorted(p.name for p in (results / "genes").glob("*.tsv")) == ["noise_b.tsv", "noise_c.tsv", "signal.tsv"]
+    model = DeepType.load(results / "model")
+    assert model.views == VIEWS and model.alpha == (0.01, 0.02, 0.02)
+    genes = pd.read_csv(results / "gene_importance.tsv", sep="\t")
+    assert set(genes.head(12)["view"]) == {"signal"}
+    metrics = pd.read_csv(results / "compare" / "metrics.tsv", sep="\t")
+    assert {"snf", "deepsubtype"} <= set(metrics["method"]) and metrics["ari"].notna().all()
+    assert ad.read_h5ad(results / "normalized.h5ad").obsm["view_present"].sum(0).tolist() == [60, 52, 60]
