@@ -61,11 +61,11 @@ def write_cohort(directory: Path, n_patients: int, n_genes: int, seed: int = 0) 
     }).to_csv(directory / "clinical.tsv", sep="\t", index=False)
 
 
-def write_config(directory: Path) -> None:
+def write_config(directory: Path, device: str) -> None:
     demo = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config = {
         "seed": 0,
-        "device": "cpu",
+        "device": device,
         "cohorts": {"scale": {
             "expression": "expression.tsv", "clinical": "clinical.tsv", "sample_column": "sample",
             "task": "classification", "target": "group",
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=20000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/deepsubtype-scale"))
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="training device, e.g. cuda (train then requests gpu=1)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     arguments = parser.parse_args()
 
@@ -112,7 +113,7 @@ def main() -> None:
     for n in arguments.patients:
         directory = arguments.workdir / f"n{n}"
         write_cohort(directory, n, arguments.genes)
-        write_config(directory)
+        write_config(directory, arguments.device)
         figures[n] = run(directory, arguments.cores)
         matrix_mb = n * arguments.genes * 4 / 2**20
         figures[n]["matrix_float32_mb"] = matrix_mb
