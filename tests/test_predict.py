@@ -195,3 +195,68 @@ def test_cli_assigns_a_single_new_sample(trained, tmp_path: Path, capsys) -> Non
     assert main(["predict", str(trained["model"]), str(trained["normalized"]), str(trained["one"]), str(out),
                  "--centering", "own"]) == 2
     assert "at least 2 samples" in capsys.readouterr().err
+
+
+def _workflow_config(workdir: Path, **validation_cohort) -> Path:
+    expression, clinical = make_cohort(n_samples=60, seed=0)
+    new_expression, new_clinical = make_cohort(n_samples=48, seed=5)
+    new_expression.index = pd.Index([f"N{i:03d}" for i in range(48)], name="sample")
+    new_clinical["sample"] = new_expression.index
+    (workdir / "data").mkdir(exist_ok=True)
+    expression.to_csv(workdir / "data/expression.tsv")
+    clinical.to_csv(workdir / "data/clinical.tsv", sep="\t", index=False, na_rep="NA")
+    new_expression.iloc[:, ::-1].to_csv(workdir / "data/new.tsv", sep="\t")  # genes in another order
+    new_clinical.to_csv(workdir / "data/new_clinical.tsv", sep="\t", index=False, na_rep="NA")
+    survival = {"time": "time", "event": "event", "unit": "months", "covariates": ["age"]}
+    config = {
+        "seed": 1, "device": "cpu",
+        "cohorts": {
+            "tiny": {"expression": "data/expression.tsv", "clinical": "data/clinical.tsv", "sample_column": "sample",
+                     "target": "subtype", "survival": survival},
+            "tiny_new": {"model_from": "tiny", "expression": "data/new.tsv", "clinical": "data/new_clinical.tsv",
+                         "sample_column": "sample", "target": "subtype", "survival": survival,
+                         **validation_cohort},
+        },
+        "normalize": {"n_top_genes": 100}, "model": FAST_MODEL, "compare": {"run": False},
+        "validation": {"folds": 0},
+    }
+    import yaml
+
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir / "config.yaml"
+
+
+@pytest.mark.e2e
+def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> None:
+    from .test_workflow import REPO, _snakemake
+
+    config = _workflow_config(tmp_path)
+    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                        str(config), "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    new = tmp_path / "results/tiny_new"
+    assert not (new / "model").exists() and not (new / "embedding.h5ad").exists(), "nothing trained on it"
+    clusters = pd.read_csv(new / "clusters.tsv", sep="\t")
+    assert len(clusters) == 48 and set(clusters["cluster"]) == {0, 1, 2}
+    agreement = pd.read_csv(new / "agreement.tsv", sep="\t")
+    assert agreement.loc[1, "ari"] > 0.8, "the new patients' calls follow their subtypes"
+    logrank = pd.read_csv(new / "survival/logrank.tsv", sep="\t")
+    assert 0 <= logrank.loc[0, "p_value"] <= 1
+    summary = pd.read_csv(tmp_path / "results/validation_summary.tsv", sep="\t")
+    assert list(summary["cohort"]) == ["tiny", "tiny_new"] and list(summary["role"]) == ["discovery", "validation"]
+    assert summary.loc[1, "n_genes_found"] == 100 and summary.loc[1, "n_genes_missing"] == 0
+    assert summary["logrank_p"].between(0, 1).all()
+    assert (new / "provenance/predict.json").exists() and (tmp_path / "logs/tiny_new/predict.log").exists()
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"model_from": "nowhere"}, "model_from 'nowhere' is not a cohort of the config"),
+    ({"model_from": "tiny_new"}, "cannot take its model from itself"),
+])
+def test_model_from_must_name_a_training_cohort(tmp_path: Path, setting: dict, message: str) -> None:
+    from .test_workflow import REPO, _snakemake
+
+    config = _workflow_config(tmp_path, **setting)
+    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                        str(config), "--dry-run")
+    assert result.returncode != 0 and message in result.stdout + result.stderr
