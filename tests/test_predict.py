@@ -203,7 +203,7 @@ def _workflow_config(workdir: Path, **validation_cohort) -> Path:
     new_expression.index = pd.Index([f"N{i:03d}" for i in range(48)], name="sample")
     new_clinical["sample"] = new_expression.index
     (workdir / "data").mkdir(exist_ok=True)
-    expression.to_csv(workdir / "data/expression.tsv")
+    expression.to_csv(workdir / "data/expression.tsv", sep="\t")
     clinical.to_csv(workdir / "data/clinical.tsv", sep="\t", index=False, na_rep="NA")
     new_expression.iloc[:, ::-1].to_csv(workdir / "data/new.tsv", sep="\t")  # genes in another order
     new_clinical.to_csv(workdir / "data/new_clinical.tsv", sep="\t", index=False, na_rep="NA")
