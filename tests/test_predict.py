@@ -247,6 +247,12 @@ def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> No
     assert summary.loc[1, "n_genes_found"] == 100 and summary.loc[1, "n_genes_missing"] == 0
     assert summary["logrank_p"].between(0, 1).all()
     assert (new / "provenance/predict.json").exists() and (tmp_path / "logs/tiny_new/predict.log").exists()
+    report = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                        str(config), "--report", str(tmp_path / "report.html"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    for name in ("overlap.tsv", "agreement.tsv", "validation_summary.tsv", "kaplan_meier.png"):
+        assert name in html
 
 
 @pytest.mark.parametrize(("setting", "message"), [

@@ -834,7 +834,14 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     report = dict(transfer.report)
     if reference.zscore and adata.n_obs >= 2:
         other = "own" if centering == "training" else "training"
-        other_labels = model.predict(transfer_normalization(adata, reference, centering=other, **settings).adata)
+        quiet = logging.getLogger("deepsubtype.transfer")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # the comparison's own log line would read as the run's
+        try:
+            other_labels = model.predict(transfer_normalization(adata, reference, centering=other,
+                                                                **settings).adata)
+        finally:
+            quiet.setLevel(level)
         report[f"calls_unchanged_with_centering_{other}"] = float((other_labels == labels).mean())
     report["mean_confidence"] = float(table["confidence"].mean())
     sizes = np.bincount(labels, minlength=int(model.n_clusters_))
@@ -910,7 +917,7 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
                 "n_genes_missing": int(overlap["n_missing"]) if role == "validation" else 0,
                 "gene_mean_correlation": float(overlap["gene_mean_correlation"]) if role == "validation" else np.nan,
                 "gene_sd_correlation": float(overlap["gene_sd_correlation"]) if role == "validation" else np.nan,
-                "centering": overlap["centering"] if role == "validation" else "own (trained)",
+                "centering": overlap["centering"] if role == "validation" else "fitted on this cohort",
                 "mean_confidence": float(overlap["mean_confidence"]) if role == "validation" else np.nan,
                 **_survival_summary(files, prefix),
                 "target": agreement.loc[line, "target"], "ari": agreement.loc[line, "ari"],
