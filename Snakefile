@@ -25,6 +25,7 @@ include: "workflow/rules/survival.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/sweep.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

@@ -10,6 +10,7 @@ Example, the demo cohort by hand::
     deepsubtype genes out/model out/gene_importance.tsv --plot out/top_genes.png
     deepsubtype survival out/clusters.tsv out/normalized.h5ad out/survival \\
         --time time --event event --unit months --covariate age --covariate grade --horizon 60
+    deepsubtype predict out/model out/normalized.h5ad new_patients.tsv out/new --centering training
 
 Bad input ends with exit status 2 and one line on stderr naming the file and the problem.
 """
@@ -195,6 +196,31 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_summary.add_argument("summary_output", help="summary.tsv to write (one row per alpha, beta, K)")
     sweep_summary.add_argument("run_dirs", nargs="+", help="directories written by deepsubtype sweep")
 
+    predict = stages.add_parser("predict", help="assign the patients of a new cohort (or one new sample file) "
+                                "to a trained model's clusters")
+    predict.add_argument("model_dir", help="model directory written by train")
+    predict.add_argument("training_normalized", help="the training cohort's normalized .h5ad (its genes, "
+                         "per-gene mean and SD)")
+    predict.add_argument("expression", help="the new patients' expression matrix, raw as measured")
+    predict.add_argument("output_dir", help="directory for normalized.h5ad, clusters.tsv, overlap.tsv, "
+                         "missing_genes.txt, agreement.tsv")
+    predict.add_argument("--clinical", help="clinical table of the new patients (survival, agreement)")
+    predict.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
+    predict.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
+    predict.add_argument("--scale", choices=["auto", "counts", "linear", "log"], default="auto")
+    predict.add_argument("--missing", choices=["fail", "drop_genes", "impute"], default="fail",
+                         help="missing or infinite values in the new matrix")
+    predict.add_argument("--missing-genes", choices=["mean", "fail"], default="mean",
+                         help="training genes absent from the new matrix: the training mean (0 after z-scoring) "
+                              "or stop")
+    predict.add_argument("--max-missing-share", type=float, default=0.2,
+                         help="stop when more than this share of the training genes is absent")
+    predict.add_argument("--centering", choices=["training", "own"], default="training",
+                         help="z-score with the training cohort's gene means and SDs, or the new cohort's own "
+                              "(another platform; needs several samples)")
+    predict.add_argument("--target", help="clinical column to compare the clusters with (ACC/NMI/ARI)")
+    predict.add_argument("--device", default="cpu")
+
     aggregate = stages.add_parser("aggregate", help="stack per-cohort tables (compare/summary.tsv, "
                                   "sweep/summary.tsv) into one, with a cohort column")
     aggregate.add_argument("output")
@@ -232,6 +258,8 @@ def _run(arguments: argparse.Namespace) -> None:
     elif stage == "sweep-summary":
         stages.sweep_summary_stage({Path(d).name: d for d in options["run_dirs"]}, options["runs_output"],
                                    options["summary_output"])
+    elif stage == "predict":
+        stages.predict_stage(**options)
     elif stage == "aggregate":
         stages.aggregate_cohorts(dict(options["summaries"]), options["output"])
     if provenance is not None:

@@ -38,7 +38,7 @@ from .cluster import kmeans, match_labels, relabel_by_size, score_n_clusters, sq
 from .io import InputError
 from .model import TASKS, DeepTypeNetwork, Task, add_l21_gradient_, primary_loss
 
-__all__ = ["DeepType", "PAPER_HYPERPARAMETERS", "resolve_device"]
+__all__ = ["DeepType", "PAPER_HYPERPARAMETERS", "assignment_confidence", "resolve_device"]
 
 #: The published setting (Chen et al. 2020, original code on METABRIC): the defaults of :class:`DeepType`.
 PAPER_HYPERPARAMETERS: dict[str, Any] = {
@@ -71,6 +71,22 @@ def resolve_device(device: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     return torch.device(device)
+
+
+def assignment_confidence(distances: np.ndarray) -> np.ndarray:
+    """Relative margin of the nearest centre over the second nearest: ``1 - d1 / d2`` per row of
+    ``distances`` (n, K).
+
+    0 = halfway between two centres (a coin toss), 1 = on its centre; free of the
+    representation's units, so comparable across models. With one cluster every confidence is 1.
+    """
+    distances = np.asarray(distances, dtype=np.float64)
+    if distances.shape[1] < 2:
+        return np.ones(distances.shape[0])
+    nearest = np.sort(distances, axis=1)[:, :2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = 1.0 - nearest[:, 0] / nearest[:, 1]
+    return np.where(nearest[:, 1] > 0, margin, 0.0)
 
 
 def _as_frame_or_array(X: Any) -> Any:
@@ -634,10 +650,32 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     # --------------------------------------------------------------- inference
     def _input(self, X: Any) -> torch.Tensor:
         check_is_fitted(self, "network_")
+        X = self._by_name(X) if hasattr(X, "var_names") else _as_frame_or_array(X)
         X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, reset=False,
                           ensure_all_finite="allow-nan" if self.views else True)
         self._check_views(X)
         return torch.from_numpy(X).to(next(self.network_.parameters()).device)
+
+    def _by_name(self, adata: Any) -> Any:
+        """An AnnData's genes are matched to the training genes by name: any order, extra genes ignored; one
+        lacking some is refused, naming how many and the first
+        (:func:`deepsubtype.transfer.transfer_normalization` fills them). DataFrames keep scikit-learn's rule
+        (the training columns, in order)."""
+        X = adata.to_df()
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return X
+        columns = X.columns.astype(str)
+        if len(columns) == len(names) and (columns == names).all():
+            return X
+        absent = pd.Index(names).difference(columns, sort=False)
+        if len(absent):
+            raise InputError(f"{len(absent)} of the model's {len(names)} genes are not columns of the input "
+                             f"(first {absent[0]!r}); deepsubtype.transfer.transfer_normalization maps a new "
+                             "cohort onto the training genes and fills absent ones")
+        frame = X.copy(deep=False)
+        frame.columns = columns
+        return frame[list(names)]
 
     @property
     def feature_importances_(self) -> np.ndarray:
@@ -655,6 +693,19 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         hidden = self._represent(self._input(X))
         centers = torch.from_numpy(self.cluster_centers_).to(hidden)
         return squared_distances(hidden, centers).argmin(1).cpu().numpy()
+
+    def distances(self, X: Any) -> np.ndarray:
+        """Euclidean distance of each sample's representation to each cluster centre: (n_samples, n_clusters_).
+
+        ``predict`` is the column of the smallest; the values are in representation units (those of
+        ``distance_to_center`` in ``clusters.tsv``)."""
+        hidden = self._represent(self._input(X))
+        centers = torch.from_numpy(self.cluster_centers_).to(hidden)
+        return squared_distances(hidden, centers).clamp_min(0).sqrt().cpu().numpy()
+
+    def confidence(self, X: Any) -> np.ndarray:
+        """Confidence of each assignment, from :meth:`distances` (see :func:`assignment_confidence`)."""
+        return assignment_confidence(self.distances(X))
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
         """Fit and return ``labels_``."""

@@ -17,7 +17,8 @@ import scanpy as sc
 
 from .io import InputError
 
-__all__ = ["Scale", "MissingPolicy", "MissingViews", "detect_scale", "column_variance", "normalize", "combine_views"]
+__all__ = ["Scale", "MissingPolicy", "MissingViews", "detect_scale", "column_variance", "to_log_scale", "normalize",
+           "combine_views"]
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,40 @@ def _check_declared_scale(X: np.ndarray, scale: str, source: str) -> None:
                          "set scale to linear, log or auto")
 
 
+def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps: dict[str, object], *,
+                 target_sum: float = 1e6, source: str = "expression") -> ad.AnnData:
+    """Bring ``adata.X`` (float32, finite) to log scale in place, as step 2 of :func:`normalize`.
+
+    ``scale`` ``auto`` is detected (:func:`detect_scale`); a declared scale that the values
+    contradict is refused. counts: ``normalize_total(target_sum)`` then ``log1p``; linear:
+    ``log1p``; log: unchanged. ``steps`` gets ``scale`` (and ``scale_detected``,
+    ``scale_reason``) and ``transform``.
+    """
+    X = np.asarray(adata.X, dtype=np.float32)
+    if scale == "auto":
+        detected, reason = detect_scale(X)
+        steps["scale_detected"] = detected
+        steps["scale_reason"] = reason
+        scale = detected
+    elif scale in ("counts", "linear", "log"):
+        _check_declared_scale(X, scale, source)
+    steps["scale"] = scale
+    adata.X = X
+    if scale == "counts":
+        sc.pp.normalize_total(adata, target_sum=target_sum)
+        sc.pp.log1p(adata)
+        steps["transform"] = f"normalize_total(target_sum={target_sum:g}) then log1p"
+    elif scale == "linear":
+        sc.pp.log1p(adata)
+        steps["transform"] = "log1p"
+    elif scale == "log":
+        steps["transform"] = "none (already log-scale)"
+    else:
+        raise InputError(f"{source}: unknown scale {scale!r}; use auto, counts, linear or log")
+    adata.uns.pop("log1p", None)
+    return adata
+
+
 def normalize(
     adata: ad.AnnData,
     *,
@@ -171,29 +206,7 @@ def normalize(
     """
     steps: dict[str, object] = {"n_genes_input": int(adata.n_vars), "n_samples": int(adata.n_obs)}
     adata = _handle_missing(adata.copy() if copy else adata, missing, source, steps)
-    X = np.asarray(adata.X, dtype=np.float32)
-
-    if scale == "auto":
-        detected, reason = detect_scale(X)
-        steps["scale_detected"] = detected
-        steps["scale_reason"] = reason
-        scale = detected
-    elif scale in ("counts", "linear", "log"):
-        _check_declared_scale(X, scale, source)
-    steps["scale"] = scale
-    adata.X = X
-    if scale == "counts":
-        sc.pp.normalize_total(adata, target_sum=target_sum)
-        sc.pp.log1p(adata)
-        steps["transform"] = f"normalize_total(target_sum={target_sum:g}) then log1p"
-    elif scale == "linear":
-        sc.pp.log1p(adata)
-        steps["transform"] = "log1p"
-    elif scale == "log":
-        steps["transform"] = "none (already log-scale)"
-    else:
-        raise InputError(f"{source}: unknown scale {scale!r}; use auto, counts, linear or log")
-    adata.uns.pop("log1p", None)
+    adata = to_log_scale(adata, scale, steps, target_sum=target_sum, source=source)
 
     variance = column_variance(np.asarray(adata.X))
     constant = variance <= 0

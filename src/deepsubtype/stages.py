@@ -60,6 +60,9 @@ __all__ = [
     "aggregate_cohorts",
     "sweep_run_stage",
     "sweep_summary_stage",
+    "predict_stage",
+    "validation_summary_stage",
+    "PREDICT_FILES",
     "SWEEP_RUN_FILES",
     "COMPARE_FILES",
 ]
@@ -759,5 +762,167 @@ def aggregate_cohorts(summaries: dict[str, str | Path], output: str | Path) -> p
     table = pd.concat([pd.read_csv(path, sep="\t").assign(cohort=cohort) for cohort, path in summaries.items()],
                       ignore_index=True)
     table = table[["cohort", *[c for c in table.columns if c != "cohort"]]]
+    _write_table(table, output)
+    return table
+
+
+#: Files written by :func:`predict_stage` into its output directory.
+PREDICT_FILES = {"normalized": "normalized.h5ad", "clusters": "clusters.tsv", "overlap": "overlap.tsv",
+                 "missing_genes": "missing_genes.txt", "agreement": "agreement.tsv"}
+
+
+def predict_stage(model_dir: str | Path, training_normalized: str | Path, expression: str | Path,
+                  output_dir: str | Path, *, clinical: str | Path | None = None,
+                  orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
+                  scale: Scale | str = "auto", missing: MissingPolicy | str = "fail",
+                  missing_genes: str = "mean", max_missing_share: float = 0.2, centering: str = "training",
+                  target: str | None = None, device: str = "cpu") -> pd.DataFrame:
+    """Assign the patients of a new cohort to a trained model's clusters; writes :data:`PREDICT_FILES`.
+
+    The new cohort is normalized with the training cohort's recorded settings
+    (:func:`~deepsubtype.transfer.transfer_normalization`: its genes by name, absent genes by
+    ``missing_genes``, refused above ``max_missing_share``, z-scored by ``centering``) and each
+    patient goes to the nearest trained centre. ``clinical`` (optional: a single sample file
+    needs none) is aligned as in :func:`normalize_stage`.
+
+    - ``normalized.h5ad``: the new cohort on the training genes, ``obs`` = its clinical columns
+      (what :func:`survival_stage` reads), ``uns["transfer"]`` = the overlap report;
+    - ``clusters.tsv``: ``sample``, ``cluster`` (the training cohort's cluster ids),
+      ``distance_to_center``, ``confidence`` (:func:`~deepsubtype.estimator.assignment_confidence`),
+      ``second_cluster``, ``silhouette`` (in the representation; NA with one cluster or one patient);
+    - ``overlap.tsv``: ``measure``, ``value``: genes found and missing, the platform check, the
+      settings, the share of calls unchanged under the other centering, the cluster sizes;
+    - ``missing_genes.txt``: the absent training genes, one per line;
+    - ``agreement.tsv``: ACC/NMI/ARI of the clusters against ``target`` for the training cohort
+      (in-sample) and this cohort, where that column has labels.
+
+    Nothing is written unless every step succeeds. Returns ``clusters.tsv``'s table.
+    """
+    from .compare import label_agreement
+    from .estimator import assignment_confidence
+    from .transfer import load_reference, transfer_normalization
+
+    model = DeepType.load(model_dir, device=device)
+    training = ad.read_h5ad(training_normalized)
+    reference = load_reference(training, source=str(training_normalized))
+    trained_on = list(getattr(model, "feature_names_in_", []))
+    if trained_on != list(reference.genes):
+        raise InputError(f"{training_normalized}: its genes are not those the model in {model_dir} was trained on "
+                         f"({len(reference.genes)} against {len(trained_on)}); give the training cohort's own "
+                         "normalized.h5ad")
+    adata = read_expression(expression, orientation=orientation)
+    if clinical is not None:
+        adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
+    settings = {"scale": scale, "missing": missing, "missing_genes": missing_genes,
+                "max_missing_share": max_missing_share, "source": str(expression)}
+    transfer = transfer_normalization(adata, reference, centering=centering, **settings)
+    distances = model.distances(transfer.adata)
+    labels = distances.argmin(1)
+    order = np.argsort(distances, axis=1)
+    points = model.transform(transfer.adata)
+    silhouette = (silhouette_samples(points, labels) if 2 <= len(np.unique(labels)) < len(labels)
+                  else np.full(len(labels), np.nan))
+    table = pd.DataFrame({
+        "sample": transfer.adata.obs_names,
+        "cluster": labels,
+        "distance_to_center": distances[np.arange(len(labels)), labels],
+        "confidence": assignment_confidence(distances),
+        "second_cluster": order[:, 1] if distances.shape[1] > 1 else labels,
+        "silhouette": silhouette,
+    })
+
+    report = dict(transfer.report)
+    if reference.zscore and adata.n_obs >= 2:
+        other = "own" if centering == "training" else "training"
+        quiet = logging.getLogger("deepsubtype.transfer")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # the comparison's own log line would read as the run's
+        try:
+            other_labels = model.predict(transfer_normalization(adata, reference, centering=other,
+                                                                **settings).adata)
+        finally:
+            quiet.setLevel(level)
+        report[f"calls_unchanged_with_centering_{other}"] = float((other_labels == labels).mean())
+    report["mean_confidence"] = float(table["confidence"].mean())
+    sizes = np.bincount(labels, minlength=int(model.n_clusters_))
+    report.update({f"n_cluster_{k}": int(n) for k, n in enumerate(sizes)})
+    overlap = pd.DataFrame({"measure": list(report), "value": [str(v) if not isinstance(v, float) else f"{v:.6g}"
+                                                               for v in report.values()]})
+
+    rows = []
+    for name, obs, assigned in (("training cohort (in-sample)", training.obs, model.labels_),
+                                ("this cohort (predicted)", transfer.adata.obs, labels)):
+        labelled = target is not None and target in obs.columns and len(obs) == len(assigned)
+        known = int(obs[target].notna().sum()) if labelled else 0
+        metrics = (label_agreement(obs[target], assigned) if known
+                   else {"acc": np.nan, "nmi": np.nan, "ari": np.nan})
+        rows.append({"assignment": name, "target": target or "NA", "n_labelled": known, **metrics})
+    agreement = pd.DataFrame(rows)
+    logger.info("%s: cluster sizes %s, mean confidence %.2f", expression, dict(enumerate(sizes.tolist())),
+                report["mean_confidence"])
+
+    transfer.adata.uns["provenance"] = _provenance(stage="predict", model=str(model_dir),
+                                                   training=str(training_normalized), expression=str(expression),
+                                                   clinical=str(clinical), centering=centering, **settings)
+    output = Path(output_dir)
+    with _atomic(output / PREDICT_FILES["normalized"]) as temporary:
+        transfer.adata.write_h5ad(temporary, compression="gzip")
+    _write_table(table, output / PREDICT_FILES["clusters"])
+    _write_table(overlap, output / PREDICT_FILES["overlap"])
+    with _atomic(output / PREDICT_FILES["missing_genes"]) as temporary:
+        temporary.write_text("".join(f"{gene}\n" for gene in transfer.missing_genes))
+    _write_table(agreement, output / PREDICT_FILES["agreement"])
+    return table
+
+
+def _survival_summary(files: dict[str, str | Path], role: str) -> dict[str, Any]:
+    """Log-rank p and the hazard ratio of cluster 1 against the reference from a cohort's survival tables."""
+    row: dict[str, Any] = {"logrank_p": np.nan, "hr_cluster_1": np.nan, "hr_cluster_1_lower_95": np.nan,
+                           "hr_cluster_1_upper_95": np.nan}
+    if f"{role}/logrank" in files:
+        row["logrank_p"] = float(pd.read_csv(files[f"{role}/logrank"], sep="\t")["p_value"].iloc[0])
+        cox = pd.read_csv(files[f"{role}/cox"], sep="\t").set_index("term")
+        if "cluster_1" in cox.index:
+            row.update(hr_cluster_1=float(cox.loc["cluster_1", "hazard_ratio"]),
+                       hr_cluster_1_lower_95=float(cox.loc["cluster_1", "hr_lower_95"]),
+                       hr_cluster_1_upper_95=float(cox.loc["cluster_1", "hr_upper_95"]))
+    return row
+
+
+def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path], output: str | Path
+                             ) -> pd.DataFrame:
+    """Discovery and validation cohorts side by side: for each validation cohort (``pairs``: cohort -> the
+    cohort whose model it applies), a row for the training cohort and one for it.
+
+    ``files``: ``{cohort}/overlap``, ``{cohort}/agreement``, ``{cohort}/clusters`` and, with survival,
+    ``{cohort}/logrank`` and ``{cohort}/cox``; the training cohort's under ``{cohort}/training/...``.
+    Columns: ``cohort``, ``role``, ``trained_on``, ``n_patients``, ``cluster_sizes``, genes found and
+    missing, the platform check, ``mean_confidence``, ``logrank_p``, the hazard ratio of cluster 1 (against
+    the Cox model's reference cluster) with its 95 % interval, and ``ari``/``nmi`` against the target.
+    """
+    rows = []
+    for cohort, source in pairs.items():
+        check_cohort_name(cohort)
+        overlap = pd.read_csv(files[f"{cohort}/overlap"], sep="\t").set_index("measure")["value"]
+        agreement = pd.read_csv(files[f"{cohort}/agreement"], sep="\t")
+        for role, name, prefix, line in (("discovery", source, f"{cohort}/training", 0),
+                                         ("validation", cohort, cohort, 1)):
+            clusters = _read_clusters(files[f"{prefix}/clusters"])
+            sizes = clusters.value_counts().sort_index()
+            rows.append({
+                "cohort": name, "role": role, "trained_on": source, "n_patients": int(len(clusters)),
+                "cluster_sizes": " ".join(f"{k}:{n}" for k, n in sizes.items()),
+                "n_training_genes": int(overlap["n_training_genes"]),
+                "n_genes_found": int(overlap["n_found"]) if role == "validation" else int(overlap["n_training_genes"]),
+                "n_genes_missing": int(overlap["n_missing"]) if role == "validation" else 0,
+                "gene_mean_correlation": float(overlap["gene_mean_correlation"]) if role == "validation" else np.nan,
+                "gene_sd_correlation": float(overlap["gene_sd_correlation"]) if role == "validation" else np.nan,
+                "centering": overlap["centering"] if role == "validation" else "fitted on this cohort",
+                "mean_confidence": float(overlap["mean_confidence"]) if role == "validation" else np.nan,
+                **_survival_summary(files, prefix),
+                "target": agreement.loc[line, "target"], "ari": agreement.loc[line, "ari"],
+                "nmi": agreement.loc[line, "nmi"],
+            })
+    table = pd.DataFrame(rows).drop_duplicates(subset=["cohort", "role"], keep="first", ignore_index=True)
     _write_table(table, output)
     return table

@@ -17,6 +17,8 @@ rule cluster:
             labels={"cohort": "{cohort}", "figure": "representation"},
         ),
         provenance="results/{cohort}/provenance/cluster.json",
+    wildcard_constraints:
+        cohort=cohort_pattern(DISCOVERY),
     params:
         settings=cluster_settings,
     log:

@@ -1,4 +1,5 @@
 # Config validation, per-cohort settings and input functions shared by every rule.
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,39 @@ validate(config, schema="../schemas/config.schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 COHORTS = sorted(config["cohorts"])
+
+
+def check_model_from():
+    """A cohort with `model_from` names another cohort of the config that trains its own model (no
+    `model_from` itself); neither may have several views (not supported for transfer)."""
+    for name, cohort in config["cohorts"].items():
+        source = cohort.get("model_from")
+        if source is None:
+            continue
+        where = f"config: cohort {name}: model_from {source!r}"
+        if source == name:
+            raise ValueError(f"{where}: a cohort cannot take its model from itself")
+        if source not in config["cohorts"]:
+            raise ValueError(f"{where} is not a cohort of the config (cohorts: {', '.join(COHORTS)})")
+        if "model_from" in config["cohorts"][source]:
+            raise ValueError(f"{where} takes its own model from {config['cohorts'][source]['model_from']!r}; "
+                             "name the cohort that trains the model")
+        for cohort_name in (name, source):
+            if "views" in config["cohorts"][cohort_name]:
+                raise ValueError(f"{where}: cohort {cohort_name} has several views; applying a model to a new "
+                                 "cohort supports single-matrix cohorts only")
+
+
+check_model_from()
+
+#: Cohorts that train their own model, and cohorts that apply another cohort's (`model_from`).
+DISCOVERY = [cohort for cohort in COHORTS if "model_from" not in config["cohorts"][cohort]]
+VALIDATION = [cohort for cohort in COHORTS if "model_from" in config["cohorts"][cohort]]
+
+
+def cohort_pattern(names):
+    """A wildcard constraint matching exactly `names` (none: matching nothing)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 wildcard_constraints:
@@ -141,7 +175,8 @@ def validation_settings(wildcards):
 
 
 def validation_enabled(cohort):
-    return "survival" in config["cohorts"][cohort] and config["validation"]["folds"] >= 2
+    return (cohort in DISCOVERY and "survival" in config["cohorts"][cohort]
+            and config["validation"]["folds"] >= 2)
 
 
 def compare_inputs(wildcards):
@@ -237,9 +272,76 @@ def sweep_run_settings(wildcards):
     }
 
 
+def predict_inputs(wildcards):
+    cohort = cohort_config(wildcards)
+    source = cohort["model_from"]
+    return {"model": f"results/{source}/model", "training": f"results/{source}/normalized.h5ad",
+            "expression": cohort["expression"], "clinical": cohort["clinical"]}
+
+
+def predict_settings(wildcards):
+    cohort = cohort_config(wildcards)
+    normalize = section(wildcards.cohort, "normalize")
+    return {
+        "orientation": cohort["orientation"],
+        "sample_column": cohort.get("sample_column"),
+        "scale": normalize["scale"],
+        "missing": normalize["missing"],
+        "target": cohort.get("target"),
+        **section(wildcards.cohort, "predict"),
+    }
+
+
+def predict_output(name, caption, label):
+    """A predict output marked for the report."""
+    return report(
+        f"results/{{cohort}}/{name}",
+        caption=f"../report/{caption}",
+        category="{cohort}",
+        subcategory="1 predict",
+        labels={"cohort": "{cohort}", "table": label},
+    )
+
+
+def validation_summary_inputs(wildcards):
+    """Per validation cohort and its training cohort: the tables validation_summary.tsv is made of, keyed
+    `{cohort}/{table}` and `{cohort}/training/{table}`."""
+    inputs = {}
+    for cohort in VALIDATION:
+        source = config["cohorts"][cohort]["model_from"]
+        inputs[f"{cohort}/overlap"] = f"results/{cohort}/overlap.tsv"
+        inputs[f"{cohort}/agreement"] = f"results/{cohort}/agreement.tsv"
+        for name, role in ((cohort, cohort), (source, f"{cohort}/training")):
+            inputs[f"{role}/clusters"] = f"results/{name}/clusters.tsv"
+            if "survival" in config["cohorts"][name]:
+                inputs[f"{role}/logrank"] = f"results/{name}/survival/logrank.tsv"
+                inputs[f"{role}/cox"] = f"results/{name}/survival/cox.tsv"
+    return inputs
+
+
+SURVIVAL_TARGETS = (
+    "kaplan_meier.tsv",
+    "logrank.tsv",
+    "pairwise_logrank.tsv",
+    "cox.tsv",
+    "cox_model.tsv",
+    "kaplan_meier.png",
+    "cox_forest.png",
+)
+
+
 def all_outputs():
     outputs = []
-    for cohort in COHORTS:
+    for cohort in VALIDATION:
+        outputs += [
+            f"results/{cohort}/{name}"
+            for name in ("normalized.h5ad", "clusters.tsv", "overlap.tsv", "missing_genes.txt", "agreement.tsv")
+        ]
+        if "survival" in config["cohorts"][cohort]:
+            outputs += [f"results/{cohort}/survival/{name}" for name in SURVIVAL_TARGETS]
+    if VALIDATION:
+        outputs.append("results/validation_summary.tsv")
+    for cohort in DISCOVERY:
         outputs += [
             f"results/{cohort}/normalized.h5ad",
             f"results/{cohort}/embedding.h5ad",
@@ -254,18 +356,7 @@ def all_outputs():
             f"results/{cohort}/plots/training_history.png",
         ]
         if "survival" in config["cohorts"][cohort]:
-            outputs += [
-                f"results/{cohort}/survival/{name}"
-                for name in (
-                    "kaplan_meier.tsv",
-                    "logrank.tsv",
-                    "pairwise_logrank.tsv",
-                    "cox.tsv",
-                    "cox_model.tsv",
-                    "kaplan_meier.png",
-                    "cox_forest.png",
-                )
-            ]
+            outputs += [f"results/{cohort}/survival/{name}" for name in SURVIVAL_TARGETS]
             if validation_enabled(cohort):
                 outputs += [
                     f"results/{cohort}/validation/{name}"

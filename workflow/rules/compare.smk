@@ -24,7 +24,7 @@ rule compare:
 
 rule compare_all:
     input:
-        expand("results/{cohort}/compare/summary.tsv", cohort=COHORTS),
+        expand("results/{cohort}/compare/summary.tsv", cohort=DISCOVERY),
     output:
         report(
             "results/compare_summary.tsv",
@@ -34,7 +34,7 @@ rule compare_all:
         ),
         provenance="results/provenance/compare_all.json",
     params:
-        cohorts=COHORTS,
+        cohorts=DISCOVERY,
     log:
         "logs/compare_all.log",
     conda:

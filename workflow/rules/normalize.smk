@@ -4,6 +4,8 @@ rule normalize:
     output:
         "results/{cohort}/normalized.h5ad",
         provenance="results/{cohort}/provenance/normalize.json",
+    wildcard_constraints:
+        cohort=cohort_pattern(DISCOVERY),
     params:
         settings=normalize_settings,
     log:

@@ -51,7 +51,7 @@ rule sweep_summary:
 
 rule sweep_all:
     input:
-        expand("results/{cohort}/sweep/summary.tsv", cohort=COHORTS),
+        expand("results/{cohort}/sweep/summary.tsv", cohort=DISCOVERY),
     output:
         report(
             "results/sweep_summary.tsv",
@@ -61,7 +61,7 @@ rule sweep_all:
         ),
         provenance="results/provenance/sweep_all.json",
     params:
-        cohorts=COHORTS,
+        cohorts=DISCOVERY,
     log:
         "logs/sweep_all.log",
     conda:

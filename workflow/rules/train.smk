@@ -26,6 +26,8 @@ rule train:
             labels={"cohort": "{cohort}", "figure": "training history"},
         ),
         provenance="results/{cohort}/provenance/train.json",
+    wildcard_constraints:
+        cohort=cohort_pattern(DISCOVERY),
     params:
         settings=train_settings,
         # Training state after pretraining and every round: a run killed mid-way and restarted

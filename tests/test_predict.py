@@ -1,0 +1,268 @@
+"""Applying a trained model to new patients: normalization transfer, gene mapping, the predict stage and CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from deepsubtype import DeepType
+from deepsubtype.cli import main
+from deepsubtype.io import InputError, attach_clinical
+from deepsubtype.normalize import normalize
+from deepsubtype.stages import PREDICT_FILES, predict_stage, train_stage
+from deepsubtype.transfer import load_reference, transfer_normalization
+
+from .conftest import FAST_MODEL, make_cohort
+
+MODEL = {**FAST_MODEL, "hidden_layers": tuple(FAST_MODEL["hidden_layers"])}
+
+
+def _raw(expression: pd.DataFrame, clinical: pd.DataFrame) -> ad.AnnData:
+    adata = ad.AnnData(expression.to_numpy(np.float32), obs=pd.DataFrame(index=expression.index.astype(str)),
+                       var=pd.DataFrame(index=expression.columns.astype(str)))
+    return attach_clinical(adata, clinical.set_index("sample"))
+
+
+def _fit(adata: ad.AnnData) -> tuple[ad.AnnData, DeepType]:
+    normalized = normalize(adata, n_top_genes=100)
+    model = DeepType(**MODEL, random_state=0, device="cpu").fit(normalized, normalized.obs["subtype"].to_numpy())
+    return normalized, model
+
+
+@pytest.fixture(scope="module")
+def split_half() -> dict:
+    """120 patients; a model on half A (every other patient), another on all of them."""
+    expression, clinical = make_cohort(n_samples=120, seed=3)
+    everyone = _raw(expression, clinical)
+    half_a, half_b = everyone[0::2].copy(), everyone[1::2].copy()
+    normalized_a, model_a = _fit(half_a)
+    normalized_all, model_all = _fit(everyone)
+    return {"expression": expression, "clinical": clinical, "half_b": half_b, "normalized_a": normalized_a,
+            "model_a": model_a, "normalized_all": normalized_all, "model_all": model_all}
+
+
+def test_model_of_one_half_assigns_the_other_as_the_model_of_all_does(split_half) -> None:
+    """Split-half check: the half-A model's out-of-sample calls on half B against the all-patient model's
+    labels of the same patients. Measured ARI: 1.0 (3 groups of 10 informative genes, 120 x 120)."""
+    transfer = transfer_normalization(split_half["half_b"], split_half["normalized_a"])
+    assert transfer.report["n_missing"] == 0 and transfer.report["n_found"] == 100
+    calls = split_half["model_a"].predict(transfer.adata)
+    full = pd.Series(split_half["model_all"].labels_, index=split_half["normalized_all"].obs_names)
+    ari = adjusted_rand_score(full[transfer.adata.obs_names], calls)
+    print(f"split-half ARI (half-A model on half B vs all-patient model): {ari:.3f}")
+    assert ari > 0.8, f"out-of-sample calls disagree with the all-patient model: ARI {ari:.3f}"
+    # the training centring is what was recorded, not refitted on B
+    np.testing.assert_allclose(transfer.adata.var["training_mean"], split_half["normalized_a"].var["mean"])
+
+
+def test_genes_are_mapped_by_name_not_position(split_half) -> None:
+    half_b, reference = split_half["half_b"], split_half["normalized_a"]
+    in_order = split_half["model_a"].predict(transfer_normalization(half_b, reference).adata)
+    rng = np.random.default_rng(0)
+    shuffled = half_b[:, rng.permutation(half_b.n_vars)].copy()
+    extra = ad.AnnData(rng.normal(size=(half_b.n_obs, 7)).astype(np.float32), obs=half_b.obs[[]],
+                       var=pd.DataFrame(index=[f"EXTRA{i}" for i in range(7)]))
+    shuffled = ad.concat([shuffled, extra], axis=1, merge="first")
+    shuffled.obs = half_b.obs.copy()
+    transfer = transfer_normalization(shuffled, reference)
+    assert transfer.report["n_cohort_genes_unused"] == 27  # 20 genes not kept in training + 7 extra
+    np.testing.assert_array_equal(split_half["model_a"].predict(transfer.adata), in_order)
+    # DeepType.predict maps an AnnData's genes by name too
+    np.testing.assert_array_equal(split_half["model_a"].predict(transfer.adata[:, ::-1].copy()), in_order)
+
+
+def test_absent_genes_are_filled_and_reported_up_to_the_limit(split_half) -> None:
+    half_b, reference = split_half["half_b"], split_half["normalized_a"]
+    training_genes = list(reference.var_names)
+    ten_percent = half_b[:, ~half_b.var_names.isin(training_genes[-10:])].copy()
+    transfer = transfer_normalization(ten_percent, reference)
+    assert transfer.report["n_missing"] == 10 and transfer.report["missing_share"] == pytest.approx(0.1)
+    assert transfer.missing_genes == training_genes[-10:]
+    np.testing.assert_array_equal(transfer.adata.X[:, -10:], 0.0)
+    np.testing.assert_allclose(transfer.adata.layers["log"][:, -10:], np.tile(reference.var["mean"][-10:],
+                                                                              (half_b.n_obs, 1)), rtol=1e-5)
+    with pytest.raises(InputError, match="missing_genes is fail"):
+        transfer_normalization(ten_percent, reference, missing_genes="fail")
+    half = half_b[:, ~half_b.var_names.isin(training_genes[:50])].copy()
+    with pytest.raises(InputError, match=r"new\.tsv: 50 of the 100 training genes \(50\.0%\) are absent"):
+        transfer_normalization(half, reference, source="new.tsv")
+
+
+def test_another_platform_without_shared_ids_is_refused(split_half) -> None:
+    other = split_half["half_b"].copy()
+    other.var_names = [f"ILMN_{i}" for i in range(other.n_vars)]
+    with pytest.raises(InputError, match="none of the 100 training genes .* another platform"):
+        transfer_normalization(other, split_half["normalized_a"])
+    lower = split_half["half_b"].copy()
+    lower.var_names = [name.lower() for name in lower.var_names]
+    with pytest.raises(InputError, match="match when case and version suffixes"):
+        transfer_normalization(lower, split_half["normalized_a"])
+
+
+def test_platform_check_and_own_centering(split_half) -> None:
+    """A cohort measured with per-gene offsets and half the spread: the platform check shows it; ``own``
+    centring undoes it, ``training`` centring would not."""
+    half_b, reference = split_half["half_b"], split_half["normalized_a"]
+    rng = np.random.default_rng(1)
+    shifted = half_b.copy()
+    shifted.X = (shifted.X - shifted.X.mean(0)) * 0.5 + rng.normal(0, 3, size=shifted.n_vars).astype(np.float32)
+    training = transfer_normalization(shifted, reference, centering="training")
+    own = transfer_normalization(shifted, reference, centering="own")
+    assert training.report["gene_mean_correlation"] < 0.5
+    assert training.report["gene_sd_ratio_median"] == pytest.approx(0.5, rel=0.2)
+    baseline = split_half["model_a"].predict(transfer_normalization(half_b, reference).adata)
+    assert adjusted_rand_score(baseline, split_half["model_a"].predict(own.adata)) > 0.9
+    with pytest.raises(InputError, match="at least 2 samples"):
+        transfer_normalization(half_b[:1].copy(), reference, centering="own")
+
+
+def test_distances_and_confidence(split_half) -> None:
+    model, adata = split_half["model_a"], split_half["normalized_a"]
+    distances = model.distances(adata)
+    assert distances.shape == (adata.n_obs, 3)
+    np.testing.assert_array_equal(distances.argmin(1), model.predict(adata))
+    confidence = model.confidence(adata)
+    assert ((confidence >= 0) & (confidence <= 1)).all() and np.median(confidence) > 0.3
+
+
+def test_multi_view_reference_is_refused(split_half) -> None:
+    reference = split_half["normalized_a"].copy()
+    reference.var["view"] = "rna"
+    with pytest.raises(InputError, match="several views"):
+        load_reference(reference)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    """A model trained by the train stage on one cohort, and a second cohort's files (other patients)."""
+    directory = tmp_path_factory.mktemp("trained")
+    expression, clinical = make_cohort(n_samples=60, seed=0)
+    normalized = normalize(_raw(expression, clinical), n_top_genes=100)
+    normalized.write_h5ad(directory / "normalized.h5ad")
+    train_stage(directory / "normalized.h5ad", directory / "model", directory / "embedding.h5ad",
+                target="subtype", model_params=FAST_MODEL, device="cpu")
+    new_expression, new_clinical = make_cohort(n_samples=40, seed=5)
+    new_expression.index = [f"N{i:03d}" for i in range(40)]
+    new_clinical["sample"] = new_expression.index
+    new_expression.index.name = "sample"
+    new_expression.to_csv(directory / "new.tsv", sep="\t")
+    new_clinical.to_csv(directory / "new_clinical.tsv", sep="\t", index=False, na_rep="NA")
+    new_expression.iloc[[3]].to_csv(directory / "one_sample.tsv", sep="\t")
+    return {"dir": directory, "model": directory / "model", "normalized": directory / "normalized.h5ad",
+            "new": directory / "new.tsv", "clinical": directory / "new_clinical.tsv",
+            "one": directory / "one_sample.tsv"}
+
+
+def test_predict_stage_writes_every_file(trained, tmp_path: Path) -> None:
+    table = predict_stage(trained["model"], trained["normalized"], trained["new"], tmp_path / "out",
+                          clinical=trained["clinical"], sample_column="sample", target="subtype")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(PREDICT_FILES.values())
+    clusters = pd.read_csv(tmp_path / "out/clusters.tsv", sep="\t")
+    assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "confidence", "second_cluster",
+                                      "silhouette"]
+    assert len(clusters) == 40 and set(clusters["cluster"]) == {0, 1, 2}
+    assert (clusters["cluster"] == table["cluster"]).all()
+    overlap = pd.read_csv(tmp_path / "out/overlap.tsv", sep="\t").set_index("measure")["value"]
+    assert overlap["n_found"] == "100" and overlap["n_missing"] == "0"
+    assert float(overlap["gene_mean_correlation"]) > 0.9
+    agreement = pd.read_csv(tmp_path / "out/agreement.tsv", sep="\t")
+    assert list(agreement["assignment"]) == ["training cohort (in-sample)", "this cohort (predicted)"]
+    assert (agreement["ari"] > 0.8).all() and agreement.loc[1, "n_labelled"] == 38
+    normalized = ad.read_h5ad(tmp_path / "out/normalized.h5ad")
+    assert {"time", "event", "subtype"} <= set(normalized.obs.columns)
+    assert normalized.uns["transfer"]["n_found"] == 100
+
+
+def test_predict_stage_leaves_nothing_when_refused(trained, tmp_path: Path) -> None:
+    expression = pd.read_csv(trained["new"], sep="\t", index_col=0)
+    expression.iloc[:, :60].to_csv(tmp_path / "few_genes.tsv", sep="\t")
+    with pytest.raises(InputError, match=r"few_genes\.tsv: .* training genes \(.*%\) are absent"):
+        predict_stage(trained["model"], trained["normalized"], tmp_path / "few_genes.tsv", tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_cli_assigns_a_single_new_sample(trained, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "one"
+    assert main(["predict", str(trained["model"]), str(trained["normalized"]), str(trained["one"]), str(out)]) == 0
+    clusters = pd.read_csv(out / "clusters.tsv", sep="\t")
+    assert list(clusters["sample"]) == ["N003"] and clusters.loc[0, "cluster"] in (0, 1, 2)
+    assert 0 <= clusters.loc[0, "confidence"] <= 1 and np.isnan(clusters.loc[0, "silhouette"])
+    assert main(["predict", str(trained["model"]), str(trained["normalized"]), str(trained["one"]), str(out),
+                 "--centering", "own"]) == 2
+    assert "at least 2 samples" in capsys.readouterr().err
+
+
+def _workflow_config(workdir: Path, **validation_cohort) -> Path:
+    expression, clinical = make_cohort(n_samples=60, seed=0)
+    new_expression, new_clinical = make_cohort(n_samples=48, seed=5)
+    new_expression.index = pd.Index([f"N{i:03d}" for i in range(48)], name="sample")
+    new_clinical["sample"] = new_expression.index
+    (workdir / "data").mkdir(exist_ok=True)
+    expression.to_csv(workdir / "data/expression.tsv", sep="\t")
+    clinical.to_csv(workdir / "data/clinical.tsv", sep="\t", index=False, na_rep="NA")
+    new_expression.iloc[:, ::-1].to_csv(workdir / "data/new.tsv", sep="\t")  # genes in another order
+    new_clinical.to_csv(workdir / "data/new_clinical.tsv", sep="\t", index=False, na_rep="NA")
+    survival = {"time": "time", "event": "event", "unit": "months", "covariates": ["age"]}
+    config = {
+        "seed": 1, "device": "cpu",
+        "cohorts": {
+            "tiny": {"expression": "data/expression.tsv", "clinical": "data/clinical.tsv", "sample_column": "sample",
+                     "target": "subtype", "survival": survival},
+            "tiny_new": {"model_from": "tiny", "expression": "data/new.tsv", "clinical": "data/new_clinical.tsv",
+                         "sample_column": "sample", "target": "subtype", "survival": survival,
+                         **validation_cohort},
+        },
+        "normalize": {"n_top_genes": 100}, "model": FAST_MODEL, "compare": {"run": False},
+        "validation": {"folds": 0},
+    }
+    import yaml
+
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir / "config.yaml"
+
+
+@pytest.mark.e2e
+def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> None:
+    from .test_workflow import REPO, _snakemake
+
+    config = _workflow_config(tmp_path)
+    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                        str(config), "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    new = tmp_path / "results/tiny_new"
+    assert not (new / "model").exists() and not (new / "embedding.h5ad").exists(), "nothing trained on it"
+    clusters = pd.read_csv(new / "clusters.tsv", sep="\t")
+    assert len(clusters) == 48 and set(clusters["cluster"]) == {0, 1, 2}
+    agreement = pd.read_csv(new / "agreement.tsv", sep="\t")
+    assert agreement.loc[1, "ari"] > 0.8, "the new patients' calls follow their subtypes"
+    logrank = pd.read_csv(new / "survival/logrank.tsv", sep="\t")
+    assert 0 <= logrank.loc[0, "p_value"] <= 1
+    summary = pd.read_csv(tmp_path / "results/validation_summary.tsv", sep="\t")
+    assert list(summary["cohort"]) == ["tiny", "tiny_new"] and list(summary["role"]) == ["discovery", "validation"]
+    assert summary.loc[1, "n_genes_found"] == 100 and summary.loc[1, "n_genes_missing"] == 0
+    assert summary["logrank_p"].between(0, 1).all()
+    assert (new / "provenance/predict.json").exists() and (tmp_path / "logs/tiny_new/predict.log").exists()
+    report = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                        str(config), "--report", str(tmp_path / "report.html"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    for name in ("overlap.tsv", "agreement.tsv", "validation_summary.tsv", "kaplan_meier.png"):
+        assert name in html
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"model_from": "nowhere"}, "model_from 'nowhere' is not a cohort of the config"),
+    ({"model_from": "tiny_new"}, "cannot take its model from itself"),
+])
+def test_model_from_must_name_a_training_cohort(tmp_path: Path, setting: dict, message: str) -> None:
+    from .test_workflow import REPO, _snakemake
+
+    config = _workflow_config(tmp_path, **setting)
+    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                        str(config), "--dry-run")
+    assert result.returncode != 0 and message in result.stdout + result.stderr
