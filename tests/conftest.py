@@ -54,6 +54,21 @@ def cohort_files(tmp_path: Path, cohort: tuple[pd.DataFrame, pd.DataFrame]) -> d
     return paths
 
 
+def write_tiny_cohort(workdir: Path) -> dict:
+    """:func:`make_cohort` as a user supplies it, under ``workdir/data``: ``expression.csv`` genes x samples
+    (comma separated) and ``clinical.tsv``; returns the cohort's config entry (paths relative to ``workdir``)."""
+    expression, clinical = make_cohort()
+    (workdir / "data").mkdir()
+    expression.T.to_csv(workdir / "data" / "expression.csv")
+    clinical.to_csv(workdir / "data" / "clinical.tsv", sep="\t", index=False, na_rep="NA")
+    return {
+        "expression": "data/expression.csv", "orientation": "genes_x_samples",
+        "clinical": "data/clinical.tsv", "sample_column": "sample",
+        "task": "classification", "target": "subtype",
+        "survival": {"time": "time", "event": "event", "unit": "months", "covariates": ["age"]},
+    }
+
+
 #: Small, fast DeepType settings for tests (seconds on 2 CPU cores).
 FAST_MODEL = {
     "hidden_layers": [32, 16],

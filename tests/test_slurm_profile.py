@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FAST_MODEL, REPO, make_cohort
+from .conftest import FAST_MODEL, REPO, write_tiny_cohort
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="needs the 'slurm' extra")
 
@@ -135,19 +135,10 @@ def _submissions(state: Path) -> dict[str, dict[str, str]]:
 def cpu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The whole workflow on a tiny cohort (60 samples x 120 genes), every job through the stand-in sbatch."""
     workdir = tmp_path_factory.mktemp("slurm_workflow")
-    expression, clinical = make_cohort()
-    (workdir / "data").mkdir()
-    expression.T.to_csv(workdir / "data" / "expression.csv")
-    clinical.to_csv(workdir / "data" / "clinical.tsv", sep="\t", index=False, na_rep="NA")
     config = {
         "seed": 1,
         "device": "cpu",
-        "cohorts": {"tiny": {
-            "expression": "data/expression.csv", "orientation": "genes_x_samples",
-            "clinical": "data/clinical.tsv", "sample_column": "sample",
-            "task": "classification", "target": "subtype",
-            "survival": {"time": "time", "event": "event", "unit": "months", "covariates": ["age"]},
-        }},
+        "cohorts": {"tiny": write_tiny_cohort(workdir)},
         "normalize": {"n_top_genes": 100},
         "model": {**FAST_MODEL, "pretrain_steps": 100, "joint_steps": 10, "max_rounds": 2, "kmeans_n_init": 2},
         "genes": {"n_top_plot": 15},

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from .conftest import FAST_MODEL, REPO
+from .conftest import FAST_MODEL, REPO, write_tiny_cohort
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -51,23 +51,13 @@ def test_misspelled_config_key_is_named(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """Run the whole workflow on a generated cohort (60 samples x 120 genes) in a scratch directory."""
-    from .conftest import make_cohort
-
     workdir = tmp_path_factory.mktemp("workflow")
-    expression, clinical = make_cohort()
-    (workdir / "data").mkdir()
-    expression.T.to_csv(workdir / "data" / "expression.csv")  # genes x samples, comma separated
-    clinical.to_csv(workdir / "data" / "clinical.tsv", sep="\t", index=False, na_rep="NA")
+    cohort = write_tiny_cohort(workdir)
+    cohort["survival"]["horizon"] = 24
     config = {
         "seed": 1,
         "device": "cpu",
-        "cohorts": {"tiny": {
-            "expression": "data/expression.csv", "orientation": "genes_x_samples",
-            "clinical": "data/clinical.tsv", "sample_column": "sample",
-            "task": "classification", "target": "subtype",
-            "survival": {"time": "time", "event": "event", "unit": "months", "covariates": ["age"],
-                         "horizon": 24},
-        }},
+        "cohorts": {"tiny": cohort},
         "normalize": {"n_top_genes": 100},
         "model": FAST_MODEL,
         "genes": {"n_top_plot": 15},
