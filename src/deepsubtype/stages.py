@@ -22,7 +22,7 @@ from typing import Any
 import anndata as ad
 import numpy as np
 import pandas as pd
-from sklearn.metrics import silhouette_samples, silhouette_score
+from sklearn.metrics import silhouette_samples
 
 from . import __version__
 from .estimator import DeepType
@@ -388,8 +388,7 @@ def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path 
     centers = np.asarray(adata.uns["deeptype"]["cluster_centers"], dtype=np.float64)
     distances = np.sqrt(((points[:, None, :] - centers[None, :, :]) ** 2).sum(-1))
     labels = distances.argmin(1)
-    silhouette = (silhouette_samples(points, labels) if 2 <= len(np.unique(labels)) < len(labels)
-                  else np.full(len(labels), np.nan))
+    silhouette = _silhouettes(points, labels)
     table = pd.DataFrame({
         "sample": adata.obs_names,
         "cluster": labels,
@@ -407,6 +406,13 @@ def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path 
         _save_figure(embedding_scatter(coordinates, colourings, axis_label=axis_label,
                                        title=f"DeepType representation ({method.upper()})"), plot)
     return table
+
+
+def _silhouettes(points: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Silhouette of each sample (n,) in ``points`` (n, d); NaN where undefined (one cluster, or one per sample)."""
+    if 2 <= len(np.unique(labels)) < len(labels):
+        return silhouette_samples(points, labels)
+    return np.full(len(labels), np.nan)
 
 
 def _two_dimensions(points: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, str]:
@@ -717,8 +723,7 @@ def sweep_run_stage(normalized: str | Path, output_dir: str | Path, *, alpha: fl
     _check_n_clusters(adata, params, str(normalized))
     model = DeepType(**params).fit(adata, y)
     points, labels = model.transform(adata), model.labels_
-    separation = (float(silhouette_score(points, labels)) if 2 <= len(np.unique(labels)) < len(labels)
-                  else float("nan"))
+    separation = float(np.mean(_silhouettes(points, labels)))
     found = _clustering_metrics(adata, labels, separation, target=target, time_column=time_column,
                                 event_column=event_column, source=str(normalized))
     last = model.history_["steps"][-1]
@@ -820,8 +825,7 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     labels = distances.argmin(1)
     order = np.argsort(distances, axis=1)
     points = model.transform(transfer.adata)
-    silhouette = (silhouette_samples(points, labels) if 2 <= len(np.unique(labels)) < len(labels)
-                  else np.full(len(labels), np.nan))
+    silhouette = _silhouettes(points, labels)
     table = pd.DataFrame({
         "sample": transfer.adata.obs_names,
         "cluster": labels,
