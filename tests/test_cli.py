@@ -89,3 +89,16 @@ def test_unknown_embedding_plot_method_is_refused() -> None:
 
     with pytest.raises(InputError, match="embedding plot method must be 'pca' or 'umap', got 'tsne'"):
         _two_dimensions(np.zeros((5, 3)), "tsne", 0)
+
+
+def test_badly_given_views_are_one_line_errors(cohort_files, tmp_path: Path, capsys) -> None:
+    output = tmp_path / "normalized.h5ad"
+    expression, clinical = str(cohort_files["expression"]), str(cohort_files["clinical"])
+    assert main(["normalize", expression, f"b={expression}", clinical, str(output)]) == 2
+    assert "several expression files must each be given as VIEW=PATH" in capsys.readouterr().err
+    assert main(["normalize", f"a={expression}", f"b={expression}", clinical, str(output),
+                 "--view-set", "c.scale=log"]) == 2
+    assert "--view-set c.scale: expected VIEW.KEY with VIEW one of ['a', 'b']" in capsys.readouterr().err
+    assert main(["normalize", expression, clinical, str(output), "--view-set", "a.scale=log"]) == 2
+    assert "--view-set needs views given as VIEW=PATH" in capsys.readouterr().err
+    assert not output.exists()

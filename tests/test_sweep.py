@@ -105,3 +105,22 @@ def test_training_rules_alone_request_the_gpu(sweep_workdir: Path) -> None:
             requests.setdefault(rule, set()).add("gpu=1" if "gpu=1" in line else "none")
     assert requests["sweep_run"] == {"gpu=1"}
     assert requests["normalize"] == {"none"} and requests["sweep_summary"] == {"none"}
+
+
+def test_sweep_without_alphas_needs_a_numeric_model_alpha(sweep_workdir: Path, tmp_path: Path) -> None:
+    config = yaml.safe_load((sweep_workdir / "config.yaml").read_text())
+    config["model"]["alpha"] = "auto"
+    config["sweep"] = {"seeds": [3]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                             "--directory", str(sweep_workdir), "--configfile", str(tmp_path / "config.yaml"),
+                             "--dry-run"], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "sweep.alphas must be listed when model.alpha is auto" in result.stdout + result.stderr
+    config["model"]["alpha"] = 0.002
+    config["model"]["n_clusters"] = "auto"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                             "--directory", str(sweep_workdir), "--configfile", str(tmp_path / "config.yaml"),
+                             "--dry-run"], capture_output=True, text=True, check=False)
+    assert "sweep.n_clusters must be listed when model.n_clusters is auto" in result.stdout + result.stderr

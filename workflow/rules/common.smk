@@ -232,15 +232,16 @@ def sweep_grid(cohort):
     """(alpha, beta, K, seed) wildcard values of every sweep run of `cohort`, formatted as in the paths."""
     model = section(cohort, "model")
     axes = {}
-    for key, grid_key, fallback in (
-        ("alpha", "alphas", model["alpha"]),
-        ("beta", "betas", model["beta"]),
-        ("k", "n_clusters", model["n_clusters"]),
-        ("seed", "seeds", config["seed"]),
+    for key, grid_key, setting in (
+        ("alpha", "alphas", "alpha"),
+        ("beta", "betas", "beta"),
+        ("k", "n_clusters", "n_clusters"),
+        ("seed", "seeds", None),
     ):
+        fallback = config["seed"] if setting is None else model[setting]
         values = config["sweep"][grid_key] or [fallback]
         if "auto" in values:
-            raise ValueError(f"cohort {cohort}: sweep.{grid_key} must be listed when model.{key} is auto")
+            raise ValueError(f"cohort {cohort}: sweep.{grid_key} must be listed when model.{setting} is auto")
         axes[key] = [f"{value:g}" if key in ("alpha", "beta") else str(value) for value in values]
     return [
         dict(alpha=a, beta=b, k=k, seed=s)
