@@ -33,7 +33,7 @@ QUICK_MODEL = {**FAST_MODEL, "pretrain_steps": 60, "joint_steps": 10, "max_round
 #: What each stage writes, per cohort (relative to results/<cohort>/): must be absent after an error.
 STAGE_OUTPUTS = {
     "normalize": ["normalized.h5ad"],
-    "train": ["model", "embedding.h5ad", "tuning.tsv", "k_selection.tsv", "plots/training_history.png"],
+    "train": ["model", "embedding.h5ad", "tuning.tsv", "k_selection.tsv", "fits.tsv", "plots/training_history.png"],
     "survival": ["survival"],
     "genes": ["gene_importance.tsv"],
 }

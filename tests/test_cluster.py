@@ -63,3 +63,11 @@ def test_silhouette_matches_scikit_learn_and_scores_pick_the_true_k() -> None:
     assert [r["n_clusters"] for r in scores] == [2, 3, 4, 5, 6]
     assert max(scores, key=lambda r: r["silhouette"])["n_clusters"] == 4
     assert next(r for r in scores if r["n_clusters"] == 4)["stability"] > 0.95
+
+
+def test_match_labels_numbers_extra_clusters_after_the_reference() -> None:
+    labels = np.array([0, 0, 1, 1, 2, 2, 3])
+    reference = np.array([1, 1, 0, 0, 0, 1, 1])
+    permutation = match_labels(labels, reference, 4, 2)
+    assert sorted(permutation[[0, 1]]) == [0, 1] and permutation[0] == 1 and permutation[1] == 0
+    assert sorted(permutation[[2, 3]]) == [2, 3]

@@ -100,9 +100,12 @@ def test_every_task_lowers_its_loss(task: str) -> None:
         "survival": np.column_stack([rng.exponential(np.exp(-signal)), np.ones(200)]),
         "reconstruction": None,
     }[task]
-    model = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, **SMALL).fit(X, y)
+    # the paper's constant learning rate; the default decay trains less far in these 300 short steps
+    model = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, lr_decay=1.0, **SMALL).fit(X, y)
     primary = pd.DataFrame(model.history_["steps"])["primary"]
     assert primary.iloc[-1] < 0.8 * primary.iloc[0]
+    decayed = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, **SMALL).fit(X, y)
+    assert pd.DataFrame(decayed.history_["steps"])["primary"].iloc[-1] < 0.9 * primary.iloc[0]
     prediction = model.predict_target(X)
     # each beats the trivial predictor of its task
     if task == "binary":
@@ -198,11 +201,51 @@ def test_bf16_autocast_trains_on_cpu(separated) -> None:
         DeepType(precision="fp8", **SMALL).fit(X, y)
 
 
-def test_defaults_are_the_published_setting() -> None:
+def test_defaults_are_the_published_setting_with_a_decaying_learning_rate() -> None:
     from deepsubtype import PAPER_HYPERPARAMETERS
+    from deepsubtype.estimator import DEFAULT_ALPHA_GRID
 
     params = DeepType().get_params()
     assert {key: params[key] for key in PAPER_HYPERPARAMETERS} == PAPER_HYPERPARAMETERS
+    assert params["lr_decay"] == 0.1, "the paper's rate is where the decay starts"
+    assert PAPER_HYPERPARAMETERS["alpha"] in DEFAULT_ALPHA_GRID
+
+
+def test_learning_rate_falls_along_a_half_cosine_then_stays() -> None:
+    model = DeepType(learning_rate=1e-3, lr_decay=0.1)
+    assert model._learning_rate_at("pretrain", 0, 100) == pytest.approx(1e-3)
+    assert model._learning_rate_at("pretrain", 50, 100) == pytest.approx(5.5e-4)
+    assert model._learning_rate_at("joint", 0, 100) == pytest.approx(1e-4)
+    assert DeepType(lr_decay=1.0)._learning_rate_at("pretrain", 30, 100) == pytest.approx(1e-3)
+
+
+def test_alpha_path_chooses_by_held_out_loss_and_records_it(separated) -> None:
+    X, y = separated
+    # alpha = 3 zeroes every gene column: its held-out loss is far above the others', so it cannot be chosen
+    model = DeepType(n_clusters=4, alpha="auto", alpha_grid=(0.0, 0.003, 3.0), path_steps=60, random_state=0,
+                     **SMALL).fit(X, y)
+    path = pd.DataFrame(model.alpha_path_)
+    assert list(path["alpha"]) == [0.0, 0.003, 3.0] and path["chosen"].sum() == 1
+    assert model.alpha_ in (0.0, 0.003) and path.loc[path["chosen"], "alpha"].item() == model.alpha_
+    assert path["selection_loss"].iloc[2] > path["selection_loss"].iloc[:2].max()
+    assert (path["n_selection"] == round(0.2 * len(y))).all()
+    assert adjusted_rand_score(y, model.labels_) >= 0.9 and model.fit_warnings_ == []
+
+
+def test_one_standard_error_takes_the_most_regularized_within_one_se() -> None:
+    from deepsubtype.estimator import one_standard_error
+
+    assert one_standard_error(np.array([1.0, 0.9, 0.95, 1.2]), np.array([0.1, 0.1, 0.1, 0.1])) == 2
+    assert one_standard_error(np.array([0.5, 0.9]), np.array([0.1, 0.1])) == 0
+
+
+def test_a_failed_fit_is_flagged(separated) -> None:
+    X, y = separated
+    model = DeepType(n_clusters=4, random_state=0, **{**SMALL, "alpha": 50.0, "alpha_ramp_steps": 0}).fit(X, y)
+    assert any("trivial predictor" in sentence for sentence in model.fit_warnings_)
+    assert any("near zero" in sentence for sentence in model.fit_warnings_)
+    with pytest.raises(ValueError, match="alpha must be"):
+        DeepType(alpha="sometimes", **SMALL).fit(X, y)
 
 
 def test_pandas_input_carries_column_names(separated) -> None:

@@ -39,9 +39,23 @@ def test_tune_alpha_beta_refits_the_chosen_pair() -> None:
     assert len(table) == 3 and table["chosen"].sum() == 1
     assert set(table["beta"]) == {1.2}
     assert search.best_params_["alpha"] != 1.0, "an alpha that zeroes every gene cannot win"
-    assert table.loc[table["alpha"] == 1.0, "mean_score"].item() < table["mean_score"].max()
+    assert table.loc[table["alpha"] == 1.0, "held_out_loss"].item() > table["held_out_loss"].min()
+    assert (table["parameter"] == "alpha").all() and table["held_out_se"].gt(0).all()
     assert search.best_estimator_.alpha == search.best_params_["alpha"]
     assert hasattr(search.best_estimator_, "labels_")
+
+
+def test_alpha_path_table_records_the_path_or_the_fixed_value() -> None:
+    from deepsubtype.tuning import TUNING_COLUMNS, alpha_path_table
+
+    X, y = make_classification(n_samples=200, n_features=10, n_informative=3, n_redundant=0, random_state=0)
+    small = dict(hidden_layers=(8,), n_clusters=2, pretrain_steps=40, path_steps=10, joint_steps=5, max_rounds=1,
+                 device="cpu")
+    path = alpha_path_table(DeepType(alpha="auto", alpha_grid=(0.0, 0.01), **small).fit(X, y))
+    assert list(path.columns) == TUNING_COLUMNS and list(path["alpha"]) == [0.0, 0.01]
+    assert path["chosen"].sum() == 1 and path["held_out_loss"].notna().all()
+    fixed = alpha_path_table(DeepType(alpha=0.003, **small).fit(X, y))
+    assert fixed["criterion"].item() == "fixed in config" and fixed["alpha"].item() == 0.003
 
 
 def test_score_ignores_unseen_and_missing_labels() -> None:

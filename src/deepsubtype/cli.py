@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("embedding", help=".h5ad to write the representation to")
     train.add_argument("--history-plot", help="PNG of the training losses")
     train.add_argument("--k-selection", help="TSV of the scores of every K tried")
-    train.add_argument("--tuning", help="TSV of the cross-validated scores when alpha or beta is auto")
+    train.add_argument("--tuning", help="TSV of the alpha path (alpha auto) and cross-validated scores (beta auto)")
+    train.add_argument("--fits", help="TSV with one row per fit (seed, K, alpha, sizes, agreement; --set n_fits=N)")
     train.add_argument("--task", choices=TASKS, default="classification")
     train.add_argument("--target", help="clinical column the primary task predicts")
     train.add_argument("--time", dest="time_column", help="survival time column (task survival)")
@@ -135,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     genes.add_argument("--clusters", help="clusters.tsv, for the heatmap")
     genes.add_argument("--n-top-plot", type=int, default=30)
     genes.add_argument("--by-view", help="directory to write one {view}.tsv of feature importances per view to")
+    genes.add_argument("--overlap", help="TSV comparing the top lists of DeepType and the univariate test "
+                                         "(needs --normalized and --task)")
+    genes.add_argument("--task", choices=TASKS, help="primary task, for the univariate ranking beside DeepType's")
+    genes.add_argument("--target", help="clinical column of the target (classification, binary, regression)")
+    genes.add_argument("--time", dest="time_column", help="survival time column (task survival)")
+    genes.add_argument("--event", dest="event_column", help="survival event column (task survival)")
 
     survival = stages.add_parser("survival", help="Kaplan-Meier and log-rank test by cluster")
     survival.add_argument("clusters")

@@ -99,13 +99,19 @@ def kmeans(points: torch.Tensor, n_clusters: int, *, n_init: int = 10, max_iter:
     return min(results, key=lambda result: result.inertia)
 
 
-def match_labels(labels: np.ndarray, reference: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Permutation ``p`` (length k) maximizing agreement of ``p[labels]`` with ``reference`` (Hungarian)."""
-    contingency = np.zeros((n_clusters, n_clusters), dtype=np.int64)
+def match_labels(labels: np.ndarray, reference: np.ndarray, n_clusters: int, n_reference: int | None = None
+                 ) -> np.ndarray:
+    """Mapping ``p`` (length ``n_clusters``) maximizing agreement of ``p[labels]`` with ``reference``
+    (Hungarian). ``reference`` has ``n_reference`` clusters (default ``n_clusters``); with more labels
+    than reference clusters, the unmatched labels become ``n_reference``, ``n_reference + 1``, ..."""
+    n_reference = n_clusters if n_reference is None else n_reference
+    contingency = np.zeros((n_clusters, n_reference), dtype=np.int64)
     np.add.at(contingency, (labels, reference), 1)
     rows, cols = linear_sum_assignment(-contingency)
     permutation = np.empty(n_clusters, dtype=np.int64)
     permutation[rows] = cols
+    unmatched = np.setdiff1d(np.arange(n_clusters), rows)
+    permutation[unmatched] = n_reference + np.arange(len(unmatched))
     return permutation
 
 

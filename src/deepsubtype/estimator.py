@@ -36,9 +36,20 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import __version__
 from .cluster import kmeans, match_labels, relabel_by_size, score_n_clusters, squared_distances
 from .io import InputError
-from .model import TASKS, DeepTypeNetwork, Task, add_l21_gradient_, primary_loss
+from .model import TASKS, DeepTypeNetwork, Task, add_l21_gradient_, primary_loss, primary_loss_terms
 
-__all__ = ["DeepType", "PAPER_HYPERPARAMETERS", "assignment_confidence", "resolve_device"]
+__all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "PAPER_HYPERPARAMETERS", "assignment_confidence", "one_standard_error",
+           "resolve_device"]
+
+#: The regularization path of ``alpha="auto"``: increasing L2,1 weights, a factor of ~3 apart around the
+#: paper's 0.006 (which suits 20,000 genes x 1,024 units; other shapes need other values).
+DEFAULT_ALPHA_GRID: tuple[float, ...] = (0.0, 0.0003, 0.001, 0.003, 0.006, 0.01, 0.03)
+#: Share of the labelled samples held out of the primary loss to score the path when ``validation_fraction`` is 0.
+_SELECTION_FRACTION = 0.2
+#: Fit checks: a model is flagged when one cluster holds at least this share of the samples ...
+_DOMINANT_CLUSTER_SHARE = 0.95
+#: ... or its primary loss is above this share of the trivial predictor's.
+_TRIVIAL_LOSS_SHARE = 0.98
 
 #: The published setting (Chen et al. 2020, original code on METABRIC): the defaults of :class:`DeepType`.
 PAPER_HYPERPARAMETERS: dict[str, Any] = {
@@ -57,7 +68,7 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
 _WEIGHTS_FILE = "weights.pt"
 _META_FILE = "model.json"
 _CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
-_CHECKPOINT_VERSION = 1
+_CHECKPOINT_VERSION = 2
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +98,15 @@ def assignment_confidence(distances: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         margin = 1.0 - nearest[:, 0] / nearest[:, 1]
     return np.where(nearest[:, 1] > 0, margin, 0.0)
+
+
+def one_standard_error(mean: np.ndarray, standard_error: np.ndarray) -> int:
+    """Index of the last (most regularized) candidate whose ``mean`` loss is within one standard error of the
+    lowest, for candidates ordered from least to most regularized (the one-standard-error rule)."""
+    mean = np.asarray(mean, dtype=float)
+    best = int(np.nanargmin(mean))
+    threshold = mean[best] + np.nan_to_num(np.asarray(standard_error, dtype=float)[best])
+    return int(np.flatnonzero(mean <= threshold).max())
 
 
 def _as_frame_or_array(X: Any) -> Any:
@@ -142,7 +162,16 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Non-linearity (``sigmoid`` as in the paper, ``relu``, ``tanh``, ``elu``) and dropout rate.
     alpha
         Weight of the L2,1 norm of the first-layer weights (sum over genes of each gene's column norm);
-        with ``views``, one weight for all views or a tuple with one per view.
+        with ``views``, one weight for all views or a tuple with one per view. ``"auto"``: chosen
+        from the data along a warm-started regularization path, as glmnet does: pretraining runs at the
+        first value of ``alpha_grid``, then each larger value is applied in turn for ``path_steps``
+        more steps; after each, the primary loss of held-out samples (``validation_fraction`` of the
+        labelled ones, or 20 % when that is 0) is scored, and the largest alpha whose loss is within
+        one standard error (over held-out samples) of the lowest is kept (the paper's rule). Training
+        goes on from that point of the path, on all samples. Costs ``len(alpha_grid) - 1`` times
+        ``path_steps`` extra steps instead of a cross-validation's folds x grid fits.
+    alpha_grid, path_steps
+        The path's alphas (increasing) and the steps spent at each after the first.
     alpha_ramp_steps
         Time constant (optimizer steps) of alpha's exponential ramp; 0 applies alpha at once.
     beta
@@ -163,6 +192,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Rand index of k-means on 80 % subsamples against the full-data clustering).
     learning_rate, batch_size
         Adam learning rate and mini-batch size (a batch larger than the data uses all of it).
+    lr_decay
+        The learning rate falls along a half cosine from ``learning_rate`` to ``learning_rate * lr_decay``
+        over pretraining and stays there for the joint rounds (the alpha path runs at ``learning_rate``); 1
+        keeps it constant
+        (the paper). With full-batch steps on a small cohort, a constant 1e-3 makes Adam oscillate
+        around the L2,1 penalty's kink and can collapse the primary task; the decay lets it settle.
     pretrain_steps
         Optimizer steps of pretraining (primary + sparsity).
     joint_steps
@@ -196,6 +231,15 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    alpha_ : float or tuple of float
+        The L2,1 weight used (chosen when ``alpha="auto"``).
+    alpha_path_ : list of dict
+        With ``alpha="auto"``: per alpha of the path, ``alpha``, the held-out primary loss
+        (``selection_loss``, its standard error ``selection_se``, ``n_selection`` terms), the number of
+        genes whose column norm is at least a tenth of the largest (``n_genes_tenth``) and ``chosen``.
+    fit_warnings_ : list of str
+        Signs of a failed fit (empty when none): a primary loss no better than the trivial
+        predictor's, first-layer columns all near zero, or one cluster holding nearly every sample.
     n_clusters_ : int
         The number of clusters used (chosen when ``n_clusters="auto"``).
     k_scores_ : list of dict
@@ -222,13 +266,16 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         hidden_layers: tuple[int, ...] = (1024, 512),
         activation: str = "sigmoid",
         dropout: float = 0.0,
-        alpha: float = 0.006,
+        alpha: float | tuple[float, ...] | str = 0.006,
+        alpha_grid: tuple[float, ...] = DEFAULT_ALPHA_GRID,
+        path_steps: int = 200,
         alpha_ramp_steps: int = 300,
         beta: float = 1.2,
         n_clusters: int | str = 3,
         n_clusters_range: tuple[int, int] = (2, 8),
         k_criterion: str = "silhouette",
         learning_rate: float = 1e-3,
+        lr_decay: float = 0.1,
         batch_size: int = 256,
         pretrain_steps: int = 1200,
         joint_steps: int = 100,
@@ -248,6 +295,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.activation = activation
         self.dropout = dropout
         self.alpha = alpha
+        self.alpha_grid = alpha_grid
+        self.path_steps = path_steps
         self.alpha_ramp_steps = alpha_ramp_steps
         self.views = views
         self.beta = beta
@@ -255,6 +304,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_clusters_range = n_clusters_range
         self.k_criterion = k_criterion
         self.learning_rate = learning_rate
+        self.lr_decay = lr_decay
         self.batch_size = batch_size
         self.pretrain_steps = pretrain_steps
         self.joint_steps = joint_steps
@@ -317,9 +367,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return index.astype(np.int64), len(self.classes_)
 
     # ----------------------------------------------------------------- training
-    def _split_validation(self, target: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
-        """Sorted rows of ``validation_fraction`` of the labelled samples, held out; None without validation."""
-        if self.validation_fraction <= 0:
+    def _split_validation(self, target: torch.Tensor, generator: torch.Generator,
+                          fraction: float | None = None) -> torch.Tensor | None:
+        """Sorted rows of ``fraction`` (default ``validation_fraction``) of the labelled samples, held out;
+        None when the fraction is 0."""
+        fraction = self.validation_fraction if fraction is None else fraction
+        if fraction <= 0:
             return None
         rows = torch.arange(target.shape[0], device=target.device)
         if self.task == "classification":
@@ -331,9 +384,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             labelled = ~torch.isnan(target)
         candidates = rows[labelled]
-        n_validation = max(1, round(self.validation_fraction * len(candidates)))
+        n_validation = max(1, round(fraction * len(candidates)))
         if n_validation >= len(candidates):
-            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no labelled sample to train on")
+            raise ValueError(f"validation_fraction={fraction} leaves no labelled sample to train on")
         shuffled = candidates[torch.randperm(len(candidates), generator=generator,
                                              device=generator.device).to(rows.device)]
         return shuffled[:n_validation].sort().values
@@ -351,18 +404,40 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     def _view_sizes(self) -> list[int] | None:
         return [int(size) for _, size in self.views] if self.views else None
 
-    def _alphas(self) -> list[float]:
-        """The L2,1 weight of each first layer (one per view)."""
+    def _alphas(self, alpha: Any) -> list[float]:
+        """The L2,1 weight of each first layer (one per view) for ``alpha`` (one value or one per view)."""
         n_layers = len(self.views) if self.views and len(self.views) > 1 else 1
-        alphas = list(self.alpha) if isinstance(self.alpha, tuple | list) else [self.alpha] * n_layers
+        alphas = list(alpha) if isinstance(alpha, tuple | list) else [alpha] * n_layers
         if len(alphas) != n_layers:
             raise ValueError(f"alpha has {len(alphas)} values for {n_layers} views")
         return [float(a) for a in alphas]
 
-    def _alphas_at(self, step: int) -> list[float]:
+    def _alphas_at(self, alpha: Any, step: int) -> list[float]:
+        """:meth:`_alphas` with the ramp of ``alpha_ramp_steps`` applied at optimizer step ``step``."""
         if self.alpha_ramp_steps <= 0:
-            return self._alphas()
-        return [alpha * (1.0 - math.exp(-step / self.alpha_ramp_steps)) for alpha in self._alphas()]
+            return self._alphas(alpha)
+        return [value * (1.0 - math.exp(-step / self.alpha_ramp_steps)) for value in self._alphas(alpha)]
+
+    def _learning_rate_at(self, phase: str, local: int, n_steps: int) -> float:
+        """Adam's learning rate at step ``local`` of ``n_steps`` of a phase: along a half cosine from
+        ``learning_rate`` down to ``learning_rate * lr_decay`` during pretraining, then constant; the
+        alpha path runs at ``learning_rate`` (each alpha must have time to act on the weights)."""
+        final = self.learning_rate * self.lr_decay
+        if phase == "path":
+            return self.learning_rate
+        if phase != "pretrain":
+            return final
+        return final + 0.5 * (self.learning_rate - final) * (1.0 + math.cos(math.pi * local / max(n_steps, 1)))
+
+    def _check_alpha(self) -> None:
+        if isinstance(self.alpha, str):
+            if self.alpha != "auto":
+                raise ValueError(f"alpha must be a number, one per view, or 'auto', got {self.alpha!r}")
+            grid = [float(value) for value in self.alpha_grid]
+            if not grid or any(b <= a for a, b in zip(grid, grid[1:], strict=False)) or grid[0] < 0:
+                raise ValueError(f"alpha_grid must be non-negative and increasing, got {tuple(self.alpha_grid)}")
+        else:
+            self._alphas(self.alpha)
 
     def _check_views(self, X: np.ndarray) -> None:
         """Views must cover the columns; a view is present (all finite) or missing (all NaN) per patient."""
@@ -430,6 +505,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_views(X)
         n_samples = X.shape[0]
         self._check_n_clusters(n_samples)
+        self._check_alpha()
         target, n_outputs = self._encode_target(y, n_samples)
 
         device = resolve_device(self.device)
@@ -492,6 +568,52 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         logger.warning("ignoring checkpoint %s: %s", path, reason)
         return None
 
+    @torch.no_grad()
+    def _column_norms(self) -> torch.Tensor:
+        """L2 norm of every first-layer weight column (all views, in column order): (n_features,)."""
+        return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0)
+                          for layer in self.network_.first_layers])
+
+    @torch.no_grad()
+    def _fit_checks(self, X: torch.Tensor, target: torch.Tensor, labels: np.ndarray, initial_norm: float
+                    ) -> list[str]:
+        """Signs of a failed fit, one sentence each (logged as warnings): primary loss on all labelled
+        samples no better than the trivial predictor's, every first-layer column near zero (largest norm
+        under 1 % of the initial median), or one cluster holding nearly every sample."""
+        found = []
+        self.network_.eval()
+        output = torch.cat([self.network_(X[start:start + 4096])[1].float() for start in range(0, X.shape[0], 4096)])
+        if self.task != "reconstruction" or not self.views:
+            loss = float(primary_loss(self.task, output, target, X))
+            trivial = float(primary_loss(self.task, self._trivial_output(output, target, X), target, X))
+            if trivial > 0 and loss >= _TRIVIAL_LOSS_SHARE * trivial:
+                found.append(f"primary loss {loss:.4g} is no better than the trivial predictor's {trivial:.4g} "
+                             "(the network did not learn the primary task)")
+        largest = float(self._column_norms().max())
+        if largest < 0.01 * initial_norm:
+            found.append(f"every first-layer weight column is near zero (largest norm {largest:.3g}, initial "
+                         f"median {initial_norm:.3g}): the sparsity weight alpha is too large")
+        counts = np.bincount(labels, minlength=self.n_clusters_)
+        if self.n_clusters_ >= 2 and counts.max() >= _DOMINANT_CLUSTER_SHARE * len(labels):
+            found.append(f"one cluster holds {counts.max()} of {len(labels)} samples: no subtypes found")
+        for sentence in found:
+            logger.warning("failed fit? %s", sentence)
+        return found
+
+    def _trivial_output(self, output: torch.Tensor, target: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """Output of the best constant predictor: log class frequencies, target mean, zero risk, feature means."""
+        if self.task == "classification":
+            counts = torch.bincount(target[target >= 0], minlength=output.shape[1]).to(output)
+            return torch.log(counts.clamp_min(0.5) / counts.sum()).expand_as(output)
+        if self.task == "reconstruction":
+            return torch.nanmean(X, 0).nan_to_num().expand_as(output)
+        if self.task == "survival":
+            return torch.zeros_like(output)
+        mean = torch.nanmean(target)
+        if self.task == "binary":
+            mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
+        return mean.expand_as(output)
+
     def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, device: torch.device,
                generator: torch.Generator) -> tuple[np.ndarray, torch.Tensor, dict[str, list[dict[str, Any]]]]:
         """Pretraining, then rounds of {k-means, joint training}; returns final labels, centres, history.
@@ -502,9 +624,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.network_ = DeepTypeNetwork(X.shape[1], list(self.hidden_layers), n_outputs,
                                         task=self.task, activation=self.activation, dropout=self.dropout,
                                         view_sizes=self._view_sizes()).to(device)
-        # The fused kernel updates all parameters in one pass (fewer memory sweeps than the per-tensor loop).
-        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
-                                     fused=device.type in ("cpu", "cuda"))
+
+        def new_optimizer() -> torch.optim.Adam:
+            # The fused kernel updates all parameters in one pass (fewer memory sweeps than the per-tensor loop).
+            return torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
+                                    fused=device.type in ("cpu", "cuda"))
+
+        optimizer = new_optimizer()
         X_device = torch.from_numpy(X).to(device)  # moved once; batches are index views
         full_target = torch.from_numpy(target).to(device)
         fingerprint = self._fingerprint(X, target) if self.checkpoint is not None else ""
@@ -513,19 +639,36 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             validation = self._split_validation(full_target, generator)
         else:
             validation = resumed["validation"].to(device) if "validation" in resumed else None
-        training_rows, target_device = self._hold_out(full_target, validation)
+        auto = self.alpha == "auto"
+        alpha: Any = float(self.alpha_grid[0]) if auto else self.alpha  # the L2,1 weight in force
+        # alpha="auto" scores the path on held-out samples: the validation rows, else rows held out for it alone.
+        selection = validation
+        if auto and validation is None and resumed is None:
+            selection = self._split_validation(full_target, generator, _SELECTION_FRACTION)
+        training_rows, target_device = self._hold_out(full_target, selection)
         batches = _BatchStream(training_rows, min(self.batch_size, len(training_rows)), generator)
         steps_per_epoch = max(1, len(training_rows) // batches.batch_size)
         history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
         step = 0
         autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
+        initial_norm = float(self._column_norms().median())
+
+        @torch.no_grad()
+        def selection_terms() -> np.ndarray:
+            """Primary-loss terms of the held-out ``selection`` rows (one per sample, per event for survival)."""
+            self.network_.eval()
+            x = X_device[selection]
+            terms = primary_loss_terms(self.task, self.network_(x)[1].float(), full_target[selection], x)
+            self.network_.train()
+            return terms.double().cpu().numpy()
+
         @torch.no_grad()
         def validation_loss() -> float:
-            assert validation is not None
+            assert selection is not None
             self.network_.eval()
-            x = X_device[validation]
-            loss = primary_loss(self.task, self.network_(x)[1].float(), full_target[validation], x)
+            x = X_device[selection]
+            loss = primary_loss(self.task, self.network_(x)[1].float(), full_target[selection], x)
             self.network_.train()
             return float(loss)
 
@@ -535,7 +678,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             self.network_.train()
             sums = torch.zeros(4, device=device)
             counted = 0
-            stopping = phase == "pretrain" and validation is not None
+            stopping = phase == "pretrain" and selection is not None
             best_loss, best_state, since_best = math.inf, None, 0
             for local in range(n_steps):
                 index = next(batches)
@@ -553,9 +696,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 sparsity = penalty = torch.zeros((), device=device)
-                for layer, alpha in zip(self.network_.first_layers, self._alphas_at(step), strict=True):
-                    norm = add_l21_gradient_(layer.weight, alpha)
-                    sparsity, penalty = sparsity + norm, penalty + alpha * norm
+                for layer, weight in zip(self.network_.first_layers, self._alphas_at(alpha, step), strict=True):
+                    norm = add_l21_gradient_(layer.weight, weight)
+                    sparsity, penalty = sparsity + norm, penalty + weight * norm
+                for group in optimizer.param_groups:
+                    group["lr"] = self._learning_rate_at(phase, local, n_steps)
                 optimizer.step()
                 step += 1
                 counted += 1
@@ -566,7 +711,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                               "sparsity": means[1], "cluster": means[2], "total": means[3]}
                     sums.zero_()
                     counted = 0
-                    if validation is not None:
+                    if selection is not None:
                         record["validation"] = validation_loss()
                     history["steps"].append(record)
                     if stopping:
@@ -591,6 +736,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                 "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
                 "rng": torch.get_rng_state(), "batch_position": batches.position,
                 "history": json.dumps(history), "n_clusters": self.n_clusters_, "k_scores": json.dumps(self.k_scores_),
+                "alpha": json.dumps(alpha), "alpha_path": json.dumps(self.alpha_path_),
             }
             if device.type == "cuda":
                 state["cuda_rng"] = torch.cuda.get_rng_state(device)
@@ -602,8 +748,38 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         previous: np.ndarray | None = None
         centers: torch.Tensor | None = None
         self.converged_ = False
+        self.alpha_path_: list[dict[str, Any]] = []
         if resumed is None:
-            train(self.pretrain_steps, "pretrain", 0, None, None)
+            snapshots = []
+            for index, value in enumerate(self.alpha_grid if auto else [alpha]):
+                alpha = float(value) if auto else alpha
+                train(self.pretrain_steps if index == 0 else self.path_steps, "pretrain" if index == 0 else "path",
+                      0, None, None)
+                if auto:
+                    terms, norms = selection_terms(), self._column_norms()
+                    self.alpha_path_.append({
+                        "alpha": alpha, "step": step, "selection_loss": float(terms.mean()),
+                        "selection_se": float(terms.std(ddof=1) / math.sqrt(len(terms))) if len(terms) > 1 else 0.0,
+                        "n_selection": len(terms), "n_genes_tenth": int((norms >= 0.1 * norms.max()).sum())})
+                    snapshots.append({key: value.detach().to("cpu", copy=True)
+                                      for key, value in self.network_.state_dict().items()})
+            if auto:
+                chosen = one_standard_error(np.array([r["selection_loss"] for r in self.alpha_path_]),
+                                            np.array([r["selection_se"] for r in self.alpha_path_]))
+                for index, record in enumerate(self.alpha_path_):
+                    record["chosen"] = index == chosen
+                alpha = float(self.alpha_grid[chosen])
+                self.network_.load_state_dict(snapshots[chosen])
+                del snapshots
+                optimizer = new_optimizer()  # fresh moments: the path's last ones belong to another alpha
+                logger.info("alpha path: chose alpha=%g (held-out primary loss %.4g, lowest %.4g)", alpha,
+                            self.alpha_path_[chosen]["selection_loss"],
+                            min(r["selection_loss"] for r in self.alpha_path_))
+                if validation is None:  # the rows held out to choose alpha train from here on
+                    selection = None
+                    training_rows, target_device = self._hold_out(full_target, None)
+                    batches = _BatchStream(training_rows, min(self.batch_size, len(training_rows)), generator)
+                    steps_per_epoch = max(1, len(training_rows) // batches.batch_size)
             self._choose_n_clusters(self._represent(X_device), generator)
             save_checkpoint(0, None, None)
             first_round = 1
@@ -618,6 +794,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             batches.position, step = resumed["batch_position"], resumed["step"]
             history = json.loads(resumed["history"])
             self.n_clusters_, self.k_scores_ = resumed["n_clusters"], json.loads(resumed["k_scores"])
+            alpha, self.alpha_path_ = json.loads(resumed["alpha"]), json.loads(resumed["alpha_path"])
+            if auto and validation is None:  # after the path, every row trains
+                selection = None
+                training_rows, target_device = self._hold_out(full_target, None)
+                batches = _BatchStream(training_rows, min(self.batch_size, len(training_rows)), generator)
+                steps_per_epoch = max(1, len(training_rows) // batches.batch_size)
             if "labels" in resumed:
                 previous, centers = resumed["labels"].numpy(), resumed["centers"].to(device)
             first_round = resumed["round"] + 1
@@ -645,6 +827,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             save_checkpoint(round_index, labels, centers)
 
         assert centers is not None
+        self.alpha_ = tuple(alpha) if isinstance(alpha, list) else alpha
+        self.fit_warnings_ = self._fit_checks(X_device, full_target, labels, initial_norm)
         return labels, centers, history
 
     # --------------------------------------------------------------- inference
@@ -681,8 +865,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     def feature_importances_(self) -> np.ndarray:
         """L2 norm of each gene's first-layer weight column, shape (n_features_in_,)."""
         check_is_fitted(self, "network_")
-        return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0)
-                          for layer in self.network_.first_layers]).cpu().numpy()
+        return self._column_norms().cpu().numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Representation (last hidden layer) of ``X``: (n_samples, hidden_layers[-1])."""
@@ -756,6 +939,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             "params": {**self.get_params(), "hidden_layers": list(self.hidden_layers),
                        "views": [list(view) for view in self.views] if self.views else None,
                        "alpha": list(self.alpha) if isinstance(self.alpha, tuple | list) else self.alpha,
+                       "alpha_grid": list(self.alpha_grid),
                        "n_clusters_range": list(self.n_clusters_range), "checkpoint": None},
             "n_clusters": int(self.n_clusters_),
             "k_scores": self.k_scores_,
@@ -765,6 +949,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             "target_mean": getattr(self, "_target_mean", None),
             "target_scale": getattr(self, "_target_scale", None),
             "converged": bool(self.converged_),
+            "alpha": list(self.alpha_) if isinstance(self.alpha_, tuple) else self.alpha_,
+            "alpha_path": self.alpha_path_,
+            "fit_warnings": self.fit_warnings_,
             "fit_seconds": float(self.fit_seconds_),
             "history": self.history_,
         }
@@ -805,6 +992,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             params["views"] = tuple((str(name), int(size)) for name, size in params["views"])
         if isinstance(params["alpha"], list):
             params["alpha"] = tuple(params["alpha"])
+        if "alpha_grid" in params:
+            params["alpha_grid"] = tuple(params["alpha_grid"])
         model = cls(**params)
         model.n_features_in_ = meta["n_features_in"]
         if meta["feature_names_in"]:
@@ -822,6 +1011,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         model.cluster_centers_ = state["cluster_centers"].numpy()
         model.labels_ = state["labels"].numpy()
         model.converged_ = meta["converged"]
+        chosen = meta.get("alpha", params["alpha"])  # absent in older model files: the fixed alpha
+        model.alpha_ = tuple(chosen) if isinstance(chosen, list) else chosen
+        model.alpha_path_ = meta.get("alpha_path", [])
+        model.fit_warnings_ = meta.get("fit_warnings", [])
         model.n_clusters_ = meta["n_clusters"]
         model.fit_seconds_ = meta.get("fit_seconds", float("nan"))  # absent in older model files
         model.k_scores_ = meta["k_scores"]

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["Task", "TASKS", "DeepTypeNetwork", "l21_norm", "add_l21_gradient_", "primary_loss",
-           "cox_partial_likelihood"]
+           "primary_loss_terms", "cox_partial_likelihood", "cox_partial_likelihood_terms"]
 
 Task = Literal["classification", "binary", "regression", "survival", "reconstruction"]
 TASKS: tuple[str, ...] = ("classification", "binary", "regression", "survival", "reconstruction")
@@ -116,11 +116,11 @@ def add_l21_gradient_(weight: torch.Tensor, alpha: float) -> torch.Tensor:
     return norms.sum()
 
 
-def cox_partial_likelihood(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
-    """Negative Cox log partial likelihood with Breslow ties, averaged over events.
+def cox_partial_likelihood_terms(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
+    """Each event's term of the negative Cox log partial likelihood (Breslow ties): (n_events,).
 
     ``risk`` (n,) log hazard ratios; ``time`` (n,) follow-up; ``event`` (n,) 1 = event.
-    Returns 0 when the batch holds no event.
+    The term of event ``i`` is ``log sum_{j: t_j >= t_i} exp(risk_j) - risk_i``.
     """
     order = torch.argsort(time, descending=True, stable=True)
     risk, time, event = risk[order], time[order], event[order]
@@ -130,35 +130,46 @@ def cox_partial_likelihood(risk: torch.Tensor, time: torch.Tensor, event: torch.
     _, inverse, counts = torch.unique_consecutive(time, return_inverse=True, return_counts=True)
     group_end = torch.cumsum(counts, dim=0) - 1
     log_risk_set = log_cumulative[group_end][inverse]
-    n_events = event.sum()
-    if n_events == 0:
-        return risk.sum() * 0.0
-    return -((risk - log_risk_set) * event).sum() / n_events
+    return (log_risk_set - risk)[event > 0]
 
 
-def primary_loss(task: Task, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Primary-task loss on a batch; rows whose target is missing are ignored.
+def cox_partial_likelihood(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
+    """Negative Cox log partial likelihood with Breslow ties, averaged over events (0 without events)."""
+    terms = cox_partial_likelihood_terms(risk, time, event)
+    return terms.mean() if terms.numel() else risk.sum() * 0.0
+
+
+def primary_loss_terms(task: Task, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The primary-task loss of a batch split into its terms: one per labelled sample (per event for
+    ``survival``, per sample for ``reconstruction``), shape (n_terms,); their mean is :func:`primary_loss`.
 
     Targets as encoded by :class:`deepsubtype.DeepType`: ``classification`` int64 class
     index (-1 = missing); ``binary`` and ``regression`` float (NaN = missing);
     ``survival`` (n, 2) float time and event (NaN = missing); ``reconstruction``
-    uses ``x`` itself.
+    uses ``x`` itself (missing views, NaN, ignored).
     """
     if task == "reconstruction":
-        observed = ~torch.isnan(x)  # missing views are NaN
-        return F.mse_loss(output, x) if bool(observed.all()) else F.mse_loss(output[observed], x[observed])
+        observed = ~torch.isnan(x)
+        squared = torch.where(observed, output - torch.nan_to_num(x), 0.0).square().sum(1)
+        return squared / observed.sum(1).clamp_min(1)
     if task == "classification":
         known = target >= 0
-        if not known.any():
-            return output.sum() * 0.0
-        return F.cross_entropy(output[known], target[known])
+        return F.cross_entropy(output[known], target[known], reduction="none")
     if task == "survival":
         known = ~torch.isnan(target).any(dim=1)
-        return cox_partial_likelihood(output[known, 0], target[known, 0], target[known, 1])
+        return cox_partial_likelihood_terms(output[known, 0], target[known, 0], target[known, 1])
     known = ~torch.isnan(target)
-    if not known.any():
-        return output.sum() * 0.0
     prediction = output[known, 0]
     if task == "binary":
-        return F.binary_cross_entropy_with_logits(prediction, target[known])
-    return F.mse_loss(prediction, target[known])
+        return F.binary_cross_entropy_with_logits(prediction, target[known], reduction="none")
+    return F.mse_loss(prediction, target[known], reduction="none")
+
+
+def primary_loss(task: Task, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Primary-task loss on a batch, the mean of :func:`primary_loss_terms`; rows whose target is missing
+    are ignored, and a batch without any labelled row (or event) has loss 0."""
+    if task == "reconstruction":
+        observed = ~torch.isnan(x)  # missing views are NaN; the mean over observed entries, as before
+        return F.mse_loss(output, x) if bool(observed.all()) else F.mse_loss(output[observed], x[observed])
+    terms = primary_loss_terms(task, output, target, x)
+    return terms.mean() if terms.numel() else output.sum() * 0.0

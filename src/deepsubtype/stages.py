@@ -25,8 +25,9 @@ import pandas as pd
 from sklearn.metrics import silhouette_samples
 
 from . import __version__
-from .estimator import DeepType
-from .importance import gene_importance
+from .ensemble import DeepTypeEnsemble, consensus_support, fit_table, load_model
+from .estimator import DEFAULT_ALPHA_GRID, DeepType
+from .importance import gene_importance, ranking_overlap, univariate_ranking
 from .io import InputError, Orientation, attach_clinical, check_cohort_name, read_clinical, read_expression
 from .normalize import MissingPolicy, MissingViews, Scale, combine_views, normalize
 from .plots import (
@@ -40,7 +41,7 @@ from .plots import (
     training_history,
 )
 from .survival import cox_by_cluster, kaplan_meier_table, logrank_table, pairwise_logrank_table, survival_frame
-from .tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_alpha_beta, tuning_table
+from .tuning import DEFAULT_BETAS, alpha_path_table, tune_alpha_beta, tuning_table
 from .validation import cluster_stability, out_of_fold_clusters
 
 __all__ = [
@@ -303,8 +304,14 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
                 task: str = "classification", target: str | None = None, time_column: str | None = None,
                 event_column: str | None = None,
                 model_params: dict[str, Any] | None = None, seed: int = 0, device: str = "auto",
-                tuning_grid: dict[str, Any] | None = None, checkpoint: str | Path | None = None) -> DeepType:
+                tuning_grid: dict[str, Any] | None = None, checkpoint: str | Path | None = None,
+                fits: str | Path | None = None) -> DeepType | DeepTypeEnsemble:
     """Fit DeepType on ``normalized.h5ad``; write the model directory and ``embedding.h5ad``.
+
+    ``n_fits`` > 1 in ``model_params`` fits that many seeds (``seed``, ``seed + 1``, ...) and combines them
+    (:class:`~deepsubtype.ensemble.DeepTypeEnsemble`): the clusters are the fits' consensus, the
+    representation and the tables of K and alpha the representative fit's. ``fits`` (TSV,
+    :func:`~deepsubtype.ensemble.fit_table`) gets one row per fit: its K, alpha, cluster sizes and agreement.
 
     ``embedding.h5ad`` has the normalized file's ``obs``, ``obsm["X_deeptype"]``
     (n_samples, hidden_layers[-1]) and, in ``uns["deeptype"]``, the cluster
@@ -312,35 +319,44 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     gets the score of every K tried on the pretrained representation
     (``n_clusters``, ``inertia``, ``silhouette``, ``stability``, ``chosen``).
 
-    ``alpha`` or ``beta`` = ``"auto"`` in ``model_params`` chooses them by
-    cross-validation (:func:`~deepsubtype.tuning.tune_alpha_beta`) over
-    ``tuning_grid`` (``alphas``, ``betas``, ``folds``); ``tuning`` (TSV) gets every
-    candidate's held-out score, or the fixed values when nothing was tuned.
+    ``alpha = "auto"`` in ``model_params`` chooses alpha along the fit's regularization path over
+    ``tuning_grid["alphas"]`` (see :class:`DeepType`); ``beta = "auto"`` cross-validates beta over
+    ``tuning_grid["betas"]`` with ``tuning_grid["folds"]`` folds
+    (:func:`~deepsubtype.tuning.tune_alpha_beta`). ``tuning`` (TSV, :data:`~deepsubtype.tuning.TUNING_COLUMNS`)
+    gets every candidate's held-out primary loss, or the fixed values when nothing was tuned.
 
     ``checkpoint``: file of the fit's per-round training state (see :class:`DeepType`),
-    so that an interrupted run resumes; only fits with fixed alpha and beta use it.
+    so that an interrupted run resumes; fits with ``beta = "auto"`` do not use it.
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
     params = _estimator_params(model_params, task, seed, device, adata)
+    n_fits = int(params.pop("n_fits", 1))
     _check_n_clusters(adata, params, str(normalized))
-    grid = {"alphas": list(DEFAULT_ALPHAS), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
-    tuned = {name: params.get(name) == "auto" for name in ("alpha", "beta")}
-    if any(tuned.values()):
+    grid = {"alphas": list(DEFAULT_ALPHA_GRID), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
+    params["alpha_grid"] = tuple(float(value) for value in grid["alphas"])
+    if params.get("beta") == "auto":
         if checkpoint is not None:
-            logger.info("alpha/beta cross-validation is not checkpointed: %s is not used", checkpoint)
-        estimator = DeepType(**{k: v for k, v in params.items() if params.get(k) != "auto"})
-        search = tune_alpha_beta(estimator, adata, y, alphas=grid["alphas"] if tuned["alpha"] else None,
-                                 betas=grid["betas"] if tuned["beta"] else None, folds=grid["folds"])
-        model: DeepType = search.best_estimator_
-        table = tuning_table(search)
-        logger.info("cross-validated choice: alpha=%g, beta=%g", model.alpha, model.beta)
+            logger.info("beta cross-validation is not checkpointed: %s is not used", checkpoint)
+        search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), adata, y, alphas=None, betas=grid["betas"],
+                                 folds=grid["folds"])
+        params["beta"] = search.best_estimator_.beta
+        logger.info("cross-validated choice: beta=%g", params["beta"])
+        model: DeepType | DeepTypeEnsemble = (search.best_estimator_ if n_fits == 1 else
+                                              DeepTypeEnsemble(DeepType(**params), n_fits=n_fits,
+                                                               random_state=seed).fit(adata, y))
+        table = pd.concat([tuning_table(search), alpha_path_table(model)], ignore_index=True)
     else:
-        model = DeepType(**params, checkpoint=checkpoint).fit(adata, y)
-        table = pd.DataFrame({"alpha": [model.alpha], "beta": [model.beta], "mean_score": [np.nan],
-                              "std_score": [np.nan], "chosen": [True]})
-    table["criterion"] = ("cross-validated held-out primary loss, one-standard-error rule on alpha"
-                          if any(tuned.values()) else "fixed in config")
+        single = DeepType(**params, checkpoint=checkpoint)
+        model = single.fit(adata, y) if n_fits == 1 else DeepTypeEnsemble(single, n_fits=n_fits,
+                                                                          random_state=seed).fit(adata, y)
+        table = alpha_path_table(model)
+    if isinstance(model, DeepTypeEnsemble):
+        agreement = model.fit_agreement_[np.triu_indices(n_fits, 1)]
+        logger.info("%d fits: pairwise ARI of their clusters %.2f-%.2f (median %.2f); consensus sizes %s", n_fits,
+                    agreement.min(), agreement.max(), float(np.median(agreement)),
+                    np.bincount(model.labels_).tolist())
+    logger.info("alpha %s (%s)", model.alpha_, "chosen on the path" if model.alpha_path_ else "fixed")
     logger.info("trained on %s: %d rounds, converged=%s", model.device_, model.n_rounds_, model.converged_)
 
     result = ad.AnnData(obs=adata.obs.copy())
@@ -352,7 +368,10 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
         "n_rounds": int(model.n_rounds_),
         "converged": bool(model.converged_),
         "device": model.device_,
+        "n_fits": n_fits,
     }
+    if isinstance(model, DeepTypeEnsemble):
+        result.uns["deeptype"]["consensus_support"] = consensus_support(model.co_assignment_, model.labels_)
     result.uns["provenance"] = _provenance(stage="train", task=task, target=target, time=time_column,
                                            event=event_column, seed=seed, device=device,
                                            params={k: v for k, v in model.get_params().items()})
@@ -362,24 +381,30 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
         result.write_h5ad(temporary)
     if tuning is not None:
         _write_table(table, tuning)
+    if fits is not None:
+        _write_table(fit_table(model), fits)
     if k_selection is not None:
         scores = pd.DataFrame(model.k_scores_, columns=["n_clusters", "inertia", "silhouette", "stability"])
         scores["chosen"] = scores["n_clusters"] == model.n_clusters_
         scores["criterion"] = model.k_criterion if model.n_clusters == "auto" else "fixed in config"
         _write_table(scores, k_selection)
     if history_plot is not None:
-        _save_figure(training_history(model.history_, title=f"Training history: {Path(normalized).parent.name}"),
-                     history_plot)
+        title = f"Training history: {Path(normalized).parent.name}"
+        if model.fit_warnings_:
+            title += f"\nWARNING, failed fit? {model.fit_warnings_[0]}"
+        _save_figure(training_history(model.history_, title=title), history_plot)
     return model
 
 
 def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path | None = None, *,
                   label_column: str | None = None, method: str = "pca", seed: int = 0) -> pd.DataFrame:
-    """Assign every sample to its nearest DeepType centre; write ``clusters.tsv``.
+    """Assign every sample to its DeepType cluster; write ``clusters.tsv``.
 
-    The centres are those of the final k-means that DeepType ran on the
-    representation of all samples. Columns: ``sample``, ``cluster`` (0 = largest),
-    ``distance_to_center`` (Euclidean, in representation units), ``silhouette``.
+    One fit: the nearest of the centres of the final k-means that DeepType ran on the
+    representation of all samples. Several fits: the consensus cluster, and ``consensus_support``
+    (the mean share of fits that put the sample with each other member of its cluster).
+    Columns: ``sample``, ``cluster`` (0 = largest), ``distance_to_center`` (Euclidean, in
+    representation units), ``silhouette``.
     ``plot``: the representation in 2-D (``method`` ``pca`` or ``umap``, via scanpy),
     coloured by cluster and by ``label_column`` when given.
     """
@@ -387,7 +412,8 @@ def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path 
     points = np.asarray(adata.obsm[EMBEDDING_KEY], dtype=np.float64)
     centers = np.asarray(adata.uns["deeptype"]["cluster_centers"], dtype=np.float64)
     distances = np.sqrt(((points[:, None, :] - centers[None, :, :]) ** 2).sum(-1))
-    labels = distances.argmin(1)
+    consensus = "consensus_support" in adata.uns["deeptype"]
+    labels = np.asarray(adata.uns["deeptype"]["labels"]) if consensus else distances.argmin(1)
     silhouette = _silhouettes(points, labels)
     table = pd.DataFrame({
         "sample": adata.obs_names,
@@ -395,6 +421,8 @@ def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path 
         "distance_to_center": distances[np.arange(len(labels)), labels],
         "silhouette": silhouette,
     })
+    if consensus:
+        table["consensus_support"] = np.asarray(adata.uns["deeptype"]["consensus_support"])
     logger.info("cluster sizes: %s; mean silhouette %.3f", table["cluster"].value_counts().sort_index().to_dict(),
                 float(np.nanmean(silhouette)) if np.isfinite(silhouette).any() else float("nan"))
     _write_table(table, clusters)
@@ -433,9 +461,16 @@ def _two_dimensions(points: np.ndarray, method: str, seed: int) -> tuple[np.ndar
 def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path | None = None,
                 heatmap: str | Path | None = None, *, normalized: str | Path | None = None,
                 clusters: str | Path | None = None, n_top_plot: int = 30,
-                by_view: str | Path | None = None) -> pd.DataFrame:
+                by_view: str | Path | None = None, overlap: str | Path | None = None,
+                task: str | None = None, target: str | None = None, time_column: str | None = None,
+                event_column: str | None = None) -> pd.DataFrame:
     """Rank genes by first-layer importance; write ``gene_importance.tsv``, a bar plot of the top genes and,
     given ``normalized`` and ``clusters``, a heatmap of their z-scores across patients ordered by cluster.
+
+    Given ``normalized`` and a ``task`` with a target, the univariate ranking of the same matrix
+    (:func:`~deepsubtype.importance.univariate_ranking`: t-test, ANOVA, Spearman or Cox score test)
+    goes beside it: ``univariate_rank``, ``univariate_statistic`` and ``univariate_p`` columns, and in
+    ``overlap`` (TSV, :func:`~deepsubtype.importance.ranking_overlap`) the two top lists compared.
 
     A model of several views has ``view``, ``feature``, ``rank_in_view`` and
     ``relative_in_view`` too (:func:`~deepsubtype.importance.gene_importance`).
@@ -443,9 +478,27 @@ def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path 
     ``importance``, ``relative_importance``, ``rank`` within the view); a single-view
     model's is named ``expression.tsv``.
     """
-    model = DeepType.load(model_dir)
+    model = load_model(model_dir)
     table = gene_importance(model)
+    adata = ad.read_h5ad(normalized) if normalized is not None else None
+    univariate = None
+    if adata is not None and task is not None:
+        y = _target(adata, task, target, time_column, event_column, str(normalized))
+        univariate = univariate_ranking(np.nan_to_num(np.asarray(adata.X)), y, task, adata.var_names)
+    if univariate is not None:
+        by_gene = univariate.set_index("gene")
+        table["univariate_rank"] = by_gene["rank"].reindex(table["gene"]).to_numpy()
+        table["univariate_statistic"] = by_gene["statistic"].reindex(table["gene"]).to_numpy()
+        table["univariate_p"] = by_gene["p_value"].reindex(table["gene"]).to_numpy()
+        comparison = ranking_overlap(table, univariate).assign(univariate_test=univariate["test"].iloc[0])
+        logger.info("top 20: %d genes in both DeepType's and the univariate (%s) list",
+                    int(comparison.loc[comparison["top_n"] == 20, "in_both"].iloc[0]), univariate["test"].iloc[0])
+    else:
+        comparison = pd.DataFrame(columns=["top_n", "in_both", "jaccard", "only_deeptype", "only_univariate",
+                                           "univariate_test"])
     _write_table(table, importance)
+    if overlap is not None:
+        _write_table(comparison, overlap)
     if by_view is not None:
         per_view = (dict(list(table.groupby("view", sort=False))) if "view" in table
                     else {"expression": table.assign(feature=table["gene"])})
@@ -462,7 +515,7 @@ def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path 
     if heatmap is not None:
         if normalized is None or clusters is None:
             raise ValueError("the heatmap needs the normalized matrix and the clusters")
-        adata = ad.read_h5ad(normalized)
+        assert adata is not None
         assignments = _read_clusters(clusters)
         genes = list(table["gene"].head(n_top_plot))
         values = adata[assignments.index, genes].X
@@ -542,12 +595,14 @@ VALIDATION_FILES = {
 def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: str | Path, output_dir: str | Path,
                      *, task: str = "classification", target: str | None = None, time_column: str,
                      event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
-                     folds: int = 5, repeats: int = 1, seed: int = 0, device: str = "auto") -> pd.DataFrame:
+                     folds: int = 5, repeats: int = 1, seed: int = 0, device: str = "auto",
+                     n_fits: int | None = 1) -> pd.DataFrame:
     """Out-of-fold clusters and their survival statistics beside the in-sample ones.
 
-    Refits the model's hyperparameters on ``folds``-1 folds (``repeats`` shuffled
-    splits), assigns held-out patients with ``predict`` and matches clusters to the
-    full-data ones (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
+    Refits the model's procedure on ``folds``-1 folds (``repeats`` shuffled splits; z-score, alpha
+    and K chosen again inside each fold; ``n_fits`` fits per fold, None = as many as the model has),
+    assigns held-out patients with ``predict`` and matches clusters to the full-data ones
+    (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
     :data:`VALIDATION_FILES`: the assignments; per-cluster stability (consensus of the
     fold models on their training patients); the log-rank test and Cox hazard
     ratios for the in-sample clusters and for each repeat's out-of-fold clusters
@@ -555,10 +610,10 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
-    model = DeepType.load(model_dir, device=device)
+    model = load_model(model_dir, device=device)
     assignments = _read_clusters(clusters)
     reference = assignments.reindex(adata.obs_names).to_numpy()
-    oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed)
+    oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed, n_fits=n_fits)
     stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
     oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
 
@@ -625,11 +680,12 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
         raise InputError(f"{normalized}: target column {target!r} not found in the clinical table; "
                          f"columns are {list(adata.obs.columns)}")
     X = np.asarray(adata.X, dtype=np.float32)
-    model = DeepType.load(model_dir, device=device)
+    model = load_model(model_dir, device=device)
     n_clusters = int(model.n_clusters_)
+    base = model.estimator if isinstance(model, DeepTypeEnsemble) else model
     assignments = _read_clusters(clusters)
     points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)
-    autoencoder = {k: v for k, v in model.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
+    autoencoder = {k: v for k, v in base.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
     autoencoder["alpha"] = 0.0
     results: list[tuple[int, BaselineResult]] = [
         (seed, BaselineResult("deepsubtype", assignments.reindex(adata.obs_names).to_numpy(), points,
@@ -639,7 +695,8 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
                                                            view_sizes=view_sizes)]
     y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
     for extra in extra_seeds:
-        refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
+        refit = clone(model).set_params(random_state=extra, **{
+            "estimator__n_clusters" if base is not model else "n_clusters": n_clusters}).fit(adata, y)
         results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
                                               float(refit.fit_seconds_))))
         results += [(extra, result)
@@ -793,7 +850,8 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     - ``normalized.h5ad``: the new cohort on the training genes, ``obs`` = its clinical columns
       (what :func:`survival_stage` reads), ``uns["transfer"]`` = the overlap report;
     - ``clusters.tsv``: ``sample``, ``cluster`` (the training cohort's cluster ids),
-      ``distance_to_center``, ``confidence`` (:func:`~deepsubtype.estimator.assignment_confidence`),
+      ``distance_to_center``, ``confidence`` (:func:`~deepsubtype.estimator.assignment_confidence` for one fit;
+      for several, the share of fits that make the call),
       ``second_cluster``, ``silhouette`` (in the representation; NA with one cluster or one patient);
     - ``overlap.tsv``: ``measure``, ``value``: genes found and missing, the platform check, the
       settings, the share of calls unchanged under the other centering, the cluster sizes;
@@ -804,10 +862,9 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     Nothing is written unless every step succeeds. Returns ``clusters.tsv``'s table.
     """
     from .compare import label_agreement
-    from .estimator import assignment_confidence
     from .transfer import load_reference, transfer_normalization
 
-    model = DeepType.load(model_dir, device=device)
+    model = load_model(model_dir, device=device)
     training = ad.read_h5ad(training_normalized)
     reference = load_reference(training, source=str(training_normalized))
     trained_on = list(getattr(model, "feature_names_in_", []))
@@ -822,16 +879,16 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
                 "max_missing_share": max_missing_share, "source": str(expression)}
     transfer = transfer_normalization(adata, reference, centering=centering, **settings)
     distances = model.distances(transfer.adata)
-    labels = distances.argmin(1)
-    order = np.argsort(distances, axis=1)
+    labels = model.predict(transfer.adata)
+    order = np.argsort(np.where(np.arange(distances.shape[1]) == labels[:, None], np.inf, distances), axis=1)
     points = model.transform(transfer.adata)
     silhouette = _silhouettes(points, labels)
     table = pd.DataFrame({
         "sample": transfer.adata.obs_names,
         "cluster": labels,
         "distance_to_center": distances[np.arange(len(labels)), labels],
-        "confidence": assignment_confidence(distances),
-        "second_cluster": order[:, 1] if distances.shape[1] > 1 else labels,
+        "confidence": model.confidence(transfer.adata),
+        "second_cluster": order[:, 0] if distances.shape[1] > 1 else labels,
         "silhouette": silhouette,
     })
 

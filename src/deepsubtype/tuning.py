@@ -1,9 +1,11 @@
-"""Cross-validated choice of DeepType's loss weights alpha (sparsity) and beta (k-means).
+"""Choice of DeepType's loss weights alpha (sparsity) and beta (k-means), and the table that records it.
 
-As in the paper: every (alpha, beta) of a grid is scored by the held-out
-primary-task loss over K folds (:meth:`DeepType.score`); alpha follows the
-one-standard-error rule, i.e. the largest (sparsest) alpha whose mean score is
-within one standard error of the best, and beta is the best for that alpha.
+``alpha="auto"`` is chosen inside :meth:`DeepType.fit` along a warm-started regularization path
+(about the cost of one fit). ``beta="auto"``, and an explicit alpha grid, are cross-validated here
+as in the paper: every (alpha, beta) of a grid is scored by the held-out primary-task loss over K
+folds (:meth:`DeepType.score`); alpha follows the one-standard-error rule, i.e. the largest
+(sparsest) alpha whose mean score is within one standard error of the best, and beta is the best
+for that alpha.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 from .estimator import DeepType
 
-__all__ = ["one_standard_error_choice", "tune_alpha_beta", "tuning_table"]
+__all__ = ["alpha_path_table", "one_standard_error_choice", "tune_alpha_beta", "tuning_table"]
 
 #: Default grids: a factor of ~3 apart around the paper's alpha = 0.006 and beta = 1.2.
 DEFAULT_ALPHAS: tuple[float, ...] = (0.0, 0.0003, 0.001, 0.003, 0.006, 0.01)
@@ -48,28 +50,60 @@ def tune_alpha_beta(estimator: DeepType, X: Any, y: Any = None, *, alphas: Seque
                     n_jobs: int | None = None) -> GridSearchCV:
     """Cross-validate ``estimator`` over ``alphas`` x ``betas`` and refit with the chosen pair.
 
-    ``alphas`` or ``betas`` = ``None`` keeps the estimator's own value. Folds are
+    ``alphas`` or ``betas`` = ``None`` keeps the estimator's own value (an ``alpha="auto"``
+    estimator then chooses alpha along its path in every fit). Folds are
     shuffled with the estimator's ``random_state``. Returns the fitted
     :class:`~sklearn.model_selection.GridSearchCV`: ``best_params_``,
     ``best_estimator_`` (refitted on all samples) and ``cv_results_``.
     """
-    grid: dict[str, list[float]] = {
-        "alpha": [float(a) for a in alphas] if alphas is not None else [float(estimator.alpha)],
+    grid: dict[str, list[Any]] = {
+        "alpha": [float(a) for a in alphas] if alphas is not None else [estimator.alpha],
         "beta": [float(b) for b in betas] if betas is not None else [float(estimator.beta)],
     }
     seed = 0 if estimator.random_state is None else int(estimator.random_state)
     search = GridSearchCV(estimator, grid, cv=KFold(folds, shuffle=True, random_state=seed),
-                          refit=one_standard_error_choice, n_jobs=n_jobs, error_score="raise")
+                          refit=one_standard_error_choice if alphas is not None else True, n_jobs=n_jobs,
+                          error_score="raise")
     return search.fit(X, y)
 
 
+#: Columns of :func:`tuning_table` and :func:`alpha_path_table` (``tuning.tsv``).
+TUNING_COLUMNS = ["parameter", "alpha", "beta", "held_out_loss", "held_out_se", "n_genes_tenth", "chosen",
+                  "criterion"]
+
+
 def tuning_table(search: GridSearchCV) -> pd.DataFrame:
-    """One row per (alpha, beta): mean and standard deviation of the held-out score, and which was chosen."""
+    """One row per (alpha, beta) of a cross-validation: the mean held-out primary loss over folds, its
+    standard error, and which was chosen (``parameter`` names what was searched: alpha, beta or both)."""
     results = search.cv_results_
+    n_folds = sum(1 for key in results if key.startswith("split") and key.endswith("_test_score"))
+    alphas, betas = results["param_alpha"], np.asarray(results["param_beta"], dtype=float)
+    searched = [name for name, values in (("alpha", alphas), ("beta", betas)) if len(set(values)) > 1]
     return pd.DataFrame({
-        "alpha": np.asarray(results["param_alpha"], dtype=float),
-        "beta": np.asarray(results["param_beta"], dtype=float),
-        "mean_score": results["mean_test_score"],
-        "std_score": results["std_test_score"],
+        "parameter": "+".join(searched) or "none",
+        "alpha": [value if isinstance(value, str) else float(value) for value in alphas],
+        "beta": betas,
+        "held_out_loss": -np.asarray(results["mean_test_score"], dtype=float),
+        "held_out_se": np.asarray(results["std_test_score"], dtype=float) / np.sqrt(max(n_folds, 1)),
+        "n_genes_tenth": np.nan,
         "chosen": np.arange(len(results["mean_test_score"])) == search.best_index_,
-    })
+        "criterion": f"{n_folds}-fold cross-validated held-out primary loss"
+                     + (", one-standard-error rule on alpha" if "alpha" in searched else ", lowest"),
+    }, columns=TUNING_COLUMNS)
+
+
+def alpha_path_table(model: DeepType) -> pd.DataFrame:
+    """``tuning.tsv`` rows of a fitted model: its alpha path (``alpha="auto"``) or its fixed alpha and beta."""
+    if not model.alpha_path_:
+        return pd.DataFrame({"parameter": ["none"], "alpha": [model.alpha_], "beta": [model.beta],
+                             "held_out_loss": [np.nan], "held_out_se": [np.nan], "n_genes_tenth": [np.nan],
+                             "chosen": [True], "criterion": ["fixed in config"]}, columns=TUNING_COLUMNS)
+    path = pd.DataFrame(model.alpha_path_)
+    n_held_out = int(path["n_selection"].iloc[0])
+    return pd.DataFrame({
+        "parameter": "alpha", "alpha": path["alpha"], "beta": model.beta,
+        "held_out_loss": path["selection_loss"], "held_out_se": path["selection_se"],
+        "n_genes_tenth": path["n_genes_tenth"], "chosen": path["chosen"],
+        "criterion": f"warm-started alpha path, primary loss of {n_held_out} held-out terms, "
+                     "one-standard-error rule",
+    }, columns=TUNING_COLUMNS)

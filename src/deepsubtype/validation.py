@@ -1,9 +1,14 @@
 """Out-of-fold cluster assignments, so that survival differences are not judged on the data that made them.
 
 For each of ``repeats`` shuffled K-fold splits, DeepType is refitted on K-1 folds and the held-out
-patients are assigned with :meth:`DeepType.predict`. The fold model's clusters are renamed to the
-full-data clusters by Hungarian matching on the training patients, so that "cluster 1" means the same
-subtype in every fold.
+patients are assigned with :meth:`DeepType.predict`. Everything the model chooses from the data is
+chosen again inside each fold from its training patients alone: the per-gene z-score (from the
+log-scale values kept in ``layers["log"]``, applied to the held-out patients with the training
+patients' means and SDs), alpha (``alpha="auto"``) and the number of clusters (``n_clusters="auto"``).
+The top-variance gene filter is the one exception: it looks at no label or outcome, and the genes it
+dropped are not in the file. The fold model's clusters are renamed to the full-data clusters by
+Hungarian matching on the training patients, so that "cluster 1" means the same subtype in every
+fold (a fold that finds more clusters than the full data numbers its extra ones after them).
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold
 
 from .cluster import match_labels
+from .ensemble import DeepTypeEnsemble
 from .estimator import DeepType
 
 __all__ = ["out_of_fold_clusters", "cluster_stability"]
@@ -24,12 +31,38 @@ __all__ = ["out_of_fold_clusters", "cluster_stability"]
 logger = logging.getLogger(__name__)
 
 
-def out_of_fold_clusters(model: DeepType, X: Any, y: Any, reference: np.ndarray, *, folds: int = 5,
-                         repeats: int = 1, seed: int = 0) -> pd.DataFrame:
+def fold_scaled(adata: ad.AnnData, train: np.ndarray, test: np.ndarray) -> tuple[ad.AnnData, ad.AnnData]:
+    """The ``train`` and ``test`` rows of ``adata``, z-scored per gene with the training rows' mean and SD
+    (ddof 1) of ``layers["log"]``, where the file was z-scored from that layer; else its rows as they are."""
+    steps = adata.uns.get("normalize", {})
+    if not steps.get("zscore", False) or "log" not in adata.layers or "view" in adata.var.columns:
+        return adata[train], adata[test]
+    log = np.asarray(adata.layers["log"], dtype=np.float64)
+    mean, std = log[train].mean(0), log[train].std(0, ddof=1)
+    std = np.where(std > 0, std, 1.0)
+    train_part, test_part = (ad.AnnData(((log[rows] - mean) / std).astype(np.float32), obs=adata.obs.iloc[rows],
+                                        var=adata.var[[]]) for rows in (train, test))
+    return train_part, test_part
+
+
+def fold_estimator(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed: int) -> DeepType | DeepTypeEnsemble:
+    """An unfitted copy of ``model``'s procedure for a fold: the same ensemble, or ``n_fits`` fits of its base
+    DeepType (a single one for 1), with seeds from ``seed``."""
+    base = model.estimator if isinstance(model, DeepTypeEnsemble) else model
+    n_fits = (model.n_fits if isinstance(model, DeepTypeEnsemble) else 1) if n_fits is None else n_fits
+    if n_fits == 1:
+        return clone(base).set_params(random_state=seed)
+    return DeepTypeEnsemble(clone(base), n_fits=n_fits, random_state=seed)
+
+
+def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, reference: np.ndarray, *,
+                         folds: int = 5, repeats: int = 1, seed: int = 0, n_fits: int | None = None
+                         ) -> pd.DataFrame:
     """Assign every sample of ``X`` out of fold, ``repeats`` times.
 
-    ``model`` gives the hyperparameters (refitted clones use its ``n_clusters_``, so K
-    is not re-chosen per fold); ``reference`` (n_samples,) holds the full-data
+    ``model`` gives the procedure (each fold chooses its own alpha and K where they are
+    ``auto``; ``n_fits`` fits per fold, default the model's own); ``X`` an AnnData (z-scored inside
+    each fold by :func:`fold_scaled`) or an array; ``reference`` (n_samples,) holds the full-data
     clusters that fold clusters are matched to. Returns one row per sample and
     repeat: ``repeat``, ``fold``, ``cluster`` (out of fold, matched), ``in_sample_cluster``.
     ``attrs["training_labels"]`` keeps, per fold, the training rows and the fold model's
@@ -37,16 +70,18 @@ def out_of_fold_clusters(model: DeepType, X: Any, y: Any, reference: np.ndarray,
     """
     reference = np.asarray(reference)
     n_samples = len(reference)
-    n_clusters = int(model.n_clusters_)
+    n_reference = int(model.n_clusters_)
     y_array = None if y is None else np.asarray(y, dtype=object if np.asarray(y).ndim == 1 else float)
     rows, training_labels = [], []
     for repeat in range(repeats):
         splitter = KFold(folds, shuffle=True, random_state=seed + repeat)
         for fold, (train, test) in enumerate(splitter.split(np.zeros(n_samples))):
-            fold_model = clone(model).set_params(n_clusters=n_clusters)
-            fold_model.fit(X[train], None if y_array is None else y_array[train])
-            permutation = match_labels(fold_model.labels_, reference[train], n_clusters)
-            assigned = permutation[fold_model.predict(X[test])]
+            X_train, X_test = fold_scaled(X, train, test) if isinstance(X, ad.AnnData) else (X[train], X[test])
+            fold_model = fold_estimator(model, n_fits, seed + repeat)
+            fold_model.fit(X_train, None if y_array is None else y_array[train])
+            permutation = match_labels(fold_model.labels_, reference[train], int(fold_model.n_clusters_),
+                                       max(n_reference, int(reference.max()) + 1))
+            assigned = permutation[fold_model.predict(X_test)]
             training_labels.append((train, permutation[fold_model.labels_]))
             rows.append(pd.DataFrame({"index": test, "repeat": repeat, "fold": fold, "cluster": assigned,
                                       "in_sample_cluster": reference[test]}))

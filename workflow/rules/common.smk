@@ -118,6 +118,12 @@ def train_settings(wildcards):
     }
 
 
+def target_settings(wildcards):
+    """The primary task and its target columns, for the univariate gene ranking."""
+    training = train_settings(wildcards)
+    return {key: training[key] for key in ("task", "target", "time_column", "event_column")}
+
+
 def survival_settings(wildcards):
     survival = cohort_config(wildcards)["survival"]
     return {
@@ -169,6 +175,7 @@ def validation_settings(wildcards):
         "covariates": survival["covariates"],
         "folds": config["validation"]["folds"],
         "repeats": config["validation"]["repeats"],
+        "n_fits": config["validation"]["n_fits"],
         "seed": config["seed"],
         "device": config["device"],
     }
@@ -349,7 +356,9 @@ def all_outputs():
             f"results/{cohort}/clusters.tsv",
             f"results/{cohort}/k_selection.tsv",
             f"results/{cohort}/tuning.tsv",
+            f"results/{cohort}/fits.tsv",
             f"results/{cohort}/gene_importance.tsv",
+            f"results/{cohort}/genes_overlap.tsv",
             f"results/{cohort}/genes",
             f"results/{cohort}/plots/top_genes.png",
             f"results/{cohort}/plots/top_genes_heatmap.png",

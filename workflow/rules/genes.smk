@@ -25,10 +25,18 @@ rule genes:
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "figure": "top genes by cluster"},
         ),
+        overlap=report(
+            "results/{cohort}/genes_overlap.tsv",
+            caption="../report/genes_overlap.rst",
+            category="{cohort}",
+            subcategory="4 genes",
+            labels={"cohort": "{cohort}", "table": "DeepType vs univariate top genes"},
+        ),
         by_view=directory("results/{cohort}/genes"),
         provenance="results/{cohort}/provenance/genes.json",
     params:
         n_top_plot=config["genes"]["n_top_plot"],
+        target=target_settings,
     log:
         "logs/{cohort}/genes.log",
     benchmark:

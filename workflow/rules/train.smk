@@ -18,6 +18,13 @@ rule train:
             subcategory="2 train",
             labels={"cohort": "{cohort}", "table": "choice of K"},
         ),
+        fits=report(
+            "results/{cohort}/fits.tsv",
+            caption="../report/fits.rst",
+            category="{cohort}",
+            subcategory="2 train",
+            labels={"cohort": "{cohort}", "table": "fits and their agreement"},
+        ),
         history=report(
             "results/{cohort}/plots/training_history.png",
             caption="../report/training_history.rst",

@@ -1,0 +1,74 @@
+"""Several seeds combined: consensus clusters, majority calls, averaged gene importances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.metrics import adjusted_rand_score
+
+from deepsubtype import DeepType
+from deepsubtype.ensemble import DeepTypeEnsemble, consensus_labels, consensus_support, fit_table, load_model
+from deepsubtype.importance import gene_importance
+
+SMALL = dict(hidden_layers=(32, 16), learning_rate=0.005, batch_size=128, pretrain_steps=300, joint_steps=30,
+             max_rounds=5, kmeans_n_init=5, alpha=0.006, alpha_ramp_steps=50, device="cpu")
+
+
+def test_consensus_recovers_the_majority_partition_whatever_the_label_names() -> None:
+    truth = np.repeat([0, 1, 2], [6, 4, 2])
+    renamed = np.array([2, 0, 1])[truth]
+    noisy = truth.copy()
+    noisy[0] = 1  # one fit puts one sample elsewhere
+    labels, co_assignment = consensus_labels([truth, renamed, noisy], 3)
+    assert adjusted_rand_score(truth, labels) == 1.0
+    assert list(np.bincount(labels)) == [6, 4, 2], "numbered from the largest cluster"
+    assert co_assignment[0, 1] == pytest.approx(2 / 3) and co_assignment[1, 2] == 1.0
+    support = consensus_support(co_assignment, labels)
+    assert support[1] == pytest.approx(1.0 - (1 / 3) / 5) and support[0] == pytest.approx(2 / 3)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_classification(n_samples=600, n_features=20, n_informative=5, n_redundant=0, n_repeated=0,
+                               n_classes=3, n_clusters_per_class=1, class_sep=3.0, shuffle=False, random_state=1)
+    return ((X - X.mean(0)) / X.std(0)).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def ensemble(data) -> DeepTypeEnsemble:
+    X, y = data
+    return DeepTypeEnsemble(DeepType(n_clusters=3, **SMALL), n_fits=3, random_state=4).fit(X, y)
+
+
+def test_ensemble_clusters_predictions_and_genes(ensemble, data) -> None:
+    X, y = data
+    assert [fit.random_state for fit in ensemble.fits_] == [4, 5, 6]
+    assert adjusted_rand_score(y, ensemble.labels_) >= 0.9
+    assert ensemble.fit_agreement_.shape == (3, 3) and np.allclose(np.diag(ensemble.fit_agreement_), 1)
+    assert np.mean(ensemble.predict(X) == ensemble.labels_) >= 0.97
+    assert ensemble.confidence(X).min() >= 1 / 3 and ensemble.cluster_centers_.shape == (3, 16)
+    assert ensemble.transform(X).shape == (600, 16) and ensemble.distances(X).shape == (600, 3)
+    assert ensemble.feature_importances_.sum() == pytest.approx(1.0)
+    table = gene_importance(ensemble)
+    assert set(table["gene"].head(5)) == {f"gene_{i}" for i in range(5)}, "informative features first"
+    assert {"top50_frequency", "median_rank_in_fits", "rank_iqr"} <= set(table.columns)
+    fits = fit_table(ensemble)
+    assert list(fits["seed"]) == [4, 5, 6] and fits["representative"].sum() == 1
+    assert (fits["alpha"] == "0.006").all() and fits["ari_with_consensus"].min() >= 0.9
+
+
+def test_ensemble_round_trips_through_its_directory(ensemble, data, tmp_path) -> None:
+    X, _ = data
+    ensemble.save(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert isinstance(loaded, DeepTypeEnsemble) and loaded.task == "classification"
+    assert np.array_equal(loaded.labels_, ensemble.labels_)
+    assert np.array_equal(loaded.predict(X), ensemble.predict(X))
+    assert np.allclose(loaded.cluster_centers_, ensemble.cluster_centers_)
+    assert isinstance(load_model(tmp_path / "model" / "fit_0"), DeepType)
+
+
+def test_ensemble_refuses_no_fits(data) -> None:
+    with pytest.raises(ValueError, match="n_fits"):
+        DeepTypeEnsemble(DeepType(**SMALL), n_fits=0).fit(*data)
