@@ -287,7 +287,8 @@ def _estimator_params(model_params: dict[str, Any] | None, task: str, seed: int,
                       adata: ad.AnnData) -> dict[str, Any]:
     """DeepType keyword arguments from a config's ``model`` section (lists made tuples), the run's settings
     and, for several views, ``views`` from ``adata.var["view"]`` (``alpha`` may then list one per view)."""
-    params = {**(model_params or {}), "task": task, "random_state": seed, "device": device}
+    params = {key: value for key, value in (model_params or {}).items() if key != "n_fits"}  # not DeepType's
+    params.update(task=task, random_state=seed, device=device)
     for key in ("hidden_layers", "n_clusters_range", "alpha"):
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
@@ -331,7 +332,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
     params = _estimator_params(model_params, task, seed, device, adata)
-    n_fits = int(params.pop("n_fits", 1))
+    n_fits = int((model_params or {}).get("n_fits", 1))
     _check_n_clusters(adata, params, str(normalized))
     grid = {"alphas": list(DEFAULT_ALPHA_GRID), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
     params["alpha_grid"] = tuple(float(value) for value in grid["alphas"])
@@ -695,8 +696,11 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
                                                            view_sizes=view_sizes)]
     y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
     for extra in extra_seeds:
-        refit = clone(model).set_params(random_state=extra, **{
-            "estimator__n_clusters" if base is not model else "n_clusters": n_clusters}).fit(adata, y)
+        if base is model:
+            refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
+        else:  # an ensemble of other seeds: extra * n_fits, ... (blocks that do not overlap the trained one's)
+            refit = clone(model).set_params(random_state=extra * model.n_fits,
+                                            estimator__n_clusters=n_clusters).fit(adata, y)
         results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
                                               float(refit.fit_seconds_))))
         results += [(extra, result)

@@ -1,0 +1,153 @@
+"""Do the subtypes, their survival difference and the gene ranking survive a change of seed?
+
+For one cohort's ``normalized.h5ad`` and its config, ``--seeds`` blocks of ``n_fits`` fits each are trained
+(seeds 0 .. seeds * n_fits - 1; ``--n-fits`` overrides the config). Per seed block it records, for the
+block's first fit alone ("one fit") and for the block's consensus ("N fits", as the pipeline runs it):
+
+- the clusters: pairwise adjusted Rand index between seed blocks, and the in-sample log-rank p;
+- with ``--validation COHORT`` (a ``model_from`` cohort of the config): that cohort's calls under the
+  model and their log-rank p (the external validation);
+- the gene ranking: established markers (``benchmarks/markers.tsv``, set ``--markers``) in the top 20
+  and 50, the univariate test's count beside it, and the mean pairwise Jaccard index of the top 20 / 50.
+
+Prints Markdown tables. Example (the demo, as in benchmarks/RESULTS.md):
+
+    python benchmarks/seed_robustness.py results/gse4335/normalized.h5ad --config config/config.yaml \\
+        --cohort gse4335 --validation gse1992 --markers er_pathway --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from sklearn.metrics import adjusted_rand_score
+
+from deepsubtype import DeepType
+from deepsubtype.ensemble import DeepTypeEnsemble
+from deepsubtype.importance import gene_importance, univariate_ranking
+from deepsubtype.io import attach_clinical, read_clinical, read_expression
+from deepsubtype.stages import _estimator_params, _target
+from deepsubtype.survival import logrank_table, survival_frame
+from deepsubtype.transfer import transfer_normalization
+
+HERE = Path(__file__).parent
+
+
+def logrank_p(labels: np.ndarray, obs: pd.DataFrame, survival: dict) -> float:
+    frame, _ = survival_frame(pd.Series(labels, index=obs.index), obs, time_column=survival["time"],
+                              event_column=survival["event"])
+    return float(logrank_table(frame)["p_value"].iloc[0]) if frame["cluster"].nunique() > 1 else float("nan")
+
+
+def mean_pairwise(values: list, score) -> tuple[float, float, float]:
+    scores = [score(a, b) for a, b in itertools.combinations(values, 2)]
+    return float(np.min(scores)), float(np.median(scores)), float(np.max(scores))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("normalized")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--cohort", required=True)
+    parser.add_argument("--validation", help="a model_from cohort of the config to call with each model")
+    parser.add_argument("--markers", help="marker set name in benchmarks/markers.tsv")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--n-fits", type=int, help="fits per seed block (default: the config's model.n_fits)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="model setting to override, e.g. learning_rate=0.0001 (repeatable)")
+    parser.add_argument("--threads", type=int, default=2)
+    arguments = parser.parse_args()
+    torch.set_num_threads(arguments.threads)
+
+    config = yaml.safe_load(Path(arguments.config).read_text())
+    cohort = config["cohorts"][arguments.cohort]
+    model_params = {**config.get("model", {}), **cohort.get("model", {}),
+                    **{key: yaml.safe_load(value) for key, value in (o.split("=", 1) for o in arguments.overrides)}}
+    survival = cohort.get("survival", {})
+    adata = ad.read_h5ad(arguments.normalized)
+    task = cohort.get("task", "classification")
+    y = _target(adata, task, cohort.get("target"), survival.get("time"), survival.get("event"), arguments.normalized)
+    params = _estimator_params(model_params, task, 0, "cpu", adata)
+    n_fits = arguments.n_fits or int(model_params.get("n_fits", 1))
+    external = None
+    if arguments.validation:
+        other = config["cohorts"][arguments.validation]
+        raw = attach_clinical(read_expression(other["expression"], orientation=other.get("orientation",
+                                                                                           "samples_x_genes")),
+                              read_clinical(other["clinical"], sample_column=other.get("sample_column")))
+        external = transfer_normalization(raw, adata, centering=config.get("predict", {}).get("centering",
+                                                                                                "training")).adata
+
+    name = lambda gene: str(gene).split(":", 1)[-1]  # noqa: E731  (several views: "view:gene")
+    present: set[str] = set()
+    if arguments.markers:
+        table = pd.read_csv(HERE / "markers.tsv", sep="\t")
+        present = {name(g) for g in adata.var_names} & set(table.loc[table["set"] == arguments.markers, "gene"])
+    count = lambda ranked, size: len({name(g) for g in ranked[:size]} & present)  # noqa: E731
+
+    runs: dict[str, dict[str, list]] = {"one fit": {}, f"{n_fits} fits": {}}
+    for record in runs.values():
+        record.update(labels=[], p=[], external_p=[], external_sizes=[], genes=[], sizes=[])
+    seconds = []
+    for block in range(arguments.seeds):
+        started = time.perf_counter()
+        ensemble = DeepTypeEnsemble(DeepType(**params), n_fits=n_fits, random_state=block * n_fits).fit(adata, y)
+        seconds.append(time.perf_counter() - started)
+        for label, model in (("one fit", ensemble.fits_[0]), (f"{n_fits} fits", ensemble)):
+            record = runs[label]
+            record["labels"].append(model.labels_)
+            record["sizes"].append("/".join(str(n) for n in np.bincount(model.labels_)))
+            record["p"].append(logrank_p(model.labels_, adata.obs, survival) if survival else float("nan"))
+            record["genes"].append(list(gene_importance(model)["gene"]))
+            if external is not None:
+                calls = model.predict(external)
+                record["external_sizes"].append("/".join(str(n) for n in np.bincount(calls)))
+                record["external_p"].append(logrank_p(calls, external.obs, config["cohorts"][arguments.validation]
+                                                      ["survival"]))
+        print(f"seed block {block} ({seconds[-1]:.0f} s): " + "; ".join(
+            f"{label}: {r['sizes'][-1]}, p {r['p'][-1]:.2g}"
+            + (f", {arguments.validation} {r['external_sizes'][-1]} p {r['external_p'][-1]:.2g}" if external is not None
+               else "") + (f", markers top 20 {count(r['genes'][-1], 20)}" if present else "")
+            for label, r in runs.items()), flush=True)
+
+    print(f"\n{arguments.cohort}: {arguments.seeds} seed blocks of {n_fits} fits, {np.mean(seconds):.0f} s each; "
+          f"settings {model_params}\n")
+    print("| | clusters per seed | pairwise ARI (min / median / max) | log-rank p (min - max) |"
+          + (f" {arguments.validation} calls | {arguments.validation} p (min - max) | p < 0.05 |"
+             if external is not None else ""))
+    print("| --- | --- | --- | --- |" + (" --- | --- | --- |" if external is not None else ""))
+    for label, r in runs.items():
+        ari = mean_pairwise(r["labels"], adjusted_rand_score)
+        line = (f"| {label} | {', '.join(r['sizes'])} | {ari[0]:.2f} / {ari[1]:.2f} / {ari[2]:.2f} | "
+                f"{np.nanmin(r['p']):.2g} - {np.nanmax(r['p']):.2g} |")
+        if external is not None:
+            significant = sum(p < 0.05 for p in r["external_p"])
+            line += (f" {', '.join(r['external_sizes'])} | {np.nanmin(r['external_p']):.2g} - "
+                     f"{np.nanmax(r['external_p']):.2g} | {significant} of {len(r['external_p'])} |")
+        print(line)
+    if present:
+        jaccard = lambda a, b, size: len(set(a[:size]) & set(b[:size])) / len(set(a[:size]) | set(b[:size]))  # noqa: E731
+        univariate = list(univariate_ranking(np.asarray(adata.X), y, task, adata.var_names)["gene"])
+        print(f"\n{len(present)} '{arguments.markers}' markers among the {adata.n_vars} features\n")
+        print("| ranking | markers in top 20 (per seed) | in top 50 | Jaccard top 20 (min / median / max) | "
+              "Jaccard top 50 |")
+        print("| --- | --- | --- | --- | --- |")
+        for label, r in runs.items():
+            j20 = mean_pairwise(r["genes"], lambda a, b: jaccard(a, b, 20))
+            j50 = mean_pairwise(r["genes"], lambda a, b: jaccard(a, b, 50))
+            print(f"| DeepType, {label} | {', '.join(str(count(g, 20)) for g in r['genes'])} | "
+                  f"{', '.join(str(count(g, 50)) for g in r['genes'])} | {j20[0]:.2f} / {j20[1]:.2f} / {j20[2]:.2f} | "
+                  f"{j50[0]:.2f} / {j50[1]:.2f} / {j50[2]:.2f} |")
+        print(f"| univariate test | {count(univariate, 20)} | {count(univariate, 50)} | 1 (no seed) | 1 (no seed) |")
+
+
+if __name__ == "__main__":
+    main()
