@@ -217,7 +217,7 @@ def _workflow_config(workdir: Path, **validation_cohort) -> Path:
                          "sample_column": "sample", "target": "subtype", "survival": survival,
                          **validation_cohort},
         },
-        "normalize": {"n_top_genes": 100}, "model": FAST_MODEL, "compare": {"run": False},
+        "normalize": {"n_top_genes": 100}, "model": {**FAST_MODEL, "n_fits": 2}, "compare": {"run": False},
         "validation": {"folds": 0},
     }
     import yaml
@@ -238,6 +238,8 @@ def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> No
     assert not (new / "model").exists() and not (new / "embedding.h5ad").exists(), "nothing trained on it"
     clusters = pd.read_csv(new / "clusters.tsv", sep="\t")
     assert len(clusters) == 48 and set(clusters["cluster"]) == {0, 1, 2}
+    assert set(clusters["confidence"]) <= {0.5, 1.0}, "calls of a 2-fit ensemble: the share of fits agreeing"
+    assert (tmp_path / "results/tiny/model/ensemble.json").is_file()
     agreement = pd.read_csv(new / "agreement.tsv", sep="\t")
     assert agreement.loc[1, "ari"] > 0.8, "the new patients' calls follow their subtypes"
     logrank = pd.read_csv(new / "survival/logrank.tsv", sep="\t")

@@ -59,9 +59,9 @@ def tiny_run(tmp_path_factory) -> Path:
         "device": "cpu",
         "cohorts": {"tiny": cohort},
         "normalize": {"n_top_genes": 100},
-        "model": FAST_MODEL,
+        "model": {**FAST_MODEL, "n_fits": 2},
         "genes": {"n_top_plot": 15},
-        "validation": {"folds": 3, "repeats": 2},
+        "validation": {"folds": 3, "repeats": 2, "n_fits": 2},
         "compare": {"extra_seeds": [7]},
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
@@ -76,7 +76,11 @@ def tiny_run(tmp_path_factory) -> Path:
 
 def test_every_sample_is_clustered_once(tiny_run: Path) -> None:
     clusters = pd.read_csv(tiny_run / "results/tiny/clusters.tsv", sep="\t", dtype={"sample": str})
-    assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "silhouette"]
+    assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "silhouette", "consensus_support"]
+    assert clusters["consensus_support"].between(0, 1).all()
+    fits = pd.read_csv(tiny_run / "results/tiny/fits.tsv", sep="\t")
+    assert list(fits["seed"]) == [1, 2] and fits["representative"].sum() == 1
+    assert fits["ari_with_consensus"].min() >= 0.9, "two fits of well-separated subtypes agree"
     assert clusters["sample"].is_unique and len(clusters) == 60
     assert set(clusters["cluster"]) == {0, 1, 2}
     assert (clusters["distance_to_center"] >= 0).all()
@@ -92,6 +96,11 @@ def test_gene_importances_sorted_and_non_negative(tiny_run: Path) -> None:
     assert genes["importance"].is_monotonic_decreasing
     assert list(genes["rank"]) == list(range(1, 101))
     assert genes["gene"].head(20).str[1:].astype(int).lt(30).mean() >= 0.8, "informative genes rank first"
+    assert genes["top50_frequency"].between(0, 1).all() and (genes["univariate_rank"].sort_values() ==
+                                                             range(1, 101)).all()
+    overlap = pd.read_csv(tiny_run / "results/tiny/genes_overlap.tsv", sep="\t")
+    assert list(overlap["top_n"]) == [10, 20, 50, 100] and overlap["univariate_test"].iloc[0] == "one-way ANOVA F"
+    assert overlap.loc[overlap["top_n"] == 20, "in_both"].item() >= 10, "both rankings find the informative genes"
 
 
 def test_survival_tables_have_one_row_per_cluster(tiny_run: Path) -> None:
