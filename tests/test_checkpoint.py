@@ -79,6 +79,22 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(data, reference, at
     assert DeepType.load(tmp_path / "model").checkpoint is None, "a saved model's refits do not share it"
 
 
+def test_interrupted_fit_with_an_alpha_path_resumes_to_the_uninterrupted_result(data, tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch
+                                                                                ) -> None:
+    params = {**PARAMS, "validation_fraction": 0.0, "alpha": "auto", "alpha_grid": (0.0, 0.01, 0.1),
+              "path_steps": 10}
+    reference = DeepType(**params).fit(*data)
+    checkpoint = tmp_path / "train.pt"
+    with monkeypatch.context() as patch:
+        _interrupt(patch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            DeepType(**params, checkpoint=checkpoint).fit(*data)
+    model = DeepType(**params, checkpoint=checkpoint).fit(*data)
+    _assert_same_fit(model, reference)
+    assert model.alpha_path_ == reference.alpha_path_ and model.alpha_ == reference.alpha_
+
+
 def test_checkpoint_of_other_data_or_settings_is_ignored(data, reference, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch, caplog) -> None:
     X, y = data

@@ -213,7 +213,7 @@ def test_every_rule_records_its_provenance(tiny_run: Path) -> None:
             assert hashlib.sha256((tiny_run / path).read_bytes()).hexdigest() == digest, path
     genes = json.loads((tiny_run / "results/tiny/provenance/genes.json").read_text())
     assert "results/tiny/gene_importance.tsv" in genes["outputs"]
-    assert "results/tiny/model/weights.pt" in genes["inputs"]
+    assert "results/tiny/model/fit_0/weights.pt" in genes["inputs"], "each file of the 2-fit model directory"
 
 
 def test_same_config_and_seed_give_byte_identical_results(tiny_run: Path, tmp_path: Path) -> None:

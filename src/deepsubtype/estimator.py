@@ -645,9 +645,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         selection = validation
         if auto and validation is None and resumed is None:
             selection = self._split_validation(full_target, generator, _SELECTION_FRACTION)
-        training_rows, target_device = self._hold_out(full_target, selection)
-        batches = _BatchStream(training_rows, min(self.batch_size, len(training_rows)), generator)
-        steps_per_epoch = max(1, len(training_rows) // batches.batch_size)
+        def batching(held_out: torch.Tensor | None) -> tuple[torch.Tensor, _BatchStream, int]:
+            """(target with the ``held_out`` rows masked, mini-batches of the other rows, steps per epoch)."""
+            rows, masked = self._hold_out(full_target, held_out)
+            stream = _BatchStream(rows, min(self.batch_size, len(rows)), generator)
+            return masked, stream, max(1, len(rows) // stream.batch_size)
+
+        target_device, batches, steps_per_epoch = batching(selection)
         history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
         step = 0
         autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -777,9 +781,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                             min(r["selection_loss"] for r in self.alpha_path_))
                 if validation is None:  # the rows held out to choose alpha train from here on
                     selection = None
-                    training_rows, target_device = self._hold_out(full_target, None)
-                    batches = _BatchStream(training_rows, min(self.batch_size, len(training_rows)), generator)
-                    steps_per_epoch = max(1, len(training_rows) // batches.batch_size)
+                    target_device, batches, steps_per_epoch = batching(None)
             self._choose_n_clusters(self._represent(X_device), generator)
             save_checkpoint(0, None, None)
             first_round = 1
@@ -794,12 +796,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             batches.position, step = resumed["batch_position"], resumed["step"]
             history = json.loads(resumed["history"])
             self.n_clusters_, self.k_scores_ = resumed["n_clusters"], json.loads(resumed["k_scores"])
+            # the rows held out to choose alpha were not split off (``selection`` is ``validation``): after
+            # the path every row trains
             alpha, self.alpha_path_ = json.loads(resumed["alpha"]), json.loads(resumed["alpha_path"])
-            if auto and validation is None:  # after the path, every row trains
-                selection = None
-                training_rows, target_device = self._hold_out(full_target, None)
-                batches = _BatchStream(training_rows, min(self.batch_size, len(training_rows)), generator)
-                steps_per_epoch = max(1, len(training_rows) // batches.batch_size)
             if "labels" in resumed:
                 previous, centers = resumed["labels"].numpy(), resumed["centers"].to(device)
             first_round = resumed["round"] + 1
