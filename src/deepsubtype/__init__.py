@@ -3,7 +3,8 @@
 The stages follow the data: :mod:`~deepsubtype.io` (read and align),
 :mod:`~deepsubtype.normalize`, :mod:`~deepsubtype.model` and the
 :class:`DeepType` estimator (train; :mod:`~deepsubtype.tuning` chooses alpha and
-beta), :mod:`~deepsubtype.cluster`, :mod:`~deepsubtype.importance`,
+beta; :class:`~deepsubtype.ensemble.DeepTypeEnsemble` combines several seeds),
+:mod:`~deepsubtype.cluster`, :mod:`~deepsubtype.importance`,
 :mod:`~deepsubtype.survival`, :mod:`~deepsubtype.validation` (out-of-fold),
 :mod:`~deepsubtype.compare` (baselines), :mod:`~deepsubtype.plots`;
 :mod:`~deepsubtype.stages` runs each pipeline stage from files to files, for
@@ -12,7 +13,8 @@ Snakemake and the ``deepsubtype`` command line.
 
 __version__ = "0.1.0"
 
+from .ensemble import DeepTypeEnsemble, load_model  # noqa: E402
 from .estimator import PAPER_HYPERPARAMETERS, DeepType  # noqa: E402
 from .io import InputError  # noqa: E402
 
-__all__ = ["DeepType", "InputError", "PAPER_HYPERPARAMETERS", "__version__"]
+__all__ = ["DeepType", "DeepTypeEnsemble", "InputError", "PAPER_HYPERPARAMETERS", "__version__", "load_model"]
