@@ -11,6 +11,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def separated_classes(n_samples: int, n_classes: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_samples`` x 20 z-scored features of which the first 5 are informative, ``n_classes`` well-separated
+    classes (scikit-learn's ``make_classification``, unshuffled)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n_samples, n_features=20, n_informative=5, n_redundant=0, n_repeated=0,
+                               n_classes=n_classes, n_clusters_per_class=1, class_sep=3.0, shuffle=False,
+                               random_state=random_state)
+    return ((X - X.mean(0)) / X.std(0)).astype(np.float32), y
+
+
 def make_cohort(n_samples: int = 60, n_genes: int = 120, n_groups: int = 3, n_informative: int = 10,
                 seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Samples x genes log-scale expression with ``n_groups`` groups, each raising its own

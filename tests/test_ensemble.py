@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
 from sklearn.metrics import adjusted_rand_score
 
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble, consensus_labels, consensus_support, fit_table, load_model
 from deepsubtype.importance import gene_importance
+
+from .conftest import separated_classes
 
 SMALL = dict(hidden_layers=(32, 16), learning_rate=0.005, batch_size=128, pretrain_steps=300, joint_steps=30,
              max_rounds=5, kmeans_n_init=5, alpha=0.006, alpha_ramp_steps=50, device="cpu")
@@ -30,9 +31,7 @@ def test_consensus_recovers_the_majority_partition_whatever_the_label_names() ->
 
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_classification(n_samples=600, n_features=20, n_informative=5, n_redundant=0, n_repeated=0,
-                               n_classes=3, n_clusters_per_class=1, class_sep=3.0, shuffle=False, random_state=1)
-    return ((X - X.mean(0)) / X.std(0)).astype(np.float32), y
+    return separated_classes(600, 3, random_state=1)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ from sklearn.metrics import adjusted_rand_score
 from deepsubtype import DeepType
 from deepsubtype.importance import gene_importance
 
+from .conftest import separated_classes
+
 SMALL = dict(hidden_layers=(32, 16), learning_rate=0.005, batch_size=128, pretrain_steps=300, joint_steps=30,
              max_rounds=5, kmeans_n_init=5, alpha_ramp_steps=50, device="cpu")
 
@@ -20,9 +22,7 @@ SMALL = dict(hidden_layers=(32, 16), learning_rate=0.005, batch_size=128, pretra
 @pytest.fixture(scope="module")
 def separated() -> tuple[np.ndarray, np.ndarray]:
     """1,000 samples, 20 features of which the first 5 are informative, 4 well-separated classes."""
-    X, y = make_classification(n_samples=1000, n_features=20, n_informative=5, n_redundant=0, n_repeated=0,
-                               n_classes=4, n_clusters_per_class=1, class_sep=3.0, shuffle=False, random_state=0)
-    return ((X - X.mean(0)) / X.std(0)).astype(np.float32), y
+    return separated_classes(1000, 4, random_state=0)
 
 
 @pytest.fixture(scope="module")
