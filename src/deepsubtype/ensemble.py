@@ -145,13 +145,10 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
     def votes(self, X: Any) -> np.ndarray:
         """Share of fits assigning each sample of ``X`` to each consensus cluster: (n_samples, n_clusters)."""
         n_found = int(self.labels_.max()) + 1
-        counts = None
-        for fit, renaming in zip(self.fits_, self._renaming, strict=True):
-            assigned = renaming[fit.predict(X)]
-            one_hot = np.zeros((len(assigned), max(n_found, int(renaming.max()) + 1)))
-            one_hot[np.arange(len(assigned)), assigned] = 1.0
-            counts = one_hot if counts is None else _pad_add(counts, one_hot)
-        assert counts is not None
+        calls = np.stack([renaming[fit.predict(X)] for fit, renaming in zip(self.fits_, self._renaming, strict=True)])
+        # a fit's clusters without a consensus match are numbered from n_found on: counted, then left out
+        counts = np.zeros((calls.shape[1], max(n_found, int(calls.max()) + 1)))
+        np.add.at(counts, (np.broadcast_to(np.arange(calls.shape[1]), calls.shape), calls), 1.0)
         return counts[:, :n_found] / len(self.fits_)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -235,12 +232,6 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         ensemble.cluster_centers_ = np.asarray(meta["cluster_centers"], dtype=np.float64)
         ensemble.fit_seconds_ = float(meta["fit_seconds"])
         return ensemble
-
-
-def _pad_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a + b`` for two (n, k) arrays of different k, the narrower padded with zeros."""
-    width = max(a.shape[1], b.shape[1])
-    return np.pad(a, ((0, 0), (0, width - a.shape[1]))) + np.pad(b, ((0, 0), (0, width - b.shape[1])))
 
 
 def load_model(path: str | Path, *, device: str = "cpu") -> DeepType | DeepTypeEnsemble:

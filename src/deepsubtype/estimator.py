@@ -194,9 +194,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Adam learning rate and mini-batch size (a batch larger than the data uses all of it).
     lr_decay
         The learning rate falls along a half cosine from ``learning_rate`` to ``learning_rate * lr_decay``
-        over pretraining and stays there for the joint rounds (the alpha path runs at ``learning_rate``); 1
-        keeps it constant
-        (the paper). With full-batch steps on a small cohort, a constant 1e-3 makes Adam oscillate
+        over pretraining and stays there for the joint rounds (the alpha path runs at ``learning_rate``);
+        1 keeps it constant (the paper). With full-batch steps on a small cohort, a constant 1e-3 makes Adam oscillate
         around the L2,1 penalty's kink and can collapse the primary task; the decay lets it settle.
     pretrain_steps
         Optimizer steps of pretraining (primary + sparsity).
