@@ -7,8 +7,10 @@ block's first fit alone ("one fit") and for the block's consensus ("N fits", as 
 - the clusters: pairwise adjusted Rand index between seed blocks, and the in-sample log-rank p;
 - with ``--validation COHORT`` (a ``model_from`` cohort of the config): that cohort's calls under the
   model and their log-rank p (the external validation);
-- the gene ranking: established markers (``benchmarks/markers.tsv``, set ``--markers``) in the top 20
-  and 50, the univariate test's count beside it, and the mean pairwise Jaccard index of the top 20 / 50.
+- the gene rankings, each DeepType offers (``pattern``: covariance with the representation; ``first_layer``:
+  the paper's first-layer weight norm): established markers (``benchmarks/markers.tsv``, set ``--markers``)
+  in the top 20 and 50, the univariate test's count beside them, and the pairwise Jaccard index of the
+  top 20 / 50 between seed blocks.
 
 Prints Markdown tables. Example (the demo, as in benchmarks/RESULTS.md):
 
@@ -32,6 +34,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble
+from deepsubtype.estimator import IMPORTANCE_MEASURES
 from deepsubtype.importance import gene_importance, univariate_ranking
 from deepsubtype.io import attach_clinical, read_clinical, read_expression
 from deepsubtype.stages import _estimator_params, _target
@@ -95,7 +98,8 @@ def main() -> None:
 
     runs: dict[str, dict[str, list]] = {"one fit": {}, f"{n_fits} fits": {}}
     for record in runs.values():
-        record.update(labels=[], p=[], external_p=[], external_sizes=[], genes=[], sizes=[])
+        record.update(labels=[], p=[], external_p=[], external_sizes=[], sizes=[],
+                      genes={measure: [] for measure in IMPORTANCE_MEASURES})
     seconds = []
     for block in range(arguments.seeds):
         started = time.perf_counter()
@@ -106,7 +110,9 @@ def main() -> None:
             record["labels"].append(model.labels_)
             record["sizes"].append("/".join(str(n) for n in np.bincount(model.labels_)))
             record["p"].append(logrank_p(model.labels_, adata.obs, survival) if survival else float("nan"))
-            record["genes"].append(list(gene_importance(model)["gene"]))
+            ranking = gene_importance(model)
+            for measure in IMPORTANCE_MEASURES:
+                record["genes"][measure].append(list(ranking.sort_values(f"{measure}_rank")["gene"]))
             if external is not None:
                 calls = model.predict(external)
                 record["external_sizes"].append("/".join(str(n) for n in np.bincount(calls)))
@@ -115,7 +121,8 @@ def main() -> None:
         print(f"seed block {block} ({seconds[-1]:.0f} s): " + "; ".join(
             f"{label}: {r['sizes'][-1]}, p {r['p'][-1]:.2g}"
             + (f", {arguments.validation} {r['external_sizes'][-1]} p {r['external_p'][-1]:.2g}" if external is not None
-               else "") + (f", markers top 20 {count(r['genes'][-1], 20)}" if present else "")
+               else "") + ("".join(f", markers top 20 {measure} {count(r['genes'][measure][-1], 20)}"
+                                   for measure in IMPORTANCE_MEASURES) if present else "")
             for label, r in runs.items()), flush=True)
 
     print(f"\n{arguments.cohort}: {arguments.seeds} seed blocks of {n_fits} fits, {np.mean(seconds):.0f} s each; "
@@ -141,11 +148,12 @@ def main() -> None:
               "Jaccard top 50 |")
         print("| --- | --- | --- | --- | --- |")
         for label, r in runs.items():
-            j20 = mean_pairwise(r["genes"], lambda a, b: jaccard(a, b, 20))
-            j50 = mean_pairwise(r["genes"], lambda a, b: jaccard(a, b, 50))
-            print(f"| DeepType, {label} | {', '.join(str(count(g, 20)) for g in r['genes'])} | "
-                  f"{', '.join(str(count(g, 50)) for g in r['genes'])} | {j20[0]:.2f} / {j20[1]:.2f} / {j20[2]:.2f} | "
-                  f"{j50[0]:.2f} / {j50[1]:.2f} / {j50[2]:.2f} |")
+            for measure, genes in r["genes"].items():
+                j20 = mean_pairwise(genes, lambda a, b: jaccard(a, b, 20))
+                j50 = mean_pairwise(genes, lambda a, b: jaccard(a, b, 50))
+                print(f"| DeepType {measure}, {label} | {', '.join(str(count(g, 20)) for g in genes)} | "
+                      f"{', '.join(str(count(g, 50)) for g in genes)} | {j20[0]:.2f} / {j20[1]:.2f} / {j20[2]:.2f} | "
+                      f"{j50[0]:.2f} / {j50[1]:.2f} / {j50[2]:.2f} |")
         print(f"| univariate test | {count(univariate, 20)} | {count(univariate, 50)} | 1 (no seed) | 1 (no seed) |")
 
 

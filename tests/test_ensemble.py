@@ -50,7 +50,11 @@ def test_ensemble_clusters_predictions_and_genes(ensemble, data) -> None:
     assert ensemble.transform(X).shape == (600, 16) and ensemble.distances(X).shape == (600, 3)
     assert ensemble.feature_importances_.sum() == pytest.approx(1.0)
     table = gene_importance(ensemble)
-    assert set(table["gene"].head(5)) == {f"gene_{i}" for i in range(5)}, "informative features first"
+    paper = table.sort_values("first_layer_rank")
+    assert set(paper["gene"].head(5)) == {f"gene_{i}" for i in range(5)}, "informative features first"
+    assert (table["importance_measure"] == "pattern").all()
+    assert np.allclose(table["importance"], table["pattern_importance"]) and list(table["pattern_rank"]) == list(
+        table["rank"])
     assert {"top50_frequency", "median_rank_in_fits", "rank_iqr"} <= set(table.columns)
     fits = fit_table(ensemble)
     assert list(fits["seed"]) == [4, 5, 6] and fits["representative"].sum() == 1

@@ -15,7 +15,7 @@ from deepsubtype.plots import kaplan_meier, top_genes, training_history
 @pytest.fixture
 def model_with_known_weights() -> DeepType:
     """A DeepType whose first-layer columns have norms 0, 5, 1 and 5."""
-    model = DeepType(hidden_layers=(2, 2), n_clusters=1)
+    model = DeepType(hidden_layers=(2, 2), n_clusters=1, importance="first_layer")
     model.network_ = DeepTypeNetwork(4, [2, 2], 2, task="classification")
     with torch.no_grad():
         model.network_.first_layers[0].weight.copy_(torch.tensor([[0.0, 3.0, 1.0, 0.0], [0.0, 4.0, 0.0, -5.0]]))

@@ -10,7 +10,7 @@ import pytest
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble
 from deepsubtype.normalize import normalize
-from deepsubtype.validation import fold_estimator, fold_scaled, out_of_fold_clusters
+from deepsubtype.validation import fold_estimator, fold_normalized, fold_scaled, out_of_fold_clusters
 
 from .conftest import FAST_MODEL, make_cohort
 
@@ -18,11 +18,42 @@ MODEL = {**FAST_MODEL, "hidden_layers": tuple(FAST_MODEL["hidden_layers"]), "dev
 
 
 @pytest.fixture(scope="module")
-def normalized() -> ad.AnnData:
+def raw() -> ad.AnnData:
     expression, clinical = make_cohort()
-    adata = ad.AnnData(expression.to_numpy(np.float32), obs=clinical.set_index("sample").loc[expression.index],
-                       var=pd.DataFrame(index=expression.columns))
-    return normalize(adata, n_top_genes=100)
+    return ad.AnnData(expression.to_numpy(np.float32), obs=clinical.set_index("sample").loc[expression.index],
+                      var=pd.DataFrame(index=expression.columns))
+
+
+@pytest.fixture(scope="module")
+def normalized(raw) -> ad.AnnData:
+    return normalize(raw, n_top_genes=100)
+
+
+def test_fold_normalization_refits_the_gene_filter_and_z_score_on_the_training_patients(raw, normalized) -> None:
+    train, test = np.arange(0, 45), np.arange(45, 60)
+    fitted, held_out = fold_normalized(raw, normalized.uns["normalize"], train, test)
+    values = np.asarray(raw.X, dtype=np.float64)
+    variance = values[train].var(0, ddof=1)
+    expected_genes = set(raw.var_names[np.argsort(-variance, kind="stable")[:100]])
+    assert set(fitted.var_names) == expected_genes, "the top 100 genes by the training patients' variance"
+    assert set(fitted.var_names) != set(normalized.var_names), "not the all-patient filter"
+    assert list(held_out.var_names) == list(fitted.var_names) and list(held_out.obs_names) == list(raw.obs_names[test])
+    columns = raw.var_names.get_indexer(fitted.var_names)
+    mean, sd = values[train][:, columns].mean(0), values[train][:, columns].std(0, ddof=1)
+    assert np.allclose(held_out.X, (values[test][:, columns] - mean) / sd, atol=1e-4)
+    # the held-out patients' values change nothing in the training part
+    shifted = raw.copy()
+    shifted.X[test] = shifted.X[test] * 3 + 5
+    refitted, _ = fold_normalized(shifted, normalized.uns["normalize"], train, test)
+    assert np.array_equal(refitted.X, fitted.X) and list(refitted.var_names) == list(fitted.var_names)
+
+
+def test_out_of_fold_clusters_normalize_inside_the_folds_from_the_raw_matrix(raw, normalized) -> None:
+    y = normalized.obs["subtype"].to_numpy(dtype=object)
+    model = DeepType(**{**MODEL, "n_clusters": 3}).fit(normalized, y)
+    oof = out_of_fold_clusters(model, normalized, y, model.labels_, folds=3, seed=0, raw=raw)
+    assert sorted(oof["index"]) == list(range(60))
+    assert (oof["cluster"] == oof["in_sample_cluster"]).mean() >= 0.8
 
 
 def test_fold_scaling_uses_the_training_patients_alone(normalized) -> None:

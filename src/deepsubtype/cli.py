@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--method", choices=["pca", "umap"], default="pca")
     cluster.add_argument("--seed", type=int, default=0)
 
-    genes = stages.add_parser("genes", help="rank genes by first-layer importance")
+    genes = stages.add_parser("genes", help="rank genes by DeepType importance (pattern and first-layer norm)")
     genes.add_argument("model_dir")
     genes.add_argument("importance", help="gene_importance.tsv to write")
     genes.add_argument("--plot", help="PNG of the top genes")
@@ -169,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--repeats", type=int, default=1)
     validate.add_argument("--seed", type=int, default=0)
     validate.add_argument("--device", default="auto")
+    validate.add_argument("--expression", help="the cohort's raw matrix: each fold then refits the gene filter and "
+                          "the z-score on its training patients (needs --clinical)")
+    validate.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
+    validate.add_argument("--clinical", help="the clinical table the normalize stage aligned the matrix to")
+    validate.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
     compare = stages.add_parser("compare", help="DeepType beside k-means, PCA, consensus, SNF and an autoencoder")
     compare.add_argument("normalized")
     compare.add_argument("embedding")

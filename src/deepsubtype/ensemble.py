@@ -8,7 +8,8 @@ seeds and combines them as consensus clustering does for k-means (Monti et al. 2
   into K groups by average-linkage hierarchical clustering on ``1 - co-assignment``;
 - **new patients**: every fit assigns them to its nearest centre, each fit's clusters are renamed to the
   consensus clusters by Hungarian matching on the training patients, and the majority wins;
-- **genes**: each fit's importances (first-layer column norms) as shares of that fit's total, averaged;
+- **genes**: each fit's importances (its ``importance``: activation pattern or first-layer column norms) as
+  shares of that fit's total, averaged;
   with every gene's rank in each fit, the rank spread and how often it is in a fit's top N.
 """
 
@@ -37,7 +38,7 @@ _ENSEMBLE_FILE = "ensemble.json"
 #: Facts of the representative fit that the ensemble shows as its own (see ``DeepTypeEnsemble.__getattr__``).
 _FROM_REPRESENTATIVE = frozenset({"task", "views", "classes_", "alpha_", "alpha_path_", "history_", "k_scores_",
                                   "k_criterion", "n_rounds_", "converged_", "device_", "beta", "n_clusters",
-                                  "hidden_layers", "_view_sizes"})
+                                  "hidden_layers", "_view_sizes", "importance"})
 
 
 def consensus_labels(labelings: list[np.ndarray], n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
@@ -177,9 +178,11 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         """Mean over fits of each fit's importances as shares of its total: (n_features_in_,)."""
         return self.importance_per_fit().mean(0)
 
-    def importance_per_fit(self) -> np.ndarray:
-        """Each fit's importances divided by their sum: (n_fits, n_features_in_)."""
-        values = np.stack([fit.feature_importances_ for fit in self.fits_]).astype(np.float64)
+    def importance_per_fit(self, measure: str | None = None) -> np.ndarray:
+        """Each fit's importances divided by their sum: (n_fits, n_features_in_); ``measure`` (``pattern`` or
+        ``first_layer``) instead of the fits' own ``importance``."""
+        attribute = "feature_importances_" if measure is None else f"{measure}_importances_"
+        values = np.stack([getattr(fit, attribute) for fit in self.fits_]).astype(np.float64)
         return values / np.where(values.sum(1, keepdims=True) > 0, values.sum(1, keepdims=True), 1.0)
 
     def gene_stability(self) -> pd.DataFrame:

@@ -38,9 +38,11 @@ from .cluster import kmeans, match_labels, relabel_by_size, score_n_clusters, sq
 from .io import InputError
 from .model import TASKS, DeepTypeNetwork, Task, add_l21_gradient_, primary_loss, primary_loss_terms
 
-__all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "PAPER_HYPERPARAMETERS", "assignment_confidence", "one_standard_error",
-           "resolve_device"]
+__all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "assignment_confidence",
+           "one_standard_error", "resolve_device"]
 
+#: The gene importances a fit offers (see the ``importance`` parameter of :class:`DeepType`).
+IMPORTANCE_MEASURES: tuple[str, ...] = ("pattern", "first_layer")
 #: The regularization path of ``alpha="auto"``: increasing L2,1 weights, a factor of ~3 apart around the
 #: paper's 0.006 (which suits 20,000 genes x 1,024 units; other shapes need other values).
 DEFAULT_ALPHA_GRID: tuple[float, ...] = (0.0, 0.0003, 0.001, 0.003, 0.006, 0.01, 0.03)
@@ -214,6 +216,15 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     patience
         With validation: pretraining stops after this many epochs without a lower
         validation loss and keeps the best weights (early stopping).
+    importance
+        What :attr:`feature_importances_` holds. ``"pattern"`` (default): per gene, the norm over the
+        representation's units of its covariance with the learned representation over the training samples,
+        ``||cov(x_j, H)||`` (the model's *activation pattern*, Haufe et al. 2014, NeuroImage 87:96). With more
+        genes than patients a fitted network's weights concentrate on the few genes that separate its hardest
+        patients (on the demo cohort: none of 20 ER-pathway genes in the top 20 of ER status), while the
+        pattern credits every gene that moves with the learned subtypes. ``"first_layer"``: the L2 norm of
+        each gene's first-layer weight column, the paper's definition (the genes the L2,1 penalty kept).
+        Both are always available as ``pattern_importances_`` and ``first_layer_importances_``.
     precision
         ``float32``; ``tf32`` (TensorFloat-32 matrix products on CUDA) or ``bf16``
         (bfloat16 autocast of the network's forward pass; losses in float32).
@@ -249,6 +260,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     cluster_centers_ : ndarray (n_clusters, hidden_layers[-1])
         Centres in the representation space.
     feature_importances_ : ndarray (n_features_in_,)
+        ``pattern_importances_`` or ``first_layer_importances_``, as ``importance`` says.
+    pattern_importances_ : ndarray (n_features_in_,)
+        Norm of each gene's covariance with the representation (representation units x gene units; for a
+        view some patients lack, over the patients who have it).
+    first_layer_importances_ : ndarray (n_features_in_,)
         L2 norm of each gene's first-layer weight column.
     history_ : dict
         ``steps``: one record per epoch (phase, round, step, loss parts, and the
@@ -283,6 +299,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         kmeans_n_init: int = 10,
         validation_fraction: float = 0.0,
         patience: int = 20,
+        importance: str = "pattern",
         precision: str = "float32",
         device: str = "auto",
         random_state: int | None = 0,
@@ -312,6 +329,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.kmeans_n_init = kmeans_n_init
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.importance = importance
         self.precision = precision
         self.device = device
         self.random_state = random_state
@@ -499,6 +517,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.importance not in IMPORTANCE_MEASURES:
+            raise ValueError(f"importance must be one of {IMPORTANCE_MEASURES}, got {self.importance!r}")
         X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2,
                           ensure_all_finite="allow-nan" if self.views else True)
         self._check_views(X)
@@ -572,6 +592,26 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         """L2 norm of every first-layer weight column (all views, in column order): (n_features,)."""
         return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0)
                           for layer in self.network_.first_layers])
+
+    @torch.no_grad()
+    def _pattern(self, X: torch.Tensor, chunk: int = 2048) -> np.ndarray:
+        """Per feature, ``||cov(x_j, H)||`` over the samples where its view is present: (n_features,).
+
+        ``H`` is the representation of ``X`` (n, width); genes are taken ``chunk`` at a time so that the
+        centred copy stays small on large cohorts."""
+        hidden = self._represent(X).float()
+        parts = []
+        for block in torch.split(X, self._view_sizes() or [X.shape[1]], dim=1):
+            present = ~torch.isnan(block[:, 0])
+            if int(present.sum()) < 2:
+                parts.append(torch.zeros(block.shape[1], device=X.device))
+                continue
+            h = hidden[present] - hidden[present].mean(0)
+            for start in range(0, block.shape[1], chunk):
+                x = block[present, start:start + chunk]
+                covariance = (x - x.mean(0)).T @ h / (len(h) - 1)
+                parts.append(torch.linalg.vector_norm(covariance, dim=1))
+        return torch.cat(parts).cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
     def _fit_checks(self, X: torch.Tensor, target: torch.Tensor, labels: np.ndarray, initial_norm: float
@@ -827,6 +867,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         assert centers is not None
         self.alpha_ = tuple(alpha) if isinstance(alpha, list) else alpha
         self.fit_warnings_ = self._fit_checks(X_device, full_target, labels, initial_norm)
+        self.pattern_importances_ = self._pattern(X_device)
         return labels, centers, history
 
     # --------------------------------------------------------------- inference
@@ -860,10 +901,23 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return frame[list(names)]
 
     @property
-    def feature_importances_(self) -> np.ndarray:
-        """L2 norm of each gene's first-layer weight column, shape (n_features_in_,)."""
+    def first_layer_importances_(self) -> np.ndarray:
+        """L2 norm of each gene's first-layer weight column (the paper's importance), shape (n_features_in_,)."""
         check_is_fitted(self, "network_")
         return self._column_norms().cpu().numpy()
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """The importance named by ``importance``: ``pattern_importances_`` or ``first_layer_importances_``,
+        shape (n_features_in_,)."""
+        check_is_fitted(self, "network_")
+        if self.importance == "first_layer":
+            return self.first_layer_importances_
+        pattern = getattr(self, "pattern_importances_", None)
+        if pattern is None:
+            raise AttributeError("this model has no pattern importances (its files predate them); "
+                                 "use importance='first_layer' or refit")
+        return pattern
 
     def transform(self, X: Any) -> np.ndarray:
         """Representation (last hidden layer) of ``X``: (n_samples, hidden_layers[-1])."""
@@ -930,6 +984,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         state = {f"network.{k}": v.detach().cpu() for k, v in self.network_.state_dict().items()}
         state["cluster_centers"] = torch.from_numpy(self.cluster_centers_)
         state["labels"] = torch.from_numpy(self.labels_)
+        if getattr(self, "pattern_importances_", None) is not None:
+            state["pattern_importances"] = torch.from_numpy(np.asarray(self.pattern_importances_))
         torch.save(state, directory / _WEIGHTS_FILE)
         meta: dict[str, Any] = {
             "format": "deepsubtype.DeepType",
@@ -992,6 +1048,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             params["alpha"] = tuple(params["alpha"])
         if "alpha_grid" in params:
             params["alpha_grid"] = tuple(params["alpha_grid"])
+        params.setdefault("importance", "first_layer")  # older model files: the paper's importance only
         model = cls(**params)
         model.n_features_in_ = meta["n_features_in"]
         if meta["feature_names_in"]:
@@ -1008,6 +1065,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         model.network_ = network.to(resolve_device(device))
         model.cluster_centers_ = state["cluster_centers"].numpy()
         model.labels_ = state["labels"].numpy()
+        pattern = state.get("pattern_importances")
+        model.pattern_importances_ = None if pattern is None else pattern.numpy()
         model.converged_ = meta["converged"]
         chosen = meta.get("alpha", params["alpha"])  # absent in older model files: the fixed alpha
         model.alpha_ = tuple(chosen) if isinstance(chosen, list) else chosen

@@ -1,4 +1,5 @@
-"""Gene rankings: DeepType's (the L2 norm of each gene's first-layer weight column, averaged over fits) and,
+"""Gene rankings: DeepType's (by default each gene's activation pattern, the norm of its covariance with the
+learned representation; or the paper's L2 norm of its first-layer weight column; averaged over fits) and,
 beside it, the univariate test a biologist would run first (t-test, ANOVA, Spearman, Cox score test)."""
 
 from __future__ import annotations
@@ -10,17 +11,32 @@ import pandas as pd
 from scipy import stats
 
 from .ensemble import DeepTypeEnsemble
-from .estimator import DeepType
+from .estimator import IMPORTANCE_MEASURES, DeepType
 
-__all__ = ["cox_score_test", "gene_importance", "ranking_overlap", "univariate_ranking"]
+__all__ = ["cox_score_test", "gene_importance", "importance_measures", "ranking_overlap", "univariate_ranking"]
+
+
+def importance_measures(model: DeepType | DeepTypeEnsemble) -> dict[str, np.ndarray]:
+    """Every importance ``model`` offers, by name: ``pattern`` (when the model has it) and ``first_layer``,
+    each (n_features_in_,); an ensemble's are the mean over fits of each fit's shares of its total."""
+    measures = {}
+    for name in IMPORTANCE_MEASURES:
+        if isinstance(model, DeepTypeEnsemble):
+            if all(getattr(fit, f"{name}_importances_", None) is not None for fit in model.fits_):
+                measures[name] = model.importance_per_fit(name).mean(0)
+        elif getattr(model, f"{name}_importances_", None) is not None:
+            measures[name] = np.asarray(getattr(model, f"{name}_importances_"), dtype=np.float64)
+    return measures
 
 
 def gene_importance(model: DeepType | DeepTypeEnsemble, genes: list[str] | np.ndarray | None = None) -> pd.DataFrame:
     """Rank genes by DeepType importance.
 
-    Returns a DataFrame with columns ``gene``, ``importance`` (column L2 norm of the
-    first-layer weights, >= 0), ``relative_importance`` (importance / maximum) and
-    ``rank`` (1 = most important), sorted by rank; ties keep the input gene order.
+    Returns a DataFrame with columns ``gene``, ``importance`` (>= 0: the measure ``model.importance`` names,
+    named in ``importance_measure``: ``pattern``, the norm of the gene's covariance with the representation,
+    or ``first_layer``, the L2 norm of its first-layer weight column), ``relative_importance``
+    (importance / maximum) and ``rank`` (1 = most important), sorted by rank; ties keep the input gene
+    order. Every measure the model offers also gets ``{measure}_importance`` and ``{measure}_rank``.
     A :class:`~deepsubtype.ensemble.DeepTypeEnsemble`'s importance is the mean over its fits of each
     fit's importances as shares of their sum, and the table adds ``top_n_frequency`` (share of fits
     ranking the gene in their top ``top_n``), ``median_rank_in_fits`` and ``rank_iqr``.
@@ -43,7 +59,11 @@ def gene_importance(model: DeepType | DeepTypeEnsemble, genes: list[str] | np.nd
         "importance": importance[order],
         "relative_importance": importance[order] / maximum,
         "rank": np.arange(1, len(order) + 1),
+        "importance_measure": model.importance,
     })
+    for name, values in importance_measures(model).items():
+        table[f"{name}_importance"] = values[order]
+        table[f"{name}_rank"] = (np.argsort(np.argsort(-values, kind="stable"), kind="stable") + 1)[order]
     if hasattr(model, "gene_stability"):
         stability = model.gene_stability().iloc[order].reset_index(drop=True)
         table = pd.concat([table, stability.rename(columns={"top_n_frequency": f"top{model.top_n}_frequency"})],

@@ -27,15 +27,20 @@ __all__ = [
 ]
 
 
+_IMPORTANCE_LABELS = {"pattern": "importance (covariance with the representation)",
+                      "first_layer": "importance (L2 norm of first-layer weights)"}
+
+
 def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> Figure:
     """Horizontal bars of the ``n_top`` most important genes.
 
     ``importance`` is the table of :func:`~deepsubtype.importance.gene_importance`.
     """
     top = importance.head(n_top).iloc[::-1]
+    measure = importance["importance_measure"].iloc[0] if "importance_measure" in importance and len(importance) else ""
     fig, ax = plt.subplots(figsize=(6, 0.22 * len(top) + 1.2))
     ax.barh(top["gene"].astype(str), top["importance"], color="#3b6ea8")
-    ax.set_xlabel("importance (L2 norm of first-layer weights)")
+    ax.set_xlabel(_IMPORTANCE_LABELS.get(measure, "importance"))
     ax.set_title(title or f"Top {len(top)} genes")
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()

@@ -465,7 +465,8 @@ def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path 
                 by_view: str | Path | None = None, overlap: str | Path | None = None,
                 task: str | None = None, target: str | None = None, time_column: str | None = None,
                 event_column: str | None = None) -> pd.DataFrame:
-    """Rank genes by first-layer importance; write ``gene_importance.tsv``, a bar plot of the top genes and,
+    """Rank genes by DeepType importance (the model's ``importance``: activation pattern or first-layer
+    norm); write ``gene_importance.tsv``, a bar plot of the top genes and,
     given ``normalized`` and ``clusters``, a heatmap of their z-scores across patients ordered by cluster.
 
     Given ``normalized`` and a ``task`` with a target, the univariate ranking of the same matrix
@@ -597,11 +598,17 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
                      *, task: str = "classification", target: str | None = None, time_column: str,
                      event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
                      folds: int = 5, repeats: int = 1, seed: int = 0, device: str = "auto",
-                     n_fits: int | None = 1) -> pd.DataFrame:
+                     n_fits: int | None = 1, expression: str | Path | None = None,
+                     orientation: Orientation = "samples_x_genes", clinical: str | Path | None = None,
+                     sample_column: str | None = None) -> pd.DataFrame:
     """Out-of-fold clusters and their survival statistics beside the in-sample ones.
 
-    Refits the model's procedure on ``folds``-1 folds (``repeats`` shuffled splits; z-score, alpha
-    and K chosen again inside each fold; ``n_fits`` fits per fold, None = as many as the model has),
+    Refits the model's procedure on ``folds``-1 folds (``repeats`` shuffled splits; the normalization,
+    alpha and K chosen again inside each fold; ``n_fits`` fits per fold, None = as many as the model has),
+    where ``expression`` (the cohort's raw matrix, read with ``orientation`` and aligned to ``clinical`` by
+    ``sample_column`` as the normalize stage did) lets every fold refit the top-variance gene filter and the
+    z-score on its training patients (:func:`~deepsubtype.validation.fold_normalized`); without it, or with
+    several views, the fold refits the z-score from ``layers["log"]`` only, or nothing.
     assigns held-out patients with ``predict`` and matches clusters to the full-data ones
     (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
     :data:`VALIDATION_FILES`: the assignments; per-cluster stability (consensus of the
@@ -614,7 +621,20 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     model = load_model(model_dir, device=device)
     assignments = _read_clusters(clusters)
     reference = assignments.reindex(adata.obs_names).to_numpy()
-    oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed, n_fits=n_fits)
+    raw = None
+    if expression is not None and "view" not in adata.var.columns:
+        if clinical is None:
+            raise ValueError("refitting the normalization per fold needs the clinical table beside the expression")
+        raw = attach_clinical(read_expression(expression, orientation=orientation),
+                              read_clinical(clinical, sample_column=sample_column), source=str(clinical))
+        absent = adata.obs_names.difference(raw.obs_names, sort=False)
+        if len(absent):
+            raise InputError(f"{expression}: sample {absent[0]!r} of {normalized} is not in the raw matrix "
+                             f"({len(absent)} such samples)")
+        raw = raw[adata.obs_names].copy()
+        logger.info("each fold refits the gene filter and the z-score on its training patients (from %s)", expression)
+    oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed, n_fits=n_fits,
+                               raw=raw)
     stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
     oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
 

@@ -2,11 +2,13 @@
 
 For each of ``repeats`` shuffled K-fold splits, DeepType is refitted on K-1 folds and the held-out
 patients are assigned with :meth:`DeepType.predict`. Everything the model chooses from the data is
-chosen again inside each fold from its training patients alone: the per-gene z-score (from the
-log-scale values kept in ``layers["log"]``, applied to the held-out patients with the training
-patients' means and SDs), alpha (``alpha="auto"``) and the number of clusters (``n_clusters="auto"``).
-The top-variance gene filter is the one exception: it looks at no label or outcome, and the genes it
-dropped are not in the file. The fold model's clusters are renamed to the full-data clusters by
+chosen again inside each fold from its training patients alone: given the cohort's raw matrix, the whole
+normalization (the top-variance gene filter and the per-gene z-score, with the scale detected on the
+cohort; :func:`fold_normalized`), applied to the held-out patients as to a new cohort
+(:func:`~deepsubtype.transfer.transfer_normalization`: the fold's genes, means and SDs); without it,
+the z-score alone (from the log-scale values kept in ``layers["log"]``; :func:`fold_scaled`); then
+alpha (``alpha="auto"``) and the number of clusters (``n_clusters="auto"``). Several views keep the
+cohort's normalization (the transfer takes one matrix). The fold model's clusters are renamed to the full-data clusters by
 Hungarian matching on the training patients, so that "cluster 1" means the same subtype in every
 fold (a fold that finds more clusters than the full data numbers its extra ones after them).
 """
@@ -25,8 +27,10 @@ from sklearn.model_selection import KFold
 from .cluster import match_labels
 from .ensemble import DeepTypeEnsemble
 from .estimator import DeepType
+from .normalize import normalize
+from .transfer import transfer_normalization
 
-__all__ = ["out_of_fold_clusters", "cluster_stability"]
+__all__ = ["out_of_fold_clusters", "cluster_stability", "fold_normalized", "fold_scaled"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,24 @@ def fold_scaled(adata: ad.AnnData, train: np.ndarray, test: np.ndarray) -> tuple
     return train_part, test_part
 
 
+def fold_normalized(raw: ad.AnnData, steps: dict[str, Any], train: np.ndarray, test: np.ndarray
+                    ) -> tuple[ad.AnnData, ad.AnnData]:
+    """The ``train`` rows of the raw matrix ``raw`` (samples x genes, as read) normalized as the cohort was
+    (``steps``: its ``uns["normalize"]``; the scale it detected, its ``n_top_genes``, z-score and missing-value
+    policy), so the gene filter and the z-score see the fold's training patients only; the ``test`` rows
+    brought to those genes, log scale and per-gene means and SDs by
+    :func:`~deepsubtype.transfer.transfer_normalization`."""
+    n_top = steps.get("n_top_genes", "all")
+    settings = {"scale": steps["scale"], "zscore": bool(steps.get("zscore", True)),
+                "missing": steps.get("missing_policy", "fail")}
+    train_part = normalize(raw[train].copy(), n_top_genes=None if n_top == "all" else int(n_top),
+                           source="fold training patients", **settings)
+    test_part = transfer_normalization(raw[test].copy(), train_part, scale=settings["scale"],
+                                       missing=settings["missing"], max_missing_share=1.0,
+                                       source="fold held-out patients").adata
+    return train_part, test_part
+
+
 def fold_estimator(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed: int) -> DeepType | DeepTypeEnsemble:
     """An unfitted copy of ``model``'s procedure for a fold: the same ensemble, or ``n_fits`` fits of its base
     DeepType (a single one for 1), with seeds from ``seed``."""
@@ -56,13 +78,14 @@ def fold_estimator(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed:
 
 
 def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, reference: np.ndarray, *,
-                         folds: int = 5, repeats: int = 1, seed: int = 0, n_fits: int | None = None
-                         ) -> pd.DataFrame:
+                         folds: int = 5, repeats: int = 1, seed: int = 0, n_fits: int | None = None,
+                         raw: ad.AnnData | None = None) -> pd.DataFrame:
     """Assign every sample of ``X`` out of fold, ``repeats`` times.
 
     ``model`` gives the procedure (each fold chooses its own alpha and K where they are
-    ``auto``; ``n_fits`` fits per fold, default the model's own); ``X`` an AnnData (z-scored inside
-    each fold by :func:`fold_scaled`) or an array; ``reference`` (n_samples,) holds the full-data
+    ``auto``; ``n_fits`` fits per fold, default the model's own); ``X`` an AnnData (normalized inside
+    each fold from ``raw``, the same patients' raw matrix, by :func:`fold_normalized`; without ``raw``
+    z-scored by :func:`fold_scaled`) or an array; ``reference`` (n_samples,) holds the full-data
     clusters that fold clusters are matched to. Returns one row per sample and
     repeat: ``repeat``, ``fold``, ``cluster`` (out of fold, matched), ``in_sample_cluster``.
     ``attrs["training_labels"]`` keeps, per fold, the training rows and the fold model's
@@ -76,7 +99,12 @@ def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, ref
     for repeat in range(repeats):
         splitter = KFold(folds, shuffle=True, random_state=seed + repeat)
         for fold, (train, test) in enumerate(splitter.split(np.zeros(n_samples))):
-            X_train, X_test = fold_scaled(X, train, test) if isinstance(X, ad.AnnData) else (X[train], X[test])
+            if raw is not None:
+                X_train, X_test = fold_normalized(raw, X.uns["normalize"], train, test)
+            elif isinstance(X, ad.AnnData):
+                X_train, X_test = fold_scaled(X, train, test)
+            else:
+                X_train, X_test = X[train], X[test]
             fold_model = fold_estimator(model, n_fits, seed + repeat)
             fold_model.fit(X_train, None if y_array is None else y_array[train])
             permutation = match_labels(fold_model.labels_, reference[train], int(fold_model.n_clusters_),

@@ -178,6 +178,8 @@ def validation_settings(wildcards):
         "n_fits": config["validation"]["n_fits"],
         "seed": config["seed"],
         "device": config["device"],
+        "orientation": config["cohorts"][wildcards.cohort]["orientation"],
+        "sample_column": config["cohorts"][wildcards.cohort].get("sample_column"),
     }
 
 

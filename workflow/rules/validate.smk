@@ -1,5 +1,6 @@
 rule validate:
     input:
+        unpack(normalize_inputs),
         normalized="results/{cohort}/normalized.h5ad",
         model="results/{cohort}/model",
         clusters="results/{cohort}/clusters.tsv",

@@ -8,5 +8,7 @@ from deepsubtype.stages import snakemake_job, validation_stage
 
 torch.set_num_threads(snakemake.threads)
 with snakemake_job(snakemake):
+    # one raw matrix: every fold refits the gene filter and the z-score on it (several views: no refit)
     validation_stage(snakemake.input.normalized, snakemake.input.model, snakemake.input.clusters,
-                     Path(snakemake.output.clusters).parent, **snakemake.params.settings)
+                     Path(snakemake.output.clusters).parent, expression=snakemake.input.get("view_expression"),
+                     clinical=snakemake.input.clinical, **snakemake.params.settings)
