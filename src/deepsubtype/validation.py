@@ -8,9 +8,9 @@ cohort; :func:`fold_normalized`), applied to the held-out patients as to a new c
 (:func:`~deepsubtype.transfer.transfer_normalization`: the fold's genes, means and SDs); without it,
 the z-score alone (from the log-scale values kept in ``layers["log"]``; :func:`fold_scaled`); then
 alpha (``alpha="auto"``) and the number of clusters (``n_clusters="auto"``). Several views keep the
-cohort's normalization (the transfer takes one matrix). The fold model's clusters are renamed to the full-data clusters by
-Hungarian matching on the training patients, so that "cluster 1" means the same subtype in every
-fold (a fold that finds more clusters than the full data numbers its extra ones after them).
+cohort's normalization (the transfer takes one matrix). The fold model's clusters are renamed to the
+full-data clusters by Hungarian matching on the training patients, so that "cluster 1" means the same
+subtype in every fold (a fold that finds more clusters than the full data numbers its extra ones after them).
 """
 
 from __future__ import annotations
