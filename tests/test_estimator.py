@@ -74,6 +74,26 @@ def test_save_load_gives_identical_predictions(fitted, separated, tmp_path: Path
     assert loaded.get_params() == fitted.get_params()
 
 
+def test_model_files_without_pattern_importances_load_with_the_papers_importance(fitted, separated,
+                                                                                 tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    fitted.save(tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    del meta["params"]["importance"]
+    (tmp_path / "model" / "model.json").write_text(json.dumps(meta))
+    state = torch.load(tmp_path / "model" / "weights.pt", weights_only=True)
+    del state["pattern_importances"]
+    torch.save(state, tmp_path / "model" / "weights.pt")
+    older = DeepType.load(tmp_path / "model")
+    assert older.importance == "first_layer" and older.pattern_importances_ is None
+    np.testing.assert_array_equal(older.feature_importances_, fitted.first_layer_importances_)
+    with pytest.raises(AttributeError, match="no pattern importances"):
+        older.set_params(importance="pattern").feature_importances_
+
+
 def test_load_refuses_foreign_files(tmp_path: Path) -> None:
     (tmp_path / "model.json").write_text('{"format": "something else"}')
     with pytest.raises(ValueError, match="not a deepsubtype model"):

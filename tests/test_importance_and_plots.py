@@ -29,6 +29,8 @@ def test_importance_is_the_column_norm_ranked_with_stable_ties(model_with_known_
     assert list(table["importance"]) == [5.0, 5.0, 1.0, 0.0]
     assert list(table["rank"]) == [1, 2, 3, 4]
     assert list(table["relative_importance"]) == [1.0, 1.0, 0.2, 0.0]
+    assert (table["importance_measure"] == "first_layer").all()
+    assert list(table["first_layer_rank"]) == [1, 2, 3, 4] and "pattern_importance" not in table, "none computed"
 
 
 def test_importance_rejects_mismatched_names(model_with_known_weights) -> None:
