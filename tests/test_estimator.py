@@ -91,7 +91,7 @@ def test_model_files_without_pattern_importances_load_with_the_papers_importance
     assert older.importance == "first_layer" and older.pattern_importances_ is None
     np.testing.assert_array_equal(older.feature_importances_, fitted.first_layer_importances_)
     with pytest.raises(AttributeError, match="no pattern importances"):
-        older.set_params(importance="pattern").feature_importances_
+        _ = older.set_params(importance="pattern").feature_importances_
 
 
 def test_load_refuses_foreign_files(tmp_path: Path) -> None:

@@ -147,6 +147,9 @@ def test_out_of_fold_validation_beside_in_sample(tiny_run: Path) -> None:
     assert (oof["cluster"] == oof["in_sample_cluster"]).mean() > 0.9, "well-separated groups stay put"
     logrank = pd.read_csv(tiny_run / "results/tiny/validation/oof_logrank.tsv", sep="\t")
     assert list(logrank["assignment"]) == ["in-sample", "out-of-fold, repeat 0", "out-of-fold, repeat 1"]
+    assert logrank["c_index"].between(0.5, 1).all(), "the groups differ in survival, in and out of fold"
+    log = (tiny_run / "logs/tiny/validate.log").read_text()
+    assert "each fold refits the gene filter and the z-score" in log, "nested: normalized inside every fold"
     cox = pd.read_csv(tiny_run / "results/tiny/validation/oof_cox.tsv", sep="\t")
     assert set(cox["assignment"]) == set(logrank["assignment"])
 

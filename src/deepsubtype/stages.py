@@ -624,7 +624,8 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     raw = None
     if expression is not None and "view" not in adata.var.columns:
         if clinical is None:
-            raise ValueError("refitting the normalization per fold needs the clinical table beside the expression")
+            raise InputError(f"{expression}: refitting the normalization per fold needs the clinical table too "
+                             "(--clinical)")
         raw = attach_clinical(read_expression(expression, orientation=orientation),
                               read_clinical(clinical, sample_column=sample_column), source=str(clinical))
         absent = adata.obs_names.difference(raw.obs_names, sort=False)
@@ -645,7 +646,10 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     for name, labels in labelled.items():
         frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
                                   source=str(normalized))
-        test = logrank_table(frame).assign(assignment=name,
+        # Harrell's C of a Cox model on the clusters alone (no covariates), the headline beside the log-rank p
+        c_index = (float(cox_by_cluster(frame).model["concordance_index"].iloc[0]) if frame["cluster"].nunique() >= 2
+                   else float("nan"))
+        test = logrank_table(frame).assign(assignment=name, c_index=c_index,
                                            agreement_with_in_sample=float((labels == assignments[labels.index])
                                                                           .mean()))
         logrank_rows.append(test)
