@@ -10,6 +10,7 @@ precision at 90 (share of the top 90 genes that are module genes) and the second
 
     python benchmarks/sizes.py --patients 60 300 3000 10000 --genes 500 5000
     python benchmarks/sizes.py --patients 60 1000 --genes 20000
+    python benchmarks/sizes.py --set validation_fraction=0.2      # a setting other than the default
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 
 import numpy as np
 import torch
+import yaml
 from sklearn.metrics import adjusted_rand_score
 
 from deepsubtype import DeepType
@@ -47,7 +49,10 @@ def main() -> None:
     parser.add_argument("--genes", type=int, nargs="+", default=[500, 5000])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="DeepType setting instead of its default, e.g. validation_fraction=0.2 (repeatable)")
     arguments = parser.parse_args()
+    settings = {key: yaml.safe_load(value) for key, value in (o.split("=", 1) for o in arguments.overrides)}
     torch.set_num_threads(arguments.threads)
     print("| patients | genes | train acc | held-out acc | cluster ARI | pattern precision@90 | rounds | warnings "
           "| s |")
@@ -57,7 +62,8 @@ def main() -> None:
             X, observed, truth = cohort(n, p, arguments.seed)
             held_out = np.random.default_rng(arguments.seed + 1).random(n) < 0.2
             started = time.perf_counter()
-            model = DeepType(random_state=arguments.seed, device="cpu").fit(X[~held_out], observed[~held_out])
+            model = DeepType(random_state=arguments.seed, device="cpu", **settings).fit(X[~held_out],
+                                                                                       observed[~held_out])
             seconds = time.perf_counter() - started
             train_acc = float(np.mean(model.predict_target(X[~held_out]) == truth[~held_out]))
             test_acc = float(np.mean(model.predict_target(X[held_out]) == truth[held_out]))
