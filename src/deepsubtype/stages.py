@@ -608,8 +608,8 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     where ``expression`` (the cohort's raw matrix, read with ``orientation`` and aligned to ``clinical`` by
     ``sample_column`` as the normalize stage did) lets every fold refit the top-variance gene filter and the
     z-score on its training patients (:func:`~deepsubtype.validation.fold_normalized`); without it, or with
-    several views, the fold refits the z-score from ``layers["log"]`` only, or nothing.
-    assigns held-out patients with ``predict`` and matches clusters to the full-data ones
+    several views, the fold refits the z-score from ``layers["log"]`` only, or nothing. The fold models
+    assign the held-out patients with ``predict``; their clusters are matched to the full-data ones
     (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
     :data:`VALIDATION_FILES`: the assignments; per-cluster stability (consensus of the
     fold models on their training patients); the log-rank test and Cox hazard
