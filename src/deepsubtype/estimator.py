@@ -594,12 +594,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                           for layer in self.network_.first_layers])
 
     @torch.no_grad()
-    def _pattern(self, X: torch.Tensor, chunk: int = 2048) -> np.ndarray:
+    def _pattern(self, X: torch.Tensor, hidden: torch.Tensor, chunk: int = 2048) -> np.ndarray:
         """Per feature, ``||cov(x_j, H)||`` over the samples where its view is present: (n_features,).
 
-        ``H`` is the representation of ``X`` (n, width); genes are taken ``chunk`` at a time so that the
-        centred copy stays small on large cohorts."""
-        hidden = self._represent(X).float()
+        ``hidden`` is the representation ``H`` of ``X`` (n, width); genes are taken ``chunk`` at a time so
+        that the centred copy stays small on large cohorts."""
+        hidden = hidden.float()
         parts = []
         for block in torch.split(X, self._view_sizes() or [X.shape[1]], dim=1):
             present = ~torch.isnan(block[:, 0])
@@ -867,7 +867,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         assert centers is not None
         self.alpha_ = tuple(alpha) if isinstance(alpha, list) else alpha
         self.fit_warnings_ = self._fit_checks(X_device, full_target, labels, initial_norm)
-        self.pattern_importances_ = self._pattern(X_device)
+        self.pattern_importances_ = self._pattern(X_device, hidden)  # the last round's: no step came after it
         return labels, centers, history
 
     # --------------------------------------------------------------- inference

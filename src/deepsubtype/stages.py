@@ -594,6 +594,23 @@ VALIDATION_FILES = {
 }
 
 
+def _cluster_c_index(frame: pd.DataFrame) -> float:
+    """Harrell's C of a Cox model on the clusters alone (no covariates) of a :func:`survival_frame`; NaN for
+    one cluster."""
+    if frame["cluster"].nunique() < 2:
+        return float("nan")
+    return float(cox_by_cluster(frame).model["concordance_index"].iloc[0])
+
+
+def _read_raw(expression: str | Path, orientation: Orientation, clinical: str | Path | None,
+              sample_column: str | None) -> ad.AnnData:
+    """A cohort's matrix as read (samples x genes), aligned to its clinical table when one is given."""
+    adata = read_expression(expression, orientation=orientation)
+    if clinical is not None:
+        adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
+    return adata
+
+
 def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: str | Path, output_dir: str | Path,
                      *, task: str = "classification", target: str | None = None, time_column: str,
                      event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
@@ -626,8 +643,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
         if clinical is None:
             raise InputError(f"{expression}: refitting the normalization per fold needs the clinical table too "
                              "(--clinical)")
-        raw = attach_clinical(read_expression(expression, orientation=orientation),
-                              read_clinical(clinical, sample_column=sample_column), source=str(clinical))
+        raw = _read_raw(expression, orientation, clinical, sample_column)
         absent = adata.obs_names.difference(raw.obs_names, sort=False)
         if len(absent):
             raise InputError(f"{expression}: sample {absent[0]!r} of {normalized} is not in the raw matrix "
@@ -646,10 +662,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     for name, labels in labelled.items():
         frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
                                   source=str(normalized))
-        # Harrell's C of a Cox model on the clusters alone (no covariates), the headline beside the log-rank p
-        c_index = (float(cox_by_cluster(frame).model["concordance_index"].iloc[0]) if frame["cluster"].nunique() >= 2
-                   else float("nan"))
-        test = logrank_table(frame).assign(assignment=name, c_index=c_index,
+        test = logrank_table(frame).assign(assignment=name, c_index=_cluster_c_index(frame),
                                            agreement_with_in_sample=float((labels == assignments[labels.index])
                                                                           .mean()))
         logrank_rows.append(test)
@@ -772,8 +785,7 @@ def _clustering_metrics(adata: ad.AnnData, labels: np.ndarray, silhouette: float
         frame, _ = survival_frame(series, adata.obs, time_column=time_column, event_column=event_column,
                                   source=source)
         row["logrank_p"] = float(logrank_table(frame)["p_value"].iloc[0])
-        row["cox_c_index"] = (float(cox_by_cluster(frame).model["concordance_index"].iloc[0])
-                              if frame["cluster"].nunique() >= 2 else float("nan"))
+        row["cox_c_index"] = _cluster_c_index(frame)
     if target:
         row.update(label_agreement(adata.obs[target], labels))
     return row
@@ -900,9 +912,7 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
         raise InputError(f"{training_normalized}: its genes are not those the model in {model_dir} was trained on "
                          f"({len(reference.genes)} against {len(trained_on)}); give the training cohort's own "
                          "normalized.h5ad")
-    adata = read_expression(expression, orientation=orientation)
-    if clinical is not None:
-        adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
+    adata = _read_raw(expression, orientation, clinical, sample_column)
     settings = {"scale": scale, "missing": missing, "missing_genes": missing_genes,
                 "max_missing_share": max_missing_share, "source": str(expression)}
     transfer = transfer_normalization(adata, reference, centering=centering, **settings)

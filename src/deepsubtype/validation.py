@@ -59,9 +59,10 @@ def fold_normalized(raw: ad.AnnData, steps: dict[str, Any], train: np.ndarray, t
     n_top = steps.get("n_top_genes", "all")
     settings = {"scale": steps["scale"], "zscore": bool(steps.get("zscore", True)),
                 "missing": steps.get("missing_policy", "fail")}
-    train_part = normalize(raw[train].copy(), n_top_genes=None if n_top == "all" else int(n_top),
+    # both copy the rows they are given (normalize's copy=True, the transfer's own copy)
+    train_part = normalize(raw[train], n_top_genes=None if n_top == "all" else int(n_top),
                            source="fold training patients", **settings)
-    test_part = transfer_normalization(raw[test].copy(), train_part, scale=settings["scale"],
+    test_part = transfer_normalization(raw[test], train_part, scale=settings["scale"],
                                        missing=settings["missing"], max_missing_share=1.0,
                                        source="fold held-out patients").adata
     return train_part, test_part
