@@ -9,7 +9,9 @@ import pytest
 
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble
+from deepsubtype.io import InputError
 from deepsubtype.normalize import normalize
+from deepsubtype.stages import validation_stage
 from deepsubtype.validation import fold_estimator, fold_normalized, fold_scaled, out_of_fold_clusters
 
 from .conftest import FAST_MODEL, make_cohort
@@ -83,3 +85,26 @@ def test_folds_choose_their_own_number_of_clusters(normalized) -> None:
     oof = out_of_fold_clusters(model, normalized, y, reference, folds=3, seed=0)
     assert sorted(oof["index"]) == list(range(60))
     assert oof["cluster"].min() >= 0 and (oof["cluster"] == oof["in_sample_cluster"]).mean() >= 0.8
+
+
+def test_validation_stage_refuses_a_raw_matrix_without_clinical_or_lacking_a_sample(normalized, tmp_path) -> None:
+    """The raw matrix given for per-fold normalization is checked before any fold is fitted; nothing is written."""
+    expression, clinical = make_cohort()
+    y = normalized.obs["subtype"].to_numpy(dtype=object)
+    model = DeepType(**{**MODEL, "n_clusters": 3}).fit(normalized, y)
+    model.save(tmp_path / "model")
+    normalized.write_h5ad(tmp_path / "normalized.h5ad")
+    pd.DataFrame({"sample": normalized.obs_names, "cluster": model.labels_}).to_csv(tmp_path / "clusters.tsv",
+                                                                                    sep="\t", index=False)
+    clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    expression.drop(index=expression.index[7]).to_csv(tmp_path / "short.tsv", sep="\t")
+    arguments = (tmp_path / "normalized.h5ad", tmp_path / "model", tmp_path / "clusters.tsv", tmp_path / "out")
+    survival = {"task": "classification", "target": "subtype", "time_column": "time", "event_column": "event",
+                "folds": 3, "device": "cpu"}
+    with pytest.raises(InputError, match=r"short\.tsv: refitting the normalization per fold needs the clinical"):
+        validation_stage(*arguments, expression=tmp_path / "short.tsv", **survival)
+    with pytest.raises(InputError, match=rf"short\.tsv: sample '{expression.index[7]}' of .* is not in the raw matrix"):
+        validation_stage(*arguments, expression=tmp_path / "short.tsv", clinical=tmp_path / "clinical.tsv",
+                         sample_column="sample", **survival)
+    assert not (tmp_path / "out").exists()
+
