@@ -88,7 +88,7 @@ def test_attach_clinical_partial_overlap_warns_and_counts(cohort, caplog) -> Non
     aligned = attach_clinical(adata, partial)
     assert aligned.n_obs == len(expression) - 5
     assert aligned.uns["alignment"] == {"n_shared": 55, "n_only_expression": 5, "n_only_clinical": 0}
-    assert "only in the matrix (dropped)" in caplog.text
+    assert "only in the matrix (dropped: 'P000', 'P001', 'P002', ...)" in caplog.text
     assert aligned.obs["subtype"].dtype == "category"
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from unittest.mock import patch
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,3 +121,81 @@ def test_numeric_looking_ids_are_kept_as_written(tmp_path: Path) -> None:
     assert np.isnan(adata.X[1, 1])
     (tmp_path / "c.tsv").write_text("age\tid\n50\t007\n60\tNA\n")
     assert list(read_clinical(tmp_path / "c.tsv", sample_column="id").index) == ["007", "NA"]
+
+
+@st.composite
+def perturbed_cohorts(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, bool]:
+    """A clean cohort (matrix, clinical table with a label column) and the same with random surrounding spaces on
+    ids, gene ids and labels, case changes of some clinical ids, and a byte-order mark or not."""
+    samples = draw(st.lists(st.text(alphabet="ABCxyz0123456789_", min_size=1, max_size=5), min_size=2,
+                            max_size=6, unique_by=str.casefold))
+    genes = draw(st.lists(st.text(alphabet="ABCxyz0123456789_", min_size=1, max_size=5), min_size=1, max_size=5,
+                          unique=True))
+    labels = draw(st.lists(st.sampled_from(["LumA", "Basal", "Her2"]), min_size=len(samples),
+                           max_size=len(samples)))
+    matrix = pd.DataFrame(np.arange(len(samples) * len(genes), dtype=np.float64).reshape(len(samples), -1),
+                          index=samples, columns=genes)
+    clinical = pd.DataFrame({"subtype": labels}, index=pd.Index(samples, name="sample"))
+    pad = st.sampled_from(["", " ", "  "])
+    spaced = lambda text: draw(pad) + text + draw(pad)  # noqa: E731
+    recased = lambda text: text.swapcase() if draw(st.booleans()) else text  # noqa: E731
+    messy_matrix = matrix.set_axis([spaced(s) for s in samples]).set_axis([spaced(g) for g in genes], axis=1)
+    messy_clinical = pd.DataFrame({"subtype": [spaced(label) for label in labels]},
+                                  index=pd.Index([spaced(recased(s)) for s in samples], name="sample"))
+    return matrix, clinical, messy_matrix, messy_clinical, draw(st.booleans())
+
+
+@settings(deadline=None, max_examples=60)
+@given(cohort=perturbed_cohorts())
+def test_whitespace_case_and_bom_give_the_clean_result_or_a_clear_error(tmp_path_factory, cohort) -> None:
+    matrix, clinical, messy_matrix, messy_clinical, bom = cohort
+    directory = tmp_path_factory.mktemp("messy")
+    encoding = "utf-8-sig" if bom else "utf-8"
+    messy_matrix.to_csv(directory / "e.tsv", sep="\t", index_label="sample", encoding=encoding)
+    messy_clinical.to_csv(directory / "c.tsv", sep="\t", encoding=encoding)
+    clean = attach_clinical(read_expression_frame(matrix), clinical)
+    recased = [s for s, m in zip(clinical.index, messy_clinical.index, strict=True) if s != m.strip()]
+    try:
+        messy = attach_clinical(read_expression(directory / "e.tsv"),
+                                read_clinical(directory / "c.tsv", sample_column="sample"))
+    except InputError as error:
+        assert recased and "differ only by case" in str(error), error
+        return
+    assert not recased, "ids differing by case must not be matched or dropped silently"
+    assert list(messy.obs_names) == list(clean.obs_names) and list(messy.var_names) == list(clean.var_names)
+    np.testing.assert_array_equal(messy.X, clean.X)
+    assert messy.obs["subtype"].astype(str).tolist() == clean.obs["subtype"].astype(str).tolist()
+
+
+def read_expression_frame(frame: pd.DataFrame) -> ad.AnnData:
+    """The clean matrix as read_expression returns it, without a file."""
+    return ad.AnnData(frame.to_numpy(np.float32), obs=pd.DataFrame(index=frame.index),
+                      var=pd.DataFrame(index=frame.columns))
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ("sample\tG1\tG1 \n", "gene ids 'G1', 'G1 ' are the same id once surrounding whitespace is removed"),
+    ("sample\tG1\t\tG3\n", "empty gene id at position 2 of 3"),
+    ("sample\tG1\tG2\t\n", "empty gene id at position 3 of 3"),
+])
+def test_ids_that_collide_or_are_empty_are_refused(tmp_path, header: str, message: str) -> None:
+    path = tmp_path / "e.tsv"
+    path.write_text(header + "S1" + "\t1" * (header.count("\t")) + "\n")
+    with pytest.raises(InputError, match=re.escape(f"{path}: {message}")):
+        read_expression(path)
+
+
+def test_latin1_file_is_named_not_a_traceback(tmp_path) -> None:
+    path = tmp_path / "c.tsv"
+    path.write_bytes("sample\tsite\nS1\tS\xe3o Paulo\n".encode("latin-1"))
+    with pytest.raises(InputError, match=re.escape(f"{path}: not UTF-8 text")):
+        read_clinical(path)
+
+
+def test_labels_differing_only_by_case_are_named(tmp_path, caplog) -> None:
+    path = tmp_path / "c.tsv"
+    path.write_text("sample\tsubtype\nS1\tBasal\nS2\tbasal \nS3\tLumA\n")
+    frame = read_clinical(path)
+    assert frame["subtype"].tolist() == ["Basal", "basal", "LumA"]
+    assert "column 'subtype' has labels that differ only by case: 'Basal', 'basal'" in caplog.text
+    assert "surrounding whitespace removed in 1 cells of column 'subtype' ('basal ')" in caplog.text

@@ -2,6 +2,12 @@
 
 Every reader raises :class:`InputError` with one line naming the file and the
 offending column or sample, so that a pipeline run stops before writing output.
+
+Text policy, applied to every id and label read (:func:`clean_ids`, :func:`clean_labels`): surrounding
+whitespace is removed (and the ids or cells affected are named in a warning); an empty id is refused; ids
+that become equal once stripped are refused; labels of one column that differ only by case are named in a
+warning (they stay separate classes); sample ids of the two tables that differ only by case are refused.
+Text files are read as UTF-8 (a byte-order mark is dropped).
 """
 
 from __future__ import annotations
@@ -87,6 +93,67 @@ def _first_duplicate(index: pd.Index) -> str:
     return str(index[index.duplicated()][0])
 
 
+def _examples(values: object, limit: int = 3) -> str:
+    """The first ``limit`` values as reprs, comma-separated, with ``...`` when there are more."""
+    values = list(values)  # type: ignore[call-overload]
+    shown = ", ".join(repr(value) for value in values[:limit])
+    return shown + (", ..." if len(values) > limit else "")
+
+
+def clean_ids(ids: pd.Index, path: str | Path, what: str) -> pd.Index:
+    """``ids`` as text with surrounding whitespace removed (the ids changed are named in a warning).
+
+    Raises :class:`InputError` naming ``path`` for an empty id (e.g. an empty header cell or a trailing
+    separator) and for two ids that are equal once stripped (``'G5'`` and ``'G5 '``). ``what`` says what
+    the ids are ("sample", "gene", "column").
+    """
+    text = pd.Index([str(value) for value in ids], dtype=object, name=ids.name)
+    stripped = text.str.strip()
+    empty = np.flatnonzero(stripped == "")
+    if len(empty):
+        raise InputError(f"{path}: empty {what} id at position {empty[0] + 1} of {len(text)} ({len(empty)} empty in "
+                         f"all; an empty header cell or a trailing separator?)")
+    changed = text[text != stripped]
+    for value in stripped[stripped.duplicated()].unique():
+        spellings = text[stripped == value].unique()
+        if len(spellings) > 1:
+            raise InputError(f"{path}: {what} ids {_examples(spellings, 2)} are the same id once surrounding "
+                             f"whitespace is removed")
+    if len(changed):
+        logger.warning("%s: surrounding whitespace removed from %d %s ids (%s)", path, len(changed), what,
+                       _examples(changed))
+    return stripped
+
+
+def clean_labels(frame: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Text cells of ``frame`` with surrounding whitespace removed (blank cells become missing), in place.
+
+    Warns naming the cells changed, and, per column, the labels that differ only by case (``'A'``/``'a'``:
+    kept as separate values).
+    """
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            continue
+        text = values.map(lambda cell: cell.strip() if isinstance(cell, str) else cell)
+        text = text.mask(text.map(lambda cell: cell == "" if isinstance(cell, str) else False))
+        changed = values.notna() & (text.isna() | (text.astype(object) != values.astype(object)))
+        if changed.any():
+            logger.warning("%s: surrounding whitespace removed in %d cells of column %r (%s)", path,
+                           int(changed.sum()), column, _examples(values[changed].unique()))
+        numeric = pd.to_numeric(text, errors="coerce")
+        if numeric.notna().sum() == text.notna().sum():
+            frame[column] = numeric  # " 12" read as text only for its space
+            continue
+        frame[column] = text
+        labels = pd.Series(text.dropna().unique()).astype(str)
+        for _, spellings in labels.groupby(labels.str.casefold()):
+            if len(spellings) > 1:
+                logger.warning("%s: column %r has labels that differ only by case: %s (kept as separate values)",
+                               path, column, _examples(sorted(spellings)))
+    return frame
+
+
 @contextmanager
 def _parser_errors_named(path: Path) -> Iterator[None]:
     """Turn pandas' parser errors (ragged rows, an unclosed quote) into a one-line :class:`InputError`."""
@@ -94,6 +161,9 @@ def _parser_errors_named(path: Path) -> Iterator[None]:
         yield
     except pd.errors.ParserError as error:
         raise InputError(f"{path}: cannot parse the table: {' '.join(str(error).split())}") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text (byte {error.object[error.start:error.start + 1]!r} at offset "
+                         f"{error.start}; Latin-1 or another encoding?): save it as UTF-8") from error
 
 
 def _text_header(path: Path, separator: str) -> list[str]:
@@ -103,8 +173,9 @@ def _text_header(path: Path, separator: str) -> list[str]:
     than data fields). Repeated names are refused here, as pandas would rename them ("G1", "G1.1").
     """
     try:
-        header = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=object, na_filter=False)
-        first_row = pd.read_csv(path, sep=separator, nrows=1, na_filter=False)
+        header = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=object, na_filter=False,
+                             encoding="utf-8-sig")
+        first_row = pd.read_csv(path, sep=separator, nrows=1, na_filter=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError as error:
         raise InputError(f"{path}: file is empty") from error
     names = [str(name) for name in header.iloc[0]]
@@ -123,7 +194,7 @@ def _read_csv(path: Path, separator: str, n_columns: int, id_position: int,
     reading missing tokens as NaN."""
     # A converter, not ``dtype={id_position: str}``: a dtype dict costs pandas a lookup per column and chunk.
     return pd.read_csv(path, sep=separator, header=0, names=range(n_columns), converters={id_position: str},
-                       keep_default_na=False, low_memory=False, **options,
+                       keep_default_na=False, low_memory=False, encoding="utf-8-sig", **options,
                        na_values={i: _CELL_MISSING for i in range(n_columns) if i != id_position})
 
 
@@ -145,6 +216,9 @@ def _read_table(path: Path, id_column: str | None = None) -> pd.DataFrame:
             frame = _read_csv(path, separator, len(names), names.index(id_column) if id_column in names else 0)
         frame.columns = names
     column = id_column if id_column is not None else frame.columns[0]
+    if column not in frame.columns and id_column is not None:
+        stripped = {str(name).strip(): name for name in frame.columns}
+        column = stripped.get(id_column.strip(), column)
     if column not in frame.columns:
         raise InputError(f"{path}: sample column {column!r} not found; columns are {list(frame.columns)}")
     frame = frame.set_index(column)
@@ -228,11 +302,14 @@ def _read_text_matrix(path: Path, separator: str, orientation: Orientation) -> t
     return (values, columns, rows) if transpose else (values, rows, columns)
 
 
-def _refuse_duplicates(samples: pd.Index, genes: pd.Index, path: Path) -> None:
+def _clean_axes(samples: pd.Index, genes: pd.Index, path: Path) -> tuple[pd.Index, pd.Index]:
+    """Sample and gene ids under the text policy (:func:`clean_ids`); duplicates refused."""
+    samples, genes = clean_ids(samples, path, "sample"), clean_ids(genes, path, "gene")
     if samples.has_duplicates:
         raise InputError(f"{path}: duplicate sample id {_first_duplicate(samples)!r}")
     if genes.has_duplicates:
         raise InputError(f"{path}: duplicate gene id {_first_duplicate(genes)!r}")
+    return samples, genes
 
 
 def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_genes") -> ad.AnnData:
@@ -271,17 +348,16 @@ def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_g
         _refuse_non_numeric(_non_numeric_cells(frame), frame.columns, path, orientation)
         if orientation == "genes_x_samples":
             frame = frame.T
-        _refuse_duplicates(frame.index, frame.columns, path)  # before AnnData, which warns about them
+        samples, genes = _clean_axes(frame.index, frame.columns, path)  # before AnnData, which warns
         adata = ad.AnnData(X=frame.to_numpy(dtype=np.float32),
-                           obs=pd.DataFrame(index=frame.index), var=pd.DataFrame(index=frame.columns))
+                           obs=pd.DataFrame(index=samples), var=pd.DataFrame(index=genes))
     else:
         with _parser_errors_named(path):
             values, samples, genes = _read_text_matrix(path, _separator(path, kind), orientation)
-        _refuse_duplicates(samples, genes, path)
+        samples, genes = _clean_axes(samples, genes, path)
         adata = ad.AnnData(X=values, obs=pd.DataFrame(index=samples), var=pd.DataFrame(index=genes))
-    adata.obs_names = adata.obs_names.astype(str)
-    adata.var_names = adata.var_names.astype(str)
-    _refuse_duplicates(adata.obs_names, adata.var_names, path)
+    if kind == ".h5ad":
+        adata.obs_names, adata.var_names = _clean_axes(adata.obs_names, adata.var_names, path)
     adata.uns["source"] = {"path": str(path), "orientation": orientation}
     return adata
 
@@ -290,13 +366,19 @@ def read_clinical(path: str | Path, *, sample_column: str | None = None) -> pd.D
     """Read a clinical table indexed by sample id.
 
     ``sample_column`` names the id column; when ``None`` the first column is used. Ids are kept as
-    written ("007", "NA"); other cells such as ``NA``, ``na``, ``.`` or empty are read as missing.
+    written ("007", "NA") but for surrounding whitespace; other cells such as ``NA``, ``na``, ``.`` or empty
+    are read as missing, and text cells are stripped (:func:`clean_labels`).
     """
     path = Path(path)
     _check_exists(path)
     frame = _read_table(path, sample_column)
     column = frame.index.name
+    frame.columns = clean_ids(frame.columns, path, "column")
+    if frame.columns.has_duplicates:
+        raise InputError(f"{path}: duplicate column {_first_duplicate(frame.columns)!r} in the header")
+    frame.index = clean_ids(frame.index, path, "sample")
     frame.index.name = None
+    clean_labels(frame, path)
     if frame.index.has_duplicates:
         raise InputError(f"{path}: duplicate sample id {_first_duplicate(frame.index)!r} in column {column!r}")
     return frame
@@ -326,11 +408,19 @@ def attach_clinical(adata: ad.AnnData, clinical: pd.DataFrame, *, source: str = 
             f"{source}: no sample id is shared with the expression matrix "
             f"(expression e.g. {adata.obs_names[0]!r}, clinical e.g. {clinical.index[0]!r})"
         )
-    only_expression = adata.n_obs - len(shared)
-    only_clinical = clinical.shape[0] - len(shared)
+    matrix_only = adata.obs_names.difference(clinical.index, sort=False)
+    clinical_only = clinical.index.difference(adata.obs_names, sort=False)
+    by_case = dict(zip(clinical_only.str.casefold(), clinical_only, strict=True))
+    for sample in matrix_only:
+        if sample.casefold() in by_case:
+            raise InputError(f"{source}: sample {by_case[sample.casefold()]!r} and the matrix's {sample!r} differ "
+                             "only by case; write the ids the same way in both tables")
+    only_expression, only_clinical = len(matrix_only), len(clinical_only)
     if only_expression or only_clinical:
-        logger.warning("%s: %d samples shared; %d only in the matrix (dropped), %d only in the clinical table "
-                       "(no values)", source, len(shared), only_expression, only_clinical)
+        logger.warning("%s: %d samples shared; %d only in the matrix (dropped%s), %d only in the clinical table "
+                       "(no values%s)", source, len(shared), only_expression,
+                       f": {_examples(matrix_only)}" if only_expression else "", only_clinical,
+                       f": {_examples(clinical_only)}" if only_clinical else "")
     # Every sample shared, in order: add the columns to adata itself rather than copy a large matrix.
     aligned = adata if shared.equals(adata.obs_names) else adata[shared].copy()
     for column in clinical.columns:
