@@ -23,6 +23,43 @@ def test_detect_scale() -> None:
     assert scale == "log" and "negative" in reason
 
 
+def test_one_corrupt_cell_does_not_change_the_scale_and_is_named() -> None:
+    # on the maximum, one 1e30 made a log-scale matrix "linear" and log1p went over every value
+    X = np.random.default_rng(0).normal(8, 2, (30, 40)).clip(0, 16)
+    X[7, 11] = 1e30
+    assert detect_scale(X)[0] == "log"
+    with pytest.raises(InputError, match=r"expression: value 1e\+30 at sample 's7', gene 'g11' on a log scale"):
+        normalize(_adata(X))
+    counts = np.random.default_rng(1).poisson(500, (30, 40)).astype(float)
+    counts[3, 5] = -4
+    assert detect_scale(counts)[0] == "counts"
+    with pytest.raises(InputError, match="negative value -4 at sample 's3', gene 'g5' in counts data"):
+        normalize(_adata(counts))
+    counts[3, 5] = 1e12
+    with pytest.raises(InputError, match="value 1e\\+12 at sample 's3', gene 'g5' is over 10000 times"):
+        normalize(_adata(counts))
+
+
+def test_low_integers_are_named_and_binary_calls_are_not(caplog) -> None:
+    rng = np.random.default_rng(2)
+    result = normalize(_adata(rng.poisson(3, (20, 30)).astype(float)), n_top_genes=None)
+    assert result.uns["normalize"]["scale"] == "log"
+    assert "non-negative integers up to" in caplog.text and "set scale to counts" in caplog.text
+    assert "WARNING" in caplog.text
+    caplog.clear()
+    calls = normalize(_adata(rng.integers(0, 2, (20, 30)).astype(float)), n_top_genes=None)
+    assert calls.uns["normalize"]["scale_reason"] == "binary 0/1 values: used as they are"
+    assert "WARNING" not in caplog.text
+
+
+def test_the_detected_scale_and_its_reason_are_logged(caplog) -> None:
+    import logging
+    caplog.set_level(logging.INFO)
+    normalize(_adata(np.random.default_rng(3).gamma(2.0, 300.0, (10, 20))), n_top_genes=None)
+    assert "scale detected as linear (non-negative non-integers with 99.9th percentile" in caplog.text
+    assert "scale linear (detected), transform log1p" in caplog.text
+
+
 def test_counts_are_library_size_normalized_and_logged() -> None:
     rng = np.random.default_rng(1)
     counts = rng.poisson(100, (12, 30)).astype(float)

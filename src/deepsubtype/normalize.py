@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 import anndata as ad
@@ -17,7 +18,8 @@ import scanpy as sc
 
 from .io import InputError
 
-__all__ = ["Scale", "MissingPolicy", "MissingViews", "detect_scale", "column_variance", "to_log_scale", "normalize",
+__all__ = ["Scale", "MissingPolicy", "MissingViews", "ValueSummary", "summarize_values", "detect_scale",
+           "refuse_impossible_values", "column_variance", "to_log_scale", "normalize",
            "combine_views"]
 
 logger = logging.getLogger(__name__)
@@ -41,38 +43,102 @@ def _row_blocks(X: np.ndarray) -> Iterator[np.ndarray]:
         yield X[start:start + ROW_BLOCK]
 
 
-def _value_range(X: np.ndarray) -> tuple[float, float, bool]:
-    """Minimum, maximum and whether all are integers, over the finite values of ``X``, in row blocks."""
-    minimum, maximum, integers = np.inf, -np.inf, True
+@dataclass(frozen=True)
+class ValueSummary:
+    """What scale detection looks at, over the finite values of a matrix."""
+
+    minimum: float
+    maximum: float
+    #: 99.9th percentile (from at most ``QUANTILE_SAMPLE`` evenly spaced values): a maximum one cell cannot move
+    upper: float
+    integer_share: float
+    negative_share: float
+
+
+#: Values the 99.9th percentile is taken from, evenly spaced over the matrix (deterministic).
+QUANTILE_SAMPLE = 1_000_000
+#: Share of integer cells above which non-negative data count as integers (counts, calls).
+INTEGER_SHARE = 0.999
+#: A maximum this many times the 99.9th percentile is taken for a corrupt cell in counts or intensities.
+OUTLIER_RATIO = 1e4
+
+
+def summarize_values(X: np.ndarray) -> ValueSummary:
+    """:class:`ValueSummary` of the finite values of ``X`` (samples x genes), scanned in row blocks."""
+    minimum, maximum, n_finite, n_integer, n_negative = np.inf, -np.inf, 0, 0, 0
     for block in _row_blocks(X):
         finite = block[np.isfinite(block)]
         if finite.size:
             minimum, maximum = min(minimum, float(finite.min())), max(maximum, float(finite.max()))
-            integers = integers and bool(np.array_equal(finite, np.round(finite)))
-    return minimum, maximum, integers
+            n_finite += finite.size
+            n_integer += int(np.count_nonzero(finite == np.round(finite)))
+            n_negative += int(np.count_nonzero(finite < 0))
+    flat = np.asarray(X).reshape(-1)
+    sample = flat[::max(1, flat.size // QUANTILE_SAMPLE)]
+    sample = sample[np.isfinite(sample)]
+    upper = float(np.quantile(sample, 0.999)) if sample.size else float("nan")
+    total = max(n_finite, 1)
+    return ValueSummary(minimum, maximum, upper, n_integer / total, n_negative / total)
 
 
 def detect_scale(X: np.ndarray) -> tuple[Scale, str]:
     """Guess the measurement scale of ``X`` (samples x genes; non-finite values ignored).
 
-    Returns the scale and a one-sentence reason:
+    Decides on the 99.9th percentile rather than the maximum, so that one corrupt cell cannot change the
+    scale (:func:`refuse_impossible_values` then names it). Returns the scale and a one-sentence reason:
 
-    - ``counts``: non-negative integers with maximum above 100 (RNA-seq reads);
-    - ``linear``: non-negative non-integers with maximum above 100 (e.g. MAS5
-      microarray intensities, TPM);
-    - ``log``: anything else: negative values (log ratios, centred data) or a
-      maximum of at most 100 (log2 intensities, log counts).
+    - ``log``: 99.9th percentile at most 100 (log2 intensities, log ratios, log counts, 0/1 calls), or
+      negative values in more than 0.1 % of cells; non-negative integers up to 100 (low counts?) are said so;
+    - ``counts``: non-negative integers (99.9 % of cells) above that (RNA-seq reads);
+    - ``linear``: non-integers above that (e.g. MAS5 microarray intensities, TPM).
 
     Scans ``X`` in row blocks: no temporary as large as ``X``.
     """
-    minimum, maximum, integers = _value_range(X)
-    if minimum < 0:
-        return "log", f"negative values present (min {minimum:.3g}): log ratios or log-scale data"
-    if maximum <= LINEAR_MAX:
-        return "log", f"maximum {maximum:.3g} <= {LINEAR_MAX:g}: already log-scale"
+    values = summarize_values(X)
+    integers = values.integer_share >= INTEGER_SHARE
+    if values.upper <= LINEAR_MAX:
+        if values.minimum < 0:
+            return "log", (f"negative values present (min {values.minimum:.3g}), 99.9 % of values <= "
+                           f"{values.upper:.3g}: log ratios or log-scale data")
+        if integers and values.maximum <= 1:
+            return "log", "binary 0/1 values: used as they are"
+        if integers:
+            return "log", (f"non-negative integers up to {values.maximum:.3g}: taken as log scale; if these are "
+                           "low read counts, set scale to counts")
+        return "log", f"99.9 % of values <= {values.upper:.3g}, at most {LINEAR_MAX:g}: already log-scale"
+    if values.negative_share > 1 - INTEGER_SHARE:
+        return "log", (f"negative values in {values.negative_share:.1%} of cells (min {values.minimum:.3g}): "
+                       "log ratios or centred data")
     if integers:
-        return "counts", f"non-negative integers with maximum {maximum:.3g}: raw counts"
-    return "linear", f"non-negative non-integers with maximum {maximum:.3g}: linear-scale intensities"
+        return "counts", (f"non-negative integers with 99.9th percentile {values.upper:.3g} (> {LINEAR_MAX:g}): "
+                          "raw counts")
+    return "linear", (f"non-negative non-integers with 99.9th percentile {values.upper:.3g} (> {LINEAR_MAX:g}): "
+                      "linear-scale intensities")
+
+
+def _cell(adata: ad.AnnData, mask: np.ndarray) -> str:
+    """'sample S, gene G' of the first True cell of ``mask`` (n_samples, n_genes)."""
+    row, column = np.argwhere(mask)[0]
+    return f"sample {adata.obs_names[row]!r}, gene {adata.var_names[column]!r}"
+
+
+def refuse_impossible_values(adata: ad.AnnData, scale: Scale, source: str) -> None:
+    """Refuse, naming the first cell, values the ``scale`` cannot hold: above 100 where 99.9 % of a log-scale
+    matrix is at most 100 (2^100), negatives in counts or intensities, and elsewhere a maximum over
+    ``OUTLIER_RATIO`` times the 99.9th percentile (a corrupt cell)."""
+    X = np.asarray(adata.X)
+    values = summarize_values(X)
+    if scale == "log" and values.upper <= LINEAR_MAX < values.maximum:
+        raise InputError(f"{source}: value {values.maximum:.3g} at {_cell(adata, X == values.maximum)} on a log "
+                         f"scale where 99.9 % of values are <= {values.upper:.3g}: fix the cell (or set it missing), "
+                         "or set scale to linear or counts if the data are not log-transformed")
+    if scale in ("counts", "linear") and values.minimum < 0:
+        raise InputError(f"{source}: negative value {values.minimum:.3g} at {_cell(adata, X == values.minimum)} "
+                         f"in {scale} data, which cannot have negatives; fix the cell or set scale to log")
+    if values.upper > LINEAR_MAX and values.maximum > OUTLIER_RATIO * values.upper:
+        raise InputError(f"{source}: value {values.maximum:.3g} at {_cell(adata, X == values.maximum)} is over "
+                         f"{OUTLIER_RATIO:g} times the 99.9th percentile ({values.upper:.3g}): a corrupt cell? "
+                         "fix it or set it missing")
 
 
 def column_variance(X: np.ndarray) -> np.ndarray:
@@ -125,15 +191,16 @@ def _handle_missing(adata: ad.AnnData, policy: str, source: str, steps: dict[str
 
 def _check_declared_scale(X: np.ndarray, scale: str, source: str) -> None:
     """Refuse a declared ``scale`` that the values contradict (e.g. raw counts declared as log)."""
-    minimum, _, integers = _value_range(X)
+    values = summarize_values(X)
     detected, reason = detect_scale(X)
     if scale == "log" and detected == "counts":
         raise InputError(f"{source}: scale is set to 'log' but the values look like raw counts ({reason}); "
                          "set scale to counts or auto")
-    if scale in ("counts", "linear") and minimum < 0:
+    if scale in ("counts", "linear") and values.negative_share > 1 - INTEGER_SHARE:
         raise InputError(f"{source}: scale is set to {scale!r} but the values include negatives "
-                         f"(min {minimum:.3g}), which counts and intensities cannot have; set scale to log or auto")
-    if scale == "counts" and not integers:
+                         f"(min {values.minimum:.3g}), which counts and intensities cannot have; set scale to log "
+                         "or auto")
+    if scale == "counts" and values.integer_share < INTEGER_SHARE:
         raise InputError(f"{source}: scale is set to 'counts' but the values are not integers; "
                          "set scale to linear, log or auto")
 
@@ -153,10 +220,16 @@ def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps:
         steps["scale_detected"] = detected
         steps["scale_reason"] = reason
         scale = detected
+        logger.info("%s: scale detected as %s (%s)", source, detected, reason)
+        if "if these are low read counts" in reason:
+            logger.warning("%s: %s", source, reason)
     elif scale in ("counts", "linear", "log"):
         _check_declared_scale(X, scale, source)
+    else:
+        raise InputError(f"{source}: unknown scale {scale!r}; use auto, counts, linear or log")
     steps["scale"] = scale
     adata.X = X
+    refuse_impossible_values(adata, scale, source)
     if scale == "counts":
         sc.pp.normalize_total(adata, target_sum=target_sum)
         sc.pp.log1p(adata)
@@ -164,10 +237,8 @@ def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps:
     elif scale == "linear":
         sc.pp.log1p(adata)
         steps["transform"] = "log1p"
-    elif scale == "log":
-        steps["transform"] = "none (already log-scale)"
     else:
-        raise InputError(f"{source}: unknown scale {scale!r}; use auto, counts, linear or log")
+        steps["transform"] = "none (already log-scale)"
     adata.uns.pop("log1p", None)
     return adata
 
@@ -233,7 +304,9 @@ def normalize(
         adata.X = np.asarray(adata.X, dtype=np.float32)
     steps["zscore"] = bool(zscore)
     adata.uns["normalize"] = steps
-    logger.info("normalized %s: scale=%s, %d of %d genes kept", source, scale, adata.n_vars, steps["n_genes_input"])
+    logger.info("normalized %s: scale %s%s, transform %s, %d of %d genes kept", source, steps["scale"],
+                " (detected)" if scale == "auto" else " (declared)", steps["transform"], adata.n_vars,
+                steps["n_genes_input"])
     return adata
 
 
