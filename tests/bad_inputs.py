@@ -124,6 +124,21 @@ def _counts(directory: Path) -> dict[str, Any]:
     return write_cohort(directory, expression=counts_frame, normalize={"scale": "log"})
 
 
+def _negative_count(directory: Path) -> dict[str, Any]:
+    entry = _counts(directory)
+    expression = pd.read_csv(directory / "expression.tsv", sep="\t", index_col=0)
+    expression.iloc[2, 1] = -4
+    expression.to_csv(directory / "expression.tsv", sep="\t")
+    return {**entry, "normalize": {"scale": "auto"}}
+
+
+def _latin1_clinical(directory: Path) -> dict[str, Any]:
+    entry = write_cohort(directory)
+    clinical = _frames()[1].assign(site="S\u00e3o Paulo")
+    clinical.to_csv(directory / "clinical.tsv", sep="\t", index=False, na_rep="NA", encoding="latin-1")
+    return entry
+
+
 def _duplicated_profiles(directory: Path) -> dict[str, Any]:
     expression = _frames()[0]
     expression.iloc[:, :] = expression.iloc[np.arange(60) % 2].to_numpy()
@@ -190,8 +205,8 @@ CASES: list[BadInput] = [
              "normalize", "{dir}/clinical.tsv: no sample id is shared with the expression matrix",
              _edit_clinical(lambda c: c.assign(sample="TCGA-" + c["sample"]))),
     BadInput("some_shared_samples", "clinical table covering only 50 of 60 samples, plus 3 others (warns, goes on)",
-             "normalize", "{dir}/clinical.tsv: 50 samples shared; 10 only in the matrix (dropped), 3 only in the "
-             "clinical table (no values)",
+             "normalize", "{dir}/clinical.tsv: 50 samples shared; 10 only in the matrix (dropped: 'P050', 'P051', "
+             "'P052', ...), 3 only in the clinical table (no values: 'X1', 'X2', 'X3')",
              _edit_clinical(lambda c: pd.concat([c.iloc[:50], c.iloc[50:53].assign(sample=["X1", "X2", "X3"])])),
              outcome="warning"),
     BadInput("wrong_orientation", "a genes x samples matrix declared samples_x_genes", "normalize",
@@ -206,8 +221,8 @@ CASES: list[BadInput] = [
     BadInput("all_genes_constant", "every gene constant across samples", "normalize",
              "{dir}/expression.tsv: every gene has zero variance across samples",
              _edit_expression(lambda e: e.map(lambda _: 5.0))),
-    BadInput("unknown_target", "target naming a column the clinical table lacks", "train",
-             "{results}/normalized.h5ad: target column 'pam50' not found in the clinical table",
+    BadInput("unknown_target", "target naming a column the clinical table lacks", "normalize",
+             "{dir}/clinical.tsv: target column 'pam50' not found",
              _settings(target="pam50")),
     BadInput("one_class_target", "a classification target with a single class", "train",
              "{results}/normalized.h5ad: target column 'subtype' has 1 distinct value(s)",
@@ -217,25 +232,58 @@ CASES: list[BadInput] = [
     BadInput("k_above_distinct", "n_clusters larger than the number of distinct expression profiles", "train",
              "{results}/normalized.h5ad: n_clusters=3 exceeds the 2 distinct expression profiles among the 60 samples",
              _duplicated_profiles),
-    BadInput("negative_time", "a negative survival time", "survival",
-             "{results}/normalized.h5ad: negative survival time -3.0 in column 'time' for sample 'P007'",
+    BadInput("negative_time", "a negative survival time", "normalize",
+             "{dir}/clinical.tsv: negative survival time -3.0 in column 'time' for sample 'P007'",
              _edit_clinical(lambda c: _set(c, 7, "time", -3.0))),
-    BadInput("text_time", "a survival time written with its unit ('12 months')", "survival",
-             "{results}/normalized.h5ad: non-numeric survival value for sample 'P003'",
+    BadInput("negative_time_dropped", "a negative survival time with survival.invalid: drop (warns, names it)",
+             "normalize", "{dir}/clinical.tsv: survival.invalid drop: 1 patients left out of survival: P007 "
+             "(time '-3.0': negative time)",
+             _edit_clinical(lambda c: _set(c, 7, "time", -3.0), survival={"invalid": "drop"}), outcome="warning"),
+    BadInput("text_time", "a survival time written with its unit ('12 months')", "normalize",
+             "{dir}/clinical.tsv: non-numeric survival value '12 months' in column 'time' for sample 'P003'",
              _edit_clinical(lambda c: _set(c, 3, "time", "12 months"))),
-    BadInput("event_not_binary", "an event coded 2 (e.g. 1 = alive, 2 = dead)", "survival",
-             "{results}/normalized.h5ad: event must be 0 or 1, got 2 in column 'event' for sample 'P000'",
+    BadInput("event_not_binary", "an event coded 2 (e.g. 1 = alive, 2 = dead)", "normalize",
+             "{dir}/clinical.tsv: event must be 0 or 1, got 2 in column 'event' for sample 'P000'",
              _edit_clinical(lambda c: c.assign(event=c["event"] + 1))),
-    BadInput("unknown_survival_column", "a survival time column the clinical table lacks", "survival",
-             "{results}/normalized.h5ad: survival column 'os_days' not found",
+    BadInput("unknown_survival_column", "a survival time column the clinical table lacks", "normalize",
+             "{dir}/clinical.tsv: survival column 'os_days' not found",
              _settings(survival={"time": "os_days"})),
     BadInput("missing_time", "survival time missing for 4 patients (warns, leaves them out)", "survival",
              "{results}/normalized.h5ad: 4 of 60 samples lack survival time or event and are left out",
              _edit_clinical(lambda c: c.assign(time=c["time"].where(~c.index.isin([0, 2, 4, 6])))),
              outcome="warning"),
-    BadInput("unknown_covariate", "a Cox covariate the clinical table lacks", "survival",
-             "{results}/normalized.h5ad: Cox covariate 'stage' not found in the clinical table",
+    BadInput("unknown_covariate", "a Cox covariate the clinical table lacks", "normalize",
+             "{dir}/clinical.tsv: Cox covariate column 'stage' not found",
              _settings(survival={"covariates": ["stage"]})),
+    BadInput("survival_task_without_events", "task survival on a cohort whose events are all 0", "train",
+             "{results}/normalized.h5ad: no event (1) in column 'event'; the survival task needs events",
+             _edit_clinical(lambda c: c.assign(event=0), task="survival")),
+    BadInput("gene_ids_equal_once_stripped", "gene ids 'G0001' and 'G0001 ' (a trailing space) in one header",
+             "normalize", "{dir}/expression.tsv: gene ids 'G0001', 'G0001 ' are the same id once surrounding "
+             "whitespace is removed", _edit_expression(lambda e: e.rename(columns={"G0002": "G0001 "}))),
+    BadInput("empty_gene_id", "an empty cell in the expression header", "normalize",
+             "{dir}/expression.tsv: empty gene id at position 4 of 120",
+             _edit_expression(lambda e: e.rename(columns={"G0003": ""}))),
+    BadInput("trailing_tab", "a trailing tab on every line (an empty last column)", "normalize",
+             "{dir}/expression.tsv: empty gene id at position 3 of 3",
+             _raw_expression("sample\tG1\tG2\t\nP000\t1\t2\t\nP001\t3\t4\t\n")),
+    BadInput("latin1_clinical", "a clinical table saved in Latin-1 ('S\u00e3o Paulo')", "normalize",
+             "{dir}/clinical.tsv: not UTF-8 text (byte b'\\xe3' at offset", _latin1_clinical),
+    BadInput("ids_differ_by_case", "clinical id 'p000' for the matrix's 'P000'", "normalize",
+             "{dir}/clinical.tsv: sample 'p000' and the matrix's 'P000' differ only by case",
+             _edit_clinical(lambda c: _set(c, 0, "sample", "p000"))),
+    BadInput("clinical_ids_with_spaces", "clinical ids with a trailing space (warns, strips, keeps every patient)",
+             "normalize", "{dir}/clinical.tsv: surrounding whitespace removed from 60 sample ids ('P000 ', 'P001 ', "
+             "'P002 ', ...)", _edit_clinical(lambda c: c.assign(sample=c["sample"] + " ")), outcome="warning"),
+    BadInput("labels_differ_by_case", "labels 'type_0' and 'TYPE_0' in the target column (warns, names them)",
+             "normalize", "{dir}/clinical.tsv: column 'subtype' has labels that differ only by case: 'TYPE_0', "
+             "'type_0' (kept as separate values)", _edit_clinical(lambda c: _set(c, 0, "subtype", "TYPE_0")),
+             outcome="warning"),
+    BadInput("corrupt_cell", "one cell of 1e30 in a log-scale matrix", "normalize",
+             "{dir}/expression.tsv: value 1e+30 at sample 'P005', gene 'G0009' on a log scale",
+             _edit_expression(lambda e: _set(e, 5, "G0009", 1e30))),
+    BadInput("negative_count", "one negative cell in raw counts", "normalize",
+             "{dir}/expression.tsv: negative value -4 at sample 'P002', gene 'G0001' in counts data", _negative_count),
     BadInput("tampered_model", "a model directory whose weights.pt holds pickled objects", "genes",
              "{dir}/model/weights.pt: refused: holds objects other than tensors", _tampered_model, snakemake=False),
     BadInput("foreign_model", "a model directory written by another tool", "genes",

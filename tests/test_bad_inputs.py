@@ -61,10 +61,16 @@ def _model_options(entry: dict[str, Any]) -> list[str]:
 
 
 def _normalize(entry: dict[str, Any], output: Path) -> int:
+    """The normalize subcommand as the rule runs it: with the columns later stages use, checked there."""
     settings = entry.get("normalize", {})
+    survival = entry.get("survival", {})
+    checked = [*(["--target", entry["target"]] if entry.get("target") else []),
+               "--time", survival["time"], "--event", survival["event"],
+               *[argument for name in survival.get("covariates", []) for argument in ("--covariate", name)],
+               "--survival-invalid", survival.get("invalid", "fail")]
     return main(["normalize", entry["expression"], entry["clinical"], str(output),
                  "--sample-column", entry["sample_column"], "--n-top-genes", "100",
-                 "--scale", settings.get("scale", "auto"), "--missing", settings.get("missing", "fail")])
+                 "--scale", settings.get("scale", "auto"), "--missing", settings.get("missing", "fail"), *checked])
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +102,8 @@ def _run_cli(case: BadInput, workdir: Path, good_run: Path) -> tuple[int, Path]:
     if case.stage == "train":
         return main(["train", str(normalized), str(out / "model"), str(out / "embedding.h5ad"),
                      "--tuning", str(out / "tuning.tsv"), "--k-selection", str(out / "k_selection.tsv"),
-                     "--target", entry["target"], "--device", "cpu", *_model_options(entry)]), out
+                     "--task", entry["task"], "--target", entry["target"], "--time", entry["survival"]["time"],
+                     "--event", entry["survival"]["event"], "--device", "cpu", *_model_options(entry)]), out
     survival = entry["survival"]
     covariates = [argument for name in survival.get("covariates", []) for argument in ("--covariate", name)]
     return main(["survival", str(good_run / "clusters.tsv"), str(normalized), str(out / "survival"),

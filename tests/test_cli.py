@@ -102,3 +102,34 @@ def test_badly_given_views_are_one_line_errors(cohort_files, tmp_path: Path, cap
     assert main(["normalize", expression, clinical, str(output), "--view-set", "a.scale=log"]) == 2
     assert "--view-set needs views given as VIEW=PATH" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_invalid_survival_values_dropped_are_named_in_excluded_tsv(cohort, tmp_path: Path, capsys) -> None:
+    expression, clinical = cohort
+    clinical = clinical.astype({"time": object, "event": object})
+    clinical.loc[7, "time"] = -7.0      # a real TCGA table has one such patient
+    clinical.loc[9, "event"] = "2"
+    clinical.loc[11, "time"] = None    # missing: left out as before
+    clinical.loc[12, "event"] = "1:DECEASED"
+    expression.to_csv(tmp_path / "expression.tsv", sep="\t")
+    clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    out = tmp_path / "out"
+    arguments = ["normalize", str(tmp_path / "expression.tsv"), str(tmp_path / "clinical.tsv"),
+                 str(out / "normalized.h5ad"), "--sample-column", "sample", "--time", "time", "--event", "event"]
+    assert main(arguments) == 2
+    assert "negative survival time -7.0 in column 'time' for sample 'P007'; 1 more such cells" in capsys.readouterr().err
+    assert main([*arguments, "--survival-invalid", "drop"]) == 0
+    assert "2 patients left out of survival: P007 (time '-7.0': negative time); P009 (event '2': event not 0/1)" \
+        in capsys.readouterr().err
+    obs = ad.read_h5ad(out / "normalized.h5ad").obs
+    assert obs.loc["P012", "event"] == 1 and pd.isna(obs.loc["P007", "time"]) and pd.isna(obs.loc["P009", "event"])
+    pd.DataFrame({"sample": obs.index, "cluster": range(len(obs))}).assign(cluster=lambda f: f["cluster"] % 2) \
+        .to_csv(out / "clusters.tsv", sep="\t", index=False)
+    assert main(["survival", str(out / "clusters.tsv"), str(out / "normalized.h5ad"), str(out / "survival"),
+                 "--time", "time", "--event", "event"]) == 0
+    excluded = pd.read_csv(out / "survival" / "excluded.tsv", sep="\t").set_index("sample")["reason"]
+    assert excluded.to_dict() == {"P007": "invalid time '-7.0': negative time",
+                                  "P009": "invalid event '2': event not 0/1", "P011": "time or event missing"}
+    logrank = pd.read_csv(out / "survival" / "logrank.tsv", sep="\t")
+    assert logrank.loc[0, "n_dropped_invalid"] == 2 and logrank.loc[0, "n_dropped_missing"] == 1
+    assert logrank.loc[0, "n_samples"] == 57

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from deepsubtype.io import InputError
-from deepsubtype.survival import kaplan_meier_table, logrank_table, survival_frame
+from deepsubtype.survival import cox_by_cluster, kaplan_meier_table, logrank_table, survival_columns, survival_frame
 
 
 def _clinical(**columns) -> pd.DataFrame:
@@ -24,13 +24,37 @@ def test_survival_frame_drops_missing_and_counts() -> None:
 @pytest.mark.parametrize(("columns", "message"), [
     ({"t": [1.0, -2.0], "e": [1, 0]}, "negative survival time -2.0 in column 't' for sample 's1'"),
     ({"t": [1.0, 2.0], "e": [1, 2]}, "event must be 0 or 1, got 2 in column 'e' for sample 's1'"),
-    ({"t": [1.0, "soon"], "e": [1, 0]}, "non-numeric survival value for sample 's1'"),
+    ({"t": [1.0, "soon"], "e": [1, 0]}, "non-numeric survival value 'soon' in column 't' for sample 's1'"),
+    ({"t": [1.0, 2.0], "e": ["dead", "gone"]}, "non-numeric survival value 'gone' in column 'e' for sample 's1'"),
+    ({"t": [np.nan, np.nan], "e": [1, 0]}, "survival columns 't'/'e' have no value"),
     ({"time": [1.0, 2.0], "e": [1, 0]}, "survival column 't' not found"),
 ])
 def test_bad_survival_columns_name_the_problem(columns, message) -> None:
     clinical = _clinical(**columns)
     with pytest.raises(InputError, match=message):
         survival_frame(pd.Series([0, 1], index=clinical.index), clinical, time_column="t", event_column="e")
+
+
+def test_event_text_codings_are_read_as_documented() -> None:
+    # cBioPortal's "1:DECEASED"/"0:LIVING", plain words in any case, numbers as text
+    clinical = _clinical(t=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], e=["1:DECEASED", "0:LIVING", "Dead", "alive", "1", None])
+    _, event = survival_columns(clinical, time_column="t", event_column="e")
+    assert event.tolist()[:5] == [1, 0, 1, 0, 1] and np.isnan(event.iloc[5])
+
+
+def test_cox_leaves_out_patients_missing_a_text_covariate() -> None:
+    # one-hot encoding would code a missing stage as the reference level and keep those 20 patients
+    rng = np.random.default_rng(0)
+    n = 120
+    stage = pd.Series(rng.choice(["I", "II", "III"], n), index=[f"s{i}" for i in range(n)], dtype=object)
+    stage.iloc[:20] = np.nan
+    clinical = pd.DataFrame({"stage": stage.astype("category"), "age": rng.normal(60, 10, n)}, index=stage.index)
+    frame = pd.DataFrame({"cluster": rng.integers(0, 2, n), "time": rng.exponential(10, n),
+                          "event": rng.integers(0, 2, n)}, index=stage.index)
+    result = cox_by_cluster(frame, clinical, covariates=["stage", "age"])
+    assert result.model.loc[0, "n"] == 100
+    assert result.model.loc[0, "n_dropped_missing_covariates"] == 20
+    assert set(result.terms["term"]) == {"stage_II", "stage_III", "age", "cluster_1"}
 
 
 def test_kaplan_meier_median_by_hand() -> None:

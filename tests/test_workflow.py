@@ -33,6 +33,16 @@ def test_dry_run_of_the_demo_config_lists_every_stage() -> None:
         assert rule in result.stdout
 
 
+def test_scripts_refuse_a_library_other_than_the_checkouts(tmp_path: Path) -> None:
+    from deepsubtype.stages import check_checkout_library
+
+    check_checkout_library(REPO / "workflow" / "scripts")  # the checkout's own: runs
+    (tmp_path / "workflow" / "scripts").mkdir(parents=True)
+    (tmp_path / "src" / "deepsubtype").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match=f"the workflow in {tmp_path} imported deepsubtype .* not its own"):
+        check_checkout_library(tmp_path / "workflow" / "scripts")
+
+
 def test_lint_is_quiet() -> None:
     result = _snakemake("--lint")
     assert result.returncode == 0, result.stdout + result.stderr

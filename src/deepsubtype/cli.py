@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
                            metavar="VIEW.KEY=VALUE", help="a setting for one view, e.g. rna.scale=counts (repeatable)")
     normalize.add_argument("--missing-views", choices=["mask", "drop"], default="mask",
                            help="with several views: mask or drop the patients lacking one")
+    normalize.add_argument("--target", help="clinical column the primary task will predict (checked now)")
+    normalize.add_argument("--time", dest="time_column", help="survival time column (checked now)")
+    normalize.add_argument("--event", dest="event_column", help="survival event column (checked now)")
+    normalize.add_argument("--covariate", dest="covariates", action="append", default=[],
+                           help="Cox covariate column (checked now; repeatable)")
+    normalize.add_argument("--survival-invalid", choices=["fail", "drop"], default="fail",
+                           help="unusable survival values: stop, or leave those patients out of survival (named)")
 
     train = stages.add_parser("train", help="fit DeepType on a normalized .h5ad")
     train.add_argument("normalized")
@@ -231,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="z-score with the training cohort's gene means and SDs, or the new cohort's own "
                               "(another platform; needs several samples)")
     predict.add_argument("--target", help="clinical column to compare the clusters with (ACC/NMI/ARI)")
+    predict.add_argument("--time", dest="time_column", help="survival time column (checked as normalize does)")
+    predict.add_argument("--event", dest="event_column", help="survival event column (checked as normalize does)")
+    predict.add_argument("--covariate", dest="covariates", action="append", default=[],
+                         help="Cox covariate column (checked; repeatable)")
+    predict.add_argument("--survival-invalid", choices=["fail", "drop"], default="fail",
+                         help="unusable survival values: stop, or leave those patients out of survival (named)")
     predict.add_argument("--device", default="cpu")
 
     aggregate = stages.add_parser("aggregate", help="stack per-cohort tables (compare/summary.tsv, "

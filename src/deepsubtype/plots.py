@@ -116,9 +116,11 @@ def cox_forest(terms: pd.DataFrame, *, title: str = "") -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(terms), 1) + 1.6))
     if len(terms):
         positions = np.arange(len(terms))[::-1]
-        ax.errorbar(terms["hazard_ratio"], positions,
-                    xerr=[terms["hazard_ratio"] - terms["hr_lower_95"], terms["hr_upper_95"] - terms["hazard_ratio"]],
-                    fmt="s", color="#3b6ea8", ecolor="0.3", capsize=3)
+        ratio, lower, upper = (terms[column].to_numpy(np.float64) for column in ("hazard_ratio", "hr_lower_95",
+                                                                                 "hr_upper_95"))
+        # arrays, not Series: matplotlib takes a one-term Series for a scalar (a pandas deprecation)
+        ax.errorbar(ratio, positions, xerr=[ratio - lower, upper - ratio], fmt="s", color="#3b6ea8", ecolor="0.3",
+                    capsize=3)
         ax.set_yticks(positions, [f"{t}  (p={p:.2g})" for t, p in zip(terms["term"], terms["p_value"], strict=True)])
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(base=2.0))

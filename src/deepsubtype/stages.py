@@ -40,7 +40,16 @@ from .plots import (
     top_genes,
     training_history,
 )
-from .survival import cox_by_cluster, kaplan_meier_table, logrank_table, pairwise_logrank_table, survival_frame
+from .survival import (
+    InvalidPolicy,
+    cox_by_cluster,
+    invalid_survival,
+    kaplan_meier_table,
+    logrank_table,
+    pairwise_logrank_table,
+    survival_columns,
+    survival_frame,
+)
 from .tuning import DEFAULT_BETAS, alpha_path_table, tune_alpha_beta, tuning_table
 from .validation import cluster_stability, out_of_fold_clusters
 
@@ -163,8 +172,12 @@ def write_provenance(path: str | Path, *, stage: str, settings: dict[str, Any],
 @contextlib.contextmanager
 def snakemake_job(snakemake: Any) -> Iterator[None]:
     """The frame of every workflow script: log to the rule's log file; once the body succeeded, write the
-    rule's ``provenance`` output for all its other outputs (see :func:`write_provenance`)."""
+    rule's ``provenance`` output for all its other outputs (see :func:`write_provenance`).
+
+    Refuses to run when the ``deepsubtype`` imported is not the workflow checkout's own ``src/deepsubtype``
+    (an installed copy of another version shadowing it)."""
     with logging_to(snakemake.log[0]):
+        check_checkout_library(snakemake.scriptdir)
         yield
         provenance = snakemake.output.provenance
         cohort = snakemake.wildcards.get("cohort")
@@ -176,6 +189,19 @@ def snakemake_job(snakemake: Any) -> Iterator[None]:
         }
         write_provenance(provenance, stage=snakemake.rule, settings=settings, inputs=list(snakemake.input),
                          outputs=[output for output in snakemake.output if output != provenance])
+
+
+def check_checkout_library(scriptdir: str | Path | None) -> None:
+    """Raise ``RuntimeError`` when ``scriptdir`` (``workflow/scripts`` of a checkout with ``src/deepsubtype``)
+    belongs to a checkout whose library is not the one imported."""
+    if scriptdir is None:
+        return
+    checkout = Path(scriptdir).resolve().parents[1] / "src" / "deepsubtype"
+    imported = Path(__file__).resolve().parent
+    if checkout.is_dir() and checkout != imported:
+        raise RuntimeError(f"the workflow in {checkout.parents[1]} imported deepsubtype {__version__} from "
+                           f"{imported}, not its own {checkout}; uninstall that copy or install the checkout "
+                           "(pip install -e .)")
 
 
 def _package_version(name: str) -> str:
@@ -212,7 +238,9 @@ def normalize_stage(expression: str | Path | dict[str, dict[str, Any]], clinical
                     *, orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
                     scale: Scale | str = "auto", n_top_genes: int | None = 5000,
                     zscore: bool = True, missing: MissingPolicy | str = "fail",
-                    missing_views: MissingViews | str = "mask") -> ad.AnnData:
+                    missing_views: MissingViews | str = "mask", target: str | None = None,
+                    time_column: str | None = None, event_column: str | None = None,
+                    covariates: Iterable[str] = (), survival_invalid: InvalidPolicy = "fail") -> ad.AnnData:
     """Read, align, normalize; write ``normalized.h5ad`` (see :func:`~deepsubtype.normalize.normalize`).
 
     ``expression`` is one matrix, or several views of the same patients:
@@ -220,6 +248,11 @@ def normalize_stage(expression: str | Path | dict[str, dict[str, Any]], clinical
     where the keyword arguments are the defaults. Each view is normalized on its own
     patients, then the views are joined by :func:`~deepsubtype.normalize.combine_views`
     (``missing_views``: ``mask`` or ``drop`` patients lacking a view).
+
+    The clinical columns later stages use (``target``, survival ``time_column``/``event_column``,
+    Cox ``covariates``) are checked here, before any training, with errors naming the clinical file;
+    ``survival_invalid="drop"`` leaves patients with unusable survival values out of survival instead
+    (named in the log and in ``uns["survival_invalid"]``).
     """
     defaults = {"orientation": orientation, "scale": scale, "n_top_genes": n_top_genes, "zscore": zscore,
                 "missing": missing}
@@ -238,11 +271,34 @@ def normalize_stage(expression: str | Path | dict[str, dict[str, Any]], clinical
         adata = combine_views(views, missing_views=missing_views,  # type: ignore[arg-type]
                               patients=clinical_table.index, source=str(clinical))
         adata = attach_clinical(adata, clinical_table, source=str(clinical))
+    _check_clinical(adata, str(clinical), target=target, time_column=time_column, event_column=event_column,
+                    covariates=covariates, invalid=survival_invalid)
     adata.uns["provenance"] = _provenance(stage="normalize", expression=specs, clinical=str(clinical),
                                           sample_column=sample_column, missing_views=missing_views, **defaults)
     with _atomic(output) as temporary:
         adata.write_h5ad(temporary, compression="gzip")
     return adata
+
+
+def _check_clinical(adata: ad.AnnData, source: str, *, target: str | None, time_column: str | None,
+                    event_column: str | None, covariates: Iterable[str], invalid: InvalidPolicy = "fail") -> None:
+    """Check, before any training, the clinical columns later stages use, on ``adata.obs`` (the matrix's
+    samples): refuse, naming ``source``, a missing target or covariate column or survival values
+    :func:`~deepsubtype.survival.survival_columns` refuses under ``invalid``. The survival columns are
+    written back as numbers (event codes such as ``dead`` read as 1), with the cells ``invalid="drop"``
+    left out missing and listed in ``uns["survival_invalid"]`` (sample, column, value, reason)."""
+    obs = adata.obs
+    for column, what in [(target, "target"), *((name, "Cox covariate") for name in covariates)]:
+        if column is not None and column not in obs.columns:
+            raise InputError(f"{source}: {what} column {column!r} not found; columns are {list(obs.columns)}")
+    if time_column is None or event_column is None:
+        return
+    time, event = survival_columns(obs, time_column=time_column, event_column=event_column, source=source,
+                                   invalid=invalid)
+    problems = invalid_survival(obs, time_column=time_column, event_column=event_column)  # none unless "drop"
+    if len(problems):
+        adata.uns["survival_invalid"] = {column: problems[column].astype(str).tolist() for column in problems}
+    obs[time_column], obs[event_column] = time.to_numpy(np.float64), event.to_numpy(np.float64)
 
 
 def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str | None,
@@ -258,8 +314,10 @@ def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str |
             raise InputError(f"{source}: target column {column!r} not found in the clinical table; "
                              f"columns are {list(adata.obs.columns)}")
     if task == "survival":
-        frame = adata.obs[columns].apply(pd.to_numeric, errors="coerce")
-        return frame.to_numpy(dtype=np.float32)
+        time, event = survival_columns(adata.obs, time_column=time_column, event_column=event_column, source=source)
+        if not (event == 1).any():
+            raise InputError(f"{source}: no event (1) in column {event_column!r}; the survival task needs events")
+        return np.column_stack([time, event]).astype(np.float32)
     values = adata.obs[target].astype(object).where(adata.obs[target].notna(), None)
     known = values.dropna()
     if task in ("classification", "binary") and known.nunique() < 2:
@@ -530,12 +588,28 @@ def genes_stage(model_dir: str | Path, importance: str | Path, plot: str | Path 
 SURVIVAL_FILES = {
     "km_table": "kaplan_meier.tsv",
     "logrank": "logrank.tsv",
+    "excluded": "excluded.tsv",
     "pairwise": "pairwise_logrank.tsv",
     "cox_terms": "cox.tsv",
     "cox_model": "cox_model.tsv",
     "km_plot": "kaplan_meier.png",
     "forest_plot": "cox_forest.png",
 }
+
+
+def _excluded_patients(assignments: pd.Series, frame: pd.DataFrame, invalid: dict[str, list[str]] | None
+                       ) -> pd.DataFrame:
+    """``excluded.tsv``: ``sample``, ``cluster``, ``reason`` for every clustered patient left out of the survival
+    analysis: the unusable values ``survival.invalid: drop`` left out (column, value, reason), else a missing
+    time or event."""
+    left_out = assignments.index.difference(frame.index, sort=False)
+    reasons = {}
+    if invalid:
+        for sample, column, value, reason in zip(invalid["sample"], invalid["column"], invalid["value"],
+                                                 invalid["reason"], strict=True):
+            reasons.setdefault(sample, f"invalid {column} {value!r}: {reason}")
+    return pd.DataFrame({"sample": left_out, "cluster": assignments[left_out].to_numpy(),
+                         "reason": [reasons.get(sample, "time or event missing") for sample in left_out]})
 
 
 def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str | Path, *, time_column: str,
@@ -549,16 +623,20 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     ``covariates`` with its forest plot. Returns the multivariate test's row.
     """
     assignments = _read_clusters(clusters)
-    clinical = ad.read_h5ad(normalized).obs
+    adata = ad.read_h5ad(normalized)
+    clinical = adata.obs
     frame, dropped = survival_frame(assignments, clinical, time_column=time_column, event_column=event_column,
                                     source=str(normalized))
     unit = time_unit or "unspecified"
     test = logrank_table(frame)
-    test.insert(3, "n_dropped_missing", dropped)
+    excluded = _excluded_patients(assignments, frame, adata.uns.get("survival_invalid"))
+    test.insert(3, "n_dropped_missing", dropped - int(excluded["reason"].ne("time or event missing").sum()))
+    test.insert(4, "n_dropped_invalid", int(excluded["reason"].ne("time or event missing").sum()))
     test["time_unit"] = unit
     tables = {
         "km_table": kaplan_meier_table(frame, horizon=horizon).assign(time_unit=unit),
         "logrank": test,
+        "excluded": excluded,
         "pairwise": pairwise_logrank_table(frame, adjustment=adjustment),
     }
     figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]))}
@@ -878,14 +956,16 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
                   orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
                   scale: Scale | str = "auto", missing: MissingPolicy | str = "fail",
                   missing_genes: str = "mean", max_missing_share: float = 0.2, centering: str = "training",
-                  target: str | None = None, device: str = "cpu") -> pd.DataFrame:
+                  target: str | None = None, device: str = "cpu", time_column: str | None = None,
+                  event_column: str | None = None, covariates: Iterable[str] = (),
+                  survival_invalid: InvalidPolicy = "fail") -> pd.DataFrame:
     """Assign the patients of a new cohort to a trained model's clusters; writes :data:`PREDICT_FILES`.
 
     The new cohort is normalized with the training cohort's recorded settings
     (:func:`~deepsubtype.transfer.transfer_normalization`: its genes by name, absent genes by
     ``missing_genes``, refused above ``max_missing_share``, z-scored by ``centering``) and each
     patient goes to the nearest trained centre. ``clinical`` (optional: a single sample file
-    needs none) is aligned as in :func:`normalize_stage`.
+    needs none) is aligned as in :func:`normalize_stage`, and its survival columns checked as there.
 
     - ``normalized.h5ad``: the new cohort on the training genes, ``obs`` = its clinical columns
       (what :func:`survival_stage` reads), ``uns["transfer"]`` = the overlap report;
@@ -913,6 +993,9 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
                          f"({len(reference.genes)} against {len(trained_on)}); give the training cohort's own "
                          "normalized.h5ad")
     adata = _read_raw(expression, orientation, clinical, sample_column)
+    if clinical is not None:
+        _check_clinical(adata, str(clinical), target=target, time_column=time_column, event_column=event_column,
+                        covariates=covariates, invalid=survival_invalid)
     settings = {"scale": scale, "missing": missing, "missing_genes": missing_genes,
                 "max_missing_share": max_missing_share, "source": str(expression)}
     transfer = transfer_normalization(adata, reference, centering=centering, **settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -14,40 +15,109 @@ from scipy.stats import false_discovery_control
 
 from .io import InputError
 
-__all__ = ["survival_frame", "kaplan_meier_table", "logrank_table", "adjust_p_values", "pairwise_logrank_table",
+__all__ = ["EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
+           "kaplan_meier_table", "logrank_table", "adjust_p_values", "pairwise_logrank_table",
            "CoxResult", "cox_by_cluster"]
 
 logger = logging.getLogger(__name__)
 
 
-def survival_frame(clusters: pd.Series, clinical: pd.DataFrame, *, time_column: str, event_column: str,
-                   source: str = "clinical table") -> tuple[pd.DataFrame, int]:
-    """Join cluster labels with survival columns.
+#: Text codings of the event column read as 1 (event) or 0 (censored), compared case-insensitively.
+#: cBioPortal's ``1:DECEASED``/``0:LIVING`` style (a number, a colon, a word) is read by its number.
+EVENT_CODES = {"dead": 1, "deceased": 1, "died": 1, "event": 1, "yes": 1, "true": 1,
+               "alive": 0, "living": 0, "censored": 0, "no": 0, "false": 0}
 
-    Returns (frame with columns ``cluster``, ``time``, ``event`` indexed by sample,
-    number of samples dropped because time or event was missing). Raises
-    :class:`InputError` for a missing column, a negative time or an event other than 0/1.
+
+def _event_numbers(values: pd.Series) -> pd.Series:
+    """Event cells as numbers: numbers as they are, :data:`EVENT_CODES` words and ``N:WORD`` by their code."""
+    def number(cell: object) -> object:
+        if not isinstance(cell, str):
+            return cell
+        text = cell.strip().casefold()
+        if text in EVENT_CODES:
+            return EVENT_CODES[text]
+        head = text.split(":", 1)[0]
+        return head if ":" in text else text
+    return pd.to_numeric(values.map(number), errors="coerce")
+
+
+#: What to do with a sample whose survival values cannot be used (negative time, event not 0/1, text).
+InvalidPolicy = Literal["fail", "drop"]
+
+
+def invalid_survival(clinical: pd.DataFrame, *, time_column: str, event_column: str) -> pd.DataFrame:
+    """One row per unusable survival cell of ``clinical`` (columns present): ``sample``, ``column``, ``value``,
+    ``reason`` (``non-numeric``, ``negative time``, ``event not 0/1``), in table order."""
+    time = pd.to_numeric(clinical[time_column], errors="coerce")
+    event = _event_numbers(clinical[event_column])
+    checks = [
+        (time_column, time.isna() & clinical[time_column].notna(), "non-numeric"),
+        (event_column, event.isna() & clinical[event_column].notna(), "non-numeric"),
+        (time_column, time < 0, "negative time"),
+        (event_column, event.notna() & ~event.isin([0, 1]), "event not 0/1"),
+    ]
+    rows = [{"sample": sample, "column": column, "value": str(clinical.at[sample, column]), "reason": reason,
+             "position": clinical.index.get_loc(sample)}
+            for column, mask, reason in checks for sample in clinical.index[mask.to_numpy()]]
+    table = pd.DataFrame(rows, columns=["sample", "column", "value", "reason", "position"])
+    return table.sort_values("position", kind="stable").drop(columns="position").reset_index(drop=True)
+
+
+def _invalid_message(problem: pd.Series, n_problems: int) -> str:
+    sample, column, value = problem["sample"], problem["column"], problem["value"]
+    text = {"non-numeric": f"non-numeric survival value {value!r} in column {column!r} for sample {sample!r}",
+            "negative time": f"negative survival time {value} in column {column!r} for sample {sample!r}",
+            "event not 0/1": f"event must be 0 or 1, got {value} in column {column!r} for sample {sample!r}"}
+    more = f"; {n_problems - 1} more such cells" if n_problems > 1 else ""
+    return f"{text[problem['reason']]}{more} (survival.invalid: drop leaves such patients out)"
+
+
+def survival_columns(clinical: pd.DataFrame, *, time_column: str, event_column: str,
+                     source: str = "clinical table", invalid: InvalidPolicy = "fail") -> tuple[pd.Series, pd.Series]:
+    """Survival time and event (0/1) of every sample of ``clinical`` as numbers, NaN where missing.
+
+    Events may be 0/1 or text (:data:`EVENT_CODES`: dead/alive, ..., and cBioPortal's ``1:DECEASED``).
+    Unusable cells (:func:`invalid_survival`: a non-numeric value, a negative time, an event other than
+    0/1) raise :class:`InputError` naming ``source``, the column and the sample (``invalid="fail"``), or
+    are logged by sample and reason and leave that sample's time and event missing (``"drop"``). A missing
+    column, or no value at all, always raises.
     """
     for column in (time_column, event_column):
         if column not in clinical.columns:
             raise InputError(f"{source}: survival column {column!r} not found; columns are {list(clinical.columns)}")
+    if invalid not in ("fail", "drop"):
+        raise ValueError(f"survival invalid policy must be fail or drop, got {invalid!r}")
     time = pd.to_numeric(clinical[time_column], errors="coerce")
-    event = pd.to_numeric(clinical[event_column], errors="coerce")
-    unparsable = (time.isna() & clinical[time_column].notna()) | (event.isna() & clinical[event_column].notna())
-    if unparsable.any():
-        sample = unparsable.index[unparsable.to_numpy()][0]
-        raise InputError(f"{source}: non-numeric survival value for sample {sample!r} "
-                         f"(columns {time_column!r}, {event_column!r})")
-    negative = time < 0
-    if negative.any():
-        sample = time.index[negative.to_numpy()][0]
-        raise InputError(f"{source}: negative survival time {clinical.at[sample, time_column]} "
-                         f"in column {time_column!r} for sample {sample!r}")
-    not_binary = event.notna() & ~event.isin([0, 1])
-    if not_binary.any():
-        sample = event.index[not_binary.to_numpy()][0]
-        raise InputError(f"{source}: event must be 0 or 1, got {clinical.at[sample, event_column]} "
-                         f"in column {event_column!r} for sample {sample!r}")
+    event = _event_numbers(clinical[event_column])
+    problems = invalid_survival(clinical, time_column=time_column, event_column=event_column)
+    if len(problems) and invalid == "fail":
+        first = problems.iloc[0]
+        # the order the checks always had: text first, then negative times, then event codes
+        for reason in ("non-numeric", "negative time", "event not 0/1"):
+            if (problems["reason"] == reason).any():
+                first = problems[problems["reason"] == reason].iloc[0]
+                break
+        raise InputError(f"{source}: {_invalid_message(first, len(problems))}")
+    if len(problems):
+        dropped = problems["sample"].unique()
+        # mask, not assignment: pd.to_numeric hands back the caller's own column when it is numeric already
+        time, event = time.mask(time.index.isin(dropped)), event.mask(event.index.isin(dropped))
+        logger.warning("%s: survival.invalid drop: %d patients left out of survival: %s", source, len(dropped),
+                       "; ".join(f"{row.sample} ({row.column} {row.value!r}: {row.reason})"
+                                 for row in problems.itertuples()))
+    if time.notna().sum() == 0 or event.notna().sum() == 0:
+        raise InputError(f"{source}: survival columns {time_column!r}/{event_column!r} have no value")
+    return time, event
+
+
+def survival_frame(clusters: pd.Series, clinical: pd.DataFrame, *, time_column: str, event_column: str,
+                   source: str = "clinical table") -> tuple[pd.DataFrame, int]:
+    """Join cluster labels with survival columns (checked by :func:`survival_columns`).
+
+    Returns (frame with columns ``cluster``, ``time``, ``event`` indexed by sample,
+    number of samples dropped because time or event was missing).
+    """
+    time, event = survival_columns(clinical, time_column=time_column, event_column=event_column, source=source)
     frame = pd.DataFrame({"cluster": clusters, "time": time.reindex(clusters.index),
                           "event": event.reindex(clusters.index)})
     complete = frame.dropna()
@@ -166,13 +236,15 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
     for covariate in covariates:
         if clinical is None or covariate not in clinical.columns:
             raise InputError(f"{source}: Cox covariate {covariate!r} not found in the clinical table")
+    before = len(data)
     if covariates:
         assert clinical is not None
         extra = clinical.loc[data.index, list(covariates)]
-        numeric = extra.apply(lambda column: pd.to_numeric(column, errors="coerce")
-                              if pd.api.types.is_numeric_dtype(column) else column)
-        data = data.join(pd.get_dummies(numeric, drop_first=True, dtype=float))
-    before = len(data)
+        # patients missing a covariate leave before the one-hot encoding, which would code them as its reference
+        complete = extra.notna().all(axis=1).to_numpy()
+        data, extra = data.loc[complete], extra.loc[complete]
+        extra = extra.apply(lambda column: column if pd.api.types.is_numeric_dtype(column) else column.astype(str))
+        data = data.join(pd.get_dummies(extra, drop_first=True, dtype=float))
     data = data.dropna()
     dropped = before - len(data)
     if dropped:

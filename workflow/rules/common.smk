@@ -85,11 +85,18 @@ def normalize_settings(wildcards):
         }
     else:
         expression = cohort["expression"]
+    survival = cohort.get("survival", {})
     return {
         "expression": expression,
         "orientation": cohort["orientation"],
         "sample_column": cohort.get("sample_column"),
         "missing_views": cohort["missing_views"],
+        # checked before training, naming the clinical file
+        "target": cohort.get("target"),
+        "time_column": survival.get("time"),
+        "event_column": survival.get("event"),
+        "covariates": survival.get("covariates", []),
+        "survival_invalid": survival.get("invalid", "fail"),
         **section(wildcards.cohort, "normalize"),
     }
 
@@ -298,6 +305,11 @@ def predict_settings(wildcards):
         "scale": normalize["scale"],
         "missing": normalize["missing"],
         "target": cohort.get("target"),
+        # checked as the normalize rule checks them
+        "time_column": cohort.get("survival", {}).get("time"),
+        "event_column": cohort.get("survival", {}).get("event"),
+        "covariates": cohort.get("survival", {}).get("covariates", []),
+        "survival_invalid": cohort.get("survival", {}).get("invalid", "fail"),
         **section(wildcards.cohort, "predict"),
     }
 
@@ -332,6 +344,7 @@ def validation_summary_inputs(wildcards):
 SURVIVAL_TARGETS = (
     "kaplan_meier.tsv",
     "logrank.tsv",
+    "excluded.tsv",
     "pairwise_logrank.tsv",
     "cox.tsv",
     "cox_model.tsv",

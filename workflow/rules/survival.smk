@@ -5,6 +5,7 @@ rule survival:
     output:
         km_table=survival_output("kaplan_meier.tsv", "kaplan_meier_table.rst", "median survival"),
         logrank=survival_output("logrank.tsv", "logrank.rst", "log-rank test"),
+        excluded=survival_output("excluded.tsv", "excluded.rst", "patients left out"),
         pairwise=survival_output("pairwise_logrank.tsv", "pairwise_logrank.rst", "pairwise log-rank"),
         cox_terms=survival_output("cox.tsv", "cox.rst", "Cox hazard ratios"),
         cox_model=survival_output("cox_model.tsv", "cox_model.rst", "Cox model"),
