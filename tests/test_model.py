@@ -93,3 +93,12 @@ def test_multi_view_network_masks_missing_views() -> None:
     changed[0, 3:] += 1.0
     # the missing view's values never reach the representation; the present one's do
     assert torch.equal(network(changed)[0][1], hidden[1]) and not torch.equal(network(changed)[0][0], hidden[0])
+
+
+def test_no_dropout_on_the_represented_layer() -> None:
+    # the k-means loss compares the representation with centres computed without dropout
+    single = DeepTypeNetwork(20, [8, 4], 2, task="classification", dropout=0.5)
+    views = DeepTypeNetwork(20, [8, 4], 2, task="classification", dropout=0.5, view_sizes=[12, 8])
+    for network in (single, views):
+        assert not isinstance(network.encoder[-1], torch.nn.Dropout)
+        assert any(isinstance(layer, torch.nn.Dropout) for layer in network.modules()), "dropout stays inside"

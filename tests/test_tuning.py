@@ -68,3 +68,24 @@ def test_score_ignores_unseen_and_missing_labels() -> None:
     noisy[:5] = "never seen"
     noisy[5:10] = None
     assert model.score(X[10:], y[10:]) == pytest.approx(model.score(X, noisy), rel=1e-5)
+
+
+def test_beta_tuning_keeps_a_per_view_alpha() -> None:
+    # tuning_table turned the grid's alpha into float(): a per-view alpha (one per view) failed
+    X, y = make_classification(n_samples=120, n_features=10, n_informative=4, n_redundant=0, random_state=0)
+    estimator = DeepType(hidden_layers=(8, 4), views=(("a", 5), ("b", 5)), alpha=(0.001, 0.01), n_clusters=2,
+                         pretrain_steps=30, joint_steps=5, max_rounds=1, kmeans_n_init=1, device="cpu")
+    search = tune_alpha_beta(estimator, X.astype(np.float32), y, alphas=None, betas=[0.4, 1.2], folds=2)
+    table = tuning_table(search)
+    assert list(table["alpha"]) == ["0.001,0.01", "0.001,0.01"] and table["chosen"].sum() == 1
+
+
+def test_random_state_none_draws_a_seed_and_records_it() -> None:
+    X, y = make_classification(n_samples=80, n_features=8, random_state=0)
+    small = dict(hidden_layers=(8, 4), n_clusters=2, pretrain_steps=20, joint_steps=5, max_rounds=1,
+                 kmeans_n_init=1, device="cpu")
+    first, second = (DeepType(random_state=None, **small).fit(X, y) for _ in range(2))
+    assert first.seed_ != second.seed_, "None must not silently mean seed 0"
+    again = DeepType(random_state=first.seed_, **small).fit(X, y)
+    np.testing.assert_array_equal(again.labels_, first.labels_)
+    assert DeepType(random_state=3, **small).fit(X, y).seed_ == 3

@@ -108,3 +108,13 @@ def test_validation_stage_refuses_a_raw_matrix_without_clinical_or_lacking_a_sam
                          sample_column="sample", **survival)
     assert not (tmp_path / "out").exists()
 
+
+
+def test_out_of_fold_clusters_take_rows_of_a_data_frame(normalized) -> None:
+    # X[train] on a DataFrame took column labels 0, 1, ... instead of the training rows
+    frame = pd.DataFrame(np.asarray(normalized.X), index=normalized.obs_names, columns=normalized.var_names)
+    y = normalized.obs["subtype"].to_numpy()
+    model = DeepType(**MODEL).fit(frame, y)
+    from_frame = out_of_fold_clusters(model, frame, y, model.labels_, folds=3)
+    from_array = out_of_fold_clusters(model, frame.to_numpy(), y, model.labels_, folds=3)
+    pd.testing.assert_frame_equal(from_frame, from_array)

@@ -232,6 +232,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``cuda:N``.
     random_state
         Seed for weight initialization, batching and k-means; the same seed gives the same result on CPU.
+        ``None`` draws a fresh seed from the operating system (recorded in ``seed_``).
     checkpoint
         File for the training state, or None. Written (atomically, tensors only) after
         pretraining and after every round; a fit finding a checkpoint of the same data,
@@ -241,6 +242,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    seed_ : int
+        The seed this fit used: ``random_state``, or the one drawn for ``random_state=None``.
     alpha_ : float or tuple of float
         The L2,1 weight used (chosen when ``alpha="auto"``).
     alpha_path_ : list of dict
@@ -357,6 +360,15 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             target = np.asarray(y, dtype=np.float32)
             if target.ndim != 2 or target.shape != (n_samples, 2):
                 raise ValueError(f"task='survival' needs y of shape (n_samples, 2) = (time, event), got {target.shape}")
+            time, event = target[:, 0], target[:, 1]
+            if np.any(time < 0):
+                row = int(np.flatnonzero(time < 0)[0])
+                raise ValueError(f"task='survival': negative survival time {time[row]:g} in row {row}")
+            if np.any(~np.isnan(event) & (event != 0) & (event != 1)):
+                row = int(np.flatnonzero(~np.isnan(event) & (event != 0) & (event != 1))[0])
+                raise ValueError(f"task='survival': event must be 0 or 1, got {event[row]:g} in row {row}")
+            if fit and not np.any(event == 1):
+                raise ValueError("task='survival': no event among the samples; the Cox loss needs at least one")
             return target, 1
         values = pd.Series(np.asarray(y, dtype=object).ravel())
         if len(values) != n_samples:
@@ -528,7 +540,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         target, n_outputs = self._encode_target(y, n_samples)
 
         device = resolve_device(self.device)
-        seed = 0 if self.random_state is None else int(self.random_state)
+        seed = int(np.random.SeedSequence().entropy % 2**63) if self.random_state is None else int(self.random_state)
+        if self.random_state is None:
+            logger.info("random_state=None: drew seed %d (pass it as random_state to repeat this fit)", seed)
+        self.seed_ = seed
         generator = torch.Generator(device=device).manual_seed(seed)
         # Seed initialization and dropout without touching the caller's global RNG state.
         if self.precision not in ("float32", "tf32", "bf16"):

@@ -26,12 +26,16 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def _mlp(sizes: list[int], activation: str, dropout: float) -> nn.Sequential:
+def _mlp(sizes: list[int], activation: str, dropout: float, *, dropout_last: bool = True) -> nn.Sequential:
+    """Linear + activation per consecutive pair of ``sizes``, each followed by dropout (when ``dropout`` > 0)
+    except, with ``dropout_last=False``, the last: the representation the k-means loss compares with centres
+    computed without dropout."""
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+    n_layers = len(sizes) - 1
+    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         layers.append(_ACTIVATIONS[activation]())
-        if dropout > 0:
+        if dropout > 0 and (dropout_last or index < n_layers - 1):
             layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
@@ -64,9 +68,9 @@ class DeepTypeNetwork(nn.Module):
             self.branches = nn.ModuleList(_mlp([size, hidden_layers[0]], activation, dropout)
                                           for size in self.view_sizes)
             shared_input = len(self.view_sizes) * (hidden_layers[0] + 1)
-            self.encoder = _mlp([shared_input, *hidden_layers[1:]], activation, dropout)
+            self.encoder = _mlp([shared_input, *hidden_layers[1:]], activation, dropout, dropout_last=False)
         else:
-            self.encoder = _mlp([n_features, *hidden_layers], activation, dropout)
+            self.encoder = _mlp([n_features, *hidden_layers], activation, dropout, dropout_last=False)
         if task == "reconstruction":
             decoder_sizes = [*reversed(hidden_layers)]
             self.head: nn.Module = nn.Sequential(_mlp(decoder_sizes, activation, dropout),

@@ -60,8 +60,7 @@ def tune_alpha_beta(estimator: DeepType, X: Any, y: Any = None, *, alphas: Seque
         "alpha": [float(a) for a in alphas] if alphas is not None else [estimator.alpha],
         "beta": [float(b) for b in betas] if betas is not None else [float(estimator.beta)],
     }
-    seed = 0 if estimator.random_state is None else int(estimator.random_state)
-    search = GridSearchCV(estimator, grid, cv=KFold(folds, shuffle=True, random_state=seed),
+    search = GridSearchCV(estimator, grid, cv=KFold(folds, shuffle=True, random_state=estimator.random_state),
                           refit=one_standard_error_choice if alphas is not None else True, n_jobs=n_jobs,
                           error_score="raise")
     return search.fit(X, y)
@@ -70,6 +69,15 @@ def tune_alpha_beta(estimator: DeepType, X: Any, y: Any = None, *, alphas: Seque
 #: Columns of :func:`tuning_table` and :func:`alpha_path_table` (``tuning.tsv``).
 TUNING_COLUMNS = ["parameter", "alpha", "beta", "held_out_loss", "held_out_se", "n_genes_tenth", "chosen",
                   "criterion"]
+
+
+def _alpha_text(value: Any) -> str | float:
+    """An alpha of a grid as ``tuning.tsv`` writes it: a number, ``auto``, or per view ``0.001,0.01``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, tuple | list):
+        return ",".join(f"{float(a):g}" for a in value)
+    return float(value)
 
 
 def tuning_table(search: GridSearchCV) -> pd.DataFrame:
@@ -81,7 +89,7 @@ def tuning_table(search: GridSearchCV) -> pd.DataFrame:
     searched = [name for name, values in (("alpha", alphas), ("beta", betas)) if len(set(values)) > 1]
     return pd.DataFrame({
         "parameter": "+".join(searched) or "none",
-        "alpha": [value if isinstance(value, str) else float(value) for value in alphas],
+        "alpha": [_alpha_text(value) for value in alphas],
         "beta": betas,
         "held_out_loss": -np.asarray(results["mean_test_score"], dtype=float),
         "held_out_se": np.asarray(results["std_test_score"], dtype=float) / np.sqrt(max(n_folds, 1)),
@@ -95,7 +103,7 @@ def tuning_table(search: GridSearchCV) -> pd.DataFrame:
 def alpha_path_table(model: DeepType) -> pd.DataFrame:
     """``tuning.tsv`` rows of a fitted model: its alpha path (``alpha="auto"``) or its fixed alpha and beta."""
     if not model.alpha_path_:
-        return pd.DataFrame({"parameter": ["none"], "alpha": [model.alpha_], "beta": [model.beta],
+        return pd.DataFrame({"parameter": ["none"], "alpha": [_alpha_text(model.alpha_)], "beta": [model.beta],
                              "held_out_loss": [np.nan], "held_out_se": [np.nan], "n_genes_tenth": [np.nan],
                              "chosen": [True], "criterion": ["fixed in config"]}, columns=TUNING_COLUMNS)
     path = pd.DataFrame(model.alpha_path_)

@@ -104,8 +104,10 @@ def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, ref
                 X_train, X_test = fold_normalized(raw, X.uns["normalize"], train, test)
             elif isinstance(X, ad.AnnData):
                 X_train, X_test = fold_scaled(X, train, test)
+            elif isinstance(X, pd.DataFrame):
+                X_train, X_test = X.iloc[train], X.iloc[test]  # rows, not column labels
             else:
-                X_train, X_test = X[train], X[test]
+                X_train, X_test = np.asarray(X)[train], np.asarray(X)[test]
             fold_model = fold_estimator(model, n_fits, seed + repeat)
             fold_model.fit(X_train, None if y_array is None else y_array[train])
             permutation = match_labels(fold_model.labels_, reference[train], int(fold_model.n_clusters_),
