@@ -139,6 +139,22 @@ def _latin1_clinical(directory: Path) -> dict[str, Any]:
     return entry
 
 
+def _truncated_gzip(directory: Path) -> dict[str, Any]:
+    entry = write_cohort(directory)
+    whole = directory / "whole.tsv.gz"
+    _frames()[0].to_csv(whole, sep="\t")
+    data = whole.read_bytes()
+    whole.unlink()
+    (directory / "expression.tsv.gz").write_bytes(data[:len(data) // 2])
+    return {**entry, "expression": f"{directory}/expression.tsv.gz"}
+
+
+def _directory_clinical(directory: Path) -> dict[str, Any]:
+    entry = write_cohort(directory)
+    (directory / "clinical").mkdir()
+    return {**entry, "clinical": f"{directory}/clinical"}
+
+
 def _duplicated_profiles(directory: Path) -> dict[str, Any]:
     expression = _frames()[0]
     expression.iloc[:, :] = expression.iloc[np.arange(60) % 2].to_numpy()
@@ -284,6 +300,23 @@ CASES: list[BadInput] = [
              _edit_expression(lambda e: _set(e, 5, "G0009", 1e30))),
     BadInput("negative_count", "one negative cell in raw counts", "normalize",
              "{dir}/expression.tsv: negative value -4 at sample 'P002', gene 'G0001' in counts data", _negative_count),
+    BadInput("comma_named_tsv", "a comma-separated file named .tsv", "normalize",
+             "{dir}/expression.tsv: looks comma-separated, but its name says tab-separated; rename it to .csv",
+             _raw_expression("sample,G1,G2\nP000,1,2\nP001,3,4\n")),
+    BadInput("semicolon_separated", "a semicolon-separated export (decimal commas) named .csv", "normalize",
+             "{dir}/expression.csv: looks semicolon-separated, but its name says comma-separated; save it tab- or "
+             "comma-separated", _raw_expression("sample;G1;G2\nP000;1;2\nP001;3;4\n", ".csv")),
+    BadInput("html_page", "an HTML error page saved as the expression file", "normalize",
+             "{dir}/expression.tsv: looks like an HTML or XML page, not a table",
+             _raw_expression("<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n")),
+    BadInput("not_gzipped", "a plain text file named .tsv.gz", "normalize",
+             "{dir}/expression.tsv.gz: not a readable .gz file (Not a gzipped file", _raw_expression(
+                 "sample\tG1\nP000\t1\n", ".tsv.gz")),
+    BadInput("truncated_gzip", "a .tsv.gz cut off mid-download", "normalize",
+             "{dir}/expression.tsv.gz: not a readable .gz file (Compressed file ended before the end-of-stream "
+             "marker was reached)", _truncated_gzip),
+    BadInput("directory_as_file", "a directory given as the clinical table", "normalize",
+             "{dir}/clinical: is a directory, not a file", _directory_clinical),
     BadInput("tampered_model", "a model directory whose weights.pt holds pickled objects", "genes",
              "{dir}/model/weights.pt: refused: holds objects other than tensors", _tampered_model, snakemake=False),
     BadInput("foreign_model", "a model directory written by another tool", "genes",

@@ -140,7 +140,7 @@ def _config(workdir: Path, cases: list[BadInput]) -> dict[str, Any]:
         "device": "cpu",
         "cohorts": {case.name: _entry(workdir, case.name) for case in cases},
         "normalize": {"n_top_genes": 100},
-        "model": QUICK_MODEL,
+        "model": dict(QUICK_MODEL),  # a copy: the misspelled-key case edits it
         "validation": {"folds": 0},
         "compare": {"run": False},
     }
@@ -189,6 +189,8 @@ def test_snakemake(case: BadInput, workdir: Path, snakemake_run: subprocess.Comp
     errors = [line for line in log.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and case.expected("snakemake") in errors[0], log
     assert f"Error in rule {case.stage}" in snakemake_run.stderr
+    assert f"InputError: {case.expected('snakemake')}" in snakemake_run.stderr, "its one line on the console"
+    assert "Traceback (most recent call last)" not in snakemake_run.stderr
     for name in STAGE_OUTPUTS[case.stage]:
         assert not (results / name).exists(), f"{name} left behind"
     assert not list(results.rglob(".partial-*")), "temporary file left behind"

@@ -117,7 +117,8 @@ def test_invalid_survival_values_dropped_are_named_in_excluded_tsv(cohort, tmp_p
     arguments = ["normalize", str(tmp_path / "expression.tsv"), str(tmp_path / "clinical.tsv"),
                  str(out / "normalized.h5ad"), "--sample-column", "sample", "--time", "time", "--event", "event"]
     assert main(arguments) == 2
-    assert "negative survival time -7.0 in column 'time' for sample 'P007'; 1 more such cells" in capsys.readouterr().err
+    message = "negative survival time -7.0 in column 'time' for sample 'P007'; 1 more such cells"
+    assert message in capsys.readouterr().err
     assert main([*arguments, "--survival-invalid", "drop"]) == 0
     assert "2 patients left out of survival: P007 (time '-7.0': negative time); P009 (event '2': event not 0/1)" \
         in capsys.readouterr().err
@@ -133,3 +134,17 @@ def test_invalid_survival_values_dropped_are_named_in_excluded_tsv(cohort, tmp_p
     logrank = pd.read_csv(out / "survival" / "logrank.tsv", sep="\t")
     assert logrank.loc[0, "n_dropped_invalid"] == 2 and logrank.loc[0, "n_dropped_missing"] == 1
     assert logrank.loc[0, "n_samples"] == 57
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("hidden_layers=[]", "--set: hidden_layers: [] is not allowed: [] should be non-empty"),
+    ("batch_size=0", "--set: batch_size: 0 is not allowed: 0 is less than the minimum of 1"),
+    ("dropout=1.5", "--set: dropout: 1.5 is not allowed: 1.5 is greater than or equal to the maximum of 1"),
+    ("pretrain_steps=-5", "--set: pretrain_steps: -5 is not allowed: -5 is less than the minimum of 0"),
+    ("n_cluster=3", "--set: Additional properties are not allowed ('n_cluster' was unexpected); did you mean "
+                    "'n_clusters'?"),
+])
+def test_train_settings_are_checked_by_the_config_schema(setting: str, message: str, capsys) -> None:
+    # the same schema as the workflow's config: these crashed with tracebacks or, pretrain_steps=-5, ran
+    assert main(["train", "absent.h5ad", "model", "embedding.h5ad", "--set", setting]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"deepsubtype train: error: {message}"]

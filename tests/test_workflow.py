@@ -239,3 +239,15 @@ def test_same_config_and_seed_give_byte_identical_results(tiny_run: Path, tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     for target in targets:
         assert (tmp_path / target).read_bytes() == (tiny_run / target).read_bytes(), target
+
+
+def test_a_config_the_schema_refuses_is_one_line_with_a_hint(tmp_path: Path) -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["model"]["n_cluster"] = config["model"].pop("n_clusters")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake("--dry-run", "--configfile", str(tmp_path / "bad.yaml"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert ("config: model: Additional properties are not allowed ('n_cluster' was unexpected); did you mean "
+            "'n_clusters'?") in output
+    assert len(output.splitlines()) < 15, "no schema dump"

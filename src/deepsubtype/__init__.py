@@ -13,8 +13,21 @@ Snakemake and the ``deepsubtype`` command line.
 
 __version__ = "0.1.0"
 
-from .ensemble import DeepTypeEnsemble, load_model  # noqa: E402
-from .estimator import PAPER_HYPERPARAMETERS, DeepType  # noqa: E402
-from .io import InputError  # noqa: E402
+import importlib
+from typing import Any
 
 __all__ = ["DeepType", "DeepTypeEnsemble", "InputError", "PAPER_HYPERPARAMETERS", "__version__", "load_model"]
+
+#: Public names and the modules they live in, imported on first use (``import deepsubtype.schema`` stays light).
+_EXPORTS = {"DeepType": ".estimator", "PAPER_HYPERPARAMETERS": ".estimator", "DeepTypeEnsemble": ".ensemble",
+            "load_model": ".ensemble", "InputError": ".errors"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

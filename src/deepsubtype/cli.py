@@ -28,6 +28,7 @@ import yaml
 from . import __version__
 from .io import InputError
 from .model import TASKS
+from .schema import check_model_settings
 
 __all__ = ["main", "build_parser"]
 
@@ -266,6 +267,7 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.normalize_stage(**options)
     elif stage == "train":
         options["model_params"] = dict(options["model_params"])
+        check_model_settings(options["model_params"])
         stages.train_stage(**options)
     elif stage == "cluster":
         stages.cluster_stage(**options)
@@ -279,6 +281,7 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.compare_stage(**options)
     elif stage == "sweep":
         options["model_params"] = dict(options["model_params"])
+        check_model_settings(options["model_params"])
         stages.sweep_run_stage(**options)
     elif stage == "sweep-summary":
         stages.sweep_summary_stage({Path(d).name: d for d in options["run_dirs"]}, options["runs_output"],

@@ -12,8 +12,10 @@ Text files are read as UTF-8 (a byte-order mark is dropped).
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 from pandas.io.parsers import TextFileReader
+
+from .errors import InputError
 
 __all__ = [
     "InputError",
@@ -50,12 +54,8 @@ _CHUNK_CELLS = 2**22
 _SLAB_CELLS = 2**24
 
 
-class InputError(ValueError):
-    """A user-supplied file is unusable; the message names the file and the problem."""
-
-
 #: What a cohort name may be (it becomes a directory and a wildcard): no path separators, spaces or shell
-#: characters. ``workflow/schemas/config.schema.yaml`` holds the same pattern for Snakemake's validation.
+#: characters. ``src/deepsubtype/schemas/config.schema.yaml`` holds the same pattern for the config check.
 COHORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -77,6 +77,8 @@ def _table_kind(path: Path) -> str:
 
 
 def _check_exists(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -161,9 +163,26 @@ def _parser_errors_named(path: Path) -> Iterator[None]:
         yield
     except pd.errors.ParserError as error:
         raise InputError(f"{path}: cannot parse the table: {' '.join(str(error).split())}") from error
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise InputError(f"{path}: not a readable {path.suffix} file ({' '.join(str(error).split())}): truncated, "
+                         f"or not compressed despite its name?") from error
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not UTF-8 text (byte {error.object[error.start:error.start + 1]!r} at offset "
                          f"{error.start}; Latin-1 or another encoding?): save it as UTF-8") from error
+
+
+def _refuse_other_formats(path: Path, names: list[str], separator: str) -> None:
+    """Name what a text table looks like when its header is one field: a web page, or another separator."""
+    if names and names[0].lstrip().lower().startswith(("<!doctype html", "<html", "<?xml")):
+        raise InputError(f"{path}: looks like an HTML or XML page, not a table (a download that saved the web page?)")
+    if len(names) != 1:
+        return
+    kinds = {",": ("comma", ".csv"), "\t": ("tab", ".tsv"), ";": ("semicolon", None)}
+    for other, (name, suffix) in kinds.items():
+        if other != separator and other in names[0]:
+            fix = f"rename it to {suffix}" if suffix else "save it tab- or comma-separated"
+            raise InputError(f"{path}: looks {name}-separated, but its name says {kinds[separator][0]}-separated; "
+                             f"{fix}")
 
 
 def _text_header(path: Path, separator: str) -> list[str]:
@@ -179,6 +198,7 @@ def _text_header(path: Path, separator: str) -> list[str]:
     except pd.errors.EmptyDataError as error:
         raise InputError(f"{path}: file is empty") from error
     names = [str(name) for name in header.iloc[0]]
+    _refuse_other_formats(path, names, separator)
     id_unnamed = not isinstance(first_row.index, pd.RangeIndex)  # pandas took extra fields as the index
     if first_row.index.nlevels > 1:
         raise InputError(f"{path}: the first data row has {first_row.index.nlevels} fields more than the header")

@@ -175,20 +175,24 @@ def snakemake_job(snakemake: Any) -> Iterator[None]:
     rule's ``provenance`` output for all its other outputs (see :func:`write_provenance`).
 
     Refuses to run when the ``deepsubtype`` imported is not the workflow checkout's own ``src/deepsubtype``
-    (an installed copy of another version shadowing it)."""
-    with logging_to(snakemake.log[0]):
-        check_checkout_library(snakemake.scriptdir)
-        yield
-        provenance = snakemake.output.provenance
-        cohort = snakemake.wildcards.get("cohort")
-        settings = {
-            "seed": snakemake.config.get("seed"),
-            "wildcards": dict(snakemake.wildcards.items()),
-            "params": dict(snakemake.params.items()),
-            "cohort_config": snakemake.config.get("cohorts", {}).get(cohort) if cohort else None,
-        }
-        write_provenance(provenance, stage=snakemake.rule, settings=settings, inputs=list(snakemake.input),
-                         outputs=[output for output in snakemake.output if output != provenance])
+    (an installed copy of another version shadowing it). Bad input ends the job with its one line on the
+    console (and in the log), no traceback."""
+    try:
+        with logging_to(snakemake.log[0]):
+            check_checkout_library(snakemake.scriptdir)
+            yield
+            provenance = snakemake.output.provenance
+            cohort = snakemake.wildcards.get("cohort")
+            settings = {
+                "seed": snakemake.config.get("seed"),
+                "wildcards": dict(snakemake.wildcards.items()),
+                "params": dict(snakemake.params.items()),
+                "cohort_config": snakemake.config.get("cohorts", {}).get(cohort) if cohort else None,
+            }
+            write_provenance(provenance, stage=snakemake.rule, settings=settings, inputs=list(snakemake.input),
+                             outputs=[output for output in snakemake.output if output != provenance])
+    except InputError as error:
+        raise SystemExit(f"InputError: {error}") from None
 
 
 def check_checkout_library(scriptdir: str | Path | None) -> None:

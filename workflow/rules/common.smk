@@ -5,12 +5,15 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-
-validate(config, schema="../schemas/config.schema.yaml")
-
 # Rules import the library from this checkout, also inside conda environments: Snakemake
 # hands its own sys.path on to every Python script it runs.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from deepsubtype.schema import CONFIG_SCHEMA, check_config
+
+# one line naming the key for a config the schema refuses; then Snakemake's validate fills in the defaults
+check_config(config)
+validate(config, schema=str(CONFIG_SCHEMA))
 
 COHORTS = sorted(config["cohorts"])
 
