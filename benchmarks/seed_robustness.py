@@ -10,7 +10,9 @@ block's first fit alone ("one fit") and for the block's consensus ("N fits", as 
 - the gene rankings, each DeepType offers (``pattern``: covariance with the representation; ``first_layer``:
   the paper's first-layer weight norm): established markers (``benchmarks/markers.tsv``, set ``--markers``)
   in the top 20 and 50, the univariate test's count beside them, and the pairwise Jaccard index of the
-  top 20 / 50 between seed blocks.
+  top 20 / 50 between seed blocks;
+- how a block's fits are best combined into one ranking: the same counts and Jaccard indices for each
+  aggregation of ``AGGREGATIONS`` (the pipeline's is the median share).
 
 Prints Markdown tables. Example (the demo, as in benchmarks/RESULTS.md):
 
@@ -42,6 +44,20 @@ from deepsubtype.survival import logrank_table, survival_frame
 from deepsubtype.transfer import transfer_normalization
 
 HERE = Path(__file__).parent
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Rank of each gene in each row of values (n_fits, n_genes), 1 = largest."""
+    return (-values).argsort(1, kind="stable").argsort(1, kind="stable") + 1
+
+
+#: ways to combine one block's per-fit importance shares (n_fits, n_genes) into one score per gene (larger first)
+AGGREGATIONS = {
+    "mean share": lambda shares: shares.mean(0),
+    "median share": lambda shares: np.median(shares, 0),
+    "mean rank": lambda shares: -_ranks(shares).mean(0),
+    "mean log share": lambda shares: np.log(np.maximum(shares, 1e-300)).mean(0),
+}
 
 
 def logrank_p(labels: np.ndarray, obs: pd.DataFrame, survival: dict) -> float:
@@ -101,10 +117,13 @@ def main() -> None:
         record.update(labels=[], p=[], external_p=[], external_sizes=[], sizes=[],
                       genes={measure: [] for measure in IMPORTANCE_MEASURES})
     seconds = []
+    shares_per_block: dict[str, list[np.ndarray]] = {measure: [] for measure in IMPORTANCE_MEASURES}
     for block in range(arguments.seeds):
         started = time.perf_counter()
         ensemble = DeepTypeEnsemble(DeepType(**params), n_fits=n_fits, random_state=block * n_fits).fit(adata, y)
         seconds.append(time.perf_counter() - started)
+        for measure in IMPORTANCE_MEASURES:
+            shares_per_block[measure].append(ensemble.importance_per_fit(measure))
         for label, model in (("one fit", ensemble.fits_[0]), (f"{n_fits} fits", ensemble)):
             record = runs[label]
             record["labels"].append(model.labels_)
@@ -155,6 +174,19 @@ def main() -> None:
                       f"{', '.join(str(count(g, 50)) for g in genes)} | {j20[0]:.2f} / {j20[1]:.2f} / {j20[2]:.2f} | "
                       f"{j50[0]:.2f} / {j50[1]:.2f} / {j50[2]:.2f} |")
         print(f"| univariate test | {count(univariate, 20)} | {count(univariate, 50)} | 1 (no seed) | 1 (no seed) |")
+        print(f"\nAggregations of each block's {n_fits} fits\n")
+        print("| importance | aggregation | markers in top 20 (per seed) | in top 50 | Jaccard top 20 | "
+              "Jaccard top 50 |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        names = np.asarray(adata.var_names)
+        for measure, blocks in shares_per_block.items():
+            for aggregation, combine in AGGREGATIONS.items():
+                genes = [list(names[np.argsort(-combine(shares), kind="stable")]) for shares in blocks]
+                j20 = mean_pairwise(genes, lambda a, b: jaccard(a, b, 20))
+                j50 = mean_pairwise(genes, lambda a, b: jaccard(a, b, 50))
+                print(f"| {measure} | {aggregation} | {', '.join(str(count(g, 20)) for g in genes)} | "
+                      f"{', '.join(str(count(g, 50)) for g in genes)} | {j20[0]:.2f} / {j20[1]:.2f} / {j20[2]:.2f} | "
+                      f"{j50[0]:.2f} / {j50[1]:.2f} / {j50[2]:.2f} |")
 
 
 if __name__ == "__main__":

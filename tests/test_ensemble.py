@@ -48,7 +48,9 @@ def test_ensemble_clusters_predictions_and_genes(ensemble, data) -> None:
     assert np.mean(ensemble.predict(X) == ensemble.labels_) >= 0.97
     assert ensemble.confidence(X).min() >= 1 / 3 and ensemble.cluster_centers_.shape == (3, 16)
     assert ensemble.transform(X).shape == (600, 16) and ensemble.distances(X).shape == (600, 3)
-    assert ensemble.feature_importances_.sum() == pytest.approx(1.0)
+    per_fit = ensemble.importance_per_fit()
+    assert np.allclose(per_fit.sum(1), 1.0), "each fit's importances as shares of its total"
+    np.testing.assert_allclose(ensemble.feature_importances_, np.median(per_fit, axis=0))
     table = gene_importance(ensemble)
     paper = table.sort_values("first_layer_rank")
     assert set(paper["gene"].head(5)) == {f"gene_{i}" for i in range(5)}, "informative features first"

@@ -1,5 +1,5 @@
 """Gene rankings: DeepType's (by default each gene's activation pattern, the norm of its covariance with the
-learned representation; or the paper's L2 norm of its first-layer weight column; averaged over fits) and,
+learned representation; or the paper's L2 norm of its first-layer weight column; the median over fits) and,
 beside it, the univariate test a biologist would run first (t-test, ANOVA, Spearman, Cox score test)."""
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ __all__ = ["cox_score_test", "gene_importance", "importance_measures", "ranking_
 
 def importance_measures(model: DeepType | DeepTypeEnsemble) -> dict[str, np.ndarray]:
     """Every importance ``model`` offers, by name: ``pattern`` (when the model has it) and ``first_layer``,
-    each (n_features_in_,); an ensemble's are the mean over fits of each fit's shares of its total."""
+    each (n_features_in_,); an ensemble's are the median over fits of each fit's shares of its total."""
     measures = {}
     for name in IMPORTANCE_MEASURES:
         if isinstance(model, DeepTypeEnsemble):
             if all(getattr(fit, f"{name}_importances_", None) is not None for fit in model.fits_):
-                measures[name] = model.importance_per_fit(name).mean(0)
+                measures[name] = model.combined_importances(name)
         elif getattr(model, f"{name}_importances_", None) is not None:
             measures[name] = np.asarray(getattr(model, f"{name}_importances_"), dtype=np.float64)
     return measures
@@ -37,7 +37,7 @@ def gene_importance(model: DeepType | DeepTypeEnsemble, genes: list[str] | np.nd
     or ``first_layer``, the L2 norm of its first-layer weight column), ``relative_importance``
     (importance / maximum) and ``rank`` (1 = most important), sorted by rank; ties keep the input gene
     order. Every measure the model offers also gets ``{measure}_importance`` and ``{measure}_rank``.
-    A :class:`~deepsubtype.ensemble.DeepTypeEnsemble`'s importance is the mean over its fits of each
+    A :class:`~deepsubtype.ensemble.DeepTypeEnsemble`'s importance is the median over its fits of each
     fit's importances as shares of their sum, and the table adds ``top_n_frequency`` (share of fits
     ranking the gene in their top ``top_n``), ``median_rank_in_fits`` and ``rank_iqr``.
     A model of several views adds ``view``, ``feature`` (the name without its
