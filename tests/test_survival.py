@@ -155,3 +155,38 @@ def test_pairwise_logrank_and_adjusted_cox_with_covariates() -> None:
     assert 0.6 < cox.model.loc[0, "concordance_index"] < 0.9
     with pytest.raises(InputError, match="Cox covariate 'stage' not found"):
         cox_by_cluster(frame, clinical, covariates=["stage"])
+
+
+def test_statistics_that_cannot_be_computed_say_why() -> None:
+    from deepsubtype.survival import CoxUnavailable
+
+    rng = np.random.default_rng(1)
+    n = 30
+    frame = pd.DataFrame({"cluster": rng.integers(0, 2, n), "time": rng.exponential(10, n), "event": 0})
+    table = logrank_table(frame)
+    assert np.isnan(table.loc[0, "p_value"]) and table.loc[0, "note"] == "no event: the test is undefined"
+    with pytest.raises(CoxUnavailable, match="no event among the 30 patients"):
+        cox_by_cluster(frame)
+    per_patient = frame.assign(cluster=np.arange(n), event=rng.integers(0, 2, n))
+    with pytest.raises(CoxUnavailable, match="29 terms .* a Cox model needs fewer terms than events"):
+        cox_by_cluster(per_patient)
+    assert logrank_table(per_patient).loc[0, "note"].startswith("30 clusters of a single patient (0, 1, 2, 3, 4, ...")
+
+
+def test_survival_stage_writes_na_with_the_reason_instead_of_a_lifelines_error(tmp_path) -> None:
+    import anndata as ad
+
+    from deepsubtype.stages import survival_stage
+
+    rng = np.random.default_rng(2)
+    n = 30
+    obs = pd.DataFrame({"time": rng.exponential(10, n), "event": 0.0}, index=[f"s{i}" for i in range(n)])
+    ad.AnnData(np.zeros((n, 2), np.float32), obs=obs).write_h5ad(tmp_path / "normalized.h5ad")
+    pd.DataFrame({"sample": obs.index, "cluster": np.arange(n) % 2}).to_csv(tmp_path / "clusters.tsv", sep="\t",
+                                                                            index=False)
+    test = survival_stage(tmp_path / "clusters.tsv", tmp_path / "normalized.h5ad", tmp_path / "survival",
+                          time_column="time", event_column="event")
+    assert np.isnan(test.loc[0, "p_value"])
+    model = pd.read_csv(tmp_path / "survival" / "cox_model.tsv", sep="\t")
+    assert model.loc[0, "note"] == "no Cox model: no event among the 30 patients" and model.loc[0, "n"] == 30
+    assert pd.read_csv(tmp_path / "survival" / "cox.tsv", sep="\t").empty

@@ -41,6 +41,7 @@ from .plots import (
     training_history,
 )
 from .survival import (
+    CoxUnavailable,
     InvalidPolicy,
     cox_by_cluster,
     invalid_survival,
@@ -644,19 +645,23 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
         "pairwise": pairwise_logrank_table(frame, adjustment=adjustment),
     }
     figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]))}
-    if frame["cluster"].nunique() >= 2:
+    try:
+        if frame["cluster"].nunique() < 2:
+            raise CoxUnavailable("one cluster only")
         cox = cox_by_cluster(frame, clinical, covariates=covariates, source=str(normalized))
-        tables["cox_terms"], tables["cox_model"] = cox.terms, cox.model
+        tables["cox_terms"], tables["cox_model"] = cox.terms, cox.model.assign(note="")
         figures["forest_plot"] = cox_forest(cox.terms, title=f"Cox hazard ratios (reference: cluster "
                                                              f"{int(cox.model.loc[0, 'reference_cluster'])})")
-    else:
-        logger.warning("one cluster only: no Cox model")
+    except CoxUnavailable as reason:
+        logger.warning("%s: no Cox model: %s", normalized, reason)
         tables["cox_terms"] = pd.DataFrame(columns=["term", "hazard_ratio", "hr_lower_95", "hr_upper_95", "coef",
                                                     "se", "p_value", "ph_test_p_value"])
-        tables["cox_model"] = pd.DataFrame(columns=["n", "events", "reference_cluster", "covariates",
-                                                    "concordance_index", "likelihood_ratio_p_value",
-                                                    "n_dropped_missing_covariates"])
-        figures["forest_plot"] = cox_forest(tables["cox_terms"], title="No Cox model: one cluster")
+        tables["cox_model"] = pd.DataFrame([{
+            "n": len(frame), "events": int(frame["event"].sum()), "reference_cluster": np.nan,
+            "covariates": ",".join(covariates) or "none", "concordance_index": np.nan,
+            "likelihood_ratio_p_value": np.nan, "n_dropped_missing_covariates": np.nan,
+            "note": f"no Cox model: {reason}"}])
+        figures["forest_plot"] = cox_forest(tables["cox_terms"], title=f"No Cox model: {reason}")
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
         for key, table in tables.items():
@@ -681,7 +686,11 @@ def _cluster_c_index(frame: pd.DataFrame) -> float:
     one cluster."""
     if frame["cluster"].nunique() < 2:
         return float("nan")
-    return float(cox_by_cluster(frame).model["concordance_index"].iloc[0])
+    try:
+        return float(cox_by_cluster(frame).model["concordance_index"].iloc[0])
+    except CoxUnavailable as reason:
+        logger.warning("no C-index: %s", reason)
+        return float("nan")
 
 
 def _read_raw(expression: str | Path, orientation: Orientation, clinical: str | Path | None,
@@ -749,8 +758,11 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
                                                                           .mean()))
         logrank_rows.append(test)
         if frame["cluster"].nunique() >= 2:
-            cox = cox_by_cluster(frame, adata.obs, covariates=covariates, source=str(normalized))
-            cox_rows.append(cox.terms.assign(assignment=name))
+            try:
+                cox = cox_by_cluster(frame, adata.obs, covariates=covariates, source=str(normalized))
+                cox_rows.append(cox.terms.assign(assignment=name))
+            except CoxUnavailable as reason:
+                logger.warning("%s clusters: no Cox model: %s", name, reason)
         if name.endswith("repeat 0"):
             km_figure = kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]),
                                      title=f"Kaplan-Meier by out-of-fold cluster ({folds}-fold)")

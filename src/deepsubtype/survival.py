@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test, proportional_hazard_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 from scipy.stats import false_discovery_control
@@ -17,7 +18,7 @@ from .io import InputError
 
 __all__ = ["EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
            "kaplan_meier_table", "logrank_table", "adjust_p_values", "pairwise_logrank_table",
-           "CoxResult", "cox_by_cluster"]
+           "CoxResult", "CoxUnavailable", "cox_by_cluster"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,17 +163,24 @@ def kaplan_meier_table(frame: pd.DataFrame, *, horizon: float | None = None) -> 
 def logrank_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Multivariate log-rank test of equal survival across all clusters, as a one-row table.
 
-    With a single cluster the test is undefined: statistic and p-value are NaN.
+    Undefined with a single cluster or no event: statistic and p-value are NaN and ``note`` says why;
+    ``note`` also names clusters of a single patient (the test runs, but says little about them).
     """
     n_clusters = frame["cluster"].nunique()
-    row: dict[str, object] = {"test": "multivariate_logrank", "n_samples": len(frame),
-                              "n_events": int(frame["event"].sum()), "n_clusters": n_clusters}
-    if n_clusters < 2:
-        row.update(test_statistic=np.nan, degrees_of_freedom=0, p_value=np.nan)
+    n_events = int(frame["event"].sum())
+    sizes = frame["cluster"].value_counts()
+    row: dict[str, object] = {"test": "multivariate_logrank", "n_samples": len(frame), "n_events": n_events,
+                              "n_clusters": n_clusters}
+    if n_clusters < 2 or n_events == 0:
+        row.update(test_statistic=np.nan, degrees_of_freedom=0, p_value=np.nan,
+                   note="one cluster only" if n_clusters < 2 else "no event: the test is undefined")
     else:
         result = multivariate_logrank_test(frame["time"], frame["cluster"], frame["event"])
+        singletons = sorted(int(cluster) for cluster in sizes.index[sizes.to_numpy() == 1])
         row.update(test_statistic=float(result.test_statistic), degrees_of_freedom=n_clusters - 1,
-                   p_value=float(result.p_value))
+                   p_value=float(result.p_value),
+                   note=f"{len(singletons)} clusters of a single patient ({', '.join(map(str, singletons[:5]))}"
+                        f"{', ...' if len(singletons) > 5 else ''})" if singletons else "")
     return pd.DataFrame([row])
 
 
@@ -207,6 +215,11 @@ def pairwise_logrank_table(frame: pd.DataFrame, *, adjustment: str = "holm") -> 
     return table[columns]
 
 
+class CoxUnavailable(ValueError):
+    """A Cox model that cannot be estimated on these data (no events, more terms than events, no convergence);
+    the message says why."""
+
+
 @dataclass(frozen=True)
 class CoxResult:
     """Cox model of survival on cluster membership (and covariates).
@@ -225,6 +238,9 @@ class CoxResult:
 def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
                    covariates: list[str] | tuple[str, ...] = (), source: str = "clinical table") -> CoxResult:
     """Fit a Cox model of ``time``/``event`` on cluster indicators, optionally adjusted for ``covariates``.
+
+    Raises :class:`CoxUnavailable` with the reason when it cannot be estimated: no event, as many terms as
+    events or more (e.g. a cluster per patient), or no convergence in lifelines.
 
     The largest cluster (the smallest label) is the reference. Text covariates are
     one-hot encoded (first level dropped); patients missing a covariate are left
@@ -252,7 +268,16 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
     indicators = pd.get_dummies(data["cluster"], prefix="cluster", dtype=float)
     indicators = indicators.drop(columns=f"cluster_{reference}")
     design = pd.concat([data.drop(columns="cluster"), indicators], axis=1)
-    fitter = CoxPHFitter().fit(design, duration_col="time", event_col="event")
+    n_terms, n_events = design.shape[1] - 2, int(design["event"].sum())
+    if n_events == 0:
+        raise CoxUnavailable(f"no event among the {len(design)} patients")
+    if n_terms >= n_events:
+        raise CoxUnavailable(f"{n_terms} terms (clusters and covariates) for {n_events} events: a Cox model needs "
+                             "fewer terms than events")
+    try:
+        fitter = CoxPHFitter().fit(design, duration_col="time", event_col="event")
+    except ConvergenceError as error:
+        raise CoxUnavailable(f"lifelines could not fit it ({str(error).split('.')[0]})") from error
     summary = fitter.summary
     ph = proportional_hazard_test(fitter, design, time_transform="rank").summary["p"]
     terms = pd.DataFrame({
