@@ -81,7 +81,7 @@ def summarize_values(X: np.ndarray) -> ValueSummary:
     return ValueSummary(minimum, maximum, upper, n_integer / total, n_negative / total)
 
 
-def detect_scale(X: np.ndarray) -> tuple[Scale, str]:
+def detect_scale(X: np.ndarray, values: ValueSummary | None = None) -> tuple[Scale, str]:
     """Guess the measurement scale of ``X`` (samples x genes; non-finite values ignored).
 
     Decides on the 99.9th percentile rather than the maximum, so that one corrupt cell cannot change the
@@ -92,9 +92,9 @@ def detect_scale(X: np.ndarray) -> tuple[Scale, str]:
     - ``counts``: non-negative integers (99.9 % of cells) above that (RNA-seq reads);
     - ``linear``: non-integers above that (e.g. MAS5 microarray intensities, TPM).
 
-    Scans ``X`` in row blocks: no temporary as large as ``X``.
+    Scans ``X`` in row blocks (no temporary as large as ``X``), unless given its ``values`` summary.
     """
-    values = summarize_values(X)
+    values = summarize_values(X) if values is None else values
     integers = values.integer_share >= INTEGER_SHARE
     if values.upper <= LINEAR_MAX:
         if values.minimum < 0:
@@ -122,12 +122,13 @@ def _cell(adata: ad.AnnData, mask: np.ndarray) -> str:
     return f"sample {adata.obs_names[row]!r}, gene {adata.var_names[column]!r}"
 
 
-def refuse_impossible_values(adata: ad.AnnData, scale: Scale, source: str) -> None:
+def refuse_impossible_values(adata: ad.AnnData, scale: Scale, source: str,
+                             values: ValueSummary | None = None) -> None:
     """Refuse, naming the first cell, values the ``scale`` cannot hold: above 100 where 99.9 % of a log-scale
     matrix is at most 100 (2^100), negatives in counts or intensities, and elsewhere a maximum over
     ``OUTLIER_RATIO`` times the 99.9th percentile (a corrupt cell)."""
     X = np.asarray(adata.X)
-    values = summarize_values(X)
+    values = summarize_values(X) if values is None else values
     if scale == "log" and values.upper <= LINEAR_MAX < values.maximum:
         raise InputError(f"{source}: value {values.maximum:.3g} at {_cell(adata, X == values.maximum)} on a log "
                          f"scale where 99.9 % of values are <= {values.upper:.3g}: fix the cell (or set it missing), "
@@ -189,10 +190,10 @@ def _handle_missing(adata: ad.AnnData, policy: str, source: str, steps: dict[str
     return result
 
 
-def _check_declared_scale(X: np.ndarray, scale: str, source: str) -> None:
-    """Refuse a declared ``scale`` that the values contradict (e.g. raw counts declared as log)."""
-    values = summarize_values(X)
-    detected, reason = detect_scale(X)
+def _check_declared_scale(X: np.ndarray, scale: str, source: str, values: ValueSummary) -> None:
+    """Refuse a declared ``scale`` that the values (their ``values`` summary) contradict (e.g. raw counts
+    declared as log)."""
+    detected, reason = detect_scale(X, values)
     if scale == "log" and detected == "counts":
         raise InputError(f"{source}: scale is set to 'log' but the values look like raw counts ({reason}); "
                          "set scale to counts or auto")
@@ -215,8 +216,9 @@ def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps:
     ``scale_reason``) and ``transform``.
     """
     X = np.asarray(adata.X, dtype=np.float32)
+    values = summarize_values(X)  # one pass over the matrix for detection and checks
     if scale == "auto":
-        detected, reason = detect_scale(X)
+        detected, reason = detect_scale(X, values)
         steps["scale_detected"] = detected
         steps["scale_reason"] = reason
         scale = detected
@@ -224,12 +226,12 @@ def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps:
         if "if these are low read counts" in reason:
             logger.warning("%s: %s", source, reason)
     elif scale in ("counts", "linear", "log"):
-        _check_declared_scale(X, scale, source)
+        _check_declared_scale(X, scale, source, values)
     else:
         raise InputError(f"{source}: unknown scale {scale!r}; use auto, counts, linear or log")
     steps["scale"] = scale
     adata.X = X
-    refuse_impossible_values(adata, scale, source)
+    refuse_impossible_values(adata, scale, source, values)
     if scale == "counts":
         sc.pp.normalize_total(adata, target_sum=target_sum)
         sc.pp.log1p(adata)
