@@ -1,6 +1,8 @@
-"""Several seeds combined: consensus clusters, majority calls, averaged gene importances."""
+"""Several seeds combined: consensus clusters, majority calls, median gene importances."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
@@ -77,3 +79,14 @@ def test_ensemble_round_trips_through_its_directory(ensemble, data, tmp_path) ->
 def test_ensemble_refuses_no_fits(data) -> None:
     with pytest.raises(ValueError, match="n_fits"):
         DeepTypeEnsemble(DeepType(**SMALL), n_fits=0).fit(*data)
+
+
+def test_fits_log_a_line_per_phase_round_and_fit(data, caplog) -> None:
+    X, y = data
+    caplog.set_level(logging.INFO)
+    DeepTypeEnsemble(DeepType(n_clusters=3, **{**SMALL, "max_rounds": 2}), n_fits=2, random_state=0).fit(X, y)
+    text = caplog.text
+    assert "pretrain: " in text and "steps in" in text and "loss primary" in text
+    assert "round 1 of at most 3: k-means inertia" in text and "first assignment" in text
+    assert "joint (round 1): " in text and "of patients changed cluster" in text
+    assert "fit 1 of 2 (seed 0) done" in text and "fit 2 of 2 (seed 1) done" in text and "s left" in text

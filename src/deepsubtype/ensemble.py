@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from .estimator import DeepType
 from .io import InputError
 
 __all__ = ["DeepTypeEnsemble", "consensus_labels", "consensus_support", "fit_table", "load_model"]
+
+logger = logging.getLogger(__name__)
 
 _ENSEMBLE_FILE = "ensemble.json"
 #: Facts of the representative fit that the ensemble shows as its own (see ``DeepTypeEnsemble.__getattr__``).
@@ -110,8 +113,13 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
             raise ValueError(f"n_fits must be at least 1, got {self.n_fits!r}")
         base = DeepType() if self.estimator is None else self.estimator
         started = time.perf_counter()
-        self.fits_ = [clone(base).set_params(random_state=int(self.random_state) + index).fit(X, y)
-                      for index in range(int(self.n_fits))]
+        self.fits_ = []
+        for index in range(int(self.n_fits)):
+            seed = int(self.random_state) + index
+            self.fits_.append(clone(base).set_params(random_state=seed).fit(X, y))
+            elapsed = time.perf_counter() - started
+            logger.info("fit %d of %d (seed %d) done: %.0f s so far, about %.0f s left", index + 1, self.n_fits, seed,
+                        elapsed, elapsed / (index + 1) * (int(self.n_fits) - index - 1))
         self._combine()
         points = self.representative.transform(X).astype(np.float64)
         self.cluster_centers_ = np.stack([points[self.labels_ == k].mean(0) for k in range(self.labels_.max() + 1)])

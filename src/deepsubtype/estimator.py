@@ -738,6 +738,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             counted = 0
             stopping = phase == "pretrain" and selection is not None
             best_loss, best_state, since_best = math.inf, None, 0
+            phase_started = time.perf_counter()
             for local in range(n_steps):
                 index = next(batches)
                 x = X_device[index]
@@ -782,6 +783,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                             break
             if stopping and best_state is not None:  # early stopping keeps the best validated weights
                 self.network_.load_state_dict(best_state)
+            if history["steps"]:
+                last = history["steps"][-1]
+                held_out = f", held-out {last['validation']:.4g}" if "validation" in last else ""
+                logger.info("%s%s: %d steps in %.1f s; loss primary %.4g, sparsity %.4g, cluster %.4g%s",
+                            phase, f" (round {round_index})" if round_index else f" (alpha {alpha})"
+                            if phase == "path" else "", local + 1, time.perf_counter() - phase_started,
+                            last["primary"], last["sparsity"], last["cluster"], held_out)
 
         def save_checkpoint(round_index: int, labels: np.ndarray | None, centers: torch.Tensor | None) -> None:
             """Everything the rounds after ``round_index`` depend on: weights, optimizer, RNGs, batching, history."""
@@ -858,6 +866,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             first_round = resumed["round"] + 1
             logger.info("resuming from checkpoint %s at round %d", self.checkpoint, first_round)
 
+        rounds_started = time.perf_counter()
         for round_index in range(first_round, self.max_rounds + 2):
             hidden = self._represent(X_device)
             result = kmeans(hidden, self.n_clusters_, n_init=self.kmeans_n_init, generator=generator, init=centers)
@@ -870,6 +879,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                 centers = centers[torch.from_numpy(np.argsort(permutation)).to(device)]
                 changed = float(np.mean(labels != previous))
             history["rounds"].append({"round": round_index, "inertia": result.inertia, "changed_fraction": changed})
+            elapsed = time.perf_counter() - rounds_started
+            done = round_index - first_round + 1
+            logger.info("round %d of at most %d: k-means inertia %.4g, %s; %.1f s so far, about %.0f s more if "
+                        "every round runs", round_index, self.max_rounds + 1, result.inertia,
+                        "first assignment" if changed is None else f"{changed:.1%} of patients changed cluster "
+                        f"(stop at {self.tol:.1%})", elapsed, elapsed / done * (self.max_rounds + 1 - round_index))
             if changed is not None and changed <= self.tol:
                 self.converged_ = True
                 break
