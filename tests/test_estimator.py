@@ -322,3 +322,15 @@ def test_a_tampered_weights_file_is_refused_not_unpickled(fitted, tmp_path: Path
     with pytest.raises(ValueError, match="weights.pt: refused: holds objects other than tensors"):
         DeepType.load(tmp_path / "model")
     assert "must never run" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("time", "event", "message"), [
+    ([1.0, 2.0, 3.0, 4.0], [1, 2, 1, 2], "event must be 0 or 1, got 2 in row 1"),
+    ([1.0, -2.0, 3.0, 4.0], [1, 0, 1, 0], "negative survival time -2 in row 1"),
+    ([1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], "no event among the samples"),
+])
+def test_survival_targets_are_checked_before_training(time, event, message) -> None:
+    # events coded 1/2 used to count every patient as an event
+    X = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match=message):
+        DeepType(task="survival", hidden_layers=(4, 2), n_clusters=2, device="cpu").fit(X, np.c_[time, event])
