@@ -39,7 +39,7 @@ from deepsubtype.ensemble import DeepTypeEnsemble
 from deepsubtype.estimator import IMPORTANCE_MEASURES
 from deepsubtype.importance import gene_importance, univariate_ranking
 from deepsubtype.io import attach_clinical, read_clinical, read_expression
-from deepsubtype.stages import _estimator_params, _target
+from deepsubtype.stages._inputs import _estimator_params, _target
 from deepsubtype.survival import logrank_table, survival_frame
 from deepsubtype.transfer import transfer_normalization
 

@@ -85,7 +85,7 @@ def test_unknown_embedding_plot_method_is_refused() -> None:
     import numpy as np
 
     from deepsubtype.io import InputError
-    from deepsubtype.stages import _two_dimensions
+    from deepsubtype.stages.cluster import _two_dimensions
 
     with pytest.raises(InputError, match="embedding plot method must be 'pca' or 'umap', got 'tsne'"):
         _two_dimensions(np.zeros((5, 3)), "tsne", 0)

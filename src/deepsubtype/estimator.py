@@ -880,11 +880,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
                 changed = float(np.mean(labels != previous))
             history["rounds"].append({"round": round_index, "inertia": result.inertia, "changed_fraction": changed})
             elapsed = time.perf_counter() - rounds_started
-            done = round_index - first_round + 1
-            logger.info("round %d of at most %d: k-means inertia %.4g, %s; %.1f s so far, about %.0f s more if "
-                        "every round runs", round_index, self.max_rounds + 1, result.inertia,
+            trained = round_index - first_round  # rounds whose joint training is done
+            outlook = (f", about {elapsed / trained * (self.max_rounds + 1 - round_index):.0f} s more if every "
+                       "round runs" if trained else "")
+            logger.info("round %d of at most %d: k-means inertia %.4g, %s; %.1f s so far%s", round_index,
+                        self.max_rounds + 1, result.inertia,
                         "first assignment" if changed is None else f"{changed:.1%} of patients changed cluster "
-                        f"(stop at {self.tol:.1%})", elapsed, elapsed / done * (self.max_rounds + 1 - round_index))
+                        f"(stop at {self.tol:.1%})", elapsed, outlook)
             if changed is not None and changed <= self.tol:
                 self.converged_ = True
                 break

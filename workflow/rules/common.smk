@@ -5,8 +5,9 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-# Rules import the library from this checkout, also inside conda environments: Snakemake
-# hands its own sys.path on to every Python script it runs.
+# This process imports the library from this checkout. Snakemake appends its own sys.path to every
+# script's, so the scripts import this checkout's library too unless another deepsubtype is installed in
+# their environment; then snakemake_job refuses to run (set PYTHONPATH=src or pip install -e . to fix).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from deepsubtype.schema import CONFIG_SCHEMA, check_config

@@ -1,0 +1,107 @@
+"""What several stages share for reading: the clinical checks, the primary-task target, model settings, raw matrices."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ..io import InputError, Orientation, attach_clinical, read_clinical, read_expression
+from ..survival import (
+    InvalidPolicy,
+    invalid_survival,
+    survival_columns,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _check_clinical(adata: ad.AnnData, source: str, *, target: str | None, time_column: str | None,
+                    event_column: str | None, covariates: Iterable[str], invalid: InvalidPolicy = "fail") -> None:
+    """Check, before any training, the clinical columns later stages use, on ``adata.obs`` (the matrix's
+    samples): refuse, naming ``source``, a missing target or covariate column or survival values
+    :func:`~deepsubtype.survival.survival_columns` refuses under ``invalid``. The survival columns are
+    written back as numbers (event codes such as ``dead`` read as 1), with the cells ``invalid="drop"``
+    left out missing and listed in ``uns["survival_invalid"]`` (sample, column, value, reason)."""
+    obs = adata.obs
+    for column, what in [(target, "target"), *((name, "Cox covariate") for name in covariates)]:
+        if column is not None and column not in obs.columns:
+            raise InputError(f"{source}: {what} column {column!r} not found; columns are {list(obs.columns)}")
+    if time_column is None or event_column is None:
+        return
+    time, event = survival_columns(obs, time_column=time_column, event_column=event_column, source=source,
+                                   invalid=invalid)
+    problems = invalid_survival(obs, time_column=time_column, event_column=event_column)  # none unless "drop"
+    if len(problems):
+        adata.uns["survival_invalid"] = {column: problems[column].astype(str).tolist() for column in problems}
+    obs[time_column], obs[event_column] = time.to_numpy(np.float64), event.to_numpy(np.float64)
+
+
+def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str | None,
+            event_column: str | None, source: str) -> np.ndarray | None:
+    """Primary-task target from ``adata.obs``, or None for reconstruction."""
+    if task == "reconstruction":
+        return None
+    columns = [time_column, event_column] if task == "survival" else [target]
+    for column in columns:
+        if column is None:
+            raise InputError(f"{source}: task {task!r} needs a target column in the config")
+        if column not in adata.obs.columns:
+            raise InputError(f"{source}: target column {column!r} not found in the clinical table; "
+                             f"columns are {list(adata.obs.columns)}")
+    if task == "survival":
+        time, event = survival_columns(adata.obs, time_column=time_column, event_column=event_column, source=source)
+        if not (event == 1).any():
+            raise InputError(f"{source}: no event (1) in column {event_column!r}; the survival task needs events")
+        return np.column_stack([time, event]).astype(np.float32)
+    values = adata.obs[target].astype(object).where(adata.obs[target].notna(), None)
+    known = values.dropna()
+    if task in ("classification", "binary") and known.nunique() < 2:
+        raise InputError(f"{source}: target column {target!r} has {known.nunique()} distinct value(s); "
+                         f"the {task} task needs at least two")
+    logger.info("target %r: %d samples labelled, %d missing (kept for clustering)", target, len(known),
+                len(values) - len(known))
+    return values.to_numpy()
+
+
+def _check_n_clusters(adata: ad.AnnData, params: dict[str, Any], source: str) -> None:
+    """Refuse a K (or the top of the K range) above the number of samples or of distinct expression profiles."""
+    requested = params.get("n_clusters", "auto")
+    largest = max(params.get("n_clusters_range", (2, 8))) if requested == "auto" else int(requested)
+    what = f"n_clusters={requested}" if requested != "auto" else f"the top of n_clusters_range ({largest})"
+    if largest > adata.n_obs:
+        raise InputError(f"{source}: {what} exceeds the {adata.n_obs} samples")
+    distinct = len(np.unique(np.asarray(adata.X), axis=0))
+    if largest > distinct:
+        raise InputError(f"{source}: {what} exceeds the {distinct} distinct expression profiles among the "
+                         f"{adata.n_obs} samples (duplicated samples?)")
+
+
+def _estimator_params(model_params: dict[str, Any] | None, task: str, seed: int, device: str,
+                      adata: ad.AnnData) -> dict[str, Any]:
+    """DeepType keyword arguments from a config's ``model`` section (lists made tuples), the run's settings
+    and, for several views, ``views`` from ``adata.var["view"]`` (``alpha`` may then list one per view)."""
+    params = {key: value for key, value in (model_params or {}).items() if key != "n_fits"}  # not DeepType's
+    params.update(task=task, random_state=seed, device=device)
+    for key in ("hidden_layers", "n_clusters_range", "alpha"):
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
+    if "view" in adata.var and adata.var["view"].nunique() > 1:
+        names = pd.unique(adata.var["view"])
+        counts = adata.var["view"].value_counts()
+        params["views"] = tuple((str(name), int(counts[name])) for name in names)
+    return params
+
+
+def _read_raw(expression: str | Path, orientation: Orientation, clinical: str | Path | None,
+              sample_column: str | None) -> ad.AnnData:
+    """A cohort's matrix as read (samples x genes), aligned to its clinical table when one is given."""
+    adata = read_expression(expression, orientation=orientation)
+    if clinical is not None:
+        adata = attach_clinical(adata, read_clinical(clinical, sample_column=sample_column), source=str(clinical))
+    return adata

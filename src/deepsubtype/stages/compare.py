@@ -1,0 +1,117 @@
+"""The compare stage: DeepType against baseline clusterings on the same matrix and K."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ..ensemble import DeepTypeEnsemble, load_model
+from ..io import InputError
+from ..plots import (
+    consensus_cdf,
+    method_metrics,
+)
+from ._files import EMBEDDING_KEY, _atomic, _read_clusters, _save_figure, _to_tsv
+from ._inputs import _target
+from ._scores import _clustering_metrics
+
+__all__ = ["COMPARE_FILES", "compare_stage"]
+
+logger = logging.getLogger(__name__)
+
+
+#: Files written by :func:`compare_stage` into its output directory.
+COMPARE_FILES = {"metrics": "metrics.tsv", "summary": "summary.tsv", "figure": "metrics.png",
+                 "consensus": "consensus_cdf.png"}
+_COMPARE_METRICS = ["logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds"]
+
+
+def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str | Path, model_dir: str | Path,
+                  output_dir: str | Path, *, out_of_fold_logrank: str | Path | None = None,
+                  task: str = "classification", target: str | None = None, time_column: str | None = None,
+                  event_column: str | None = None, seed: int = 0, extra_seeds: list[int] | tuple[int, ...] = (),
+                  consensus_k: tuple[int, int] = (2, 8), device: str = "cpu") -> pd.DataFrame:
+    """DeepType against the baselines of :mod:`deepsubtype.compare` on the same matrix and K.
+
+    One row per method and seed in ``metrics.tsv``: ``n_clusters``, ``smallest_cluster``,
+    ``silhouette`` (in the method's own space), ``logrank_p`` and ``cox_c_index`` (with
+    survival columns; ``logrank_p_out_of_fold`` for DeepType when validation ran),
+    ``acc``/``nmi``/``ari`` against ``target`` (when given), ``seconds`` (fit time).
+    ``seed`` uses the trained model; each of ``extra_seeds`` refits DeepType (same
+    hyperparameters and K, on ``device``, as is the autoencoder baseline) and reruns every
+    baseline. ``summary.tsv``: per method, the
+    median, minimum and maximum of each metric over seeds. Writes :data:`COMPARE_FILES`.
+    """
+    from sklearn.base import clone
+
+    from ..compare import BaselineResult, consensus_clustering, run_baselines, silhouette
+
+    adata = ad.read_h5ad(normalized)
+    if target and target not in adata.obs.columns:
+        raise InputError(f"{normalized}: target column {target!r} not found in the clinical table; "
+                         f"columns are {list(adata.obs.columns)}")
+    X = np.asarray(adata.X, dtype=np.float32)
+    model = load_model(model_dir, device=device)
+    n_clusters = int(model.n_clusters_)
+    base = model.estimator if isinstance(model, DeepTypeEnsemble) else model
+    assignments = _read_clusters(clusters)
+    points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)
+    autoencoder = {k: v for k, v in base.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
+    autoencoder["alpha"] = 0.0
+    results: list[tuple[int, BaselineResult]] = [
+        (seed, BaselineResult("deepsubtype", assignments.reindex(adata.obs_names).to_numpy(), points,
+                              float(model.fit_seconds_)))]
+    view_sizes = [size for _, size in model.views] if model.views else None
+    results += [(seed, result) for result in run_baselines(X, n_clusters, seed=seed, autoencoder_params=autoencoder,
+                                                           view_sizes=view_sizes)]
+    y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
+    for extra in extra_seeds:
+        if base is model:
+            refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
+        else:  # an ensemble of other seeds: extra * n_fits, ... (blocks that do not overlap the trained one's)
+            refit = clone(model).set_params(random_state=extra * model.n_fits,
+                                            estimator__n_clusters=n_clusters).fit(adata, y)
+        results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
+                                              float(refit.fit_seconds_))))
+        results += [(extra, result)
+                    for result in run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder,
+                                                view_sizes=view_sizes)]
+
+    table = pd.DataFrame([
+        {"method": result.method, "seed": result_seed, "seconds": result.seconds,
+         **_clustering_metrics(adata, result.labels, silhouette(result), target=target, time_column=time_column,
+                               event_column=event_column, source=str(normalized))}
+        for result_seed, result in results])
+    if out_of_fold_logrank is not None:
+        oof = pd.read_csv(out_of_fold_logrank, sep="\t")
+        oof = oof[oof["assignment"].str.startswith("out-of-fold")]
+        table["logrank_p_out_of_fold"] = np.where((table["method"] == "deepsubtype") & (table["seed"] == seed),
+                                                  oof["p_value"].median(), np.nan)
+    metrics = [m for m in _COMPARE_METRICS if m in table.columns]
+    summary = _summarize_over_seeds(table, metrics)
+    consensus = consensus_clustering(np.nan_to_num(X, nan=0.0), list(range(consensus_k[0], consensus_k[1] + 1)),
+                                     seed=seed)
+    medians = summary.rename(columns={f"{m}_median": m for m in metrics})
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        for key, frame_out in (("metrics", table), ("summary", summary)):
+            _to_tsv(frame_out, temporary / COMPARE_FILES[key])
+        _save_figure(method_metrics(medians, metrics, title=f"DeepType and baselines, K = {n_clusters} "
+                                                            f"(median over {table['seed'].nunique()} seed(s))"),
+                     temporary / COMPARE_FILES["figure"])
+        _save_figure(consensus_cdf(consensus.consensus, consensus.delta_area),
+                     temporary / COMPARE_FILES["consensus"])
+    return table
+
+
+def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Per method: number of seeds and the median, minimum and maximum of each metric."""
+    grouped = table.groupby("method", sort=False)
+    summary = grouped[metrics].agg(["median", "min", "max"])
+    summary.columns = [f"{metric}_{statistic}" for metric, statistic in summary.columns]
+    summary.insert(0, "n_seeds", grouped["seed"].nunique())
+    return summary.reset_index()

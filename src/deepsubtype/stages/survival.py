@@ -1,0 +1,110 @@
+"""The survival stage: Kaplan-Meier, log-rank and Cox by cluster; the patients left out."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ..plots import (
+    cox_forest,
+    kaplan_meier,
+)
+from ..survival import (
+    CoxUnavailable,
+    cox_by_cluster,
+    kaplan_meier_table,
+    logrank_table,
+    pairwise_logrank_table,
+    survival_frame,
+)
+from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
+
+__all__ = ["SURVIVAL_FILES", "survival_stage"]
+
+logger = logging.getLogger(__name__)
+
+
+#: Files written by :func:`survival_stage` into its output directory.
+SURVIVAL_FILES = {
+    "km_table": "kaplan_meier.tsv",
+    "logrank": "logrank.tsv",
+    "excluded": "excluded.tsv",
+    "pairwise": "pairwise_logrank.tsv",
+    "cox_terms": "cox.tsv",
+    "cox_model": "cox_model.tsv",
+    "km_plot": "kaplan_meier.png",
+    "forest_plot": "cox_forest.png",
+}
+
+
+def _excluded_patients(assignments: pd.Series, frame: pd.DataFrame, invalid: dict[str, list[str]] | None
+                       ) -> pd.DataFrame:
+    """``excluded.tsv``: ``sample``, ``cluster``, ``reason`` for every clustered patient left out of the survival
+    analysis: the unusable values ``survival.invalid: drop`` left out (column, value, reason), else a missing
+    time or event."""
+    left_out = assignments.index.difference(frame.index, sort=False)
+    reasons = {}
+    if invalid:
+        for sample, column, value, reason in zip(invalid["sample"], invalid["column"], invalid["value"],
+                                                 invalid["reason"], strict=True):
+            reasons.setdefault(sample, f"invalid {column} {value!r}: {reason}")
+    return pd.DataFrame({"sample": left_out, "cluster": assignments[left_out].to_numpy(),
+                         "reason": [reasons.get(sample, "time or event missing") for sample in left_out]})
+
+
+def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str | Path, *, time_column: str,
+                   event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
+                   adjustment: str = "holm", horizon: float | None = None) -> pd.DataFrame:
+    """Survival by cluster; writes :data:`SURVIVAL_FILES` into ``output_dir`` (all or nothing).
+
+    Kaplan-Meier per cluster (median with 95 % CI; RMST up to ``horizon``), the
+    multivariate log-rank test, pairwise log-rank tests adjusted by ``adjustment``
+    (``holm`` or ``bh``), and a Cox model on cluster membership adjusted for
+    ``covariates`` with its forest plot. Returns the multivariate test's row.
+    """
+    assignments = _read_clusters(clusters)
+    adata = ad.read_h5ad(normalized)
+    clinical = adata.obs
+    frame, dropped = survival_frame(assignments, clinical, time_column=time_column, event_column=event_column,
+                                    source=str(normalized))
+    unit = time_unit or "unspecified"
+    test = logrank_table(frame)
+    excluded = _excluded_patients(assignments, frame, adata.uns.get("survival_invalid"))
+    test.insert(3, "n_dropped_missing", dropped - int(excluded["reason"].ne("time or event missing").sum()))
+    test.insert(4, "n_dropped_invalid", int(excluded["reason"].ne("time or event missing").sum()))
+    test["time_unit"] = unit
+    tables = {
+        "km_table": kaplan_meier_table(frame, horizon=horizon).assign(time_unit=unit),
+        "logrank": test,
+        "excluded": excluded,
+        "pairwise": pairwise_logrank_table(frame, adjustment=adjustment),
+    }
+    figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]))}
+    try:
+        if frame["cluster"].nunique() < 2:
+            raise CoxUnavailable("one cluster only")
+        cox = cox_by_cluster(frame, clinical, covariates=covariates, source=str(normalized))
+        tables["cox_terms"], tables["cox_model"] = cox.terms, cox.model.assign(note="")
+        figures["forest_plot"] = cox_forest(cox.terms, title=f"Cox hazard ratios (reference: cluster "
+                                                             f"{int(cox.model.loc[0, 'reference_cluster'])})")
+    except CoxUnavailable as reason:
+        logger.warning("%s: no Cox model: %s", normalized, reason)
+        tables["cox_terms"] = pd.DataFrame(columns=["term", "hazard_ratio", "hr_lower_95", "hr_upper_95", "coef",
+                                                    "se", "p_value", "ph_test_p_value"])
+        tables["cox_model"] = pd.DataFrame([{
+            "n": len(frame), "events": int(frame["event"].sum()), "reference_cluster": np.nan,
+            "covariates": ",".join(covariates) or "none", "concordance_index": np.nan,
+            "likelihood_ratio_p_value": np.nan, "n_dropped_missing_covariates": np.nan,
+            "note": f"no Cox model: {reason}"}])
+        figures["forest_plot"] = cox_forest(tables["cox_terms"], title=f"No Cox model: {reason}")
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        for key, table in tables.items():
+            _to_tsv(table, temporary / SURVIVAL_FILES[key])
+        for key, figure in figures.items():
+            _save_figure(figure, temporary / SURVIVAL_FILES[key])
+    return test

@@ -1,0 +1,120 @@
+"""The train stage: fit DeepType (or an ensemble) on ``normalized.h5ad``; write the model and the embedding."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ..ensemble import DeepTypeEnsemble, consensus_support, fit_table
+from ..estimator import DEFAULT_ALPHA_GRID, DeepType
+from ..plots import training_history
+from ..tuning import DEFAULT_BETAS, alpha_path_table, tune_alpha_beta, tuning_table
+from ._files import EMBEDDING_KEY, _atomic, _provenance, _save_figure, _write_table
+from ._inputs import _check_n_clusters, _estimator_params, _target
+
+__all__ = ["train_stage"]
+
+logger = logging.getLogger(__name__)
+
+
+def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | Path,
+                history_plot: str | Path | None = None, k_selection: str | Path | None = None,
+                tuning: str | Path | None = None, *,
+                task: str = "classification", target: str | None = None, time_column: str | None = None,
+                event_column: str | None = None,
+                model_params: dict[str, Any] | None = None, seed: int = 0, device: str = "auto",
+                tuning_grid: dict[str, Any] | None = None, checkpoint: str | Path | None = None,
+                fits: str | Path | None = None) -> DeepType | DeepTypeEnsemble:
+    """Fit DeepType on ``normalized.h5ad``; write the model directory and ``embedding.h5ad``.
+
+    ``n_fits`` > 1 in ``model_params`` fits that many seeds (``seed``, ``seed + 1``, ...) and combines them
+    (:class:`~deepsubtype.ensemble.DeepTypeEnsemble`): the clusters are the fits' consensus, the
+    representation and the tables of K and alpha the representative fit's. ``fits`` (TSV,
+    :func:`~deepsubtype.ensemble.fit_table`) gets one row per fit: its K, alpha, cluster sizes and agreement.
+
+    ``embedding.h5ad`` has the normalized file's ``obs``, ``obsm["X_deeptype"]``
+    (n_samples, hidden_layers[-1]) and, in ``uns["deeptype"]``, the cluster
+    centres, the training labels and the hyperparameters. ``k_selection`` (TSV)
+    gets the score of every K tried on the pretrained representation
+    (``n_clusters``, ``inertia``, ``silhouette``, ``stability``, ``chosen``).
+
+    ``alpha = "auto"`` in ``model_params`` chooses alpha along the fit's regularization path over
+    ``tuning_grid["alphas"]`` (see :class:`DeepType`); ``beta = "auto"`` cross-validates beta over
+    ``tuning_grid["betas"]`` with ``tuning_grid["folds"]`` folds
+    (:func:`~deepsubtype.tuning.tune_alpha_beta`). ``tuning`` (TSV, :data:`~deepsubtype.tuning.TUNING_COLUMNS`)
+    gets every candidate's held-out primary loss, or the fixed values when nothing was tuned.
+
+    ``checkpoint``: file of the fit's per-round training state (see :class:`DeepType`),
+    so that an interrupted run resumes; fits with ``beta = "auto"`` do not use it.
+    """
+    adata = ad.read_h5ad(normalized)
+    y = _target(adata, task, target, time_column, event_column, str(normalized))
+    params = _estimator_params(model_params, task, seed, device, adata)
+    n_fits = int((model_params or {}).get("n_fits", 1))
+    _check_n_clusters(adata, params, str(normalized))
+    grid = {"alphas": list(DEFAULT_ALPHA_GRID), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
+    params["alpha_grid"] = tuple(float(value) for value in grid["alphas"])
+    if params.get("beta") == "auto":
+        if checkpoint is not None:
+            logger.info("beta cross-validation is not checkpointed: %s is not used", checkpoint)
+        search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), adata, y, alphas=None, betas=grid["betas"],
+                                 folds=grid["folds"])
+        params["beta"] = search.best_estimator_.beta
+        logger.info("cross-validated choice: beta=%g", params["beta"])
+        model: DeepType | DeepTypeEnsemble = (search.best_estimator_ if n_fits == 1 else
+                                              DeepTypeEnsemble(DeepType(**params), n_fits=n_fits,
+                                                               random_state=seed).fit(adata, y))
+        table = pd.concat([tuning_table(search), alpha_path_table(model)], ignore_index=True)
+    else:
+        single = DeepType(**params, checkpoint=checkpoint)
+        model = single.fit(adata, y) if n_fits == 1 else DeepTypeEnsemble(single, n_fits=n_fits,
+                                                                          random_state=seed).fit(adata, y)
+        table = alpha_path_table(model)
+    if isinstance(model, DeepTypeEnsemble):
+        agreement = model.fit_agreement_[np.triu_indices(n_fits, 1)]
+        logger.info("%d fits: pairwise ARI of their clusters %.2f-%.2f (median %.2f); consensus sizes %s", n_fits,
+                    agreement.min(), agreement.max(), float(np.median(agreement)),
+                    np.bincount(model.labels_).tolist())
+    logger.info("alpha %s (%s)", model.alpha_, "chosen on the path" if model.alpha_path_ else "fixed")
+    logger.info("trained on %s: %d rounds, converged=%s", model.device_, model.n_rounds_, model.converged_)
+
+    result = ad.AnnData(obs=adata.obs.copy())
+    result.obsm[EMBEDDING_KEY] = model.transform(adata).astype(np.float32)
+    result.uns["deeptype"] = {
+        "cluster_centers": model.cluster_centers_.astype(np.float32),
+        "labels": model.labels_.astype(np.int64),
+        "n_clusters": int(model.n_clusters_),
+        "n_rounds": int(model.n_rounds_),
+        "converged": bool(model.converged_),
+        "device": model.device_,
+        "n_fits": n_fits,
+    }
+    if isinstance(model, DeepTypeEnsemble):
+        result.uns["deeptype"]["consensus_support"] = consensus_support(model.co_assignment_, model.labels_)
+    result.uns["provenance"] = _provenance(stage="train", task=task, target=target, time=time_column,
+                                           event=event_column, seed=seed, device=device,
+                                           params={k: v for k, v in model.get_params().items()})
+    with _atomic(model_dir) as temporary:
+        model.save(temporary)
+    with _atomic(embedding) as temporary:
+        result.write_h5ad(temporary)
+    if tuning is not None:
+        _write_table(table, tuning)
+    if fits is not None:
+        _write_table(fit_table(model), fits)
+    if k_selection is not None:
+        scores = pd.DataFrame(model.k_scores_, columns=["n_clusters", "inertia", "silhouette", "stability"])
+        scores["chosen"] = scores["n_clusters"] == model.n_clusters_
+        scores["criterion"] = model.k_criterion if model.n_clusters == "auto" else "fixed in config"
+        _write_table(scores, k_selection)
+    if history_plot is not None:
+        title = f"Training history: {Path(normalized).parent.name}"
+        if model.fit_warnings_:
+            title += f"\nWARNING, failed fit? {model.fit_warnings_[0]}"
+        _save_figure(training_history(model.history_, title=title), history_plot)
+    return model

@@ -1,0 +1,113 @@
+"""The validate stage: out-of-fold clusters and their survival statistics beside the in-sample ones."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+
+from ..ensemble import load_model
+from ..io import InputError, Orientation
+from ..plots import kaplan_meier
+from ..survival import (
+    CoxUnavailable,
+    cox_by_cluster,
+    logrank_table,
+    survival_frame,
+)
+from ..validation import cluster_stability, out_of_fold_clusters
+from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
+from ._inputs import _read_raw, _target
+from ._scores import _cluster_c_index
+
+__all__ = ["VALIDATION_FILES", "validation_stage"]
+
+logger = logging.getLogger(__name__)
+
+
+#: Files written by :func:`validation_stage` into its output directory.
+VALIDATION_FILES = {
+    "clusters": "oof_clusters.tsv",
+    "stability": "stability.tsv",
+    "logrank": "oof_logrank.tsv",
+    "cox": "oof_cox.tsv",
+    "km_plot": "oof_kaplan_meier.png",
+}
+
+
+def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: str | Path, output_dir: str | Path,
+                     *, task: str = "classification", target: str | None = None, time_column: str,
+                     event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
+                     folds: int = 5, repeats: int = 1, seed: int = 0, device: str = "auto",
+                     n_fits: int | None = 1, expression: str | Path | None = None,
+                     orientation: Orientation = "samples_x_genes", clinical: str | Path | None = None,
+                     sample_column: str | None = None) -> pd.DataFrame:
+    """Out-of-fold clusters and their survival statistics beside the in-sample ones.
+
+    Refits the model's procedure on ``folds``-1 folds (``repeats`` shuffled splits; the normalization,
+    alpha and K chosen again inside each fold; ``n_fits`` fits per fold, None = as many as the model has),
+    where ``expression`` (the cohort's raw matrix, read with ``orientation`` and aligned to ``clinical`` by
+    ``sample_column`` as the normalize stage did) lets every fold refit the top-variance gene filter and the
+    z-score on its training patients (:func:`~deepsubtype.validation.fold_normalized`); without it, or with
+    several views, the fold refits the z-score from ``layers["log"]`` only, or nothing. The fold models
+    assign the held-out patients with ``predict``; their clusters are matched to the full-data ones
+    (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
+    :data:`VALIDATION_FILES`: the assignments; per-cluster stability (consensus of the
+    fold models on their training patients); the log-rank test and Cox hazard
+    ratios for the in-sample clusters and for each repeat's out-of-fold clusters
+    (``assignment`` column); the Kaplan-Meier plot of the first repeat.
+    """
+    adata = ad.read_h5ad(normalized)
+    y = _target(adata, task, target, time_column, event_column, str(normalized))
+    model = load_model(model_dir, device=device)
+    assignments = _read_clusters(clusters)
+    reference = assignments.reindex(adata.obs_names).to_numpy()
+    raw = None
+    if expression is not None and "view" not in adata.var.columns:
+        if clinical is None:
+            raise InputError(f"{expression}: refitting the normalization per fold needs the clinical table too "
+                             "(--clinical)")
+        raw = _read_raw(expression, orientation, clinical, sample_column)
+        absent = adata.obs_names.difference(raw.obs_names, sort=False)
+        if len(absent):
+            raise InputError(f"{expression}: sample {absent[0]!r} of {normalized} is not in the raw matrix "
+                             f"({len(absent)} such samples)")
+        raw = raw[adata.obs_names].copy()
+        logger.info("each fold refits the gene filter and the z-score on its training patients (from %s)", expression)
+    oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed, n_fits=n_fits,
+                               raw=raw)
+    stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
+    oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
+
+    logrank_rows, cox_rows = [], []
+    labelled = {"in-sample": assignments}
+    for repeat, group in oof.groupby("repeat"):
+        labelled[f"out-of-fold, repeat {repeat}"] = group.set_index("sample")["cluster"]
+    for name, labels in labelled.items():
+        frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
+                                  source=str(normalized))
+        test = logrank_table(frame).assign(assignment=name, c_index=_cluster_c_index(frame),
+                                           agreement_with_in_sample=float((labels == assignments[labels.index])
+                                                                          .mean()))
+        logrank_rows.append(test)
+        if frame["cluster"].nunique() >= 2:
+            try:
+                cox = cox_by_cluster(frame, adata.obs, covariates=covariates, source=str(normalized))
+                cox_rows.append(cox.terms.assign(assignment=name))
+            except CoxUnavailable as reason:
+                logger.warning("%s clusters: no Cox model: %s", name, reason)
+        if name.endswith("repeat 0"):
+            km_figure = kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]),
+                                     title=f"Kaplan-Meier by out-of-fold cluster ({folds}-fold)")
+    logrank = pd.concat(logrank_rows, ignore_index=True)
+    logrank = logrank[["assignment", *[c for c in logrank.columns if c != "assignment"]]]
+    cox_table = pd.concat(cox_rows, ignore_index=True) if cox_rows else pd.DataFrame(columns=["assignment"])
+    cox_table = cox_table[["assignment", *[c for c in cox_table.columns if c != "assignment"]]]
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table}.items():
+            _to_tsv(table, temporary / VALIDATION_FILES[key])
+        _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
+    return logrank
