@@ -47,6 +47,16 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key.replace("-", "_"), value
 
 
+def _clinical_checks(stage: argparse.ArgumentParser) -> None:
+    """The survival and covariate columns a stage that reads a clinical table checks before any training."""
+    stage.add_argument("--time", dest="time_column", help="survival time column (checked now)")
+    stage.add_argument("--event", dest="event_column", help="survival event column (checked now)")
+    stage.add_argument("--covariate", dest="covariates", action="append", default=[],
+                       help="Cox covariate column (checked now; repeatable)")
+    stage.add_argument("--survival-invalid", choices=["fail", "drop"], default="fail",
+                       help="unusable survival values: stop, or leave those patients out of survival (named)")
+
+
 def _cohort_path(text: str) -> tuple[str, str]:
     """``COHORT=PATH``, both kept verbatim."""
     cohort, separator, path = text.partition("=")
@@ -100,12 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("--missing-views", choices=["mask", "drop"], default="mask",
                            help="with several views: mask or drop the patients lacking one")
     normalize.add_argument("--target", help="clinical column the primary task will predict (checked now)")
-    normalize.add_argument("--time", dest="time_column", help="survival time column (checked now)")
-    normalize.add_argument("--event", dest="event_column", help="survival event column (checked now)")
-    normalize.add_argument("--covariate", dest="covariates", action="append", default=[],
-                           help="Cox covariate column (checked now; repeatable)")
-    normalize.add_argument("--survival-invalid", choices=["fail", "drop"], default="fail",
-                           help="unusable survival values: stop, or leave those patients out of survival (named)")
+    _clinical_checks(normalize)
 
     train = stages.add_parser("train", help="fit DeepType on a normalized .h5ad")
     train.add_argument("normalized")
@@ -239,12 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="z-score with the training cohort's gene means and SDs, or the new cohort's own "
                               "(another platform; needs several samples)")
     predict.add_argument("--target", help="clinical column to compare the clusters with (ACC/NMI/ARI)")
-    predict.add_argument("--time", dest="time_column", help="survival time column (checked as normalize does)")
-    predict.add_argument("--event", dest="event_column", help="survival event column (checked as normalize does)")
-    predict.add_argument("--covariate", dest="covariates", action="append", default=[],
-                         help="Cox covariate column (checked; repeatable)")
-    predict.add_argument("--survival-invalid", choices=["fail", "drop"], default="fail",
-                         help="unusable survival values: stop, or leave those patients out of survival (named)")
+    _clinical_checks(predict)
     predict.add_argument("--device", default="cpu")
 
     aggregate = stages.add_parser("aggregate", help="stack per-cohort tables (compare/summary.tsv, "

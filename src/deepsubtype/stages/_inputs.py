@@ -12,11 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import InputError, Orientation, attach_clinical, read_clinical, read_expression
-from ..survival import (
-    InvalidPolicy,
-    invalid_survival,
-    survival_columns,
-)
+from ..survival import InvalidPolicy, invalid_survival, survival_columns
 
 logger = logging.getLogger(__name__)
 

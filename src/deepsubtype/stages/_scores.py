@@ -10,12 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import silhouette_samples
 
-from ..survival import (
-    CoxUnavailable,
-    cox_by_cluster,
-    logrank_table,
-    survival_frame,
-)
+from ..survival import CoxUnavailable, cox_by_cluster, logrank_table, survival_frame
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,7 @@ import pandas as pd
 
 from ..ensemble import DeepTypeEnsemble, load_model
 from ..io import InputError
-from ..plots import (
-    consensus_cdf,
-    method_metrics,
-)
+from ..plots import consensus_cdf, method_metrics
 from ._files import EMBEDDING_KEY, _atomic, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _target
 from ._scores import _clustering_metrics

@@ -11,10 +11,7 @@ import pandas as pd
 
 from ..ensemble import load_model
 from ..importance import gene_importance, ranking_overlap, univariate_ranking
-from ..plots import (
-    gene_heatmap,
-    top_genes,
-)
+from ..plots import gene_heatmap, top_genes
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv, _write_table
 from ._inputs import _target
 

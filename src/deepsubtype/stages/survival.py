@@ -9,10 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from ..plots import (
-    cox_forest,
-    kaplan_meier,
-)
+from ..plots import cox_forest, kaplan_meier
 from ..survival import (
     CoxUnavailable,
     cox_by_cluster,

@@ -11,12 +11,7 @@ import pandas as pd
 from ..ensemble import load_model
 from ..io import InputError, Orientation
 from ..plots import kaplan_meier
-from ..survival import (
-    CoxUnavailable,
-    cox_by_cluster,
-    logrank_table,
-    survival_frame,
-)
+from ..survival import CoxUnavailable, cox_by_cluster, logrank_table, survival_frame
 from ..validation import cluster_stability, out_of_fold_clusters
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _read_raw, _target
