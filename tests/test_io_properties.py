@@ -199,3 +199,10 @@ def test_labels_differing_only_by_case_are_named(tmp_path, caplog) -> None:
     assert frame["subtype"].tolist() == ["Basal", "basal", "LumA"]
     assert "column 'subtype' has labels that differ only by case: 'Basal', 'basal'" in caplog.text
     assert "surrounding whitespace removed in 1 cells of column 'subtype' ('basal ')" in caplog.text
+
+
+def test_ids_all_in_another_case_are_named_not_reported_as_unshared() -> None:
+    # found by the property test above: every id recased used to read "no sample id is shared"
+    adata = read_expression_frame(pd.DataFrame(np.ones((2, 2)), index=["A", "B"], columns=["g1", "g2"]))
+    with pytest.raises(InputError, match="sample 'a' and the matrix's 'A' differ only by case"):
+        attach_clinical(adata, pd.DataFrame({"subtype": ["x", "y"]}, index=["a", "b"]))

@@ -423,11 +423,6 @@ def attach_clinical(adata: ad.AnnData, clinical: pd.DataFrame, *, source: str = 
             f"(e.g. {transposed[0]!r}) but {len(shared)} of its sample ids are clinical sample ids; "
             f"set orientation to {other}"
         )
-    if len(shared) == 0:
-        raise InputError(
-            f"{source}: no sample id is shared with the expression matrix "
-            f"(expression e.g. {adata.obs_names[0]!r}, clinical e.g. {clinical.index[0]!r})"
-        )
     matrix_only = adata.obs_names.difference(clinical.index, sort=False)
     clinical_only = clinical.index.difference(adata.obs_names, sort=False)
     by_case = dict(zip(clinical_only.str.casefold(), clinical_only, strict=True))
@@ -435,6 +430,11 @@ def attach_clinical(adata: ad.AnnData, clinical: pd.DataFrame, *, source: str = 
         if sample.casefold() in by_case:
             raise InputError(f"{source}: sample {by_case[sample.casefold()]!r} and the matrix's {sample!r} differ "
                              "only by case; write the ids the same way in both tables")
+    if len(shared) == 0:
+        raise InputError(
+            f"{source}: no sample id is shared with the expression matrix "
+            f"(expression e.g. {adata.obs_names[0]!r}, clinical e.g. {clinical.index[0]!r})"
+        )
     only_expression, only_clinical = len(matrix_only), len(clinical_only)
     if only_expression or only_clinical:
         logger.warning("%s: %d samples shared; %d only in the matrix (dropped%s), %d only in the clinical table "
