@@ -252,7 +252,7 @@ CASES: list[BadInput] = [
              "{dir}/clinical.tsv: negative survival time -3.0 in column 'time' for sample 'P007'",
              _edit_clinical(lambda c: _set(c, 7, "time", -3.0))),
     BadInput("negative_time_dropped", "a negative survival time with survival.invalid: drop (warns, names it)",
-             "normalize", "{dir}/clinical.tsv: survival.invalid drop: 1 patients left out of survival: P007 "
+             "normalize", "{dir}/clinical.tsv: survival.invalid drop: 1 patient left out of survival: P007 "
              "(time '-3.0': negative time)",
              _edit_clinical(lambda c: _set(c, 7, "time", -3.0), survival={"invalid": "drop"}), outcome="warning"),
     BadInput("text_time", "a survival time written with its unit ('12 months')", "normalize",

@@ -103,7 +103,8 @@ def survival_columns(clinical: pd.DataFrame, *, time_column: str, event_column: 
         dropped = problems["sample"].unique()
         # mask, not assignment: pd.to_numeric hands back the caller's own column when it is numeric already
         time, event = time.mask(time.index.isin(dropped)), event.mask(event.index.isin(dropped))
-        logger.warning("%s: survival.invalid drop: %d patients left out of survival: %s", source, len(dropped),
+        logger.warning("%s: survival.invalid drop: %d patient%s left out of survival: %s", source, len(dropped),
+                       "" if len(dropped) == 1 else "s",
                        "; ".join(f"{row.sample} ({row.column} {row.value!r}: {row.reason})"
                                  for row in problems.itertuples()))
     if time.notna().sum() == 0 or event.notna().sum() == 0:
