@@ -95,3 +95,14 @@ FAST_MODEL = {
     "tol": 0.0,
     "kmeans_n_init": 5,
 }
+
+
+#: Fixtures that run the Snakemake workflow for real: every test using one is end to end (``e2e``).
+WORKFLOW_FIXTURES = frozenset({"tiny_run", "snakemake_run"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that depend on a real workflow run ``e2e``, so ``pytest -m "not e2e"`` skips them."""
+    for item in items:
+        if WORKFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
