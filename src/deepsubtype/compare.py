@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import squareform
 from sklearn.cluster import KMeans, spectral_clustering
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from sklearn.metrics.pairwise import euclidean_distances
 
+from .cluster import match_labels
 from .estimator import DeepType
 
 __all__ = [
@@ -198,10 +198,9 @@ def clustering_accuracy(truth: np.ndarray, labels: np.ndarray) -> float:
     """Share of samples whose cluster maps to their class under the best one-to-one matching (Hungarian)."""
     classes, truth_codes = np.unique(truth, return_inverse=True)
     clusters, label_codes = np.unique(labels, return_inverse=True)
-    contingency = np.zeros((len(clusters), len(classes)), dtype=np.int64)
-    np.add.at(contingency, (label_codes, truth_codes), 1)
-    rows, cols = linear_sum_assignment(-contingency)
-    return float(contingency[rows, cols].sum() / len(truth))
+    # clusters left unmatched get codes past the classes, so they count as wrong
+    permutation = match_labels(label_codes, truth_codes, len(clusters), len(classes))
+    return float(np.mean(permutation[label_codes] == truth_codes))
 
 
 def label_agreement(truth: pd.Series, labels: np.ndarray) -> dict[str, float]:
