@@ -46,9 +46,13 @@ def _event_numbers(values: pd.Series) -> pd.Series:
 InvalidPolicy = Literal["fail", "drop"]
 
 
-def invalid_survival(clinical: pd.DataFrame, *, time_column: str, event_column: str) -> pd.DataFrame:
-    """One row per unusable survival cell of ``clinical`` (columns present): ``sample``, ``column``, ``value``,
-    ``reason`` (``non-numeric``, ``negative time``, ``event not 0/1``), in table order."""
+#: Why a survival cell cannot be used, in the order an error reports them.
+_REASONS = ("non-numeric", "negative time", "event not 0/1")
+
+
+def _survival_numbers(clinical: pd.DataFrame, time_column: str, event_column: str
+                      ) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """(time, event as numbers, the :func:`invalid_survival` table) of ``clinical`` (columns present)."""
     time = pd.to_numeric(clinical[time_column], errors="coerce")
     event = _event_numbers(clinical[event_column])
     checks = [
@@ -61,7 +65,13 @@ def invalid_survival(clinical: pd.DataFrame, *, time_column: str, event_column: 
              "position": clinical.index.get_loc(sample)}
             for column, mask, reason in checks for sample in clinical.index[mask.to_numpy()]]
     table = pd.DataFrame(rows, columns=["sample", "column", "value", "reason", "position"])
-    return table.sort_values("position", kind="stable").drop(columns="position").reset_index(drop=True)
+    return time, event, table.sort_values("position", kind="stable").drop(columns="position").reset_index(drop=True)
+
+
+def invalid_survival(clinical: pd.DataFrame, *, time_column: str, event_column: str) -> pd.DataFrame:
+    """One row per unusable survival cell of ``clinical`` (columns present): ``sample``, ``column``, ``value``,
+    ``reason`` (``non-numeric``, ``negative time``, ``event not 0/1``), in table order."""
+    return _survival_numbers(clinical, time_column, event_column)[2]
 
 
 def _invalid_message(problem: pd.Series, n_problems: int) -> str:
@@ -88,17 +98,11 @@ def survival_columns(clinical: pd.DataFrame, *, time_column: str, event_column: 
             raise InputError(f"{source}: survival column {column!r} not found; columns are {list(clinical.columns)}")
     if invalid not in ("fail", "drop"):
         raise ValueError(f"survival invalid policy must be fail or drop, got {invalid!r}")
-    time = pd.to_numeric(clinical[time_column], errors="coerce")
-    event = _event_numbers(clinical[event_column])
-    problems = invalid_survival(clinical, time_column=time_column, event_column=event_column)
+    time, event, problems = _survival_numbers(clinical, time_column, event_column)
     if len(problems) and invalid == "fail":
-        first = problems.iloc[0]
-        # the order the checks always had: text first, then negative times, then event codes
-        for reason in ("non-numeric", "negative time", "event not 0/1"):
-            if (problems["reason"] == reason).any():
-                first = problems[problems["reason"] == reason].iloc[0]
-                break
-        raise InputError(f"{source}: {_invalid_message(first, len(problems))}")
+        # the first cell of the first kind in _REASONS: text, then negative times, then event codes
+        first = problems.sort_values("reason", key=lambda reasons: reasons.map(_REASONS.index), kind="stable")
+        raise InputError(f"{source}: {_invalid_message(first.iloc[0], len(problems))}")
     if len(problems):
         dropped = problems["sample"].unique()
         # mask, not assignment: pd.to_numeric hands back the caller's own column when it is numeric already

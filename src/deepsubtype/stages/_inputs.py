@@ -32,9 +32,10 @@ def _check_clinical(adata: ad.AnnData, source: str, *, target: str | None, time_
         return
     time, event = survival_columns(obs, time_column=time_column, event_column=event_column, source=source,
                                    invalid=invalid)
-    problems = invalid_survival(obs, time_column=time_column, event_column=event_column)  # none unless "drop"
-    if len(problems):
-        adata.uns["survival_invalid"] = {column: problems[column].astype(str).tolist() for column in problems}
+    if invalid == "drop":  # under "fail" survival_columns has refused any
+        problems = invalid_survival(obs, time_column=time_column, event_column=event_column)
+        if len(problems):
+            adata.uns["survival_invalid"] = {column: problems[column].astype(str).tolist() for column in problems}
     obs[time_column], obs[event_column] = time.to_numpy(np.float64), event.to_numpy(np.float64)
 
 
