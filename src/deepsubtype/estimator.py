@@ -361,11 +361,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             if target.ndim != 2 or target.shape != (n_samples, 2):
                 raise ValueError(f"task='survival' needs y of shape (n_samples, 2) = (time, event), got {target.shape}")
             time, event = target[:, 0], target[:, 1]
-            if np.any(time < 0):
-                row = int(np.flatnonzero(time < 0)[0])
+            negative, not_binary = time < 0, ~np.isnan(event) & ~np.isin(event, (0, 1))
+            if negative.any():
+                row = int(np.flatnonzero(negative)[0])
                 raise ValueError(f"task='survival': negative survival time {time[row]:g} in row {row}")
-            if np.any(~np.isnan(event) & (event != 0) & (event != 1)):
-                row = int(np.flatnonzero(~np.isnan(event) & (event != 0) & (event != 1))[0])
+            if not_binary.any():
+                row = int(np.flatnonzero(not_binary)[0])
                 raise ValueError(f"task='survival': event must be 0 or 1, got {event[row]:g} in row {row}")
             if fit and not np.any(event == 1):
                 raise ValueError("task='survival': no event among the samples; the Cox loss needs at least one")
@@ -786,9 +787,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             if history["steps"]:
                 last = history["steps"][-1]
                 held_out = f", held-out {last['validation']:.4g}" if "validation" in last else ""
+                where = {"joint": f" (round {round_index})", "path": f" (alpha {alpha})"}.get(phase, "")
                 logger.info("%s%s: %d steps in %.1f s; loss primary %.4g, sparsity %.4g, cluster %.4g%s",
-                            phase, f" (round {round_index})" if round_index else f" (alpha {alpha})"
-                            if phase == "path" else "", local + 1, time.perf_counter() - phase_started,
+                            phase, where, local + 1, time.perf_counter() - phase_started,
                             last["primary"], last["sparsity"], last["cluster"], held_out)
 
         def save_checkpoint(round_index: int, labels: np.ndarray | None, centers: torch.Tensor | None) -> None:

@@ -61,6 +61,9 @@ QUANTILE_SAMPLE = 1_000_000
 INTEGER_SHARE = 0.999
 #: A maximum this many times the 99.9th percentile is taken for a corrupt cell in counts or intensities.
 OUTLIER_RATIO = 1e4
+#: The reason (logged as a warning) for low non-negative integers taken as log scale: low read counts?
+_LOW_INTEGERS = ("non-negative integers up to {maximum:.3g}: taken as log scale; if these are low read counts, "
+                 "set scale to counts")
 
 
 def summarize_values(X: np.ndarray) -> ValueSummary:
@@ -103,8 +106,7 @@ def detect_scale(X: np.ndarray, values: ValueSummary | None = None) -> tuple[Sca
         if integers and values.maximum <= 1:
             return "log", "binary 0/1 values: used as they are"
         if integers:
-            return "log", (f"non-negative integers up to {values.maximum:.3g}: taken as log scale; if these are "
-                           "low read counts, set scale to counts")
+            return "log", _LOW_INTEGERS.format(maximum=values.maximum)
         return "log", f"99.9 % of values <= {values.upper:.3g}, at most {LINEAR_MAX:g}: already log-scale"
     if values.negative_share > 1 - INTEGER_SHARE:
         return "log", (f"negative values in {values.negative_share:.1%} of cells (min {values.minimum:.3g}): "
@@ -223,7 +225,7 @@ def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps:
         steps["scale_reason"] = reason
         scale = detected
         logger.info("%s: scale detected as %s (%s)", source, detected, reason)
-        if "if these are low read counts" in reason:
+        if reason == _LOW_INTEGERS.format(maximum=values.maximum):
             logger.warning("%s: %s", source, reason)
     elif scale in ("counts", "linear", "log"):
         _check_declared_scale(X, scale, source, values)

@@ -244,8 +244,8 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
                    covariates: list[str] | tuple[str, ...] = (), source: str = "clinical table") -> CoxResult:
     """Fit a Cox model of ``time``/``event`` on cluster indicators, optionally adjusted for ``covariates``.
 
-    Raises :class:`CoxUnavailable` with the reason when it cannot be estimated: no event, as many terms as
-    events or more (e.g. a cluster per patient), or no convergence in lifelines.
+    Raises :class:`CoxUnavailable` with the reason when it cannot be estimated: one cluster, no event, as
+    many terms as events or more (e.g. a cluster per patient), or no convergence in lifelines.
 
     The largest cluster (the smallest label) is the reference. Text covariates are
     one-hot encoded (first level dropped); patients missing a covariate are left
@@ -257,6 +257,8 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
     for covariate in covariates:
         if clinical is None or covariate not in clinical.columns:
             raise InputError(f"{source}: Cox covariate {covariate!r} not found in the clinical table")
+    if frame["cluster"].nunique() < 2:
+        raise CoxUnavailable("one cluster only")
     before = len(data)
     if covariates:
         assert clinical is not None

@@ -38,6 +38,10 @@ SURVIVAL_FILES = {
 }
 
 
+#: ``excluded.tsv``'s reason for a patient without a survival time or event.
+_MISSING = "time or event missing"
+
+
 def _excluded_patients(assignments: pd.Series, frame: pd.DataFrame, invalid: dict[str, list[str]] | None
                        ) -> pd.DataFrame:
     """``excluded.tsv``: ``sample``, ``cluster``, ``reason`` for every clustered patient left out of the survival
@@ -50,7 +54,7 @@ def _excluded_patients(assignments: pd.Series, frame: pd.DataFrame, invalid: dic
                                                  invalid["reason"], strict=True):
             reasons.setdefault(sample, f"invalid {column} {value!r}: {reason}")
     return pd.DataFrame({"sample": left_out, "cluster": assignments[left_out].to_numpy(),
-                         "reason": [reasons.get(sample, "time or event missing") for sample in left_out]})
+                         "reason": [reasons.get(sample, _MISSING) for sample in left_out]})
 
 
 def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str | Path, *, time_column: str,
@@ -71,8 +75,9 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     unit = time_unit or "unspecified"
     test = logrank_table(frame)
     excluded = _excluded_patients(assignments, frame, adata.uns.get("survival_invalid"))
-    test.insert(3, "n_dropped_missing", dropped - int(excluded["reason"].ne("time or event missing").sum()))
-    test.insert(4, "n_dropped_invalid", int(excluded["reason"].ne("time or event missing").sum()))
+    n_invalid = int(excluded["reason"].ne(_MISSING).sum())
+    test.insert(3, "n_dropped_missing", dropped - n_invalid)
+    test.insert(4, "n_dropped_invalid", n_invalid)
     test["time_unit"] = unit
     tables = {
         "km_table": kaplan_meier_table(frame, horizon=horizon).assign(time_unit=unit),
@@ -82,8 +87,6 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     }
     figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]))}
     try:
-        if frame["cluster"].nunique() < 2:
-            raise CoxUnavailable("one cluster only")
         cox = cox_by_cluster(frame, clinical, covariates=covariates, source=str(normalized))
         tables["cox_terms"], tables["cox_model"] = cox.terms, cox.model.assign(note="")
         figures["forest_plot"] = cox_forest(cox.terms, title=f"Cox hazard ratios (reference: cluster "
