@@ -186,6 +186,22 @@ def test_predict_stage_leaves_nothing_when_refused(trained, tmp_path: Path) -> N
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_predict_checks_the_new_cohorts_survival_columns_as_normalize_does(trained, tmp_path: Path, capsys) -> None:
+    clinical = pd.read_csv(trained["clinical"], sep="\t")
+    clinical.loc[4, "event"] = 2
+    clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False, na_rep="NA")
+    arguments = ["predict", str(trained["model"]), str(trained["normalized"]), str(trained["new"]),
+                 str(tmp_path / "out"), "--clinical", str(tmp_path / "clinical.tsv"), "--sample-column", "sample",
+                 "--time", "time", "--event", "event"]
+    assert main(arguments) == 2
+    assert (f"{tmp_path / 'clinical.tsv'}: event must be 0 or 1, got 2 in column 'event' for sample 'N004'"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+    assert main([*arguments, "--survival-invalid", "drop"]) == 0
+    obs = ad.read_h5ad(tmp_path / "out" / "normalized.h5ad")
+    assert np.isnan(obs.obs.loc["N004", "event"]) and obs.uns["survival_invalid"]["sample"] == ["N004"]
+
+
 def test_cli_assigns_a_single_new_sample(trained, tmp_path: Path, capsys) -> None:
     out = tmp_path / "one"
     assert main(["predict", str(trained["model"]), str(trained["normalized"]), str(trained["one"]), str(out)]) == 0

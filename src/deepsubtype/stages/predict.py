@@ -45,7 +45,8 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     needs none) is aligned as in :func:`normalize_stage`, and its survival columns checked as there.
 
     - ``normalized.h5ad``: the new cohort on the training genes, ``obs`` = its clinical columns
-      (what :func:`survival_stage` reads), ``uns["transfer"]`` = the overlap report;
+      (what :func:`survival_stage` reads), ``uns["transfer"]`` = the overlap report (and
+      ``uns["survival_invalid"]``, the patients ``survival_invalid="drop"`` left out);
     - ``clusters.tsv``: ``sample``, ``cluster`` (the training cohort's cluster ids),
       ``distance_to_center``, ``confidence`` (:func:`~deepsubtype.estimator.assignment_confidence` for one fit;
       for several, the share of fits that make the call),
@@ -120,6 +121,8 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     logger.info("%s: cluster sizes %s, mean confidence %.2f", expression, dict(enumerate(sizes.tolist())),
                 report["mean_confidence"])
 
+    if "survival_invalid" in adata.uns:  # the patients survival.invalid: drop left out, for excluded.tsv
+        transfer.adata.uns["survival_invalid"] = adata.uns["survival_invalid"]
     transfer.adata.uns["provenance"] = _provenance(stage="predict", model=str(model_dir),
                                                    training=str(training_normalized), expression=str(expression),
                                                    clinical=str(clinical), centering=centering, **settings)
