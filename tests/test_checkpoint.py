@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-import deepsubtype.estimator
+import deepsubtype.training
 from deepsubtype import DeepType
 from deepsubtype.cli import main
 
@@ -36,7 +36,7 @@ def reference(data) -> DeepType:
 def _interrupt(monkeypatch: pytest.MonkeyPatch, at_call: int) -> list[int]:
     """Make the ``at_call``-th k-means round raise KeyboardInterrupt; returns the list of calls made."""
     calls: list[int] = []
-    kmeans = deepsubtype.estimator.kmeans
+    kmeans = deepsubtype.training.kmeans
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         calls.append(len(calls) + 1)
@@ -44,7 +44,7 @@ def _interrupt(monkeypatch: pytest.MonkeyPatch, at_call: int) -> list[int]:
             raise KeyboardInterrupt
         return kmeans(*args, **kwargs)
 
-    monkeypatch.setattr(deepsubtype.estimator, "kmeans", interrupted)
+    monkeypatch.setattr(deepsubtype.training, "kmeans", interrupted)
     return calls
 
 

@@ -34,6 +34,7 @@ from sklearn.metrics import adjusted_rand_score
 from .cluster import match_labels, relabel_by_size
 from .estimator import DeepType
 from .io import InputError
+from .training import AlphaPath, choose_alpha
 
 __all__ = ["DeepTypeEnsemble", "consensus_labels", "consensus_support", "fit_table", "load_model"]
 
@@ -44,6 +45,16 @@ _ENSEMBLE_FILE = "ensemble.json"
 _FROM_REPRESENTATIVE = frozenset({"task", "views", "classes_", "alpha_", "alpha_path_", "history_", "k_scores_",
                                   "k_criterion", "n_rounds_", "converged_", "device_", "beta", "n_clusters",
                                   "hidden_layers", "_view_sizes", "importance"})
+
+
+def _checkpoint_of(checkpoint: str | Path | None, seed: int) -> Path | None:
+    """Each fit's own checkpoint file beside ``checkpoint`` (``train.pt`` -> ``train.seed3.pt``), so that the fits
+    of an interrupted ensemble (all paths are walked before any fit goes on) resume without overwriting each
+    other's state."""
+    if checkpoint is None:
+        return None
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}.seed{seed}{path.suffix}")
 
 
 def consensus_labels(labelings: list[np.ndarray], n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,13 +124,23 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
             raise ValueError(f"n_fits must be at least 1, got {self.n_fits!r}")
         base = DeepType() if self.estimator is None else self.estimator
         started = time.perf_counter()
+        seeds = [int(self.random_state) + index for index in range(int(self.n_fits))]
+        models = [clone(base).set_params(random_state=seed, checkpoint=_checkpoint_of(base.checkpoint, seed))
+                  for seed in seeds]
+        paths: list[AlphaPath | None] = [None] * len(models)
+        records: list[dict[str, Any]] = []
+        if base.alpha == "auto":  # every fit walks its path, the pooled held-out scores choose one alpha for all
+            paths = [model._alpha_path(X, y) for model in models]
+            walked = [path for path in paths if path is not None]
+            if walked:
+                records = choose_alpha(walked)[1]
+            logger.info("alpha paths of %d fits walked: %.0f s", len(walked), time.perf_counter() - started)
         self.fits_ = []
-        for index in range(int(self.n_fits)):
-            seed = int(self.random_state) + index
-            self.fits_.append(clone(base).set_params(random_state=seed).fit(X, y))
+        for index, (model, path) in enumerate(zip(models, paths, strict=True)):
+            self.fits_.append(model._fit_along(X, y, path, records) if records else model.fit(X, y))
             elapsed = time.perf_counter() - started
-            logger.info("fit %d of %d (seed %d) done: %.0f s so far, about %.0f s left", index + 1, self.n_fits, seed,
-                        elapsed, elapsed / (index + 1) * (int(self.n_fits) - index - 1))
+            logger.info("fit %d of %d (seed %d) done: %.0f s so far, about %.0f s left", index + 1, self.n_fits,
+                        seeds[index], elapsed, elapsed / (index + 1) * (int(self.n_fits) - index - 1))
         self._combine()
         points = self.representative.transform(X).astype(np.float64)
         self.cluster_centers_ = np.stack([points[self.labels_ == k].mean(0) for k in range(self.labels_.max() + 1)])

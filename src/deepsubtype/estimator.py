@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import pickle
 import time
 import warnings
@@ -34,20 +33,19 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import __version__
-from .cluster import kmeans, match_labels, relabel_by_size, score_n_clusters, squared_distances
+from .cluster import relabel_by_size, score_n_clusters, squared_distances
 from .io import InputError
-from .model import TASKS, DeepTypeNetwork, Task, add_l21_gradient_, primary_loss, primary_loss_terms
+from .model import TASKS, DeepTypeNetwork, Task, primary_loss
+from .training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, AlphaPath, Training, choose_alpha, one_standard_error
 
 __all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "assignment_confidence",
            "one_standard_error", "resolve_device"]
 
 #: The gene importances a fit offers (see the ``importance`` parameter of :class:`DeepType`).
 IMPORTANCE_MEASURES: tuple[str, ...] = ("pattern", "first_layer")
-#: The regularization path of ``alpha="auto"``: increasing L2,1 weights, a factor of ~3 apart around the
-#: paper's 0.006 (which suits 20,000 genes x 1,024 units; other shapes need other values).
-DEFAULT_ALPHA_GRID: tuple[float, ...] = (0.0, 0.0003, 0.001, 0.003, 0.006, 0.01, 0.03)
-#: Share of the labelled samples held out of the primary loss to score the path when ``validation_fraction`` is 0.
-_SELECTION_FRACTION = 0.2
+#: The regularization path of ``alpha="auto"``: L2,1 weights a factor of ~3 apart, from none to a weight that
+#: collapses most networks (the paper's 0.006 suits 20,000 genes x 1,024 units; other shapes need other values).
+DEFAULT_ALPHA_GRID: tuple[float, ...] = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 #: Fit checks: a model is flagged when one cluster holds at least this share of the samples ...
 _DOMINANT_CLUSTER_SHARE = 0.95
 #: ... or its primary loss is above this share of the trivial predictor's.
@@ -69,8 +67,6 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
 
 _WEIGHTS_FILE = "weights.pt"
 _META_FILE = "model.json"
-_CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
-_CHECKPOINT_VERSION = 2
 
 logger = logging.getLogger(__name__)
 
@@ -102,50 +98,11 @@ def assignment_confidence(distances: np.ndarray) -> np.ndarray:
     return np.where(nearest[:, 1] > 0, margin, 0.0)
 
 
-def one_standard_error(mean: np.ndarray, standard_error: np.ndarray) -> int:
-    """Index of the last (most regularized) candidate whose ``mean`` loss is within one standard error of the
-    lowest, for candidates ordered from least to most regularized (the one-standard-error rule)."""
-    mean = np.asarray(mean, dtype=float)
-    best = int(np.nanargmin(mean))
-    threshold = mean[best] + np.nan_to_num(np.asarray(standard_error, dtype=float)[best])
-    return int(np.flatnonzero(mean <= threshold).max())
-
-
 def _as_frame_or_array(X: Any) -> Any:
     """AnnData -> DataFrame (so gene names travel); numpy and pandas pass through."""
     if hasattr(X, "to_df") and hasattr(X, "var_names"):
         return X.to_df()
     return X
-
-
-class _BatchStream:
-    """Endless mini-batches of ``rows`` (sample indices), reshuffled every epoch, last partial batch dropped.
-
-    The current epoch's ``order`` and the ``position`` in it are its whole state, so a checkpoint can hold it.
-    """
-
-    def __init__(self, rows: torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
-        self.rows, self.batch_size, self.generator = rows, batch_size, generator
-        self.order: torch.Tensor | None = None
-        self.position = 0
-
-    def __next__(self) -> torch.Tensor:
-        if self.order is None or self.position + self.batch_size > len(self.rows):
-            permutation = torch.randperm(len(self.rows), generator=self.generator, device=self.generator.device)
-            self.order, self.position = self.rows[permutation.to(self.rows.device)], 0
-        self.position += self.batch_size
-        return self.order[self.position - self.batch_size:self.position]
-
-
-def _save_atomically(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.partial")
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -165,15 +122,16 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     alpha
         Weight of the L2,1 norm of the first-layer weights (sum over genes of each gene's column norm);
         with ``views``, one weight for all views or a tuple with one per view. ``"auto"``: chosen
-        from the data along a warm-started regularization path, as glmnet does: pretraining runs at the
-        first value of ``alpha_grid``, then each larger value is applied in turn for ``path_steps``
-        more steps; after each, the primary loss of held-out samples (``validation_fraction`` of the
-        labelled ones, or 20 % when that is 0) is scored, and the largest alpha whose loss is within
-        one standard error (over held-out samples) of the lowest is kept (the paper's rule). Training
-        goes on from that point of the path, on all samples. Costs ``len(alpha_grid) - 1`` times
-        ``path_steps`` extra steps instead of a cross-validation's folds x grid fits.
+        from the data along a regularization path (:mod:`deepsubtype.training`): pretraining runs at the
+        first value of ``alpha_grid``, then every alpha of the grid gets its own ``path_steps``-step branch
+        from the pretrained network, scored by the primary loss of held-out samples (``validation_fraction``
+        of the labelled ones, or 20 % when that is 0); the largest alpha whose loss is within one standard
+        error of the lowest is kept (the paper's rule) and the fit goes on along its branch, on all samples.
+        In a :class:`~deepsubtype.ensemble.DeepTypeEnsemble` the fits' held-out scores are pooled and one
+        alpha is chosen for all. Costs ``len(alpha_grid) + 1`` branches of ``path_steps`` steps beside one
+        fit, instead of a cross-validation's folds x grid fits.
     alpha_grid, path_steps
-        The path's alphas (increasing) and the steps spent at each after the first.
+        The path's alphas (increasing) and the steps of each branch.
     alpha_ramp_steps
         Time constant (optimizer steps) of alpha's exponential ramp; 0 applies alpha at once.
     beta
@@ -450,12 +408,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _learning_rate_at(self, phase: str, local: int, n_steps: int) -> float:
         """Adam's learning rate at step ``local`` of ``n_steps`` of a phase: along a half cosine from
-        ``learning_rate`` down to ``learning_rate * lr_decay`` during pretraining, then constant; the
-        alpha path runs at ``learning_rate`` (each alpha must have time to act on the weights)."""
+        ``learning_rate`` down to ``learning_rate * lr_decay`` during pretraining and again in each branch of
+        the alpha path, then constant in the joint rounds."""
         final = self.learning_rate * self.lr_decay
-        if phase == "path":
-            return self.learning_rate
-        if phase != "pretrain":
+        if phase == "joint":
             return final
         return final + 0.5 * (self.learning_rate - final) * (1.0 + math.cos(math.pi * local / max(n_steps, 1)))
 
@@ -528,10 +484,23 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Missing entries of ``y`` (NaN/None) are ignored by the primary loss; those
         samples still shape the clusters and are clustered.
         """
+        training = self._start(X, y)
+        with training.own_random_state():
+            if training.resumed is None and self.alpha == "auto":
+                path = training.walk_alpha_path()
+                training.take_alpha(path, choose_alpha([path])[1])
+            elif training.resumed is None:
+                training.train(self.pretrain_steps, "pretrain", self.alpha)
+        return self._finish(training)
+
+    def _start(self, X: Any, y: Any) -> Training:
+        """Check the parameters and data and set up a fit (network initialized, checkpoint read)."""
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.importance not in IMPORTANCE_MEASURES:
             raise ValueError(f"importance must be one of {IMPORTANCE_MEASURES}, got {self.importance!r}")
+        if self.precision not in ("float32", "tf32", "bf16"):
+            raise ValueError(f"precision must be float32, tf32 or bf16, got {self.precision!r}")
         X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2,
                           ensure_all_finite="allow-nan" if self.views else True)
         self._check_views(X)
@@ -545,27 +514,43 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.random_state is None:
             logger.info("random_state=None: drew seed %d (pass it as random_state to repeat this fit)", seed)
         self.seed_ = seed
-        generator = torch.Generator(device=device).manual_seed(seed)
-        # Seed initialization and dropout without touching the caller's global RNG state.
-        if self.precision not in ("float32", "tf32", "bf16"):
-            raise ValueError(f"precision must be float32, tf32 or bf16, got {self.precision!r}")
-        tf32 = torch.backends.cuda.matmul.allow_tf32
-        started = time.perf_counter()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            torch.backends.cuda.matmul.allow_tf32 = self.precision == "tf32"
-            try:
-                labels, centers, history = self._train(X, target, n_outputs, device, generator)
-            finally:
-                torch.backends.cuda.matmul.allow_tf32 = tf32
+        fingerprint = self._fingerprint(X, target) if self.checkpoint is not None else ""
+        resumed = self._read_checkpoint(fingerprint, device) if self.checkpoint is not None else None
+        return Training(self, X, target, n_outputs, device, seed, fingerprint, resumed)
 
+    def _alpha_path(self, X: Any, y: Any) -> AlphaPath | None:
+        """The first part of an ``alpha="auto"`` fit (trunk and scored branches) for a caller that pools several
+        fits' paths (:class:`~deepsubtype.ensemble.DeepTypeEnsemble`); None when a checkpoint will resume it."""
+        training = self._start(X, y)
+        if training.resumed is not None:
+            return None
+        with training.own_random_state():
+            return training.walk_alpha_path()
+
+    def _fit_along(self, X: Any, y: Any, path: AlphaPath | None, records: list[dict[str, Any]]) -> DeepType:
+        """The rest of an ``alpha="auto"`` fit from :meth:`_alpha_path`'s ``path`` and the pooled ``records``
+        of :func:`~deepsubtype.training.choose_alpha`."""
+        training = self._start(X, y)
+        if training.resumed is None:
+            assert path is not None
+            with training.own_random_state():
+                training.take_alpha(path, records)
+        return self._finish(training)
+
+    def _finish(self, training: Training) -> DeepType:
+        """Rounds of {k-means, joint training} after pretraining; the fitted attributes."""
+        with training.own_random_state():
+            labels, centers, hidden = training.run_rounds()
+            self.alpha_ = tuple(training.alpha) if isinstance(training.alpha, list) else training.alpha
+            self.fit_warnings_ = self._fit_checks(training.X, training.full_target, labels, training.initial_norm)
+            self.pattern_importances_ = self._pattern(training.X, hidden)  # the last round's: no step came after
         order = relabel_by_size(labels, self.n_clusters_)
         self.labels_ = order[labels]
-        self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(device)].cpu().numpy()
-        self.n_rounds_ = len(history["rounds"])
-        self.history_ = history
-        self.device_ = str(device)
-        self.fit_seconds_ = time.perf_counter() - started
+        self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(training.device)].cpu().numpy()
+        self.n_rounds_ = len(training.history["rounds"])
+        self.history_ = training.history
+        self.device_ = str(training.device)
+        self.fit_seconds_ = time.perf_counter() - training.started
         if self.checkpoint is not None:
             Path(self.checkpoint).unlink(missing_ok=True)
         return self
@@ -591,9 +576,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             logger.warning("ignoring checkpoint %s: unreadable (%s: %s)", path, type(error).__name__,
                            str(error).strip().split("\n")[0])
             return None
-        if (not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT
-                or state.get("version") != _CHECKPOINT_VERSION):
-            reason = f"not a deepsubtype checkpoint of format version {_CHECKPOINT_VERSION}"
+        if (not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT
+                or state.get("version") != CHECKPOINT_VERSION):
+            reason = f"not a deepsubtype checkpoint of format version {CHECKPOINT_VERSION}"
         elif state["fingerprint"] != fingerprint:
             reason = "written for other data, target or hyperparameters"
         elif state["device_type"] != device.type:
@@ -630,14 +615,16 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return torch.cat(parts).cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
-    def _fit_checks(self, X: torch.Tensor, target: torch.Tensor, labels: np.ndarray, initial_norm: float
-                    ) -> list[str]:
-        """Signs of a failed fit, one sentence each (logged as warnings): primary loss on all labelled
-        samples no better than the trivial predictor's, every first-layer column near zero (largest norm
-        under 1 % of the initial median), or one cluster holding nearly every sample."""
+    def _fit_checks(self, X: torch.Tensor, target: torch.Tensor, labels: np.ndarray | None, initial_norm: float,
+                    *, log: bool = True) -> list[str]:
+        """Signs of a failed fit, one sentence each (logged as warnings unless ``log`` is false): primary loss on
+        the labelled samples of ``target`` no better than the trivial predictor's, every first-layer column near
+        zero (largest norm under 1 % of the initial median), or one cluster of ``labels`` (if given) holding
+        nearly every sample."""
         found = []
         self.network_.eval()
         output = torch.cat([self.network_(X[start:start + 4096])[1].float() for start in range(0, X.shape[0], 4096)])
+        self.network_.train()
         if self.task != "reconstruction" or not self.views:
             loss = float(primary_loss(self.task, output, target, X))
             trivial = float(primary_loss(self.task, self._trivial_output(output, target, X), target, X))
@@ -648,11 +635,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if largest < 0.01 * initial_norm:
             found.append(f"every first-layer weight column is near zero (largest norm {largest:.3g}, initial "
                          f"median {initial_norm:.3g}): the sparsity weight alpha is too large")
-        counts = np.bincount(labels, minlength=self.n_clusters_)
-        if self.n_clusters_ >= 2 and counts.max() >= _DOMINANT_CLUSTER_SHARE * len(labels):
-            found.append(f"one cluster holds {counts.max()} of {len(labels)} samples: no subtypes found")
-        for sentence in found:
-            logger.warning("failed fit? %s", sentence)
+        if labels is not None:
+            counts = np.bincount(labels, minlength=self.n_clusters_)
+            if self.n_clusters_ >= 2 and counts.max() >= _DOMINANT_CLUSTER_SHARE * len(labels):
+                found.append(f"one cluster holds {counts.max()} of {len(labels)} samples: no subtypes found")
+        if log:
+            for sentence in found:
+                logger.warning("failed fit? %s", sentence)
         return found
 
     def _trivial_output(self, output: torch.Tensor, target: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -668,240 +657,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.task == "binary":
             mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
         return mean.expand_as(output)
-
-    def _train(self, X: np.ndarray, target: np.ndarray, n_outputs: int, device: torch.device,
-               generator: torch.Generator) -> tuple[np.ndarray, torch.Tensor, dict[str, list[dict[str, Any]]]]:
-        """Pretraining, then rounds of {k-means, joint training}; returns final labels, centres, history.
-
-        With ``checkpoint``: resumes from it when it holds this fit, and writes it
-        after pretraining and after every round.
-        """
-        self.network_ = DeepTypeNetwork(X.shape[1], list(self.hidden_layers), n_outputs,
-                                        task=self.task, activation=self.activation, dropout=self.dropout,
-                                        view_sizes=self._view_sizes()).to(device)
-
-        def new_optimizer() -> torch.optim.Adam:
-            # The fused kernel updates all parameters in one pass (fewer memory sweeps than the per-tensor loop).
-            return torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate,
-                                    fused=device.type in ("cpu", "cuda"))
-
-        optimizer = new_optimizer()
-        X_device = torch.from_numpy(X).to(device)  # moved once; batches are index views
-        full_target = torch.from_numpy(target).to(device)
-        fingerprint = self._fingerprint(X, target) if self.checkpoint is not None else ""
-        resumed = self._read_checkpoint(fingerprint, device) if self.checkpoint is not None else None
-        if resumed is None:
-            validation = self._split_validation(full_target, generator)
-        else:
-            validation = resumed["validation"].to(device) if "validation" in resumed else None
-        auto = self.alpha == "auto"
-        alpha: Any = float(self.alpha_grid[0]) if auto else self.alpha  # the L2,1 weight in force
-        # alpha="auto" scores the path on held-out samples: the validation rows, else rows held out for it alone.
-        selection = validation
-        if auto and validation is None and resumed is None:
-            selection = self._split_validation(full_target, generator, _SELECTION_FRACTION)
-        def batching(held_out: torch.Tensor | None) -> tuple[torch.Tensor, _BatchStream, int]:
-            """(target with the ``held_out`` rows masked, mini-batches of the other rows, steps per epoch)."""
-            rows, masked = self._hold_out(full_target, held_out)
-            stream = _BatchStream(rows, min(self.batch_size, len(rows)), generator)
-            return masked, stream, max(1, len(rows) // stream.batch_size)
-
-        target_device, batches, steps_per_epoch = batching(selection)
-        history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
-        step = 0
-        autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-
-        initial_norm = float(self._column_norms().median())
-
-        @torch.no_grad()
-        def selection_terms() -> np.ndarray:
-            """Primary-loss terms of the held-out ``selection`` rows (one per sample, per event for survival)."""
-            self.network_.eval()
-            x = X_device[selection]
-            terms = primary_loss_terms(self.task, self.network_(x)[1].float(), full_target[selection], x)
-            self.network_.train()
-            return terms.double().cpu().numpy()
-
-        @torch.no_grad()
-        def validation_loss() -> float:
-            assert selection is not None
-            self.network_.eval()
-            x = X_device[selection]
-            loss = primary_loss(self.task, self.network_(x)[1].float(), full_target[selection], x)
-            self.network_.train()
-            return float(loss)
-
-        def train(n_steps: int, phase: str, round_index: int, centers: torch.Tensor | None,
-                  labels: torch.Tensor | None) -> None:
-            nonlocal step
-            self.network_.train()
-            sums = torch.zeros(4, device=device)
-            counted = 0
-            stopping = phase == "pretrain" and selection is not None
-            best_loss, best_state, since_best = math.inf, None, 0
-            phase_started = time.perf_counter()
-            for local in range(n_steps):
-                index = next(batches)
-                x = X_device[index]
-                with autocast:
-                    hidden, output = self.network_(x)
-                hidden, output = hidden.float(), output.float()
-                primary = primary_loss(self.task, output, target_device[index], x)
-                loss = primary
-                if centers is not None and labels is not None:
-                    cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
-                    loss = loss + self.beta * cluster
-                else:
-                    cluster = torch.zeros((), device=device)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                sparsity = penalty = torch.zeros((), device=device)
-                for layer, weight in zip(self.network_.first_layers, self._alphas_at(alpha, step), strict=True):
-                    norm = add_l21_gradient_(layer.weight, weight)
-                    sparsity, penalty = sparsity + norm, penalty + weight * norm
-                for group in optimizer.param_groups:
-                    group["lr"] = self._learning_rate_at(phase, local, n_steps)
-                optimizer.step()
-                step += 1
-                counted += 1
-                sums += torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + penalty])
-                if counted == steps_per_epoch or local == n_steps - 1:
-                    means = (sums / counted).tolist()
-                    record = {"phase": phase, "round": round_index, "step": step, "primary": means[0],
-                              "sparsity": means[1], "cluster": means[2], "total": means[3]}
-                    sums.zero_()
-                    counted = 0
-                    if selection is not None:
-                        record["validation"] = validation_loss()
-                    history["steps"].append(record)
-                    if stopping:
-                        if record["validation"] < best_loss:
-                            best_loss, since_best = record["validation"], 0
-                            best_state = {k: v.detach().clone() for k, v in self.network_.state_dict().items()}
-                        else:
-                            since_best += 1
-                        if since_best >= self.patience:
-                            break
-            if stopping and best_state is not None:  # early stopping keeps the best validated weights
-                self.network_.load_state_dict(best_state)
-            if history["steps"]:
-                last = history["steps"][-1]
-                held_out = f", held-out {last['validation']:.4g}" if "validation" in last else ""
-                where = {"joint": f" (round {round_index})", "path": f" (alpha {alpha})"}.get(phase, "")
-                logger.info("%s%s: %d steps in %.1f s; loss primary %.4g, sparsity %.4g, cluster %.4g%s",
-                            phase, where, local + 1, time.perf_counter() - phase_started,
-                            last["primary"], last["sparsity"], last["cluster"], held_out)
-
-        def save_checkpoint(round_index: int, labels: np.ndarray | None, centers: torch.Tensor | None) -> None:
-            """Everything the rounds after ``round_index`` depend on: weights, optimizer, RNGs, batching, history."""
-            if self.checkpoint is None:
-                return
-            state: dict[str, Any] = {
-                "format": _CHECKPOINT_FORMAT, "version": _CHECKPOINT_VERSION, "fingerprint": fingerprint,
-                "device_type": device.type, "round": round_index, "step": step,
-                "network": {k: v.detach().cpu() for k, v in self.network_.state_dict().items()},
-                "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                "rng": torch.get_rng_state(), "batch_position": batches.position,
-                "history": json.dumps(history), "n_clusters": self.n_clusters_, "k_scores": json.dumps(self.k_scores_),
-                "alpha": json.dumps(alpha), "alpha_path": json.dumps(self.alpha_path_),
-            }
-            if device.type == "cuda":
-                state["cuda_rng"] = torch.cuda.get_rng_state(device)
-            optional = {"batch_order": batches.order, "validation": validation, "centers": centers,
-                        "labels": None if labels is None else torch.from_numpy(labels)}
-            state.update({key: value.cpu() for key, value in optional.items() if value is not None})
-            _save_atomically(state, Path(self.checkpoint))
-
-        previous: np.ndarray | None = None
-        centers: torch.Tensor | None = None
-        self.converged_ = False
-        self.alpha_path_: list[dict[str, Any]] = []
-        if resumed is None:
-            snapshots = []
-            for index, value in enumerate(self.alpha_grid if auto else [alpha]):
-                alpha = float(value) if auto else alpha
-                train(self.pretrain_steps if index == 0 else self.path_steps, "pretrain" if index == 0 else "path",
-                      0, None, None)
-                if auto:
-                    terms, norms = selection_terms(), self._column_norms()
-                    self.alpha_path_.append({
-                        "alpha": alpha, "step": step, "selection_loss": float(terms.mean()),
-                        "selection_se": float(terms.std(ddof=1) / math.sqrt(len(terms))) if len(terms) > 1 else 0.0,
-                        "n_selection": len(terms), "n_genes_tenth": int((norms >= 0.1 * norms.max()).sum())})
-                    snapshots.append({key: value.detach().to("cpu", copy=True)
-                                      for key, value in self.network_.state_dict().items()})
-            if auto:
-                chosen = one_standard_error(np.array([r["selection_loss"] for r in self.alpha_path_]),
-                                            np.array([r["selection_se"] for r in self.alpha_path_]))
-                for index, record in enumerate(self.alpha_path_):
-                    record["chosen"] = index == chosen
-                alpha = float(self.alpha_grid[chosen])
-                self.network_.load_state_dict(snapshots[chosen])
-                del snapshots
-                optimizer = new_optimizer()  # fresh moments: the path's last ones belong to another alpha
-                logger.info("alpha path: chose alpha=%g (held-out primary loss %.4g, lowest %.4g)", alpha,
-                            self.alpha_path_[chosen]["selection_loss"],
-                            min(r["selection_loss"] for r in self.alpha_path_))
-                if validation is None:  # the rows held out to choose alpha train from here on
-                    selection = None
-                    target_device, batches, steps_per_epoch = batching(None)
-            self._choose_n_clusters(self._represent(X_device), generator)
-            save_checkpoint(0, None, None)
-            first_round = 1
-        else:
-            self.network_.load_state_dict(resumed["network"])
-            optimizer.load_state_dict(resumed["optimizer"])
-            generator.set_state(resumed["generator"])
-            torch.set_rng_state(resumed["rng"])
-            if device.type == "cuda":
-                torch.cuda.set_rng_state(resumed["cuda_rng"], device)
-            batches.order = resumed["batch_order"].to(device) if "batch_order" in resumed else None
-            batches.position, step = resumed["batch_position"], resumed["step"]
-            history = json.loads(resumed["history"])
-            self.n_clusters_, self.k_scores_ = resumed["n_clusters"], json.loads(resumed["k_scores"])
-            # the rows held out to choose alpha were not split off (``selection`` is ``validation``): after
-            # the path every row trains
-            alpha, self.alpha_path_ = json.loads(resumed["alpha"]), json.loads(resumed["alpha_path"])
-            if "labels" in resumed:
-                previous, centers = resumed["labels"].numpy(), resumed["centers"].to(device)
-            first_round = resumed["round"] + 1
-            logger.info("resuming from checkpoint %s at round %d", self.checkpoint, first_round)
-
-        rounds_started = time.perf_counter()
-        for round_index in range(first_round, self.max_rounds + 2):
-            hidden = self._represent(X_device)
-            result = kmeans(hidden, self.n_clusters_, n_init=self.kmeans_n_init, generator=generator, init=centers)
-            labels = result.labels.cpu().numpy()
-            centers = result.centers
-            changed = None
-            if previous is not None:
-                permutation = match_labels(labels, previous, self.n_clusters_)
-                labels = permutation[labels]
-                centers = centers[torch.from_numpy(np.argsort(permutation)).to(device)]
-                changed = float(np.mean(labels != previous))
-            history["rounds"].append({"round": round_index, "inertia": result.inertia, "changed_fraction": changed})
-            elapsed = time.perf_counter() - rounds_started
-            trained = round_index - first_round  # rounds whose joint training is done
-            outlook = (f", about {elapsed / trained * (self.max_rounds + 1 - round_index):.0f} s more if every "
-                       "round runs" if trained else "")
-            logger.info("round %d of at most %d: k-means inertia %.4g, %s; %.1f s so far%s", round_index,
-                        self.max_rounds + 1, result.inertia,
-                        "first assignment" if changed is None else f"{changed:.1%} of patients changed cluster "
-                        f"(stop at {self.tol:.1%})", elapsed, outlook)
-            if changed is not None and changed <= self.tol:
-                self.converged_ = True
-                break
-            if round_index > self.max_rounds:
-                break
-            previous = labels
-            train(self.joint_steps, "joint", round_index, centers, torch.from_numpy(labels).to(device))
-            save_checkpoint(round_index, labels, centers)
-
-        assert centers is not None
-        self.alpha_ = tuple(alpha) if isinstance(alpha, list) else alpha
-        self.fit_warnings_ = self._fit_checks(X_device, full_target, labels, initial_norm)
-        self.pattern_importances_ = self._pattern(X_device, hidden)  # the last round's: no step came after it
-        return labels, centers, history
 
     # --------------------------------------------------------------- inference
     def _input(self, X: Any) -> torch.Tensor:

@@ -1,0 +1,449 @@
+"""One DeepType fit in progress: network, optimizer, mini-batches, random state and loss history.
+
+:class:`~deepsubtype.estimator.DeepType` drives a :class:`Training` through its phases: pretraining, the
+alpha path of ``alpha="auto"`` (:meth:`Training.walk_alpha_path`, :meth:`Training.take_alpha`), then rounds
+of {k-means, joint training} (:meth:`Training.run_rounds`). A fit's random state lives here too, so that
+several fits can be interleaved (the ensemble walks every fit's path before any of them goes on) and each
+still gives the result it gives alone.
+
+The alpha path. Pretraining runs at ``alpha_grid[0]`` (the trunk); from there, every alpha of the grid gets
+its own branch of ``path_steps`` steps at that alpha, starting from the same trunk weights and random state,
+with the learning rate along the pretraining's half cosine again (Adam moves a weight by about one learning
+rate per step whatever the penalty, so an alpha needs a learning rate near ``learning_rate`` to act on the
+weights); then the primary loss of held-out samples is scored. Branches instead of one chain of increasing
+alphas (as glmnet walks its path) because a network keeps fitting its training samples with every step:
+along a chain, a larger alpha is also a longer training, and the held-out loss would confound the two.
+The scores of several fits can be pooled (:func:`choose_alpha`) before each fit takes the chosen branch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .cluster import kmeans, match_labels
+from .model import DeepTypeNetwork, add_l21_gradient_, primary_loss, primary_loss_terms
+
+if TYPE_CHECKING:
+    from .estimator import DeepType
+
+__all__ = ["AlphaPath", "Training", "choose_alpha", "one_standard_error"]
+
+logger = logging.getLogger("deepsubtype.estimator")
+
+#: Share of the labelled samples held out of the primary loss to score the path when ``validation_fraction`` is 0.
+SELECTION_FRACTION = 0.2
+CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
+CHECKPOINT_VERSION = 3
+
+
+def one_standard_error(mean: np.ndarray, standard_error: np.ndarray, eligible: np.ndarray | None = None) -> int:
+    """Index of the last (most regularized) candidate whose ``mean`` loss is within one standard error of the
+    lowest, for candidates ordered from least to most regularized (the one-standard-error rule); only
+    ``eligible`` candidates (default all) count, and the first candidate when none is."""
+    mean = np.asarray(mean, dtype=float)
+    eligible = np.ones(len(mean), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    if not eligible.any():
+        return 0
+    masked = np.where(eligible, mean, np.nan)
+    best = int(np.nanargmin(masked))
+    threshold = mean[best] + np.nan_to_num(np.asarray(standard_error, dtype=float)[best])
+    return int(np.flatnonzero(eligible & (mean <= threshold)).max())
+
+
+@dataclass
+class AlphaPath:
+    """One fit's alpha path: the trunk its branches start from and each branch's held-out scores.
+
+    ``alphas`` (n_alphas,); ``terms``: per alpha, the held-out primary-loss terms (one per held-out sample,
+    or per event for survival); ``n_genes_tenth``: per alpha, genes whose first-layer column norm is at least
+    a tenth of the largest; ``collapsed``: per alpha, why its branch is a failed fit ('' when it is not:
+    see :meth:`Training.collapse`); ``trunk``: the weights and random state after the trunk (CPU tensors);
+    ``history``: the trunk's loss records (a fit's history goes on with its chosen branch).
+    """
+
+    alphas: list[float]
+    terms: list[np.ndarray] = field(default_factory=list)
+    n_genes_tenth: list[int] = field(default_factory=list)
+    collapsed: list[str] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    trunk: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def choose_alpha(paths: Sequence[AlphaPath]) -> tuple[int, list[dict[str, Any]]]:
+    """The alpha chosen from the pooled held-out terms of one or more fits' paths (same grid), by the
+    one-standard-error rule among the eligible alphas: those whose branch, and the next larger alpha's, collapsed
+    in no fit. A collapsed network's held-out loss is the trivial predictor's, which on a few held-out samples
+    can be within one standard error of the best; and an alpha next to one that collapses a branch is on the
+    edge: the joint rounds train longer at it, and the L2,1 penalty goes on shrinking every column (on the demo,
+    0.1 beside a collapsing 0.3 collapsed the finished fit). Returns ``(index, records)``, one record per alpha: ``alpha``, ``selection_loss`` (mean of the
+    pooled terms), ``selection_se``, ``n_selection`` (pooled terms), ``n_fits``, ``collapsed`` (the first
+    fit's reason, '' when none collapsed), ``chosen``."""
+    alphas = paths[0].alphas
+    pooled = [np.concatenate([path.terms[index] for path in paths]) for index in range(len(alphas))]
+    mean = np.array([terms.mean() for terms in pooled])
+    se = np.array([terms.std(ddof=1) / math.sqrt(len(terms)) if len(terms) > 1 else 0.0 for terms in pooled])
+    collapsed = [next((path.collapsed[index] for path in paths if path.collapsed[index]), "")
+                 for index in range(len(alphas))]
+    intact = np.array([reason == "" for reason in collapsed])
+    eligible = intact & np.append(intact[1:], True)
+    chosen = one_standard_error(mean, se, eligible)
+    records = [{"alpha": float(alpha), "selection_loss": float(mean[index]), "selection_se": float(se[index]),
+                "n_selection": len(pooled[index]), "n_fits": len(paths), "collapsed": collapsed[index],
+                "chosen": index == chosen}
+               for index, alpha in enumerate(alphas)]
+    if all(collapsed):
+        logger.warning("failed fit? every alpha of the path collapsed the network; alpha=%g kept", alphas[0])
+    elif eligible[-1] and int(np.nanargmin(np.where(eligible, mean, np.nan))) == len(alphas) - 1:
+        logger.warning("alpha path: the lowest held-out loss is at the grid's largest alpha (%g): a larger alpha "
+                       "might do better (extend tuning.alphas)", alphas[-1])
+    return chosen, records
+
+
+class _BatchStream:
+    """Endless mini-batches of ``rows`` (sample indices), reshuffled every epoch, last partial batch dropped.
+
+    The current epoch's ``order`` and the ``position`` in it are its whole state, so a checkpoint can hold it.
+    """
+
+    def __init__(self, rows: torch.Tensor, batch_size: int, generator: torch.Generator) -> None:
+        self.rows, self.batch_size, self.generator = rows, batch_size, generator
+        self.order: torch.Tensor | None = None
+        self.position = 0
+
+    def __next__(self) -> torch.Tensor:
+        if self.order is None or self.position + self.batch_size > len(self.rows):
+            permutation = torch.randperm(len(self.rows), generator=self.generator, device=self.generator.device)
+            self.order, self.position = self.rows[permutation.to(self.rows.device)], 0
+        self.position += self.batch_size
+        return self.order[self.position - self.batch_size:self.position]
+
+
+def save_atomically(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.partial")
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key: value.detach().to("cpu", copy=True) for key, value in state.items()}
+
+
+class Training:
+    """The state of one fit of ``model`` (a :class:`DeepType` whose hyperparameters it reads and whose fitted
+    attributes it sets): ``X`` (n_samples, n_features) float32 and the encoded ``target`` on ``device``.
+
+    ``resumed`` is the checkpoint state this fit goes on from (None for a fresh fit).
+    """
+
+    def __init__(self, model: DeepType, X: np.ndarray, target: np.ndarray, n_outputs: int, device: torch.device,
+                 seed: int, fingerprint: str, resumed: dict[str, Any] | None) -> None:
+        self.model, self.device, self.fingerprint, self.resumed = model, device, fingerprint, resumed
+        self.started = time.perf_counter()
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)  # initialization and dropout, without touching the caller's global RNG state
+            model.network_ = DeepTypeNetwork(X.shape[1], list(model.hidden_layers), n_outputs, task=model.task,
+                                             activation=model.activation, dropout=model.dropout,
+                                             view_sizes=model._view_sizes()).to(device)
+            self.rng_state = torch.get_rng_state()
+            self.cuda_rng_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+        self.network = model.network_
+        self.optimizer = self.new_optimizer()
+        self.X = torch.from_numpy(X).to(device)  # moved once; batches are index views
+        self.full_target = torch.from_numpy(target).to(device)
+        self.step = 0
+        self.history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
+        self.initial_norm = float(model._column_norms().median())
+        model.alpha_path_ = []
+        self.alpha: Any = model.alpha  # the L2,1 weight of the rounds: chosen by take_alpha when "auto"
+        if resumed is None:
+            self.validation = model._split_validation(self.full_target, self.generator)
+        else:
+            self.validation = resumed["validation"].to(device) if "validation" in resumed else None
+        # alpha="auto" scores the path on held-out samples: the validation rows, else rows held out for it alone
+        self.selection = self.validation
+        if model.alpha == "auto" and self.validation is None and resumed is None:
+            self.selection = model._split_validation(self.full_target, self.generator, SELECTION_FRACTION)
+        self.batching(self.selection)
+        self.autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                                       enabled=model.precision == "bf16")
+
+    # ------------------------------------------------------------------ state
+    def new_optimizer(self) -> torch.optim.Adam:
+        # The fused kernel updates all parameters in one pass (fewer memory sweeps than the per-tensor loop).
+        return torch.optim.Adam(self.network.parameters(), lr=self.model.learning_rate,
+                                fused=self.device.type in ("cpu", "cuda"))
+
+    def batching(self, held_out: torch.Tensor | None) -> None:
+        """Mini-batches of the rows not ``held_out`` (their target masked so no training step sees them)."""
+        rows, self.target = self.model._hold_out(self.full_target, held_out)
+        self.batches = _BatchStream(rows, min(self.model.batch_size, len(rows)), self.generator)
+        self.steps_per_epoch = max(1, len(rows) // self.batches.batch_size)
+
+    @contextlib.contextmanager
+    def own_random_state(self) -> Iterator[None]:
+        """Run with this fit's global torch RNG (dropout) and TF32 setting; the caller's are restored after."""
+        tf32 = torch.backends.cuda.matmul.allow_tf32
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.set_rng_state(self.rng_state)
+            if self.cuda_rng_state is not None:
+                torch.cuda.set_rng_state(self.cuda_rng_state, self.device)
+            torch.backends.cuda.matmul.allow_tf32 = self.model.precision == "tf32"
+            try:
+                yield
+            finally:
+                self.rng_state = torch.get_rng_state()
+                if self.cuda_rng_state is not None:
+                    self.cuda_rng_state = torch.cuda.get_rng_state(self.device)
+                torch.backends.cuda.matmul.allow_tf32 = tf32
+
+    def _snapshot(self) -> dict[str, Any]:
+        """Weights, random state, batching and step: what a branch of the path starts from (CPU copies)."""
+        return {"network": _cpu_copy(self.network.state_dict()), "generator": self.generator.get_state(),
+                "rng": torch.get_rng_state(), "step": self.step, "batch_position": self.batches.position,
+                "batch_order": None if self.batches.order is None else self.batches.order.cpu()}
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        self.network.load_state_dict(snapshot["network"])
+        self.generator.set_state(snapshot["generator"])
+        torch.set_rng_state(snapshot["rng"])
+        self.step, self.batches.position = snapshot["step"], snapshot["batch_position"]
+        order = snapshot["batch_order"]
+        self.batches.order = None if order is None else order.to(self.device)
+        self.optimizer = self.new_optimizer()  # fresh moments: every branch starts alike
+
+    # --------------------------------------------------------------- training
+    @torch.no_grad()
+    def selection_terms(self) -> np.ndarray:
+        """Primary-loss terms of the held-out ``selection`` rows (one per sample, per event for survival)."""
+        self.network.eval()
+        x = self.X[self.selection]
+        terms = primary_loss_terms(self.model.task, self.network(x)[1].float(), self.full_target[self.selection], x)
+        self.network.train()
+        return terms.double().cpu().numpy()
+
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        self.network.eval()
+        x = self.X[self.selection]
+        loss = primary_loss(self.model.task, self.network(x)[1].float(), self.full_target[self.selection], x)
+        self.network.train()
+        return float(loss)
+
+    @torch.no_grad()
+    def collapse(self) -> str:
+        """Why the network is a failed fit now, '' when it is not: a primary loss on the training rows no
+        better than the trivial predictor's, or every first-layer column near zero (the checks of
+        :meth:`DeepType._fit_checks`)."""
+        reasons = self.model._fit_checks(self.X, self.target, None, self.initial_norm, log=False)
+        return "; ".join(reasons)
+
+    def train(self, n_steps: int, phase: str, alpha: Any, *, round_index: int = 0,
+              centers: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> None:
+        """``n_steps`` optimizer steps of ``phase`` (pretrain, path or joint) at L2,1 weight ``alpha``, with the
+        learning rate of :meth:`DeepType._learning_rate_at`; pretraining with validation rows stops early."""
+        model, device = self.model, self.device
+        self.network.train()
+        sums = torch.zeros(4, device=device)
+        counted = 0
+        stopping = phase == "pretrain" and self.validation is not None
+        best_loss, best_state, since_best = math.inf, None, 0
+        phase_started = time.perf_counter()
+        local = -1
+        for local in range(n_steps):
+            index = next(self.batches)
+            x = self.X[index]
+            with self.autocast:
+                hidden, output = self.network(x)
+            hidden, output = hidden.float(), output.float()
+            primary = primary_loss(model.task, output, self.target[index], x)
+            loss = primary
+            if centers is not None and labels is not None:
+                cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
+                loss = loss + model.beta * cluster
+            else:
+                cluster = torch.zeros((), device=device)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            sparsity = penalty = torch.zeros((), device=device)
+            for layer, weight in zip(self.network.first_layers, model._alphas_at(alpha, self.step), strict=True):
+                norm = add_l21_gradient_(layer.weight, weight)
+                sparsity, penalty = sparsity + norm, penalty + weight * norm
+            for group in self.optimizer.param_groups:
+                group["lr"] = model._learning_rate_at(phase, local, n_steps)
+            self.optimizer.step()
+            self.step += 1
+            counted += 1
+            sums += torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + penalty])
+            if counted == self.steps_per_epoch or local == n_steps - 1:
+                means = (sums / counted).tolist()
+                record = {"phase": phase, "round": round_index, "step": self.step, "primary": means[0],
+                          "sparsity": means[1], "cluster": means[2], "total": means[3]}
+                if phase == "path":
+                    record["alpha"] = alpha
+                sums.zero_()
+                counted = 0
+                if self.selection is not None:
+                    record["validation"] = self.validation_loss()
+                self.history["steps"].append(record)
+                if stopping:
+                    if record["validation"] < best_loss:
+                        best_loss, since_best = record["validation"], 0
+                        best_state = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+                    else:
+                        since_best += 1
+                    if since_best >= model.patience:
+                        break
+        if stopping and best_state is not None:  # early stopping keeps the best validated weights
+            self.network.load_state_dict(best_state)
+        if self.history["steps"] and local >= 0:
+            last = self.history["steps"][-1]
+            held_out = f", held-out {last['validation']:.4g}" if "validation" in last else ""
+            where = {"joint": f" (round {round_index})", "path": f" (alpha {alpha})"}.get(phase, "")
+            logger.info("%s%s: %d steps in %.1f s; loss primary %.4g, sparsity %.4g, cluster %.4g%s",
+                        phase, where, local + 1, time.perf_counter() - phase_started,
+                        last["primary"], last["sparsity"], last["cluster"], held_out)
+
+    def walk_alpha_path(self) -> AlphaPath:
+        """The trunk at ``alpha_grid[0]``, then one branch per alpha of the grid, each scored on the held-out
+        samples (see the module docstring)."""
+        model = self.model
+        path = AlphaPath(alphas=[float(value) for value in model.alpha_grid])
+        self.train(model.pretrain_steps, "pretrain", path.alphas[0])
+        path.trunk, path.history = self._snapshot(), list(self.history["steps"])
+        for alpha in path.alphas:
+            self._restore(path.trunk)
+            self.train(int(model.path_steps), "path", alpha)
+            norms = model._column_norms()
+            path.terms.append(self.selection_terms())
+            path.n_genes_tenth.append(int((norms >= 0.1 * norms.max()).sum()))
+            path.collapsed.append(self.collapse())
+            path.steps.append(self.step)
+        return path
+
+    def take_alpha(self, path: AlphaPath, records: list[dict[str, Any]]) -> None:
+        """Go on from ``path``'s trunk along the branch ``records`` mark as chosen (:func:`choose_alpha`):
+        the rows held out to score the path train from here on (unless they are validation rows)."""
+        model = self.model
+        chosen = next(index for index, record in enumerate(records) if record["chosen"])
+        model.alpha_path_ = [{**record, "step": step, "fit_selection_loss": float(terms.mean()),
+                              "n_genes_tenth": n_genes}
+                             for record, step, terms, n_genes in zip(records, path.steps, path.terms,
+                                                                     path.n_genes_tenth, strict=True)]
+        alpha = path.alphas[chosen]
+        logger.info("alpha path: chose alpha=%g (held-out primary loss %.4g over %d terms of %d fit(s), lowest "
+                    "%.4g)", alpha, records[chosen]["selection_loss"], records[chosen]["n_selection"],
+                    records[chosen]["n_fits"], min(record["selection_loss"] for record in records))
+        self.history["steps"] = list(path.history)
+        self.selection = self.validation
+        self.batching(self.validation)
+        self._restore(path.trunk)
+        self.train(int(model.path_steps), "path", alpha)
+        self.alpha = alpha
+
+    # ----------------------------------------------------------------- rounds
+    def save_checkpoint(self, round_index: int, alpha: Any, labels: np.ndarray | None,
+                        centers: torch.Tensor | None) -> None:
+        """Everything the rounds after ``round_index`` depend on: weights, optimizer, RNGs, batching, history."""
+        model = self.model
+        if model.checkpoint is None:
+            return
+        state: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "fingerprint": self.fingerprint,
+            "device_type": self.device.type, "round": round_index, "step": self.step,
+            "network": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+            "rng": torch.get_rng_state(), "batch_position": self.batches.position,
+            "history": json.dumps(self.history), "n_clusters": model.n_clusters_,
+            "k_scores": json.dumps(model.k_scores_), "alpha": json.dumps(alpha),
+            "alpha_path": json.dumps(model.alpha_path_),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        optional = {"batch_order": self.batches.order, "validation": self.validation, "centers": centers,
+                    "labels": None if labels is None else torch.from_numpy(labels)}
+        state.update({key: value.cpu() for key, value in optional.items() if value is not None})
+        save_atomically(state, Path(model.checkpoint))  # type: ignore[arg-type]
+
+    def run_rounds(self) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """After pretraining (or from the checkpoint ``resumed``): K, then rounds of {k-means on all samples,
+        joint training} until assignments settle; returns (labels, centres, last representation)."""
+        model, device = self.model, self.device
+        previous: np.ndarray | None = None
+        centers: torch.Tensor | None = None
+        model.converged_ = False
+        resumed, alpha = self.resumed, self.alpha
+        if resumed is None:
+            model._choose_n_clusters(model._represent(self.X), self.generator)
+            self.save_checkpoint(0, alpha, None, None)
+            first_round = 1
+        else:
+            self.network.load_state_dict(resumed["network"])
+            self.optimizer.load_state_dict(resumed["optimizer"])
+            self.generator.set_state(resumed["generator"])
+            torch.set_rng_state(resumed["rng"])
+            if device.type == "cuda":
+                torch.cuda.set_rng_state(resumed["cuda_rng"], device)
+            self.batches.order = resumed["batch_order"].to(device) if "batch_order" in resumed else None
+            self.batches.position, self.step = resumed["batch_position"], resumed["step"]
+            self.history = json.loads(resumed["history"])
+            model.n_clusters_, model.k_scores_ = resumed["n_clusters"], json.loads(resumed["k_scores"])
+            alpha, model.alpha_path_ = json.loads(resumed["alpha"]), json.loads(resumed["alpha_path"])
+            if "labels" in resumed:
+                previous, centers = resumed["labels"].numpy(), resumed["centers"].to(device)
+            first_round = resumed["round"] + 1
+            logger.info("resuming from checkpoint %s at round %d", model.checkpoint, first_round)
+        self.alpha = alpha
+
+        rounds_started = time.perf_counter()
+        for round_index in range(first_round, model.max_rounds + 2):
+            hidden = model._represent(self.X)
+            result = kmeans(hidden, model.n_clusters_, n_init=model.kmeans_n_init, generator=self.generator,
+                            init=centers)
+            labels = result.labels.cpu().numpy()
+            centers = result.centers
+            changed = None
+            if previous is not None:
+                permutation = match_labels(labels, previous, model.n_clusters_)
+                labels = permutation[labels]
+                centers = centers[torch.from_numpy(np.argsort(permutation)).to(device)]
+                changed = float(np.mean(labels != previous))
+            self.history["rounds"].append({"round": round_index, "inertia": result.inertia,
+                                           "changed_fraction": changed})
+            elapsed = time.perf_counter() - rounds_started
+            trained = round_index - first_round  # rounds whose joint training is done
+            outlook = (f", about {elapsed / trained * (model.max_rounds + 1 - round_index):.0f} s more if every "
+                       "round runs" if trained else "")
+            logger.info("round %d of at most %d: k-means inertia %.4g, %s; %.1f s so far%s", round_index,
+                        model.max_rounds + 1, result.inertia,
+                        "first assignment" if changed is None else f"{changed:.1%} of patients changed cluster "
+                        f"(stop at {model.tol:.1%})", elapsed, outlook)
+            if changed is not None and changed <= model.tol:
+                model.converged_ = True
+                break
+            if round_index > model.max_rounds:
+                break
+            previous = labels
+            self.train(model.joint_steps, "joint", alpha, round_index=round_index, centers=centers,
+                       labels=torch.from_numpy(labels).to(device))
+            self.save_checkpoint(round_index, alpha, labels, centers)
+        assert centers is not None
+        return labels, centers, hidden
