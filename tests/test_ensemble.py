@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,3 +91,44 @@ def test_fits_log_a_line_per_phase_round_and_fit(data, caplog) -> None:
     assert "round 1 of at most 3: k-means inertia" in text and "first assignment" in text
     assert "joint (round 1): " in text and "of patients changed cluster" in text
     assert "fit 1 of 2 (seed 0) done" in text and "fit 2 of 2 (seed 1) done" in text and "s left" in text
+
+
+def _path(losses: list[list[float]], collapsed: list[str]) -> Any:
+    from deepsubtype.training import AlphaPath
+
+    return AlphaPath(alphas=[0.0, 0.01, 0.1, 1.0][:len(losses)], terms=[np.array(terms) for terms in losses],
+                     n_genes_tenth=[10] * len(losses), collapsed=collapsed)
+
+
+def test_alpha_choice_pools_the_fits_and_skips_collapsed_branches_and_their_neighbours() -> None:
+    from deepsubtype.training import choose_alpha
+
+    first = _path([[1.0, 3.0], [0.6, 1.0], [0.5, 0.7], [0.4, 0.5]], ["", "", "", "collapsed"])
+    second = _path([[2.0, 2.0], [0.9, 0.7], [0.3, 0.5], [0.45, 0.5]], ["", "", "", ""])
+    chosen, records = choose_alpha([first, second])
+    assert [r["n_selection"] for r in records] == [4] * 4 and records[0]["n_fits"] == 2
+    assert records[3]["collapsed"] == "collapsed", "collapsed in one fit: not eligible for any"
+    # 1.0 collapsed, 0.1 sits beside it: the choice falls among 0 and 0.01
+    assert chosen == 1 and records[1]["chosen"] and sum(r["chosen"] for r in records) == 1
+    # alone, the second fit has no collapse: 1.0 (mean 0.475) is within one SE (0.1) of the lowest (0.4)
+    assert choose_alpha([second])[0] == 3, "without the collapse the largest within one SE wins"
+    everything = _path([[1.0, 1.1], [1.0, 1.1]], ["collapsed", "collapsed"])
+    assert choose_alpha([everything])[0] == 0, "when every branch collapses the smallest alpha is kept"
+
+
+def test_an_ensemble_chooses_one_alpha_for_all_its_fits(data, tmp_path) -> None:
+    X, y = data
+    base = DeepType(**{**SMALL, "alpha": "auto", "pretrain_steps": 150, "max_rounds": 2},
+                    alpha_grid=(0.0, 0.003, 0.03), path_steps=40, checkpoint=tmp_path / "train.pt")
+    model = DeepTypeEnsemble(base, n_fits=3, random_state=0).fit(X, y)
+    assert len({fit.alpha_ for fit in model.fits_}) == 1
+    path = model.fits_[0].alpha_path_
+    assert [record["n_fits"] for record in path] == [3, 3, 3]
+    assert path[0]["n_selection"] == 3 * round(0.2 * len(y)), "every fit's held-out patients pooled"
+    assert [r["selection_loss"] for r in path] == [r["selection_loss"] for r in model.fits_[2].alpha_path_]
+    assert [r["fit_selection_loss"] for r in path] != [r["fit_selection_loss"] for r in model.fits_[2].alpha_path_]
+    assert not list(tmp_path.iterdir()), "each fit's own checkpoint (train.seed{N}.pt) deleted when it finished"
+    # one fit alone, on the same seed, walks the same branches: its own scores are the ensemble fit's
+    alone = DeepType(**{**base.get_params(), "checkpoint": None}).fit(X, y)
+    assert [r["fit_selection_loss"] for r in alone.alpha_path_] == [r["fit_selection_loss"] for r in path]
+    assert alone.alpha_path_[0]["n_fits"] == 1

@@ -258,9 +258,11 @@ def test_defaults_are_the_published_setting_with_a_decaying_learning_rate() -> N
     from deepsubtype.estimator import DEFAULT_ALPHA_GRID
 
     params = DeepType().get_params()
-    assert {key: params[key] for key in PAPER_HYPERPARAMETERS} == PAPER_HYPERPARAMETERS
+    assert {key: params[key] for key in PAPER_HYPERPARAMETERS if key != "alpha"} == {
+        key: value for key, value in PAPER_HYPERPARAMETERS.items() if key != "alpha"}
+    assert params["alpha"] == "auto", "alpha is chosen from the data by default"
     assert params["lr_decay"] == 0.1, "the paper's rate is where the decay starts"
-    assert PAPER_HYPERPARAMETERS["alpha"] in DEFAULT_ALPHA_GRID
+    assert DEFAULT_ALPHA_GRID[0] == 0 < PAPER_HYPERPARAMETERS["alpha"] < DEFAULT_ALPHA_GRID[-1]
 
 
 def test_learning_rate_falls_along_a_half_cosine_then_stays() -> None:
@@ -273,7 +275,8 @@ def test_learning_rate_falls_along_a_half_cosine_then_stays() -> None:
 
 def test_alpha_path_chooses_by_held_out_loss_and_records_it(separated) -> None:
     X, y = separated
-    # alpha = 3 zeroes every gene column: its held-out loss is far above the others', so it cannot be chosen
+    # alpha = 3 shrinks the informative genes' columns too: its held-out loss is above the others', so it cannot
+    # be chosen
     model = DeepType(n_clusters=4, alpha="auto", alpha_grid=(0.0, 0.003, 3.0), path_steps=60, random_state=0,
                      **SMALL).fit(X, y)
     path = pd.DataFrame(model.alpha_path_)
@@ -281,6 +284,8 @@ def test_alpha_path_chooses_by_held_out_loss_and_records_it(separated) -> None:
     assert model.alpha_ in (0.0, 0.003) and path.loc[path["chosen"], "alpha"].item() == model.alpha_
     assert path["selection_loss"].iloc[2] > path["selection_loss"].iloc[:2].max()
     assert (path["n_selection"] == round(0.2 * len(y))).all()
+    assert path["step"].nunique() == 1, "every branch starts from the same pretrained trunk, with as many steps"
+    assert path["fit_selection_loss"].equals(path["selection_loss"]) and (path["n_fits"] == 1).all()
     assert adjusted_rand_score(y, model.labels_) >= 0.9 and model.fit_warnings_ == []
 
 

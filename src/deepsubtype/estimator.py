@@ -51,7 +51,9 @@ _DOMINANT_CLUSTER_SHARE = 0.95
 #: ... or its primary loss is above this share of the trivial predictor's.
 _TRIVIAL_LOSS_SHARE = 0.98
 
-#: The published setting (Chen et al. 2020, original code on METABRIC): the defaults of :class:`DeepType`.
+#: The published setting (Chen et al. 2020, original code on METABRIC): the defaults of :class:`DeepType` but
+#: alpha, which is chosen from the data by default (``alpha="auto"``; the paper's 0.006 was set for 20,000
+#: genes x 1,024 units and is wrong for most other shapes).
 PAPER_HYPERPARAMETERS: dict[str, Any] = {
     "hidden_layers": (1024, 512),
     "activation": "sigmoid",
@@ -242,7 +244,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         hidden_layers: tuple[int, ...] = (1024, 512),
         activation: str = "sigmoid",
         dropout: float = 0.0,
-        alpha: float | tuple[float, ...] | str = 0.006,
+        alpha: float | tuple[float, ...] | str = "auto",
         alpha_grid: tuple[float, ...] = DEFAULT_ALPHA_GRID,
         path_steps: int = 200,
         alpha_ramp_steps: int = 300,

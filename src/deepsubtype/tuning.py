@@ -1,7 +1,7 @@
 """Choice of DeepType's loss weights alpha (sparsity) and beta (k-means), and the table that records it.
 
-``alpha="auto"`` is chosen inside :meth:`DeepType.fit` along a warm-started regularization path
-(about the cost of one fit). ``beta="auto"``, and an explicit alpha grid, are cross-validated here
+``alpha="auto"`` is chosen inside :meth:`DeepType.fit` from branches of the pretrained network, one per
+alpha (:mod:`deepsubtype.training`; about 1.5 times the cost of one fit). ``beta="auto"``, and an explicit alpha grid, are cross-validated here
 as in the paper: every (alpha, beta) of a grid is scored by the held-out primary-task loss over K
 folds (:meth:`DeepType.score`); alpha follows the one-standard-error rule, i.e. the largest
 (sparsest) alpha whose mean score is within one standard error of the best, and beta is the best
@@ -107,11 +107,16 @@ def alpha_path_table(model: DeepType) -> pd.DataFrame:
                              "held_out_loss": [np.nan], "held_out_se": [np.nan], "n_genes_tenth": [np.nan],
                              "chosen": [True], "criterion": ["fixed in config"]}, columns=TUNING_COLUMNS)
     path = pd.DataFrame(model.alpha_path_)
-    n_held_out = int(path["n_selection"].iloc[0])
+    n_held_out, n_fits = int(path["n_selection"].iloc[0]), int(path["n_fits"].iloc[0])
+    rule = (f"alpha branches from the pretrained network, primary loss of {n_held_out} held-out terms of "
+            f"{n_fits} fit{'s' if n_fits > 1 else ''}, one-standard-error rule")
+    collapsed = path["collapsed"].fillna("")
+    beside = collapsed.shift(-1, fill_value="").ne("") & collapsed.eq("")
+    notes = np.where(collapsed.ne(""), "; not eligible: the network collapsed (" + collapsed + ")",
+                     np.where(beside, "; not eligible: the next larger alpha collapsed the network", ""))
     return pd.DataFrame({
         "parameter": "alpha", "alpha": path["alpha"], "beta": model.beta,
         "held_out_loss": path["selection_loss"], "held_out_se": path["selection_se"],
         "n_genes_tenth": path["n_genes_tenth"], "chosen": path["chosen"],
-        "criterion": f"warm-started alpha path, primary loss of {n_held_out} held-out terms, "
-                     "one-standard-error rule",
+        "criterion": [rule + note for note in notes],
     }, columns=TUNING_COLUMNS)
