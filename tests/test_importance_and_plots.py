@@ -47,3 +47,30 @@ def test_plots_return_figures() -> None:
     history = {"steps": [{"phase": "pretrain", "round": 0, "step": s, "primary": 1.0 / s, "sparsity": 2.0,
                           "cluster": 0.0, "total": 1.0} for s in range(1, 5)]}
     assert len(training_history(history).axes) == 4
+
+
+def test_training_history_shows_the_alpha_path_or_the_fixed_alpha() -> None:
+    from types import SimpleNamespace
+
+    from deepsubtype.tuning import alpha_path_table
+
+    reason = "primary loss 0.69 is no better than the trivial predictor's 0.69"
+    path = [{"alpha": alpha, "selection_loss": loss, "selection_se": 0.1, "n_selection": 46, "n_fits": 2,
+             "n_genes_tenth": genes, "collapsed": collapsed, "chosen": alpha == 0.01}
+            for alpha, loss, genes, collapsed in [(0.0, 1.5, 500, ""), (0.01, 0.6, 40, ""), (0.1, 0.5, 9, ""),
+                                                  (1.0, 0.69, 500, reason)]]
+    table = alpha_path_table(SimpleNamespace(alpha_path_=path, beta=1.2))
+    assert table["criterion"].iloc[0].startswith("alpha branches from the pretrained network, primary loss of 46 "
+                                                 "held-out terms of 2 fits")
+    assert table["criterion"].iloc[3].endswith(f"; not eligible: the network collapsed ({reason})")
+    assert table["criterion"].iloc[2].endswith("; not eligible: the next larger alpha collapsed the network")
+    assert not table["criterion"].iloc[1].count("not eligible")
+    history = {"steps": [{"phase": "pretrain", "round": 0, "step": s, "primary": 1.0 / s, "sparsity": 2.0,
+                          "cluster": 0.0, "total": 1.0} for s in range(1, 5)]}
+    figure = training_history(history, tuning=table)
+    panel = figure.axes[-1]
+    assert len(figure.axes) == 5 and panel.get_title() == "alpha path" and panel.get_xlabel() == "alpha"
+    assert [text.get_text() for text in panel.get_legend().get_texts()] == [
+        "eligible", "collapsed or beside a collapse", "chosen (0.01)"]
+    fixed = alpha_path_table(SimpleNamespace(alpha_path_=[], alpha_=0.003, beta=1.2))
+    assert "alpha fixed at 0.003" in training_history(history, tuning=fixed).axes[-1].texts[0].get_text()

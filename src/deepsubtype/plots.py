@@ -23,6 +23,7 @@ __all__ = [
     "embedding_scatter",
     "kaplan_meier",
     "cox_forest",
+    "alpha_path",
     "training_history",
 ]
 
@@ -165,12 +166,44 @@ def consensus_cdf(consensus: dict[int, np.ndarray], delta_area: dict[int, float]
     return fig
 
 
-def training_history(history: dict[str, Any], *, title: str = "") -> Figure:
-    """Loss parts per epoch over training; vertical lines mark k-means rounds."""
+def alpha_path(tuning: pd.DataFrame, *, ax: Any = None) -> Any:
+    """Held-out primary loss (+- one standard error) of every alpha tried, from ``tuning.tsv``'s alpha rows
+    (:func:`~deepsubtype.tuning.alpha_path_table`): the chosen one filled, the ineligible ones (collapsed or
+    beside a collapse) crossed; or a note when alpha was fixed. Returns the axes."""
+    ax = ax if ax is not None else plt.subplots(figsize=(4, 3.2))[1]
+    rows = tuning[tuning["parameter"] == "alpha"]
+    ax.set_title("alpha path")
+    if rows.empty:
+        fixed = tuning["alpha"].iloc[0] if len(tuning) else "?"
+        ax.text(0.5, 0.5, f"alpha fixed at {fixed}\n(no path)", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    alpha = rows["alpha"].astype(float).to_numpy()
+    loss, se = rows["held_out_loss"].to_numpy(float), rows["held_out_se"].to_numpy(float)
+    eligible = ~rows["criterion"].str.contains("not eligible").to_numpy()
+    chosen = rows["chosen"].astype(bool).to_numpy()
+    ax.errorbar(alpha, loss, yerr=se, color="0.3", lw=1, capsize=2, zorder=1)
+    ax.scatter(alpha[eligible], loss[eligible], color="white", edgecolor="C0", zorder=2, label="eligible")
+    ax.scatter(alpha[~eligible], loss[~eligible], color="C3", marker="x", zorder=2,
+               label="collapsed or beside a collapse")
+    ax.scatter(alpha[chosen], loss[chosen], color="C0", zorder=3, label=f"chosen ({alpha[chosen][0]:g})")
+    positive = alpha[alpha > 0]
+    ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1e-3)
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("held-out primary loss")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def training_history(history: dict[str, Any], *, tuning: pd.DataFrame | None = None, title: str = "") -> Figure:
+    """Loss parts per epoch over training (vertical lines mark phases and k-means rounds); with ``tuning``
+    (``tuning.tsv``), the alpha path in a last panel (:func:`alpha_path`)."""
     steps = pd.DataFrame(history["steps"])
     parts = ["primary", "sparsity", "cluster", "total"]
-    fig, axes = plt.subplots(1, len(parts), figsize=(13, 3.2))
-    for ax, part in zip(axes, parts, strict=True):
+    fig, axes = plt.subplots(1, len(parts) + (tuning is not None), figsize=(13 + 3.5 * (tuning is not None), 3.2))
+    if tuning is not None:
+        alpha_path(tuning, ax=axes[-1])
+    for ax, part in zip(axes, parts, strict=False):
         ax.plot(steps["step"], steps[part], lw=1)
         for step in steps.loc[steps["phase"].ne(steps["phase"].shift()) | steps["round"].diff().fillna(0).ne(0),
                               "step"].iloc[1:]:

@@ -88,9 +88,9 @@ def choose_alpha(paths: Sequence[AlphaPath]) -> tuple[int, list[dict[str, Any]]]
     in no fit. A collapsed network's held-out loss is the trivial predictor's, which on a few held-out samples
     can be within one standard error of the best; and an alpha next to one that collapses a branch is on the
     edge: the joint rounds train longer at it, and the L2,1 penalty goes on shrinking every column (on the demo,
-    0.1 beside a collapsing 0.3 collapsed the finished fit). Returns ``(index, records)``, one record per alpha: ``alpha``, ``selection_loss`` (mean of the
-    pooled terms), ``selection_se``, ``n_selection`` (pooled terms), ``n_fits``, ``collapsed`` (the first
-    fit's reason, '' when none collapsed), ``chosen``."""
+    0.1 beside a collapsing 0.3 collapsed the finished fit). Returns ``(index, records)``, one record per
+    alpha: ``alpha``, ``selection_loss`` (mean of the pooled terms), ``selection_se``, ``n_selection`` (pooled
+    terms), ``n_fits``, ``collapsed`` (the first fit's reason, '' when none collapsed), ``chosen``."""
     alphas = paths[0].alphas
     pooled = [np.concatenate([path.terms[index] for path in paths]) for index in range(len(alphas))]
     mean = np.array([terms.mean() for terms in pooled])

@@ -1,11 +1,11 @@
 """Choice of DeepType's loss weights alpha (sparsity) and beta (k-means), and the table that records it.
 
 ``alpha="auto"`` is chosen inside :meth:`DeepType.fit` from branches of the pretrained network, one per
-alpha (:mod:`deepsubtype.training`; about 1.5 times the cost of one fit). ``beta="auto"``, and an explicit alpha grid, are cross-validated here
-as in the paper: every (alpha, beta) of a grid is scored by the held-out primary-task loss over K
-folds (:meth:`DeepType.score`); alpha follows the one-standard-error rule, i.e. the largest
-(sparsest) alpha whose mean score is within one standard error of the best, and beta is the best
-for that alpha.
+alpha (:mod:`deepsubtype.training`; about twice the cost of one fit). ``beta="auto"``, and an explicit
+alpha grid, are cross-validated here as in the paper: every (alpha, beta) of a grid is scored by the
+held-out primary-task loss over K folds (:meth:`DeepType.score`); alpha follows the one-standard-error
+rule, i.e. the largest (sparsest) alpha whose mean score is within one standard error of the best, and
+beta is the best for that alpha.
 """
 
 from __future__ import annotations

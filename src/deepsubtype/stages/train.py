@@ -116,5 +116,5 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
         title = f"Training history: {Path(normalized).parent.name}"
         if model.fit_warnings_:
             title += f"\nWARNING, failed fit? {model.fit_warnings_[0]}"
-        _save_figure(training_history(model.history_, title=title), history_plot)
+        _save_figure(training_history(model.history_, tuning=table, title=title), history_plot)
     return model
