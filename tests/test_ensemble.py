@@ -122,6 +122,8 @@ def test_an_ensemble_chooses_one_alpha_for_all_its_fits(data, tmp_path) -> None:
                     alpha_grid=(0.0, 0.003, 0.03), path_steps=40, checkpoint=tmp_path / "train.pt")
     model = DeepTypeEnsemble(base, n_fits=3, random_state=0).fit(X, y)
     assert len({fit.alpha_ for fit in model.fits_}) == 1
+    seconds = sum(fit.fit_seconds_ for fit in model.fits_)
+    assert 0.9 * model.fit_seconds_ <= seconds <= model.fit_seconds_, "a fit's seconds count its path too"
     path = model.fits_[0].alpha_path_
     assert [record["n_fits"] for record in path] == [3, 3, 3]
     assert path[0]["n_selection"] == 3 * round(0.2 * len(y)), "every fit's held-out patients pooled"

@@ -537,7 +537,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             assert path is not None
             with training.own_random_state():
                 training.take_alpha(path, records)
-        return self._finish(training)
+        self._finish(training)
+        self.fit_seconds_ += path.seconds if path is not None else 0.0  # the path was walked before this call
+        return self
 
     def _finish(self, training: Training) -> DeepType:
         """Rounds of {k-means, joint training} after pretraining; the fitted attributes."""

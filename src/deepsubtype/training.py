@@ -70,7 +70,8 @@ class AlphaPath:
     or per event for survival); ``n_genes_tenth``: per alpha, genes whose first-layer column norm is at least
     a tenth of the largest; ``collapsed``: per alpha, why its branch is a failed fit ('' when it is not:
     see :meth:`Training.collapse`); ``trunk``: the weights and random state after the trunk (CPU tensors);
-    ``history``: the trunk's loss records (a fit's history goes on with its chosen branch).
+    ``history``: the trunk's loss records (a fit's history goes on with its chosen branch); ``seconds``: the
+    time it took.
     """
 
     alphas: list[float]
@@ -80,6 +81,7 @@ class AlphaPath:
     steps: list[int] = field(default_factory=list)
     trunk: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def choose_alpha(paths: Sequence[AlphaPath]) -> tuple[int, list[dict[str, Any]]]:
@@ -337,6 +339,7 @@ class Training:
             path.n_genes_tenth.append(int((norms >= 0.1 * norms.max()).sum()))
             path.collapsed.append(self.collapse())
             path.steps.append(self.step)
+        path.seconds = time.perf_counter() - self.started
         return path
 
     def take_alpha(self, path: AlphaPath, records: list[dict[str, Any]]) -> None:
