@@ -6,7 +6,8 @@ block's first fit alone ("one fit") and for the block's consensus ("N fits", as 
 
 - the clusters: pairwise adjusted Rand index between seed blocks, and the in-sample log-rank p;
 - with ``--validation COHORT`` (a ``model_from`` cohort of the config): that cohort's calls under the
-  model and their log-rank p (the external validation);
+  model and their log-rank p (the external validation), across all clusters and among those of at least
+  ``survival.min_cluster_size`` patients (default 5), as the survival stage reports both;
 - the gene rankings, each DeepType offers (``pattern``: covariance with the representation; ``first_layer``:
   the paper's first-layer weight norm): established markers (``benchmarks/markers.tsv``, set ``--markers``)
   in the top 20 and 50, the univariate test's count beside them, and the pairwise Jaccard index of the
@@ -40,7 +41,7 @@ from deepsubtype.estimator import IMPORTANCE_MEASURES
 from deepsubtype.importance import gene_importance, univariate_ranking
 from deepsubtype.io import attach_clinical, read_clinical, read_expression
 from deepsubtype.stages._inputs import _estimator_params, _target
-from deepsubtype.survival import logrank_table, survival_frame
+from deepsubtype.survival import MIN_CLUSTER_SIZE, logrank_table, survival_frame
 from deepsubtype.transfer import transfer_normalization
 
 HERE = Path(__file__).parent
@@ -60,10 +61,13 @@ AGGREGATIONS = {
 }
 
 
-def logrank_p(labels: np.ndarray, obs: pd.DataFrame, survival: dict) -> float:
+def logrank_p(labels: np.ndarray, obs: pd.DataFrame, survival: dict) -> tuple[float, float]:
+    """Log-rank p across all clusters and among the clusters of at least ``survival.min_cluster_size``
+    patients (the survival stage's two p-values)."""
     frame, _ = survival_frame(pd.Series(labels, index=obs.index), obs, time_column=survival["time"],
                               event_column=survival["event"])
-    return float(logrank_table(frame)["p_value"].iloc[0]) if frame["cluster"].nunique() > 1 else float("nan")
+    test = logrank_table(frame, min_cluster_size=survival.get("min_cluster_size", MIN_CLUSTER_SIZE)).iloc[0]
+    return float(test["p_value"]), float(test["p_value_without_small"])
 
 
 def mean_pairwise(values: list, score) -> tuple[float, float, float]:
@@ -114,7 +118,7 @@ def main() -> None:
 
     runs: dict[str, dict[str, list]] = {"one fit": {}, f"{n_fits} fits": {}}
     for record in runs.values():
-        record.update(labels=[], p=[], external_p=[], external_sizes=[], sizes=[],
+        record.update(labels=[], p=[], external_p=[], external_p_large=[], external_sizes=[], sizes=[],
                       genes={measure: [] for measure in IMPORTANCE_MEASURES})
     seconds = []
     shares_per_block: dict[str, list[np.ndarray]] = {measure: [] for measure in IMPORTANCE_MEASURES}
@@ -128,18 +132,20 @@ def main() -> None:
             record = runs[label]
             record["labels"].append(model.labels_)
             record["sizes"].append("/".join(str(n) for n in np.bincount(model.labels_)))
-            record["p"].append(logrank_p(model.labels_, adata.obs, survival) if survival else float("nan"))
+            record["p"].append(logrank_p(model.labels_, adata.obs, survival)[0] if survival else float("nan"))
             ranking = gene_importance(model)
             for measure in IMPORTANCE_MEASURES:
                 record["genes"][measure].append(list(ranking.sort_values(f"{measure}_rank")["gene"]))
             if external is not None:
                 calls = model.predict(external)
                 record["external_sizes"].append("/".join(str(n) for n in np.bincount(calls)))
-                record["external_p"].append(logrank_p(calls, external.obs, config["cohorts"][arguments.validation]
-                                                      ["survival"]))
+                whole, large = logrank_p(calls, external.obs, config["cohorts"][arguments.validation]["survival"])
+                record["external_p"].append(whole)
+                record["external_p_large"].append(large)
         print(f"seed block {block} ({seconds[-1]:.0f} s): " + "; ".join(
             f"{label}: {r['sizes'][-1]}, p {r['p'][-1]:.2g}"
-            + (f", {arguments.validation} {r['external_sizes'][-1]} p {r['external_p'][-1]:.2g}" if external is not None
+            + (f", {arguments.validation} {r['external_sizes'][-1]} p {r['external_p'][-1]:.2g} (without small "
+               f"clusters {r['external_p_large'][-1]:.2g})" if external is not None
                else "") + ("".join(f", markers top 20 {measure} {count(r['genes'][measure][-1], 20)}"
                                    for measure in IMPORTANCE_MEASURES) if present else "")
             for label, r in runs.items()), flush=True)
@@ -147,17 +153,18 @@ def main() -> None:
     print(f"\n{arguments.cohort}: {arguments.seeds} seed blocks of {n_fits} fits, {np.mean(seconds):.0f} s each; "
           f"settings {model_params}\n")
     print("| | clusters per seed | pairwise ARI (min / median / max) | log-rank p (min - max) |"
-          + (f" {arguments.validation} calls | {arguments.validation} p (min - max) | p < 0.05 |"
-             if external is not None else ""))
-    print("| --- | --- | --- | --- |" + (" --- | --- | --- |" if external is not None else ""))
+          + (f" {arguments.validation} calls | {arguments.validation} p (min - max) | p < 0.05 | p without small "
+             "clusters (min - max) | p < 0.05 |" if external is not None else ""))
+    print("| --- | --- | --- | --- |" + (" --- | --- | --- | --- | --- |" if external is not None else ""))
     for label, r in runs.items():
         ari = mean_pairwise(r["labels"], adjusted_rand_score)
         line = (f"| {label} | {', '.join(r['sizes'])} | {ari[0]:.2f} / {ari[1]:.2f} / {ari[2]:.2f} | "
                 f"{np.nanmin(r['p']):.2g} - {np.nanmax(r['p']):.2g} |")
         if external is not None:
-            significant = sum(p < 0.05 for p in r["external_p"])
-            line += (f" {', '.join(r['external_sizes'])} | {np.nanmin(r['external_p']):.2g} - "
-                     f"{np.nanmax(r['external_p']):.2g} | {significant} of {len(r['external_p'])} |")
+            line += f" {', '.join(r['external_sizes'])} |"
+            for values in (r["external_p"], r["external_p_large"]):
+                line += (f" {np.nanmin(values):.2g} - {np.nanmax(values):.2g} | "
+                         f"{sum(p < 0.05 for p in values)} of {len(values)} |")
         print(line)
     if present:
         jaccard = lambda a, b, size: len(set(a[:size]) & set(b[:size])) / len(set(a[:size]) | set(b[:size]))  # noqa: E731

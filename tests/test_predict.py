@@ -264,6 +264,8 @@ def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> No
     assert list(summary["cohort"]) == ["tiny", "tiny_new"] and list(summary["role"]) == ["discovery", "validation"]
     assert summary.loc[1, "n_genes_found"] == 100 and summary.loc[1, "n_genes_missing"] == 0
     assert summary["logrank_p"].between(0, 1).all()
+    whole = summary["small_clusters"].isna()
+    assert (summary.loc[whole, "logrank_p_without_small"] == summary.loc[whole, "logrank_p"]).all()
     assert (new / "provenance/predict.json").exists() and (tmp_path / "logs/tiny_new/predict.log").exists()
     report = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(config), "--report", str(tmp_path / "report.html"))

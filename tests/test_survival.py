@@ -170,7 +170,27 @@ def test_statistics_that_cannot_be_computed_say_why() -> None:
     per_patient = frame.assign(cluster=np.arange(n), event=rng.integers(0, 2, n))
     with pytest.raises(CoxUnavailable, match="29 terms .* a Cox model needs fewer terms than events"):
         cox_by_cluster(per_patient)
-    assert logrank_table(per_patient).loc[0, "note"].startswith("30 clusters of a single patient (0, 1, 2, 3, 4, ...")
+    table = logrank_table(per_patient)
+    assert table.loc[0, "note"].startswith("30 clusters of fewer than 5 patients (0 (1), 1 (1), 2 (1), 3 (1), 4 (1), ..."
+                                           "); no test among the others")
+    assert np.isnan(table.loc[0, "p_value_without_small"]) and table.loc[0, "n_clusters_without_small"] == 0
+
+
+def test_logrank_names_small_clusters_and_tests_without_them(aml) -> None:
+    """Two patients in a third cluster change the K-group test; the test among the other clusters is the
+    two-group test itself, and with no small cluster both p-values are one."""
+    whole = logrank_table(aml).iloc[0]
+    assert whole["small_clusters"] == "" and whole["note"] == ""
+    assert whole["p_value_without_small"] == whole["p_value"] and whole["n_clusters_without_small"] == 2
+    extra = pd.DataFrame({"cluster": [2, 2], "time": [1.0, 2.0], "event": [1, 1]})
+    table = logrank_table(pd.concat([aml, extra], ignore_index=True)).iloc[0]
+    assert table["n_clusters"] == 3 and table["degrees_of_freedom"] == 2
+    assert table["p_value"] != pytest.approx(whole["p_value"], rel=1e-3)
+    assert table["small_clusters"] == "2:2" and table["n_clusters_without_small"] == 2
+    assert table["p_value_without_small"] == pytest.approx(whole["p_value"], rel=1e-12)
+    assert table["note"] == f"1 cluster of fewer than 5 patients (2 (2)); p among the other 2 clusters: " \
+                            f"{whole['p_value']:.3g}"
+    assert logrank_table(pd.concat([aml, extra]), min_cluster_size=2)["small_clusters"].iloc[0] == ""
 
 
 def test_survival_stage_writes_na_with_the_reason_instead_of_a_lifelines_error(tmp_path) -> None:

@@ -29,6 +29,7 @@ from . import __version__
 from .io import InputError
 from .model import TASKS
 from .schema import check_model_settings
+from .survival import MIN_CLUSTER_SIZE
 
 __all__ = ["main", "build_parser"]
 
@@ -167,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="clinical column the Cox model adjusts for (repeatable)")
     survival.add_argument("--adjustment", choices=["holm", "bh"], default="holm")
     survival.add_argument("--horizon", type=float, help="restricted mean survival time up to this time")
+    survival.add_argument("--min-cluster-size", type=int, default=MIN_CLUSTER_SIZE,
+                          help="clusters of fewer patients are named, and the log-rank test is repeated without them")
     validate = stages.add_parser("validate", help="out-of-fold clusters and their survival statistics")
     validate.add_argument("normalized")
     validate.add_argument("model_dir")
@@ -178,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--event", dest="event_column", required=True)
     validate.add_argument("--unit", dest="time_unit", default="")
     validate.add_argument("--covariate", dest="covariates", action="append", default=[])
+    validate.add_argument("--min-cluster-size", type=int, default=MIN_CLUSTER_SIZE,
+                          help="clusters of fewer patients are named, and the log-rank test is repeated without them")
     validate.add_argument("--folds", type=int, default=5)
     validate.add_argument("--repeats", type=int, default=1)
     validate.add_argument("--seed", type=int, default=0)

@@ -17,7 +17,7 @@ from scipy.stats import false_discovery_control
 from .io import InputError
 
 __all__ = ["EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
-           "kaplan_meier_table", "logrank_table", "adjust_p_values", "pairwise_logrank_table",
+           "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "adjust_p_values", "pairwise_logrank_table",
            "CoxResult", "CoxUnavailable", "cox_by_cluster"]
 
 logger = logging.getLogger(__name__)
@@ -165,27 +165,53 @@ def kaplan_meier_table(frame: pd.DataFrame, *, horizon: float | None = None) -> 
     return pd.DataFrame(rows)
 
 
-def logrank_table(frame: pd.DataFrame) -> pd.DataFrame:
+#: Clusters with fewer patients than this are "small": the log-rank test is also reported without them. The
+#: test's chi-squared approximation wants about 5 expected events per group, which fewer patients never give.
+MIN_CLUSTER_SIZE = 5
+
+
+def _logrank_p(frame: pd.DataFrame) -> tuple[float, float]:
+    """Statistic and p-value of the multivariate log-rank test across ``frame``'s clusters (NaN when undefined)."""
+    if frame["cluster"].nunique() < 2 or not frame["event"].any():
+        return np.nan, np.nan
+    result = multivariate_logrank_test(frame["time"], frame["cluster"], frame["event"])
+    return float(result.test_statistic), float(result.p_value)
+
+
+def logrank_table(frame: pd.DataFrame, *, min_cluster_size: int = MIN_CLUSTER_SIZE) -> pd.DataFrame:
     """Multivariate log-rank test of equal survival across all clusters, as a one-row table.
 
-    Undefined with a single cluster or no event: statistic and p-value are NaN and ``note`` says why;
-    ``note`` also names clusters of a single patient (the test runs, but says little about them).
+    Undefined with a single cluster or no event: statistic and p-value are NaN and ``note`` says why.
+    Clusters of fewer than ``min_cluster_size`` patients are named in ``small_clusters`` and ``note``, and
+    the test is repeated among the other clusters (``p_value_without_small``, with its ``n_clusters`` and
+    degrees of freedom; equal to ``p_value`` when no cluster is small): a group of one or two patients can
+    decide a K-group p-value on its own, and a reader should see both.
     """
     n_clusters = frame["cluster"].nunique()
     n_events = int(frame["event"].sum())
-    sizes = frame["cluster"].value_counts()
-    row: dict[str, object] = {"test": "multivariate_logrank", "n_samples": len(frame), "n_events": n_events,
-                              "n_clusters": n_clusters}
+    sizes = frame["cluster"].value_counts().sort_index()
+    small = sizes[sizes < min_cluster_size]
+    large = frame[~frame["cluster"].isin(small.index)]
+    statistic, p_value = _logrank_p(frame)
+    _, p_without_small = _logrank_p(large) if len(small) else (statistic, p_value)
+    row: dict[str, object] = {
+        "test": "multivariate_logrank", "n_samples": len(frame), "n_events": n_events, "n_clusters": n_clusters,
+        "test_statistic": statistic, "degrees_of_freedom": n_clusters - 1 if np.isfinite(p_value) else 0,
+        "p_value": p_value, "min_cluster_size": min_cluster_size,
+        "small_clusters": ",".join(f"{int(cluster)}:{count}" for cluster, count in small.items()),
+        "n_clusters_without_small": large["cluster"].nunique(),
+        "p_value_without_small": p_without_small,
+    }
     if n_clusters < 2 or n_events == 0:
-        row.update(test_statistic=np.nan, degrees_of_freedom=0, p_value=np.nan,
-                   note="one cluster only" if n_clusters < 2 else "no event: the test is undefined")
+        row["note"] = "one cluster only" if n_clusters < 2 else "no event: the test is undefined"
+    elif len(small):
+        listed = ", ".join(f"{int(cluster)} ({count})" for cluster, count in list(small.items())[:5])
+        row["note"] = (f"{len(small)} cluster{'s' if len(small) > 1 else ''} of fewer than {min_cluster_size} patients ({listed}"
+                       f"{', ...' if len(small) > 5 else ''}); "
+                       + (f"p among the other {row['n_clusters_without_small']} clusters: {p_without_small:.3g}"
+                          if np.isfinite(p_without_small) else "no test among the others (one cluster or no event)"))
     else:
-        result = multivariate_logrank_test(frame["time"], frame["cluster"], frame["event"])
-        singletons = sorted(int(cluster) for cluster in sizes.index[sizes.to_numpy() == 1])
-        row.update(test_statistic=float(result.test_statistic), degrees_of_freedom=n_clusters - 1,
-                   p_value=float(result.p_value),
-                   note=f"{len(singletons)} clusters of a single patient ({', '.join(map(str, singletons[:5]))}"
-                        f"{', ...' if len(singletons) > 5 else ''})" if singletons else "")
+        row["note"] = ""
     return pd.DataFrame([row])
 
 

@@ -144,6 +144,7 @@ def survival_settings(wildcards):
         "covariates": survival["covariates"],
         "adjustment": survival["adjustment"],
         "horizon": survival.get("horizon"),
+        "min_cluster_size": survival["min_cluster_size"],
     }
 
 
@@ -184,6 +185,7 @@ def validation_settings(wildcards):
         "event_column": survival["event_column"],
         "time_unit": survival["time_unit"],
         "covariates": survival["covariates"],
+        "min_cluster_size": survival["min_cluster_size"],
         "folds": config["validation"]["folds"],
         "repeats": config["validation"]["repeats"],
         "n_fits": config["validation"]["n_fits"],

@@ -30,10 +30,13 @@ def aggregate_cohorts(summaries: dict[str, str | Path], output: str | Path) -> p
 
 def _survival_summary(files: dict[str, str | Path], role: str) -> dict[str, Any]:
     """Log-rank p and the hazard ratio of cluster 1 against the reference from a cohort's survival tables."""
-    row: dict[str, Any] = {"logrank_p": np.nan, "hr_cluster_1": np.nan, "hr_cluster_1_lower_95": np.nan,
-                           "hr_cluster_1_upper_95": np.nan}
+    row: dict[str, Any] = {"logrank_p": np.nan, "small_clusters": "", "logrank_p_without_small": np.nan,
+                           "hr_cluster_1": np.nan, "hr_cluster_1_lower_95": np.nan, "hr_cluster_1_upper_95": np.nan}
     if f"{role}/logrank" in files:
-        row["logrank_p"] = float(pd.read_csv(files[f"{role}/logrank"], sep="\t")["p_value"].iloc[0])
+        test = pd.read_csv(files[f"{role}/logrank"], sep="\t").iloc[0]
+        small = test["small_clusters"]
+        row.update(logrank_p=float(test["p_value"]), small_clusters="" if pd.isna(small) else str(small),
+                   logrank_p_without_small=float(test["p_value_without_small"]))
         cox = pd.read_csv(files[f"{role}/cox"], sep="\t").set_index("term")
         if "cluster_1" in cox.index:
             row.update(hr_cluster_1=float(cox.loc["cluster_1", "hazard_ratio"]),
@@ -50,7 +53,8 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
     ``files``: ``{cohort}/overlap``, ``{cohort}/agreement``, ``{cohort}/clusters`` and, with survival,
     ``{cohort}/logrank`` and ``{cohort}/cox``; the training cohort's under ``{cohort}/training/...``.
     Columns: ``cohort``, ``role``, ``trained_on``, ``n_patients``, ``cluster_sizes``, genes found and
-    missing, the platform check, ``mean_confidence``, ``logrank_p``, the hazard ratio of cluster 1 (against
+    missing, the platform check, ``mean_confidence``, ``logrank_p`` (with ``small_clusters``, those under the
+    survival stage's minimum size, and ``logrank_p_without_small``, the test among the others), the hazard ratio of cluster 1 (against
     the Cox model's reference cluster) with its 95 % interval, and ``ari``/``nmi`` against the target.
     """
     rows = []

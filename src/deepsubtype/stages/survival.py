@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..plots import cox_forest, kaplan_meier
 from ..survival import (
+    MIN_CLUSTER_SIZE,
     CoxUnavailable,
     cox_by_cluster,
     kaplan_meier_table,
@@ -59,13 +60,15 @@ def _excluded_patients(assignments: pd.Series, frame: pd.DataFrame, invalid: dic
 
 def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str | Path, *, time_column: str,
                    event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
-                   adjustment: str = "holm", horizon: float | None = None) -> pd.DataFrame:
+                   adjustment: str = "holm", horizon: float | None = None,
+                   min_cluster_size: int = MIN_CLUSTER_SIZE) -> pd.DataFrame:
     """Survival by cluster; writes :data:`SURVIVAL_FILES` into ``output_dir`` (all or nothing).
 
     Kaplan-Meier per cluster (median with 95 % CI; RMST up to ``horizon``), the
     multivariate log-rank test, pairwise log-rank tests adjusted by ``adjustment``
     (``holm`` or ``bh``), and a Cox model on cluster membership adjusted for
-    ``covariates`` with its forest plot. Returns the multivariate test's row.
+    ``covariates`` with its forest plot. Clusters under ``min_cluster_size`` patients are named in the
+    log-rank table, which repeats the test without them. Returns the multivariate test's row.
     """
     assignments = _read_clusters(clusters)
     adata = ad.read_h5ad(normalized)
@@ -73,7 +76,7 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     frame, dropped = survival_frame(assignments, clinical, time_column=time_column, event_column=event_column,
                                     source=str(normalized))
     unit = time_unit or "unspecified"
-    test = logrank_table(frame)
+    test = logrank_table(frame, min_cluster_size=min_cluster_size)
     excluded = _excluded_patients(assignments, frame, adata.uns.get("survival_invalid"))
     n_invalid = int(excluded["reason"].ne(_MISSING).sum())
     test.insert(3, "n_dropped_missing", dropped - n_invalid)

@@ -11,7 +11,7 @@ import pandas as pd
 from ..ensemble import load_model
 from ..io import InputError, Orientation
 from ..plots import kaplan_meier
-from ..survival import CoxUnavailable, cox_by_cluster, logrank_table, survival_frame
+from ..survival import MIN_CLUSTER_SIZE, CoxUnavailable, cox_by_cluster, logrank_table, survival_frame
 from ..validation import cluster_stability, out_of_fold_clusters
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _read_raw, _target
@@ -35,8 +35,8 @@ VALIDATION_FILES = {
 def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: str | Path, output_dir: str | Path,
                      *, task: str = "classification", target: str | None = None, time_column: str,
                      event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
-                     folds: int = 5, repeats: int = 1, seed: int = 0, device: str = "auto",
-                     n_fits: int | None = 1, expression: str | Path | None = None,
+                     min_cluster_size: int = MIN_CLUSTER_SIZE, folds: int = 5, repeats: int = 1, seed: int = 0,
+                     device: str = "auto", n_fits: int | None = 1, expression: str | Path | None = None,
                      orientation: Orientation = "samples_x_genes", clinical: str | Path | None = None,
                      sample_column: str | None = None) -> pd.DataFrame:
     """Out-of-fold clusters and their survival statistics beside the in-sample ones.
@@ -52,7 +52,8 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     :data:`VALIDATION_FILES`: the assignments; per-cluster stability (consensus of the
     fold models on their training patients); the log-rank test and Cox hazard
     ratios for the in-sample clusters and for each repeat's out-of-fold clusters
-    (``assignment`` column); the Kaplan-Meier plot of the first repeat.
+    (``assignment`` column; clusters under ``min_cluster_size`` patients are named and the test is
+    repeated without them); the Kaplan-Meier plot of the first repeat.
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
@@ -83,9 +84,9 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     for name, labels in labelled.items():
         frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
                                   source=str(normalized))
-        test = logrank_table(frame).assign(assignment=name, c_index=_cluster_c_index(frame),
-                                           agreement_with_in_sample=float((labels == assignments[labels.index])
-                                                                          .mean()))
+        agreement = float((labels == assignments[labels.index]).mean())
+        test = logrank_table(frame, min_cluster_size=min_cluster_size).assign(
+            assignment=name, c_index=_cluster_c_index(frame), agreement_with_in_sample=agreement)
         logrank_rows.append(test)
         if frame["cluster"].nunique() >= 2:
             try:
