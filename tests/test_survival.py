@@ -171,8 +171,8 @@ def test_statistics_that_cannot_be_computed_say_why() -> None:
     with pytest.raises(CoxUnavailable, match="29 terms .* a Cox model needs fewer terms than events"):
         cox_by_cluster(per_patient)
     table = logrank_table(per_patient)
-    assert table.loc[0, "note"].startswith("30 clusters of fewer than 5 patients (0 (1), 1 (1), 2 (1), 3 (1), 4 (1), ..."
-                                           "); no test among the others")
+    assert table.loc[0, "note"].startswith("30 clusters of fewer than 5 patients (0 (1), 1 (1), 2 (1), 3 (1), "
+                                           "4 (1), ...); no test among the others")
     assert np.isnan(table.loc[0, "p_value_without_small"]) and table.loc[0, "n_clusters_without_small"] == 0
 
 

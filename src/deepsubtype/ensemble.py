@@ -34,7 +34,7 @@ from sklearn.metrics import adjusted_rand_score
 from .cluster import match_labels, relabel_by_size
 from .estimator import DeepType
 from .io import InputError
-from .training import AlphaPath, choose_alpha
+from .training import AlphaPath, alpha_text, choose_alpha
 
 __all__ = ["DeepTypeEnsemble", "consensus_labels", "consensus_support", "fit_table", "load_model"]
 
@@ -301,10 +301,8 @@ def fit_table(model: DeepType | DeepTypeEnsemble) -> pd.DataFrame:
     for index, fit in enumerate(fits):
         others = (np.delete(model.fit_agreement_[index], index) if isinstance(model, DeepTypeEnsemble)
                   and len(fits) > 1 else np.ones(1))
-        alpha = fit.alpha_
         rows.append({
-            "seed": fit.random_state, "n_clusters": int(fit.n_clusters_),
-            "alpha": ",".join(f"{a:g}" for a in alpha) if isinstance(alpha, tuple) else f"{alpha:g}",
+            "seed": fit.random_state, "n_clusters": int(fit.n_clusters_), "alpha": alpha_text(fit.alpha_),
             "cluster_sizes": ",".join(str(n) for n in np.bincount(fit.labels_, minlength=fit.n_clusters_)),
             "ari_with_consensus": adjusted_rand_score(model.labels_, fit.labels_),
             "median_ari_with_other_fits": float(np.median(others)),

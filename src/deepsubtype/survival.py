@@ -206,7 +206,8 @@ def logrank_table(frame: pd.DataFrame, *, min_cluster_size: int = MIN_CLUSTER_SI
         row["note"] = "one cluster only" if n_clusters < 2 else "no event: the test is undefined"
     elif len(small):
         listed = ", ".join(f"{int(cluster)} ({count})" for cluster, count in list(small.items())[:5])
-        row["note"] = (f"{len(small)} cluster{'s' if len(small) > 1 else ''} of fewer than {min_cluster_size} patients ({listed}"
+        plural = "s" if len(small) > 1 else ""
+        row["note"] = (f"{len(small)} cluster{plural} of fewer than {min_cluster_size} patients ({listed}"
                        f"{', ...' if len(small) > 5 else ''}); "
                        + (f"p among the other {row['n_clusters_without_small']} clusters: {p_without_small:.3g}"
                           if np.isfinite(p_without_small) else "no test among the others (one cluster or no event)"))

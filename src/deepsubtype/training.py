@@ -38,7 +38,7 @@ from .model import DeepTypeNetwork, add_l21_gradient_, primary_loss, primary_los
 if TYPE_CHECKING:
     from .estimator import DeepType
 
-__all__ = ["AlphaPath", "Training", "choose_alpha", "one_standard_error"]
+__all__ = ["AlphaPath", "Training", "alpha_text", "choose_alpha", "one_standard_error"]
 
 logger = logging.getLogger("deepsubtype.estimator")
 
@@ -60,6 +60,15 @@ def one_standard_error(mean: np.ndarray, standard_error: np.ndarray, eligible: n
     best = int(np.nanargmin(masked))
     threshold = mean[best] + np.nan_to_num(np.asarray(standard_error, dtype=float)[best])
     return int(np.flatnonzero(eligible & (mean <= threshold)).max())
+
+
+def alpha_text(value: Any) -> str:
+    """An alpha as the output tables write it: a number (``%g``), ``auto``, or per view ``0.001,0.01``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, tuple | list):
+        return ",".join(f"{float(a):g}" for a in value)
+    return f"{float(value):g}"
 
 
 @dataclass
@@ -234,21 +243,23 @@ class Training:
 
     # --------------------------------------------------------------- training
     @torch.no_grad()
+    def _selection_output(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The held-out ``selection`` rows (n, n_genes) and the network's primary output on them, in eval mode."""
+        self.network.eval()
+        x = self.X[self.selection]
+        output = self.network(x)[1].float()
+        self.network.train()
+        return x, output
+
     def selection_terms(self) -> np.ndarray:
         """Primary-loss terms of the held-out ``selection`` rows (one per sample, per event for survival)."""
-        self.network.eval()
-        x = self.X[self.selection]
-        terms = primary_loss_terms(self.model.task, self.network(x)[1].float(), self.full_target[self.selection], x)
-        self.network.train()
-        return terms.double().cpu().numpy()
+        x, output = self._selection_output()
+        return primary_loss_terms(self.model.task, output, self.full_target[self.selection], x).double().cpu().numpy()
 
-    @torch.no_grad()
     def validation_loss(self) -> float:
-        self.network.eval()
-        x = self.X[self.selection]
-        loss = primary_loss(self.model.task, self.network(x)[1].float(), self.full_target[self.selection], x)
-        self.network.train()
-        return float(loss)
+        """Primary loss of the held-out ``selection`` rows."""
+        x, output = self._selection_output()
+        return float(primary_loss(self.model.task, output, self.full_target[self.selection], x))
 
     @torch.no_grad()
     def collapse(self) -> str:

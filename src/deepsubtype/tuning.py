@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV, KFold
 
 from .estimator import DeepType
+from .training import alpha_text
 
 __all__ = ["alpha_path_table", "one_standard_error_choice", "tune_alpha_beta", "tuning_table"]
 
@@ -71,13 +72,9 @@ TUNING_COLUMNS = ["parameter", "alpha", "beta", "held_out_loss", "held_out_se", 
                   "criterion"]
 
 
-def _alpha_text(value: Any) -> str | float:
-    """An alpha of a grid as ``tuning.tsv`` writes it: a number, ``auto``, or per view ``0.001,0.01``."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, tuple | list):
-        return ",".join(f"{float(a):g}" for a in value)
-    return float(value)
+def _alpha_cell(value: Any) -> str | float:
+    """An alpha as a ``tuning.tsv`` cell: a number stays a number, ``auto`` and per-view tuples are text."""
+    return float(value) if isinstance(value, int | float) else alpha_text(value)
 
 
 def tuning_table(search: GridSearchCV) -> pd.DataFrame:
@@ -89,7 +86,7 @@ def tuning_table(search: GridSearchCV) -> pd.DataFrame:
     searched = [name for name, values in (("alpha", alphas), ("beta", betas)) if len(set(values)) > 1]
     return pd.DataFrame({
         "parameter": "+".join(searched) or "none",
-        "alpha": [_alpha_text(value) for value in alphas],
+        "alpha": [_alpha_cell(value) for value in alphas],
         "beta": betas,
         "held_out_loss": -np.asarray(results["mean_test_score"], dtype=float),
         "held_out_se": np.asarray(results["std_test_score"], dtype=float) / np.sqrt(max(n_folds, 1)),
@@ -103,7 +100,7 @@ def tuning_table(search: GridSearchCV) -> pd.DataFrame:
 def alpha_path_table(model: DeepType) -> pd.DataFrame:
     """``tuning.tsv`` rows of a fitted model: its alpha path (``alpha="auto"``) or its fixed alpha and beta."""
     if not model.alpha_path_:
-        return pd.DataFrame({"parameter": ["none"], "alpha": [_alpha_text(model.alpha_)], "beta": [model.beta],
+        return pd.DataFrame({"parameter": ["none"], "alpha": [_alpha_cell(model.alpha_)], "beta": [model.beta],
                              "held_out_loss": [np.nan], "held_out_se": [np.nan], "n_genes_tenth": [np.nan],
                              "chosen": [True], "criterion": ["fixed in config"]}, columns=TUNING_COLUMNS)
     path = pd.DataFrame(model.alpha_path_)

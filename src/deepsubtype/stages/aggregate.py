@@ -54,8 +54,9 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
     ``{cohort}/logrank`` and ``{cohort}/cox``; the training cohort's under ``{cohort}/training/...``.
     Columns: ``cohort``, ``role``, ``trained_on``, ``n_patients``, ``cluster_sizes``, genes found and
     missing, the platform check, ``mean_confidence``, ``logrank_p`` (with ``small_clusters``, those under the
-    survival stage's minimum size, and ``logrank_p_without_small``, the test among the others), the hazard ratio of cluster 1 (against
-    the Cox model's reference cluster) with its 95 % interval, and ``ari``/``nmi`` against the target.
+    survival stage's minimum size, and ``logrank_p_without_small``, the test among the others), the hazard
+    ratio of cluster 1 (against the Cox model's reference cluster) with its 95 % interval, and ``ari``/``nmi``
+    against the target.
     """
     rows = []
     for cohort, source in pairs.items():
