@@ -13,8 +13,7 @@ Snakemake and the ``deepsubtype`` command line.
 
 __version__ = "0.1.0"
 
-import importlib
-from typing import Any
+from ._lazy import lazy_exports
 
 __all__ = ["DeepType", "DeepTypeEnsemble", "InputError", "PAPER_HYPERPARAMETERS", "__version__", "load_model"]
 
@@ -22,12 +21,4 @@ __all__ = ["DeepType", "DeepTypeEnsemble", "InputError", "PAPER_HYPERPARAMETERS"
 _EXPORTS = {"DeepType": ".estimator", "PAPER_HYPERPARAMETERS": ".estimator", "DeepTypeEnsemble": ".ensemble",
             "load_model": ".ensemble", "InputError": ".errors"}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

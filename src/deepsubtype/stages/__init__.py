@@ -10,30 +10,22 @@ leaves no partial output. Names load on first use: a job imports only its own st
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 #: Public names and the stage module each lives in.
 _EXPORTS = {
-    "EMBEDDING_KEY": "_files", "logging_to": "_files", "snakemake_job": "_files", "write_provenance": "_files",
-    "check_checkout_library": "_files",
-    "normalize_stage": "normalize", "train_stage": "train", "cluster_stage": "cluster", "genes_stage": "genes",
-    "SURVIVAL_FILES": "survival", "survival_stage": "survival",
-    "VALIDATION_FILES": "validate", "validation_stage": "validate",
-    "COMPARE_FILES": "compare", "compare_stage": "compare",
-    "SWEEP_RUN_FILES": "sweep", "sweep_run_stage": "sweep", "sweep_summary_stage": "sweep",
-    "PREDICT_FILES": "predict", "predict_stage": "predict",
-    "aggregate_cohorts": "aggregate", "validation_summary_stage": "aggregate",
+    "EMBEDDING_KEY": "._files", "logging_to": "._files", "snakemake_job": "._files", "write_provenance": "._files",
+    "check_checkout_library": "._files",
+    "normalize_stage": ".normalize", "train_stage": ".train", "cluster_stage": ".cluster", "genes_stage": ".genes",
+    "SURVIVAL_FILES": ".survival", "survival_stage": ".survival",
+    "VALIDATION_FILES": ".validate", "validation_stage": ".validate",
+    "COMPARE_FILES": ".compare", "compare_stage": ".compare",
+    "SWEEP_RUN_FILES": ".sweep", "sweep_run_stage": ".sweep", "sweep_summary_stage": ".sweep",
+    "PREDICT_FILES": ".predict", "predict_stage": ".predict",
+    "aggregate_cohorts": ".aggregate", "validation_summary_stage": ".aggregate",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
