@@ -183,8 +183,8 @@ def logrank_table(frame: pd.DataFrame, *, min_cluster_size: int = MIN_CLUSTER_SI
 
     Undefined with a single cluster or no event: statistic and p-value are NaN and ``note`` says why.
     Clusters of fewer than ``min_cluster_size`` patients are named in ``small_clusters`` and ``note``, and
-    the test is repeated among the other clusters (``p_value_without_small``, with its ``n_clusters`` and
-    degrees of freedom; equal to ``p_value`` when no cluster is small): a group of one or two patients can
+    the test is repeated among the other clusters (``p_value_without_small``, over ``n_clusters_without_small``
+    clusters; equal to ``p_value`` when no cluster is small): a group of one or two patients can
     decide a K-group p-value on its own, and a reader should see both.
     """
     n_clusters = frame["cluster"].nunique()
