@@ -138,6 +138,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Time constant (optimizer steps) of alpha's exponential ramp; 0 applies alpha at once.
     beta
         Weight of the k-means loss (mean squared distance of a sample's representation to its centre).
+    reconstruction_weight
+        Weight of a reconstruction term beside a supervised primary task: a linear decoder maps the
+        representation back to the genes and its mean squared error (z-score units) joins the loss in every
+        phase, so the representation keeps the cohort's main axes of variation besides what the target
+        rewards (a Cox loss on a few dozen events alone learns little else). 0 (default): the paper's loss.
     n_clusters
         Number of clusters K, or ``"auto"``: after pretraining, each K of
         ``n_clusters_range`` is scored on the representation of all samples and the
@@ -249,6 +254,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         path_steps: int = 200,
         alpha_ramp_steps: int = 300,
         beta: float = 1.2,
+        reconstruction_weight: float = 0.0,
         n_clusters: int | str = 3,
         n_clusters_range: tuple[int, int] = (2, 8),
         k_criterion: str = "silhouette",
@@ -279,6 +285,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.alpha_ramp_steps = alpha_ramp_steps
         self.views = views
         self.beta = beta
+        self.reconstruction_weight = reconstruction_weight
         self.n_clusters = n_clusters
         self.n_clusters_range = n_clusters_range
         self.k_criterion = k_criterion
@@ -509,6 +516,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         n_samples = X.shape[0]
         self._check_n_clusters(n_samples)
         self._check_alpha()
+        if not self.reconstruction_weight >= 0:
+            raise ValueError(f"reconstruction_weight must be >= 0, got {self.reconstruction_weight!r}")
         target, n_outputs = self._encode_target(y, n_samples)
 
         device = resolve_device(self.device)
@@ -852,7 +861,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         n_outputs = {"classification": len(meta["classes"]), "reconstruction": 0}.get(model.task, 1)
         network = DeepTypeNetwork(model.n_features_in_, list(model.hidden_layers), n_outputs, task=model.task,
                                   activation=model.activation, dropout=model.dropout,
-                                  view_sizes=model._view_sizes())
+                                  view_sizes=model._view_sizes(), decoder=model.reconstruction_weight > 0)
         network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})
         model.network_ = network.to(resolve_device(device))
         model.cluster_centers_ = state["cluster_centers"].numpy()

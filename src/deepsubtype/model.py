@@ -50,12 +50,13 @@ class DeepTypeNetwork(nn.Module):
     concatenated into the shared layers ``hidden_layers[1:]``. One view: a plain
     fully connected encoder. The head is linear to ``n_outputs`` for supervised
     tasks and, for ``reconstruction``, a decoder mirroring the encoder back to
-    ``n_features``.
+    ``n_features``. With ``decoder=True`` (a supervised task with a reconstruction term), a linear map
+    from the representation back to ``n_features`` (``decoder``), used by the training loss only.
     """
 
     def __init__(self, n_features: int, hidden_layers: list[int], n_outputs: int, *,
                  task: Task, activation: str = "sigmoid", dropout: float = 0.0,
-                 view_sizes: list[int] | None = None) -> None:
+                 view_sizes: list[int] | None = None, decoder: bool = False) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
@@ -77,6 +78,7 @@ class DeepTypeNetwork(nn.Module):
                                                  nn.Linear(decoder_sizes[-1], n_features))
         else:
             self.head = nn.Linear(hidden_layers[-1], n_outputs)
+        self.decoder = nn.Linear(hidden_layers[-1], n_features) if decoder and task != "reconstruction" else None
 
     @property
     def first_layers(self) -> list[nn.Linear]:

@@ -173,7 +173,8 @@ class Training:
             torch.manual_seed(seed)  # initialization and dropout, without touching the caller's global RNG state
             model.network_ = DeepTypeNetwork(X.shape[1], list(model.hidden_layers), n_outputs, task=model.task,
                                              activation=model.activation, dropout=model.dropout,
-                                             view_sizes=model._view_sizes()).to(device)
+                                             view_sizes=model._view_sizes(),
+                                             decoder=model.reconstruction_weight > 0).to(device)
             self.rng_state = torch.get_rng_state()
             self.cuda_rng_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
         self.network = model.network_
@@ -289,6 +290,9 @@ class Training:
             hidden, output = hidden.float(), output.float()
             primary = primary_loss(model.task, output, self.target[index], x)
             loss = primary
+            if self.network.decoder is not None:  # every row: the held-out ones lack only their target
+                loss = loss + model.reconstruction_weight * primary_loss(
+                    "reconstruction", self.network.decoder(hidden), self.target[index], x)
             if centers is not None and labels is not None:
                 cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
                 loss = loss + model.beta * cluster
