@@ -69,6 +69,13 @@ def test_malformed_set_option_is_a_usage_error() -> None:
         main(["train", "a", "b", "c", "--set", "n_clusters"])
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_a_minimum_cluster_size_below_one_is_a_usage_error(value: str, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["survival", "c.tsv", "n.h5ad", "out", "--time", "t", "--event", "e", "--min-cluster-size", value])
+    assert "--min-cluster-size" in capsys.readouterr().err
+
+
 def test_compare_with_an_unknown_target_column_names_it(cohort_files, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["normalize", str(cohort_files["expression"]), str(cohort_files["clinical"]),

@@ -191,6 +191,8 @@ def test_logrank_names_small_clusters_and_tests_without_them(aml) -> None:
     assert table["note"] == f"1 cluster of fewer than 5 patients (2 (2)); p among the other 2 clusters: " \
                             f"{whole['p_value']:.3g}"
     assert logrank_table(pd.concat([aml, extra]), min_cluster_size=2)["small_clusters"].iloc[0] == ""
+    with pytest.raises(ValueError, match="min_cluster_size must be at least 1, got 0"):
+        logrank_table(aml, min_cluster_size=0)
 
 
 def test_survival_stage_writes_na_with_the_reason_instead_of_a_lifelines_error(tmp_path) -> None:

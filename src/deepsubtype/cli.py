@@ -58,6 +58,17 @@ def _clinical_checks(stage: argparse.ArgumentParser) -> None:
                        help="unusable survival values: stop, or leave those patients out of survival (named)")
 
 
+def _positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _cohort_path(text: str) -> tuple[str, str]:
     """``COHORT=PATH``, both kept verbatim."""
     cohort, separator, path = text.partition("=")
@@ -168,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="clinical column the Cox model adjusts for (repeatable)")
     survival.add_argument("--adjustment", choices=["holm", "bh"], default="holm")
     survival.add_argument("--horizon", type=float, help="restricted mean survival time up to this time")
-    survival.add_argument("--min-cluster-size", type=int, default=MIN_CLUSTER_SIZE,
+    survival.add_argument("--min-cluster-size", type=_positive_int, default=MIN_CLUSTER_SIZE,
                           help="clusters of fewer patients are named, and the log-rank test is repeated without them")
     validate = stages.add_parser("validate", help="out-of-fold clusters and their survival statistics")
     validate.add_argument("normalized")
@@ -181,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--event", dest="event_column", required=True)
     validate.add_argument("--unit", dest="time_unit", default="")
     validate.add_argument("--covariate", dest="covariates", action="append", default=[])
-    validate.add_argument("--min-cluster-size", type=int, default=MIN_CLUSTER_SIZE,
+    validate.add_argument("--min-cluster-size", type=_positive_int, default=MIN_CLUSTER_SIZE,
                           help="clusters of fewer patients are named, and the log-rank test is repeated without them")
     validate.add_argument("--folds", type=int, default=5)
     validate.add_argument("--repeats", type=int, default=1)

@@ -187,6 +187,8 @@ def logrank_table(frame: pd.DataFrame, *, min_cluster_size: int = MIN_CLUSTER_SI
     clusters; equal to ``p_value`` when no cluster is small): a group of one or two patients can
     decide a K-group p-value on its own, and a reader should see both.
     """
+    if min_cluster_size < 1:
+        raise ValueError(f"min_cluster_size must be at least 1, got {min_cluster_size}")
     n_clusters = frame["cluster"].nunique()
     n_events = int(frame["event"].sum())
     sizes = frame["cluster"].value_counts().sort_index()
