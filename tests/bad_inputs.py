@@ -11,6 +11,7 @@ Paths in messages are relative to the working directory: each case's files live 
 from __future__ import annotations
 
 import pickle
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .conftest import make_cohort
+from .conftest import CBIOPORTAL_STUDY, make_cohort
 
-Stage = Literal["config", "normalize", "train", "survival", "genes", "aggregate"]
+Stage = Literal["config", "import", "normalize", "train", "survival", "genes", "aggregate"]
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,39 @@ def _foreign_model(directory: Path) -> dict[str, Any]:
     return entry
 
 
+def _study(file: str, edit: Callable[[str], str]) -> Callable[[Path], dict[str, Any]]:
+    """A copy of the shipped cBioPortal test study with ``edit`` applied to the text of ``file``."""
+    def build(directory: Path) -> dict[str, Any]:
+        shutil.copytree(CBIOPORTAL_STUDY, directory)
+        path = directory / file
+        path.write_text(edit(path.read_text()))
+        return {"cbioportal": {"study": str(directory), "profile": "rna_seq_mrna", "case_list": "rna_seq_mrna"},
+                "task": "classification", "target": "SUBTYPE",
+                "survival": {"time": "OS_MONTHS", "event": "OS_STATUS", "unit": "months"}}
+    return build
+
+
+def _without_gene_ids(text: str) -> str:
+    """Every row's Hugo_Symbol and Entrez_Gene_Id cells emptied (probes the file names no gene for)."""
+    header, *rows = text.splitlines()
+    return "\n".join([header, *("\t\t" + row.split("\t", 2)[2] for row in rows)]) + "\n"
+
+
 CASES: list[BadInput] = [
+    BadInput("cbioportal_uncoded_status", "a cBioPortal OS_STATUS without its 0:/1: code ('DECEASED')", "import",
+             "{dir}/data_clinical_patient.txt: OS_STATUS value 'DECEASED' of patient 'PT-000' has no 0:/1: code",
+             _study("data_clinical_patient.txt", lambda text: text.replace("1:DECEASED", "DECEASED", 1))),
+    BadInput("cbioportal_sample_without_patient", "a cBioPortal sample whose PATIENT_ID is not in the patient file",
+             "import", "{dir}/data_clinical_sample.txt: sample 'PT-010-01' has patient 'PT-999', who is not in "
+             "data_clinical_patient.txt", _study("data_clinical_sample.txt",
+                                                 lambda text: text.replace("PT-010\tPT-010-01", "PT-999\tPT-010-01"))),
+    BadInput("cbioportal_probes_without_genes", "a cBioPortal profile whose rows name no gene (symbol and Entrez "
+             "id empty)", "import", "{dir}/data_mrna_seq.txt: no row has a Hugo_Symbol or an Entrez_Gene_Id",
+             _study("data_mrna_seq.txt", _without_gene_ids)),
+    BadInput("cbioportal_duplicate_symbols", "a cBioPortal profile with a gene symbol on two rows (warns, keeps the "
+             "more variable row)", "import", "{dir}/data_mrna_seq.txt: 1 gene symbols on several rows (e.g. "
+             "'G0005'): the row with the largest variance kept, 1 rows dropped",
+             _study("data_mrna_seq.txt", lambda text: text), outcome="warning"),
     BadInput("missing_file", "expression path that does not exist (typo)", "normalize",
              "{dir}/expresion.tsv: file not found", _missing_file,
              snakemake_message="Missing input files for rule normalize:"),

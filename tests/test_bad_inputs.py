@@ -29,9 +29,13 @@ SNAKEMAKE_CASES = [case for case in CASES if case.snakemake]
 PARSE_CASES = [case for case in SNAKEMAKE_CASES if case.stage == "config" or case.snakemake_message]
 #: Cases a job refuses: all in one ``snakemake --keep-going`` run, one cohort each.
 JOB_CASES = [case for case in SNAKEMAKE_CASES if case not in PARSE_CASES]
+#: The subcommand and the rule of a stage, where their names differ from it.
+COMMANDS = {"config": "aggregate", "import": "import-cbioportal"}
+RULES = {"import": "import_cbioportal"}
 QUICK_MODEL = {**FAST_MODEL, "pretrain_steps": 60, "joint_steps": 10, "max_rounds": 2}
 #: What each stage writes, per cohort (relative to results/<cohort>/): must be absent after an error.
 STAGE_OUTPUTS = {
+    "import": ["input"],
     "normalize": ["normalized.h5ad"],
     "train": ["model", "embedding.h5ad", "tuning.tsv", "k_selection.tsv", "fits.tsv", "plots/training_history.png"],
     "survival": ["survival"],
@@ -94,6 +98,11 @@ def _run_cli(case: BadInput, workdir: Path, good_run: Path) -> tuple[int, Path]:
         return main(["aggregate", str(out / "all.tsv"), f"{case.cohort_name}={good_run / 'clusters.tsv'}"]), out
     if case.stage == "genes":
         return main(["genes", f"data/{case.name}/model", str(out / "gene_importance.tsv")]), out
+    if case.stage == "import":
+        study = entry["cbioportal"]
+        return main(["import-cbioportal", study["study"], *(str(out / "input" / name) for name in
+                     ("expression.h5ad", "clinical.tsv", "import.json")), "--profile", study["profile"],
+                     "--case-list", study["case_list"]]), out
     normalized = out / "normalized.h5ad"
     status = _normalize(entry, normalized)
     if case.stage == "normalize":
@@ -126,7 +135,7 @@ def test_cli(case: BadInput, workdir: Path, good_run: Path, capsys: pytest.Captu
             return
         assert status == 2, stderr
         errors = [line for line in stderr.splitlines() if "error" in line.lower()]
-        assert errors == [f"deepsubtype {'aggregate' if case.stage == 'config' else case.stage}: error: "
+        assert errors == [f"deepsubtype {COMMANDS.get(case.stage, case.stage)}: error: "
                           f"{errors[0].split(': error: ', 1)[1]}"] if errors else False, stderr
         assert case.expected() in errors[0]
         for name in STAGE_OUTPUTS.get(case.stage, ["all.tsv"]):
@@ -158,7 +167,8 @@ def _snakemake(workdir: Path, config: dict[str, Any], *arguments: str) -> subpro
 def _target(case: BadInput) -> str:
     return {"normalize": f"results/{case.name}/normalized.h5ad",
             "train": f"results/{case.name}/embedding.h5ad",
-            "survival": f"results/{case.name}/survival/logrank.tsv"}[case.stage]
+            "survival": f"results/{case.name}/survival/logrank.tsv",
+            "import": f"results/{case.name}/input/clinical.tsv"}[case.stage]
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +198,7 @@ def test_snakemake(case: BadInput, workdir: Path, snakemake_run: subprocess.Comp
         return
     errors = [line for line in log.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and case.expected("snakemake") in errors[0], log
-    assert f"Error in rule {case.stage}" in snakemake_run.stderr
+    assert f"Error in rule {RULES.get(case.stage, case.stage)}" in snakemake_run.stderr
     assert f"InputError: {case.expected('snakemake')}" in snakemake_run.stderr, "its one line on the console"
     assert "Traceback (most recent call last)" not in snakemake_run.stderr
     for name in STAGE_OUTPUTS[case.stage]:

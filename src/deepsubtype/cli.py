@@ -1,6 +1,7 @@
 """The ``deepsubtype`` command line: each pipeline stage outside Snakemake.
 
-Example, the demo cohort by hand::
+Example, the demo cohort by hand (a cBioPortal study folder first goes through ``deepsubtype import-cbioportal
+STUDY out/expression.h5ad out/clinical.tsv out/import.json --profile mrna``)::
 
     deepsubtype normalize resources/gse4335/expression.tsv.gz resources/gse4335/clinical.tsv \\
         out/normalized.h5ad --sample-column sample --n-top-genes 5000
@@ -104,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--provenance", metavar="FILE",
                         help="write the package versions and this command's settings to FILE (JSON) on success")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+
+    study = stages.add_parser("import-cbioportal", help="read a cBioPortal study folder into an expression "
+                              "matrix and a clinical table (then: normalize)")
+    study.add_argument("study", help="the study folder (meta_study.txt, meta_*.txt, data_*.txt, case_lists/)")
+    study.add_argument("expression", help="samples x genes .h5ad to write")
+    study.add_argument("clinical", help="clinical table to write (TSV, SAMPLE_ID first)")
+    study.add_argument("report", help="what was read, dropped and collapsed (JSON) to write")
+    study.add_argument("--profile", help="expression profile: stable_id or data file name (default: the only one)")
+    study.add_argument("--case-list", help="case list restricting the samples: stable_id or file name")
 
     normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
     normalize.add_argument("expression", nargs="+",
@@ -277,7 +287,9 @@ def _run(arguments: argparse.Namespace) -> None:
     stage = options.pop("stage")
     options.pop("log")
     provenance = options.pop("provenance")
-    if stage == "normalize":
+    if stage == "import-cbioportal":
+        stages.import_cbioportal_stage(**options)
+    elif stage == "normalize":
         options["n_top_genes"] = options["n_top_genes"] or None
         options["expression"] = _views(options["expression"], options.pop("view_settings"))
         stages.normalize_stage(**options)

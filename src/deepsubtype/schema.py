@@ -50,6 +50,11 @@ def check_config(config: dict[str, Any]) -> None:
     error = best_match(Draft202012Validator(_schema()).iter_errors(config))
     if error is not None:
         raise InputError(error_line(error))
+    for name, cohort in config.get("cohorts", {}).items():
+        layout = [key for key in ("orientation", "sample_column") if key in cohort]
+        if "cbioportal" in cohort and layout:
+            raise InputError(f"config: cohorts.{name}: {layout[0]} is not for a cbioportal cohort (its import "
+                             "writes samples x genes and a clinical table keyed by SAMPLE_ID)")
 
 
 def check_model_settings(settings: dict[str, Any], where: str = "--set") -> None:

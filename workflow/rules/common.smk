@@ -45,6 +45,8 @@ check_model_from()
 #: Cohorts that train their own model, and cohorts that apply another cohort's (`model_from`).
 DISCOVERY = [cohort for cohort in COHORTS if "model_from" not in config["cohorts"][cohort]]
 VALIDATION = [cohort for cohort in COHORTS if "model_from" in config["cohorts"][cohort]]
+#: Cohorts read from a cBioPortal study folder (the import rule writes their matrix and clinical table).
+STUDY_COHORTS = [cohort for cohort in COHORTS if "cbioportal" in config["cohorts"][cohort]]
 
 
 def cohort_pattern(names):
@@ -70,10 +72,39 @@ def section(cohort, name):
     return {**config[name], **config["cohorts"][cohort].get(name, {})}
 
 
+def cohort_files(name):
+    """The cohort's expression matrix and clinical table: its own files, or what the import rule writes from
+    its cBioPortal study (a samples x genes .h5ad and a clinical table keyed by its first column, SAMPLE_ID)."""
+    cohort = config["cohorts"][name]
+    if "cbioportal" in cohort:
+        return {"expression": f"results/{name}/input/expression.h5ad", "clinical": f"results/{name}/input/clinical.tsv"}
+    return {"expression": cohort.get("expression"), "clinical": cohort["clinical"]}
+
+
+def cohort_layout(name):
+    """(orientation, sample_column) of the cohort's files as :func:`cohort_files` names them."""
+    cohort = config["cohorts"][name]
+    if "cbioportal" in cohort:
+        return "samples_x_genes", None
+    return cohort["orientation"], cohort.get("sample_column")
+
+
+def study_inputs(wildcards):
+    """Every file of the cohort's study the import reads: the profile's meta and data files, the clinical
+    attribute files and the case list."""
+    from deepsubtype.cbioportal import study_files
+
+    study = cohort_config(wildcards)["cbioportal"]
+    if not Path(study["study"]).is_dir():  # not downloaded yet: Snakemake names the missing folder's meta file
+        return [str(Path(study["study"]) / "meta_study.txt")]
+    return [str(path) for path in study_files(study["study"], study.get("profile"), study.get("case_list"))]
+
+
 def normalize_inputs(wildcards):
     cohort = cohort_config(wildcards)
-    views = cohort.get("views", {"expression": cohort})
-    return {"clinical": cohort["clinical"], **{f"view_{name}": view["expression"] for name, view in views.items()}}
+    files = cohort_files(wildcards.cohort)
+    views = cohort.get("views", {"expression": files})
+    return {"clinical": files["clinical"], **{f"view_{name}": view["expression"] for name, view in views.items()}}
 
 
 def normalize_settings(wildcards):
@@ -88,12 +119,13 @@ def normalize_settings(wildcards):
             for name, view in cohort["views"].items()
         }
     else:
-        expression = cohort["expression"]
+        expression = cohort_files(wildcards.cohort)["expression"]
     survival = cohort.get("survival", {})
+    orientation, sample_column = cohort_layout(wildcards.cohort)
     return {
         "expression": expression,
-        "orientation": cohort["orientation"],
-        "sample_column": cohort.get("sample_column"),
+        "orientation": orientation,
+        "sample_column": sample_column,
         "missing_views": cohort["missing_views"],
         # checked before training, naming the clinical file
         "target": cohort.get("target"),
@@ -191,8 +223,8 @@ def validation_settings(wildcards):
         "n_fits": config["validation"]["n_fits"],
         "seed": config["seed"],
         "device": config["device"],
-        "orientation": config["cohorts"][wildcards.cohort]["orientation"],
-        "sample_column": config["cohorts"][wildcards.cohort].get("sample_column"),
+        "orientation": cohort_layout(wildcards.cohort)[0],
+        "sample_column": cohort_layout(wildcards.cohort)[1],
     }
 
 
@@ -299,15 +331,15 @@ def predict_inputs(wildcards):
     cohort = cohort_config(wildcards)
     source = cohort["model_from"]
     return {"model": f"results/{source}/model", "training": f"results/{source}/normalized.h5ad",
-            "expression": cohort["expression"], "clinical": cohort["clinical"]}
+            **cohort_files(wildcards.cohort)}
 
 
 def predict_settings(wildcards):
     cohort = cohort_config(wildcards)
     normalize = section(wildcards.cohort, "normalize")
     return {
-        "orientation": cohort["orientation"],
-        "sample_column": cohort.get("sample_column"),
+        "orientation": cohort_layout(wildcards.cohort)[0],
+        "sample_column": cohort_layout(wildcards.cohort)[1],
         "scale": normalize["scale"],
         "missing": normalize["missing"],
         "target": cohort.get("target"),

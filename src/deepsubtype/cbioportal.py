@@ -1,0 +1,326 @@
+"""Reading a cBioPortal study folder (as docs.cbioportal.org/file-formats defines it) into the pair every
+other stage reads: an expression matrix (samples x genes) and one clinical table indexed by sample.
+
+What a study folder holds and how it is read:
+
+- ``meta_*.txt`` files, ``key: value`` lines. An expression profile is a meta file with
+  ``genetic_alteration_type: MRNA_EXPRESSION`` (or ``PROTEIN_LEVEL``, ``METHYLATION``); it is chosen by its
+  ``stable_id`` (``mrna``, ``rna_seq_v2_mrna``; the portal's ``<study>_mrna`` form too) or its
+  ``data_filename``. One profile of those kinds is taken without being named.
+- The profile's data file: genes x samples, tab-separated, with ``Hugo_Symbol`` and/or ``Entrez_Gene_Id``
+  before the sample columns (``NA`` or empty = missing). A gene is its symbol; a row without one takes its
+  Entrez id (``Entrez:<id>``); a row with neither is dropped. Rows that share a symbol are collapsed to the
+  one with the largest variance across samples (the rule most array studies use for probes). All of it is
+  counted and named in :attr:`CbioportalStudy.report` and in the log.
+- ``data_clinical_patient.txt`` and ``data_clinical_sample.txt`` (or the files their meta files name):
+  four ``#`` header lines (display name, description, datatype, priority), then a header of attribute ids.
+  Samples are joined to patients through ``PATIENT_ID``; a sample whose patient is missing from the
+  patient file is an error. Cells such as ``[Not Available]`` are missing.
+- Survival status attributes (``OS_STATUS``, ``DFS_STATUS``, ``PFS_STATUS``, ``DSS_STATUS``, ...) must carry
+  cBioPortal's code (``1:DECEASED``, ``0:LIVING``); an uncoded value is an error naming patient and value.
+- ``case_lists/*.txt``: ``case_list_ids`` restricts the samples when ``case_list`` names one by its
+  ``stable_id`` (with or without the study prefix) or file name.
+- Analysis units are samples; survival belongs to patients. A patient with several profiled samples keeps
+  its first (in the data file's column order) and the others are named as dropped, so no patient counts
+  twice in a survival test.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io import _CELL_MISSING, _examples, _parser_errors_named, clean_ids, clean_labels
+
+__all__ = ["CbioportalStudy", "read_study", "study_files"]
+
+logger = logging.getLogger(__name__)
+
+#: Profile kinds whose data files are continuous genes x samples matrices.
+EXPRESSION_KINDS = ("MRNA_EXPRESSION", "PROTEIN_LEVEL", "METHYLATION")
+#: Columns of a profile's data file that are not samples.
+_GENE_COLUMNS = ("Hugo_Symbol", "Entrez_Gene_Id", "Composite.Element.REF")
+#: cBioPortal's placeholders for missing clinical values, on top of the usual missing tokens.
+_CLINICAL_MISSING = [*_CELL_MISSING, "[Not Available]", "[Not Applicable]", "[Unknown]", "[Not Evaluated]",
+                     "[Discrepancy]", "[Completed]", "[Not Reported]", "[Pending]"]
+#: A survival status attribute: ``OS_STATUS``, ``DFS_STATUS``, ...; its values must read ``0:...``/``1:...``.
+_STATUS_COLUMN = re.compile(r"^[A-Z0-9]+_STATUS$")
+_CODED_STATUS = re.compile(r"^\s*[01]\s*:")
+
+
+@dataclass
+class CbioportalStudy:
+    """A study read by :func:`read_study`.
+
+    ``expression``: samples x genes (float32, ``var_names`` = symbols); ``clinical``: one row per sample of
+    ``expression``, sample attributes then patient attributes; ``report``: what was read, dropped and
+    collapsed (JSON-ready).
+    """
+
+    expression: ad.AnnData
+    clinical: pd.DataFrame
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _meta(path: Path) -> dict[str, str]:
+    """A meta or case-list file's ``key: value`` lines (the value may hold further colons)."""
+    fields = {}
+    with _parser_errors_named(path):
+        for line in path.read_text(encoding="utf-8-sig").splitlines():
+            key, colon, value = line.partition(":")
+            if colon and key.strip():
+                fields[key.strip()] = value.strip()
+    return fields
+
+
+def _metas(folder: Path) -> dict[Path, dict[str, str]]:
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a cBioPortal study folder (no such directory)")
+    metas = {path: _meta(path) for path in sorted(folder.glob("meta_*.txt"))}
+    if not metas:
+        raise InputError(f"{folder}: no meta_*.txt file: not a cBioPortal study folder")
+    return metas
+
+
+def _profile(folder: Path, metas: dict[Path, dict[str, str]], profile: str | None) -> tuple[Path, dict[str, str]]:
+    """(data file, meta fields) of the expression profile named ``profile`` (None: the only one)."""
+    study = next((meta.get("cancer_study_identifier", "") for meta in metas.values()
+                  if meta.get("cancer_study_identifier")), "")
+    candidates = {path: meta for path, meta in metas.items()
+                  if meta.get("genetic_alteration_type", "").upper() in EXPRESSION_KINDS}
+    names = ", ".join(f"{meta.get('stable_id', '?')} ({meta.get('data_filename', '?')})"
+                      for meta in candidates.values()) or "none"
+    if profile is None:
+        if len(candidates) != 1:
+            raise InputError(f"{folder}: {len(candidates)} expression profiles ({names}); name one with "
+                             "cbioportal.profile")
+        path, meta = next(iter(candidates.items()))
+    else:
+        chosen = [(path, meta) for path, meta in candidates.items()
+                  if profile in (meta.get("stable_id"), f"{study}_{meta.get('stable_id')}", meta.get("data_filename"))]
+        if not chosen:
+            raise InputError(f"{folder}: no expression profile {profile!r} (profiles: {names})")
+        path, meta = chosen[0]
+    if "data_filename" not in meta:
+        raise InputError(f"{path}: no data_filename line")
+    return folder / meta["data_filename"], {**meta, "meta_file": path.name}
+
+
+def _clinical_file(folder: Path, metas: dict[Path, dict[str, str]], kind: str) -> Path | None:
+    """The ``PATIENT`` or ``SAMPLE`` attributes file: the one its meta file names, else the usual name."""
+    for meta in metas.values():
+        if (meta.get("genetic_alteration_type", "").upper() == "CLINICAL"
+                and meta.get("datatype", "").upper() == f"{kind}_ATTRIBUTES" and "data_filename" in meta):
+            return folder / meta["data_filename"]
+    default = folder / f"data_clinical_{kind.lower()}.txt"
+    return default if default.exists() else None
+
+
+def study_files(folder: str | Path, profile: str | None = None, case_list: str | None = None) -> list[Path]:
+    """Every file :func:`read_study` reads for this profile and case list (a workflow's inputs)."""
+    folder = Path(folder)
+    metas = _metas(folder)
+    data, meta = _profile(folder, metas, profile)
+    clinical = [path for kind in ("PATIENT", "SAMPLE") if (path := _clinical_file(folder, metas, kind))]
+    cases = [_case_list_file(folder, case_list)[0]] if case_list else []
+    return [folder / meta["meta_file"], data, *clinical, *cases]
+
+
+def _read_attributes(path: Path, id_column: str) -> pd.DataFrame:
+    """A clinical attributes file past its ``#`` header lines, indexed by ``id_column``, missing cells NaN."""
+    with _parser_errors_named(path):
+        with path.open(encoding="utf-8-sig") as handle:
+            skip = 0
+            for line in handle:
+                if not line.startswith("#"):
+                    break
+                skip += 1
+        frame = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, keep_default_na=False,
+                            na_values=_CLINICAL_MISSING, encoding="utf-8-sig")
+    frame.columns = clean_ids(frame.columns, path, "column")
+    if id_column not in frame.columns:
+        raise InputError(f"{path}: no {id_column} column (columns: {_examples(frame.columns, 6)})")
+    if frame[id_column].isna().any():
+        row = int(np.flatnonzero(frame[id_column].isna())[0])
+        raise InputError(f"{path}: empty {id_column} in data row {row + 1}")
+    frame = frame.set_index(id_column)
+    frame.index = clean_ids(frame.index, path, id_column)
+    if frame.index.has_duplicates:
+        raise InputError(f"{path}: duplicate {id_column} {frame.index[frame.index.duplicated()][0]!r}")
+    frame.index.name = None
+    return clean_labels(frame, path)
+
+
+def _check_status_codes(frame: pd.DataFrame, path: Path, what: str) -> None:
+    """Survival status attributes must carry cBioPortal's ``0:``/``1:`` code."""
+    for column in frame.columns:
+        if not _STATUS_COLUMN.match(column):
+            continue
+        values = frame[column].dropna().astype(str)
+        uncoded = values[~values.str.match(_CODED_STATUS)]
+        if len(uncoded):
+            raise InputError(f"{path}: {column} value {uncoded.iloc[0]!r} of {what} {uncoded.index[0]!r} has no "
+                             f"0:/1: code (cBioPortal writes e.g. 1:DECEASED, 0:LIVING; {len(uncoded)} such values)")
+
+
+def _case_list_file(folder: Path, name: str) -> tuple[Path, dict[str, str]]:
+    lists = {path: _meta(path) for path in sorted((folder / "case_lists").glob("*.txt"))}
+    for path, meta in lists.items():
+        stable_id = meta.get("stable_id", "")
+        study = meta.get("cancer_study_identifier", "")
+        if name in (stable_id, stable_id.removeprefix(f"{study}_"), path.name, path.stem):
+            if "case_list_ids" not in meta:
+                raise InputError(f"{path}: no case_list_ids line")
+            return path, meta
+    known = ", ".join(meta.get("stable_id", path.name) for path, meta in lists.items()) or "none"
+    raise InputError(f"{folder}: no case list {name!r} in case_lists/ (case lists: {known})")
+
+
+def _read_profile(path: Path) -> tuple[np.ndarray, pd.Index, pd.DataFrame]:
+    """(values genes x samples float32, sample ids, gene id columns) of a profile's data file."""
+    if not path.exists():
+        raise InputError(f"{path}: the profile's data file does not exist")
+    with _parser_errors_named(path):
+        header = pd.read_csv(path, sep="\t", nrows=0, encoding="utf-8-sig").columns
+        # missing tokens in sample columns only: a gene may be called "NA" in no table, but keep ids as written
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                            na_values={name: _CELL_MISSING for name in header if name not in _GENE_COLUMNS})
+    frame.columns = clean_ids(frame.columns, path, "column")
+    id_columns = [column for column in frame.columns if column in _GENE_COLUMNS]
+    if not {"Hugo_Symbol", "Entrez_Gene_Id"} & set(id_columns):
+        raise InputError(f"{path}: neither a Hugo_Symbol nor an Entrez_Gene_Id column (columns: "
+                         f"{_examples(frame.columns, 4)})")
+    samples = frame.columns.drop(id_columns)
+    if samples.has_duplicates:
+        raise InputError(f"{path}: duplicate sample column {samples[samples.duplicated()][0]!r}")
+    if len(samples) == 0:
+        raise InputError(f"{path}: no sample columns")
+    values = frame[samples].apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & frame[samples].notna()
+    if bad.to_numpy().any():
+        row, column = (int(position[0]) for position in np.nonzero(bad.to_numpy()))
+        gene = frame["Hugo_Symbol"].iloc[row] if "Hugo_Symbol" in frame else frame["Entrez_Gene_Id"].iloc[row]
+        raise InputError(f"{path}: non-numeric value {frame[samples].iat[row, column]!r} for sample "
+                         f"{samples[column]!r} at gene {gene!r}")
+    return values.to_numpy(np.float32), samples, frame[id_columns]
+
+
+def _gene_names(ids: pd.DataFrame, values: np.ndarray, path: Path,
+                report: dict[str, Any]) -> tuple[np.ndarray, pd.Index]:
+    """Rows kept and their gene names: symbol, else ``Entrez:<id>``; one row per symbol (largest variance)."""
+    empty = pd.Series("", index=ids.index)
+    symbol = ids.get("Hugo_Symbol", empty).str.strip()
+    entrez = ids.get("Entrez_Gene_Id", empty).str.strip()
+    symbol = symbol.where(~symbol.isin(["", "NA"]))  # "NA": how R writes a missing symbol
+    entrez = entrez.where(~entrez.isin(["", "0", "NA"]))
+    names = symbol.where(symbol.notna(), "Entrez:" + entrez)
+    unnamed = names.isna().to_numpy()
+    by_entrez = int((symbol.isna() & entrez.notna()).sum())
+    if unnamed.all():
+        raise InputError(f"{path}: no row has a Hugo_Symbol or an Entrez_Gene_Id")
+    if unnamed.any():
+        logger.warning("%s: %d rows have neither a Hugo_Symbol nor an Entrez_Gene_Id: dropped", path, unnamed.sum())
+    if by_entrez:
+        logger.warning("%s: %d rows without a Hugo_Symbol are named by their Entrez id (e.g. %s)", path, by_entrez,
+                       _examples(names[symbol.isna() & entrez.notna()]))
+    with warnings.catch_warnings():  # a row of missing values only: variance NaN, ranked last
+        warnings.simplefilter("ignore", RuntimeWarning)
+        variance = np.nanvar(values, axis=1)
+    table = pd.DataFrame({"name": names, "variance": np.nan_to_num(variance, nan=-1.0)})[~unnamed]
+    order = table.sort_values("variance", ascending=False, kind="stable")
+    kept = order[~order["name"].duplicated()].sort_index()
+    duplicated = order.loc[order["name"].duplicated(), "name"].unique()
+    if len(duplicated):
+        logger.warning("%s: %d gene symbols on several rows (e.g. %s): the row with the largest variance kept, "
+                       "%d rows dropped", path, len(duplicated), _examples(duplicated), len(order) - len(kept))
+    report.update(rows=int(len(names)), rows_without_gene=int(unnamed.sum()), rows_named_by_entrez=by_entrez,
+                  symbols_on_several_rows=int(len(duplicated)), rows_collapsed=int(len(order) - len(kept)),
+                  collapse_rule="the row with the largest variance across samples", genes=int(len(kept)))
+    return kept.index.to_numpy(), pd.Index(kept["name"].astype(str))
+
+
+def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None) -> CbioportalStudy:
+    """Read a cBioPortal study folder: the expression profile ``profile`` (a stable id or data file name;
+    None = the study's only expression profile) of the samples of ``case_list`` (None = every profiled
+    sample), with sample and patient attributes joined per sample. Raises :class:`InputError` with one line
+    naming the file and the sample, patient, column or value at fault."""
+    folder = Path(folder)
+    metas = _metas(folder)
+    data_path, meta = _profile(folder, metas, profile)
+    report: dict[str, Any] = {"study": str(folder), "profile": meta.get("stable_id"),
+                              "profile_name": meta.get("profile_name"), "data_file": data_path.name,
+                              "datatype": meta.get("datatype"), "case_list": case_list}
+    values, samples, ids = _read_profile(data_path)
+    rows, genes = _gene_names(ids, values, data_path, report)
+    values = values[rows]
+
+    sample_path = _clinical_file(folder, metas, "SAMPLE")
+    if sample_path is None:
+        raise InputError(f"{folder}: no sample attributes file (data_clinical_sample.txt or a meta file naming one)")
+    sample_table = _read_attributes(sample_path, "SAMPLE_ID")
+    if "PATIENT_ID" not in sample_table.columns:
+        raise InputError(f"{sample_path}: no PATIENT_ID column")
+    if sample_table["PATIENT_ID"].isna().any():
+        raise InputError(f"{sample_path}: sample {sample_table.index[sample_table['PATIENT_ID'].isna()][0]!r} "
+                         "has no PATIENT_ID")
+    sample_table["PATIENT_ID"] = sample_table["PATIENT_ID"].astype(str)
+    patient_path = _clinical_file(folder, metas, "PATIENT")
+    patient_table = _read_attributes(patient_path, "PATIENT_ID") if patient_path else pd.DataFrame()
+    if patient_path is not None:
+        _check_status_codes(patient_table, patient_path, "patient")
+        orphans = sample_table.index[~sample_table["PATIENT_ID"].isin(patient_table.index)]
+        if len(orphans):
+            raise InputError(f"{sample_path}: sample {orphans[0]!r} has patient "
+                             f"{sample_table.at[orphans[0], 'PATIENT_ID']!r}, who is not in {patient_path.name} "
+                             f"({len(orphans)} such samples)")
+        both = sample_table.columns.drop("PATIENT_ID").intersection(patient_table.columns)
+        if len(both):
+            raise InputError(f"{sample_path}: attribute {both[0]!r} is in {patient_path.name} too; cBioPortal keeps "
+                             "each attribute in one of the two files")
+    _check_status_codes(sample_table, sample_path, "sample")
+
+    profiled = samples
+    if case_list is not None:
+        case_path, case_meta = _case_list_file(folder, case_list)
+        listed = pd.Index([value for value in re.split(r"[\t ,]+", case_meta["case_list_ids"]) if value])
+        absent = listed.difference(samples, sort=False)
+        if len(absent):
+            logger.warning("%s: %d listed samples are not in the profile (e.g. %s)", case_path, len(absent),
+                           _examples(absent))
+        profiled = samples[samples.isin(listed)]
+        report["case_list_file"] = case_path.name
+        report["samples_not_in_case_list"] = int(len(samples) - len(profiled))
+        if len(profiled) == 0:
+            raise InputError(f"{case_path}: none of its samples is in the profile {data_path.name}")
+    unknown = profiled.difference(sample_table.index, sort=False)
+    if len(unknown):
+        raise InputError(f"{data_path}: sample {unknown[0]!r} is not in {sample_path.name} ({len(unknown)} such "
+                         "samples)")
+    patients = sample_table.loc[profiled, "PATIENT_ID"]
+    repeated = profiled[patients.duplicated().to_numpy()]
+    if len(repeated):
+        logger.warning("%s: %d patients have several profiled samples; each keeps its first (in the data file's "
+                       "order), dropped: %s", data_path, patients[repeated].nunique(), _examples(repeated))
+    keep = profiled[~patients.duplicated().to_numpy()]
+    report.update(samples_in_profile=int(len(samples)), samples_dropped_same_patient=[str(s) for s in repeated],
+                  samples=int(len(keep)), patients=int(len(keep)))
+
+    columns = samples.get_indexer(keep)
+    expression = ad.AnnData(X=np.ascontiguousarray(values[:, columns].T), obs=pd.DataFrame(index=keep),
+                            var=pd.DataFrame(index=genes))
+    clinical = sample_table.loc[keep]
+    if patient_path is not None:
+        clinical = clinical.join(patient_table, on="PATIENT_ID")
+    clinical.index.name = "SAMPLE_ID"
+    logger.info("%s: profile %s (%s), %d samples of %d patients x %d genes", folder, meta.get("stable_id"),
+                data_path.name, expression.n_obs, len(keep), expression.n_vars)
+    return CbioportalStudy(expression=expression, clinical=clinical, report=report)

@@ -1,0 +1,24 @@
+# Cohorts given as a cBioPortal study folder: one expression profile and the clinical attributes read into the
+# matrix and table every other rule reads (results/{cohort}/input/), with import.json saying what was dropped.
+
+
+rule import_cbioportal:
+    input:
+        study_inputs,
+    output:
+        expression="results/{cohort}/input/expression.h5ad",
+        clinical="results/{cohort}/input/clinical.tsv",
+        report="results/{cohort}/input/import.json",
+        provenance="results/{cohort}/provenance/import.json",
+    wildcard_constraints:
+        cohort=cohort_pattern(STUDY_COHORTS),
+    params:
+        study=lambda wildcards: cohort_config(wildcards)["cbioportal"],
+    log:
+        "logs/{cohort}/import.log",
+    benchmark:
+        "results/{cohort}/benchmarks/import.tsv"
+    conda:
+        "../../envs/deepsubtype.yaml"
+    script:
+        "../scripts/import_cbioportal.py"
