@@ -10,6 +10,7 @@ Paths in messages are relative to the working directory: each case's files live 
 
 from __future__ import annotations
 
+import gzip
 import pickle
 import shutil
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .conftest import CBIOPORTAL_STUDY, make_cohort
+from .conftest import CBIOPORTAL_STUDY, GEO_SERIES, make_cohort
 
 Stage = Literal["config", "import", "normalize", "train", "survival", "genes", "aggregate"]
 
@@ -193,6 +194,30 @@ def _study(file: str, edit: Callable[[str], str]) -> Callable[[Path], dict[str, 
     return build
 
 
+def _geo(edit_series: Callable[[str], str] = lambda text: text,
+         edit_platform: Callable[[str], str] = lambda text: text) -> Callable[[Path], dict[str, Any]]:
+    """A copy of the shipped GEO test series (and its platform table) with the edits applied."""
+    def build(directory: Path) -> dict[str, Any]:
+        directory.mkdir(parents=True)
+        series = directory / "GSE99999_series_matrix.txt.gz"
+        with gzip.open(GEO_SERIES / series.name, "rt") as source, gzip.open(series, "wt") as target:
+            target.write(edit_series(source.read()))
+        platform = directory / "GPL99999-tbl-1.txt"
+        platform.write_text(edit_platform((GEO_SERIES / platform.name).read_text()))
+        return {"geo": {"series_matrix": str(series), "platform": str(platform)},
+                "task": "classification", "target": "subtype",
+                "survival": {"time": "os time (months)", "event": "os event", "unit": "months"}}
+    return build
+
+
+def _without_symbols(text: str) -> str:
+    """Every probe's Gene Symbol cell of a platform table emptied."""
+    lines = text.splitlines()
+    header = next(index for index, line in enumerate(lines) if not line.startswith("#"))
+    rows = [line.split("\t") for line in lines[header + 1:]]
+    return "\n".join([*lines[:header + 1], *("\t".join([row[0], row[1], "", *row[3:]]) for row in rows)]) + "\n"
+
+
 def _without_gene_ids(text: str) -> str:
     """Every row's Hugo_Symbol and Entrez_Gene_Id cells emptied (probes the file names no gene for)."""
     header, *rows = text.splitlines()
@@ -200,6 +225,15 @@ def _without_gene_ids(text: str) -> str:
 
 
 CASES: list[BadInput] = [
+    BadInput("geo_probes_without_genes", "a GEO platform table whose probes have no gene symbol", "import",
+             "{dir}/GPL99999-tbl-1.txt: no probe of the series matrix maps to one gene (1 of 139 probes are not in "
+             "the platform table, 139 have no symbol)", _geo(edit_platform=_without_symbols)),
+    BadInput("geo_non_numeric", "a text cell ('high') in a GEO series matrix table", "import",
+             "{dir}/GSE99999_series_matrix.txt.gz: non-numeric value 'high' for sample 'GSM9001' at probe '1000_at'",
+             _geo(lambda text: text.replace('"1000_at"\t9.1257\t6.7876', '"1000_at"\t9.1257\thigh', 1))),
+    BadInput("geo_ragged_sample_line", "a GEO !Sample_ line with a cell missing", "import",
+             "{dir}/GSE99999_series_matrix.txt.gz: line !Sample_characteristics_ch1 has 59 cells for 60 samples",
+             _geo(lambda text: text.replace('\t"age: 68"', "", 1))),
     BadInput("cbioportal_uncoded_status", "a cBioPortal OS_STATUS without its 0:/1: code ('DECEASED')", "import",
              "{dir}/data_clinical_patient.txt: OS_STATUS value 'DECEASED' of patient 'PT-000' has no 0:/1: code",
              _study("data_clinical_patient.txt", lambda text: text.replace("1:DECEASED", "DECEASED", 1))),

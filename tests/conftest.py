@@ -11,6 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 #: A small study folder in cBioPortal's format, with the format's quirks (see its README.md).
 CBIOPORTAL_STUDY = REPO / "tests" / "data" / "cbioportal_tiny"
+#: A small GEO series matrix and its platform table, with the format's quirks (see its README.md).
+GEO_SERIES = REPO / "tests" / "data" / "geo_tiny"
 
 
 def separated_classes(n_samples: int, n_classes: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:

@@ -29,9 +29,8 @@ SNAKEMAKE_CASES = [case for case in CASES if case.snakemake]
 PARSE_CASES = [case for case in SNAKEMAKE_CASES if case.stage == "config" or case.snakemake_message]
 #: Cases a job refuses: all in one ``snakemake --keep-going`` run, one cohort each.
 JOB_CASES = [case for case in SNAKEMAKE_CASES if case not in PARSE_CASES]
-#: The subcommand and the rule of a stage, where their names differ from it.
-COMMANDS = {"config": "aggregate", "import": "import-cbioportal"}
-RULES = {"import": "import_cbioportal"}
+#: The subcommand of a stage, where its name differs from it (the import stages: per source, see _source).
+COMMANDS = {"config": "aggregate"}
 QUICK_MODEL = {**FAST_MODEL, "pretrain_steps": 60, "joint_steps": 10, "max_rounds": 2}
 #: What each stage writes, per cohort (relative to results/<cohort>/): must be absent after an error.
 STAGE_OUTPUTS = {
@@ -57,6 +56,11 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _entry(workdir: Path, name: str) -> dict[str, Any]:
     return json.loads((workdir / "entries.json").read_text())[name]
+
+
+def _source(workdir: Path, case: BadInput) -> str:
+    """What an import case reads: ``cbioportal`` or ``geo``."""
+    return "geo" if "geo" in _entry(workdir, case.name) else "cbioportal"
 
 
 def _model_options(entry: dict[str, Any]) -> list[str]:
@@ -99,9 +103,12 @@ def _run_cli(case: BadInput, workdir: Path, good_run: Path) -> tuple[int, Path]:
     if case.stage == "genes":
         return main(["genes", f"data/{case.name}/model", str(out / "gene_importance.tsv")]), out
     if case.stage == "import":
+        outputs = [str(out / "input" / name) for name in ("expression.h5ad", "clinical.tsv", "import.json")]
+        if "geo" in entry:
+            return main(["import-geo", entry["geo"]["series_matrix"], *outputs, "--platform",
+                         entry["geo"]["platform"]]), out
         study = entry["cbioportal"]
-        return main(["import-cbioportal", study["study"], *(str(out / "input" / name) for name in
-                     ("expression.h5ad", "clinical.tsv", "import.json")), "--profile", study["profile"],
+        return main(["import-cbioportal", study["study"], *outputs, "--profile", study["profile"],
                      "--case-list", study["case_list"]]), out
     normalized = out / "normalized.h5ad"
     status = _normalize(entry, normalized)
@@ -135,7 +142,8 @@ def test_cli(case: BadInput, workdir: Path, good_run: Path, capsys: pytest.Captu
             return
         assert status == 2, stderr
         errors = [line for line in stderr.splitlines() if "error" in line.lower()]
-        assert errors == [f"deepsubtype {COMMANDS.get(case.stage, case.stage)}: error: "
+        command = f"import-{_source(workdir, case)}" if case.stage == "import" else COMMANDS.get(case.stage, case.stage)
+        assert errors == [f"deepsubtype {command}: error: "
                           f"{errors[0].split(': error: ', 1)[1]}"] if errors else False, stderr
         assert case.expected() in errors[0]
         for name in STAGE_OUTPUTS.get(case.stage, ["all.tsv"]):
@@ -198,7 +206,8 @@ def test_snakemake(case: BadInput, workdir: Path, snakemake_run: subprocess.Comp
         return
     errors = [line for line in log.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and case.expected("snakemake") in errors[0], log
-    assert f"Error in rule {RULES.get(case.stage, case.stage)}" in snakemake_run.stderr
+    rule = f"import_{_source(workdir, case)}" if case.stage == "import" else case.stage
+    assert f"Error in rule {rule}" in snakemake_run.stderr
     assert f"InputError: {case.expected('snakemake')}" in snakemake_run.stderr, "its one line on the console"
     assert "Traceback (most recent call last)" not in snakemake_run.stderr
     for name in STAGE_OUTPUTS[case.stage]:

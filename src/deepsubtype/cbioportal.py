@@ -11,7 +11,7 @@ What a study folder holds and how it is read:
   before the sample columns (``NA`` or empty = missing). A gene is its symbol; a row without one takes its
   Entrez id (``Entrez:<id>``); a row with neither is dropped. Rows that share a symbol are collapsed to the
   one with the largest variance across samples (the rule most array studies use for probes). All of it is
-  counted and named in :attr:`CbioportalStudy.report` and in the log.
+  counted and named in :attr:`ImportedCohort.report` and in the log.
 - ``data_clinical_patient.txt`` and ``data_clinical_sample.txt`` (or the files their meta files name):
   four ``#`` header lines (display name, description, datatype, priority), then a header of attribute ids.
   Samples are joined to patients through ``PATIENT_ID``; a sample whose patient is missing from the
@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +38,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import _CELL_MISSING, _examples, _parser_errors_named, clean_ids, clean_labels
+from .io import _CELL_MISSING, ImportedCohort, _examples, _parser_errors_named, clean_ids, clean_labels
 
-__all__ = ["CbioportalStudy", "read_study", "study_files"]
+__all__ = ["read_study", "study_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,20 +54,6 @@ _CLINICAL_MISSING = [*_CELL_MISSING, "[Not Available]", "[Not Applicable]", "[Un
 #: A survival status attribute: ``OS_STATUS``, ``DFS_STATUS``, ...; its values must read ``0:...``/``1:...``.
 _STATUS_COLUMN = re.compile(r"^[A-Z0-9]+_STATUS$")
 _CODED_STATUS = re.compile(r"^\s*[01]\s*:")
-
-
-@dataclass
-class CbioportalStudy:
-    """A study read by :func:`read_study`.
-
-    ``expression``: samples x genes (float32, ``var_names`` = symbols); ``clinical``: one row per sample of
-    ``expression``, sample attributes then patient attributes; ``report``: what was read, dropped and
-    collapsed (JSON-ready).
-    """
-
-    expression: ad.AnnData
-    clinical: pd.DataFrame
-    report: dict[str, Any] = field(default_factory=dict)
 
 
 def _meta(path: Path) -> dict[str, str]:
@@ -248,7 +233,7 @@ def _gene_names(ids: pd.DataFrame, values: np.ndarray, path: Path,
     return kept.index.to_numpy(), pd.Index(kept["name"].astype(str))
 
 
-def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None) -> CbioportalStudy:
+def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None) -> ImportedCohort:
     """Read a cBioPortal study folder: the expression profile ``profile`` (a stable id or data file name;
     None = the study's only expression profile) of the samples of ``case_list`` (None = every profiled
     sample), with sample and patient attributes joined per sample. Raises :class:`InputError` with one line
@@ -323,4 +308,4 @@ def read_study(folder: str | Path, *, profile: str | None = None, case_list: str
     clinical.index.name = "SAMPLE_ID"
     logger.info("%s: profile %s (%s), %d samples of %d patients x %d genes", folder, meta.get("stable_id"),
                 data_path.name, expression.n_obs, len(keep), expression.n_vars)
-    return CbioportalStudy(expression=expression, clinical=clinical, report=report)
+    return ImportedCohort(expression=expression, clinical=clinical, report=report)

@@ -115,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--profile", help="expression profile: stable_id or data file name (default: the only one)")
     study.add_argument("--case-list", help="case list restricting the samples: stable_id or file name")
 
+    geo = stages.add_parser("import-geo", help="read a GEO series matrix into an expression matrix and a clinical "
+                            "table (then: normalize)")
+    geo.add_argument("series_matrix", help="GSExxxx_series_matrix.txt[.gz]")
+    geo.add_argument("expression", help="samples x genes .h5ad to write")
+    geo.add_argument("clinical", help="clinical table to write (TSV, sample = GSM accession first)")
+    geo.add_argument("report", help="what was read, dropped and collapsed (JSON) to write")
+    geo.add_argument("--platform", help="the platform's annotation table (GEO's full GPL table): probes to genes")
+    geo.add_argument("--gene-column", help="its gene symbol column (default: the first of the usual names)")
+
     normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
     normalize.add_argument("expression", nargs="+",
                            help="expression matrix (.h5ad, .csv/.tsv[.gz], .parquet), or several views as VIEW=PATH")
@@ -127,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("--missing", choices=["fail", "drop_genes", "impute"], default="fail",
                            help="missing or infinite values: stop, drop the genes, or impute the gene median")
     normalize.add_argument("--no-zscore", dest="zscore", action="store_false", help="skip the per-gene z-score")
+    normalize.add_argument("--minmax", action="store_true",
+                           help="then rescale each gene to [0, 1] by its range (the DeepType paper's scaling)")
     normalize.add_argument("--view-set", dest="view_settings", type=_setting, action="append", default=[],
                            metavar="VIEW.KEY=VALUE", help="a setting for one view, e.g. rna.scale=counts (repeatable)")
     normalize.add_argument("--missing-views", choices=["mask", "drop"], default="mask",
@@ -289,6 +300,8 @@ def _run(arguments: argparse.Namespace) -> None:
     provenance = options.pop("provenance")
     if stage == "import-cbioportal":
         stages.import_cbioportal_stage(**options)
+    elif stage == "import-geo":
+        stages.import_geo_stage(**options)
     elif stage == "normalize":
         options["n_top_genes"] = options["n_top_genes"] or None
         options["expression"] = _views(options["expression"], options.pop("view_settings"))

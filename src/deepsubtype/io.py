@@ -18,8 +18,9 @@ import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anndata as ad
 import numpy as np
@@ -30,6 +31,7 @@ from .errors import InputError
 
 __all__ = [
     "InputError",
+    "ImportedCohort",
     "Orientation",
     "read_expression",
     "read_clinical",
@@ -52,6 +54,17 @@ _CELL_MISSING = sorted({*MISSING_TOKENS, "#N/A", "#N/A N/A", "#NA", "-1.#IND", "
 _CHUNK_CELLS = 2**22
 #: Cells per float32 slab collecting the chunks (2^24 = 64 MB, above glibc's largest mmap threshold, 32 MB).
 _SLAB_CELLS = 2**24
+
+
+@dataclass
+class ImportedCohort:
+    """A cohort read from a source that holds matrix and clinical data together (a cBioPortal study, a GEO
+    series matrix): ``expression`` samples x genes (float32), ``clinical`` one row per sample of ``expression``,
+    ``report`` what was read, dropped and collapsed (JSON-ready)."""
+
+    expression: ad.AnnData
+    clinical: pd.DataFrame
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 #: What a cohort name may be (it becomes a directory and a wildcard): no path separators, spaces or shell

@@ -52,9 +52,10 @@ def check_config(config: dict[str, Any]) -> None:
         raise InputError(error_line(error))
     for name, cohort in config.get("cohorts", {}).items():
         layout = [key for key in ("orientation", "sample_column") if key in cohort]
-        if "cbioportal" in cohort and layout:
-            raise InputError(f"config: cohorts.{name}: {layout[0]} is not for a cbioportal cohort (its import "
-                             "writes samples x genes and a clinical table keyed by SAMPLE_ID)")
+        source = next((key for key in ("cbioportal", "geo") if key in cohort), None)
+        if source and layout:
+            raise InputError(f"config: cohorts.{name}: {layout[0]} is not for a {source} cohort (its import "
+                             "writes samples x genes and a clinical table keyed by its first column)")
 
 
 def check_model_settings(settings: dict[str, Any], where: str = "--set") -> None:

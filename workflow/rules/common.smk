@@ -45,8 +45,10 @@ check_model_from()
 #: Cohorts that train their own model, and cohorts that apply another cohort's (`model_from`).
 DISCOVERY = [cohort for cohort in COHORTS if "model_from" not in config["cohorts"][cohort]]
 VALIDATION = [cohort for cohort in COHORTS if "model_from" in config["cohorts"][cohort]]
-#: Cohorts read from a cBioPortal study folder (the import rule writes their matrix and clinical table).
-STUDY_COHORTS = [cohort for cohort in COHORTS if "cbioportal" in config["cohorts"][cohort]]
+#: Cohorts read from a cBioPortal study folder or a GEO series matrix (an import rule writes their matrix and
+#: clinical table).
+CBIOPORTAL_COHORTS = [cohort for cohort in COHORTS if "cbioportal" in config["cohorts"][cohort]]
+GEO_COHORTS = [cohort for cohort in COHORTS if "geo" in config["cohorts"][cohort]]
 
 
 def cohort_pattern(names):
@@ -74,9 +76,10 @@ def section(cohort, name):
 
 def cohort_files(name):
     """The cohort's expression matrix and clinical table: its own files, or what the import rule writes from
-    its cBioPortal study (a samples x genes .h5ad and a clinical table keyed by its first column, SAMPLE_ID)."""
+    its cBioPortal study or GEO series matrix (a samples x genes .h5ad and a clinical table keyed by its first
+    column)."""
     cohort = config["cohorts"][name]
-    if "cbioportal" in cohort:
+    if "cbioportal" in cohort or "geo" in cohort:
         return {"expression": f"results/{name}/input/expression.h5ad", "clinical": f"results/{name}/input/clinical.tsv"}
     return {"expression": cohort.get("expression"), "clinical": cohort["clinical"]}
 
@@ -84,7 +87,7 @@ def cohort_files(name):
 def cohort_layout(name):
     """(orientation, sample_column) of the cohort's files as :func:`cohort_files` names them."""
     cohort = config["cohorts"][name]
-    if "cbioportal" in cohort:
+    if "cbioportal" in cohort or "geo" in cohort:
         return "samples_x_genes", None
     return cohort["orientation"], cohort.get("sample_column")
 
@@ -98,6 +101,12 @@ def study_inputs(wildcards):
     if not Path(study["study"]).is_dir():  # not downloaded yet: Snakemake names the missing folder's meta file
         return [str(Path(study["study"]) / "meta_study.txt")]
     return [str(path) for path in study_files(study["study"], study.get("profile"), study.get("case_list"))]
+
+
+def geo_inputs(wildcards):
+    """The cohort's series matrix and, when given, its platform table."""
+    geo = cohort_config(wildcards)["geo"]
+    return {"series_matrix": geo["series_matrix"], **({"platform": geo["platform"]} if geo.get("platform") else {})}
 
 
 def normalize_inputs(wildcards):

@@ -1,5 +1,5 @@
-# Cohorts given as a cBioPortal study folder: one expression profile and the clinical attributes read into the
-# matrix and table every other rule reads (results/{cohort}/input/), with import.json saying what was dropped.
+# Cohorts given as a cBioPortal study folder or a GEO series matrix, read into the matrix and table every other
+# rule reads (results/{cohort}/input/), with import.json saying what was dropped or collapsed.
 
 
 rule import_cbioportal:
@@ -11,7 +11,7 @@ rule import_cbioportal:
         report="results/{cohort}/input/import.json",
         provenance="results/{cohort}/provenance/import.json",
     wildcard_constraints:
-        cohort=cohort_pattern(STUDY_COHORTS),
+        cohort=cohort_pattern(CBIOPORTAL_COHORTS),
     params:
         study=lambda wildcards: cohort_config(wildcards)["cbioportal"],
     log:
@@ -22,3 +22,25 @@ rule import_cbioportal:
         "../../envs/deepsubtype.yaml"
     script:
         "../scripts/import_cbioportal.py"
+
+
+rule import_geo:
+    input:
+        unpack(geo_inputs),
+    output:
+        expression="results/{cohort}/input/expression.h5ad",
+        clinical="results/{cohort}/input/clinical.tsv",
+        report="results/{cohort}/input/import.json",
+        provenance="results/{cohort}/provenance/import.json",
+    wildcard_constraints:
+        cohort=cohort_pattern(GEO_COHORTS),
+    params:
+        gene_column=lambda wildcards: cohort_config(wildcards)["geo"].get("gene_column"),
+    log:
+        "logs/{cohort}/import.log",
+    benchmark:
+        "results/{cohort}/benchmarks/import.tsv"
+    conda:
+        "../../envs/deepsubtype.yaml"
+    script:
+        "../scripts/import_geo.py"

@@ -1,7 +1,7 @@
 """Pipeline stages, files in, files out: what each Snakemake rule and ``deepsubtype`` subcommand runs.
 
-One module per stage (:mod:`.study` (a cBioPortal study's import), :mod:`.normalize`, :mod:`.train`,
-:mod:`.cluster`, :mod:`.genes`, :mod:`.survival`, :mod:`.validate`, :mod:`.compare`, :mod:`.sweep`,
+One module per stage (:mod:`.study`: importing a cBioPortal study or a GEO series matrix; :mod:`.normalize`,
+:mod:`.train`, :mod:`.cluster`, :mod:`.genes`, :mod:`.survival`, :mod:`.validate`, :mod:`.compare`, :mod:`.sweep`,
 :mod:`.predict`, :mod:`.aggregate`), each reading its inputs,
 calling the library and writing its outputs; :mod:`._files` (log, atomic writes, provenance), :mod:`._inputs`
 (clinical checks, targets, model settings) and :mod:`._scores` are what they share. Every output is written to
@@ -17,7 +17,7 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "EMBEDDING_KEY": "._files", "logging_to": "._files", "snakemake_job": "._files", "write_provenance": "._files",
     "check_checkout_library": "._files",
-    "import_cbioportal_stage": ".study",
+    "import_cbioportal_stage": ".study", "import_geo_stage": ".study",
     "normalize_stage": ".normalize", "train_stage": ".train", "cluster_stage": ".cluster", "genes_stage": ".genes",
     "SURVIVAL_FILES": ".survival", "survival_stage": ".survival",
     "VALIDATION_FILES": ".validate", "validation_stage": ".validate",

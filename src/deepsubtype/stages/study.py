@@ -1,26 +1,45 @@
-"""The import stage: a cBioPortal study folder into the matrix and clinical table the normalize stage reads."""
+"""The import stages: a cBioPortal study folder or a GEO series matrix into the matrix and clinical table the
+normalize stage reads."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ..cbioportal import CbioportalStudy, read_study
+from ..io import ImportedCohort
 from ._files import _atomic
 
-__all__ = ["import_cbioportal_stage"]
+__all__ = ["import_cbioportal_stage", "import_geo_stage"]
 
 
-def import_cbioportal_stage(study: str | Path, expression: str | Path, clinical: str | Path, report: str | Path,
-                            *, profile: str | None = None, case_list: str | None = None) -> CbioportalStudy:
-    """Read the study (:func:`~deepsubtype.cbioportal.read_study`) and write ``expression`` (.h5ad, samples x
-    genes as read), ``clinical`` (TSV, one row per sample: ``SAMPLE_ID`` first, then the sample and patient
-    attributes) and ``report`` (JSON: what was read, dropped and collapsed)."""
-    result = read_study(study, profile=profile, case_list=case_list)
+def _write(result: ImportedCohort, expression: str | Path, clinical: str | Path, report: str | Path) -> None:
+    """``expression`` (.h5ad, samples x genes as read), ``clinical`` (TSV, one row per sample, its id first) and
+    ``report`` (JSON: what was read, dropped and collapsed)."""
     with _atomic(expression) as temporary:
         result.expression.write_h5ad(temporary)
     with _atomic(clinical) as temporary:
         result.clinical.reset_index().to_csv(temporary, sep="\t", index=False, na_rep="NA")
     with _atomic(report) as temporary:
         temporary.write_text(json.dumps(result.report, indent=1, sort_keys=True) + "\n")
+
+
+def import_cbioportal_stage(study: str | Path, expression: str | Path, clinical: str | Path, report: str | Path,
+                            *, profile: str | None = None, case_list: str | None = None) -> ImportedCohort:
+    """Read the study (:func:`~deepsubtype.cbioportal.read_study`) and write its matrix, clinical table
+    (``SAMPLE_ID`` first, then the sample and patient attributes) and report."""
+    from ..cbioportal import read_study
+
+    result = read_study(study, profile=profile, case_list=case_list)
+    _write(result, expression, clinical, report)
+    return result
+
+
+def import_geo_stage(series_matrix: str | Path, expression: str | Path, clinical: str | Path, report: str | Path,
+                     *, platform: str | Path | None = None, gene_column: str | None = None) -> ImportedCohort:
+    """Read the series matrix (:func:`~deepsubtype.geo.read_series_matrix`) and write its matrix, clinical
+    table (``sample`` = GSM accession first, then the characteristics by key) and report."""
+    from ..geo import read_series_matrix
+
+    result = read_series_matrix(series_matrix, platform=platform, gene_column=gene_column)
+    _write(result, expression, clinical, report)
     return result

@@ -1,0 +1,195 @@
+"""Reading a GEO series matrix (``GSExxxx_series_matrix.txt.gz``) into an expression matrix and a clinical table.
+
+GEOparse, the maintained Python parser of GEO, reads SOFT files but not series matrices, so the format is read
+here as GEO documents it: ``!Series_*`` lines about the series, ``!Sample_*`` lines with one tab-separated,
+quoted cell per sample, and the probes x samples table between ``!series_matrix_table_begin`` and
+``!series_matrix_table_end`` (header ``ID_REF`` then the samples' GSM accessions; ``null`` or empty = missing).
+
+- Clinical columns: each ``!Sample_characteristics_ch1`` line holds ``key: value`` cells (one line per key,
+  though submitters mix keys within a line, so each cell is read by its own key); a cell without ``key:`` goes
+  to ``characteristics_ch1_<line>``. ``title``, ``source_name_ch1`` and the other single-valued ``!Sample_``
+  fields are kept as columns too. Sample ids are the GSM accessions.
+- Probes to genes, given the platform's annotation table (GEO's "full table" download of the GPL: ``#`` lines,
+  then a header with ``ID`` and a gene-symbol column): a probe is its symbol; probes without one, and probes
+  annotated with several genes (``A /// B``), are dropped; a gene measured by several probes keeps its most
+  variable probe. Without a platform table the probe ids are the gene ids. Every count is in the report.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io import _CELL_MISSING, ImportedCohort, _examples, _parser_errors_named, clean_labels
+
+__all__ = ["read_series_matrix", "SYMBOL_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+#: Gene-symbol columns of GEO platform tables, tried in this order when ``gene_column`` is not given.
+SYMBOL_COLUMNS = ("Gene Symbol", "GENE_SYMBOL", "Symbol", "SYMBOL", "gene_symbol", "Gene symbol", "ORF")
+_TABLE_BEGIN, _TABLE_END = "!series_matrix_table_begin", "!series_matrix_table_end"
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    return gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz" else path.open(encoding="utf-8-sig")
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip().strip('"').strip() for cell in line.rstrip("\n").split("\t")[1:]]
+
+
+def _sample_table(lines: list[tuple[str, list[str]]], path: Path) -> pd.DataFrame:
+    """The ``!Sample_*`` lines as one row per sample: characteristics by key, other fields by name."""
+    accessions = next((cells for key, cells in lines if key == "!Sample_geo_accession"), None)
+    if accessions is None:
+        raise InputError(f"{path}: no !Sample_geo_accession line: not a GEO series matrix")
+    columns: dict[str, list[Any]] = {}
+    for number, (key, cells) in enumerate(lines):
+        if len(cells) != len(accessions):
+            raise InputError(f"{path}: line {key} has {len(cells)} cells for {len(accessions)} samples")
+        name = key.removeprefix("!Sample_")
+        if name.startswith("characteristics_"):
+            for sample, cell in enumerate(cells):
+                label, colon, value = cell.partition(":")
+                column = label.strip() if colon and label.strip() else f"{name}_{number}"
+                columns.setdefault(column, [None] * len(accessions))[sample] = value.strip() if colon else cell
+        elif name != "geo_accession" and name not in columns:  # repeated fields (e.g. contact lines): the first
+            columns[name] = cells
+    table = pd.DataFrame(columns, index=pd.Index(accessions, name="sample"))
+    table = table.replace({value: np.nan for value in [*_CELL_MISSING, "null"]})
+    return clean_labels(table, path)
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """(probes x samples values, samples x fields, series fields) of a series matrix."""
+    sample_lines: list[tuple[str, list[str]]] = []
+    series: dict[str, str] = {}
+    table_lines: list[str] = []
+    with _parser_errors_named(path), _open_text(path) as handle:
+        inside = False
+        for line in handle:
+            if line.startswith(_TABLE_BEGIN):
+                inside = True
+            elif line.startswith(_TABLE_END):
+                inside = False
+            elif inside:
+                table_lines.append(line)
+            elif line.startswith("!Sample_"):
+                sample_lines.append((line.split("\t", 1)[0], _cells(line)))
+            elif line.startswith("!Series_"):
+                series.setdefault(line.split("\t", 1)[0].removeprefix("!Series_"), " ".join(_cells(line)))
+    if not table_lines:
+        raise InputError(f"{path}: no data table between {_TABLE_BEGIN} and {_TABLE_END}")
+    with _parser_errors_named(path):
+        text = pd.read_csv(io.StringIO("".join(table_lines)), sep="\t", dtype=str, quotechar='"',
+                           keep_default_na=False)
+    if text.columns[0] != "ID_REF":
+        raise InputError(f"{path}: the data table starts with {text.columns[0]!r}, not ID_REF")
+    text = text.set_index("ID_REF")
+    text = text.mask(text.isin([*_CELL_MISSING, "null"]))
+    values = text.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & text.notna()
+    if bad.to_numpy().any():
+        row, column = (int(position[0]) for position in np.nonzero(bad.to_numpy()))
+        raise InputError(f"{path}: non-numeric value {text.iat[row, column]!r} for sample {text.columns[column]!r} "
+                         f"at probe {text.index[row]!r}")
+    return values, _sample_table(sample_lines, path), series
+
+
+def _platform_symbols(path: Path, gene_column: str | None) -> tuple[pd.Series, str]:
+    """Probe id -> gene symbol (text, possibly empty) from a GEO platform table, and the column used."""
+    with _parser_errors_named(path):
+        table = pd.read_csv(path, sep="\t", comment=None, dtype=str, keep_default_na=False, skiprows=_comments(path))
+    if "ID" not in table.columns:
+        raise InputError(f"{path}: no ID column in the platform table (columns: {_examples(table.columns, 5)})")
+    column = gene_column or next((name for name in SYMBOL_COLUMNS if name in table.columns), None)
+    if column is None or column not in table.columns:
+        raise InputError(f"{path}: no gene symbol column{f' {gene_column!r}' if gene_column else ''} (columns: "
+                         f"{_examples(table.columns, 8)}); name it with geo.gene_column")
+    return table.set_index("ID")[column].str.strip(), column
+
+
+def _comments(path: Path) -> int:
+    """Leading ``#`` lines of a platform table (GEO's full-table download describes its columns there)."""
+    with _open_text(path) as handle:
+        count = 0
+        for line in handle:
+            if not line.startswith("#"):
+                return count
+            count += 1
+    return count
+
+
+def _probes_to_genes(values: pd.DataFrame, symbols: pd.Series, platform: Path,
+                     report: dict[str, Any]) -> pd.DataFrame:
+    """One row per gene: each probe's symbol, single-gene probes only, the most variable probe per gene."""
+    symbol = symbols.reindex(values.index).fillna("")
+    unknown = ~values.index.isin(symbols.index)
+    several = symbol.str.contains("///", regex=False)
+    without = (symbol == "") | symbol.isin(["---", "NA"])
+    keep = ~(without | several)
+    if not keep.any():
+        raise InputError(f"{platform}: no probe of the series matrix maps to one gene ({int(unknown.sum())} of "
+                         f"{len(values)} probes are not in the platform table, {int(without.sum())} have no symbol)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing probes: variance NaN, ranked last
+        variance = np.nan_to_num(np.nanvar(values.to_numpy(np.float64), axis=1), nan=-1.0)
+    table = pd.DataFrame({"gene": symbol, "variance": variance})[keep.to_numpy()]
+    chosen = table.sort_values("variance", ascending=False, kind="stable").drop_duplicates("gene").sort_index()
+    chosen = chosen.loc[[probe for probe in values.index if probe in chosen.index]]  # the file's order
+    report.update(probes=int(len(values)), probes_not_in_platform=int(unknown.sum()),
+                  probes_without_gene=int(without.sum()), probes_with_several_genes=int(several.sum()),
+                  probes_collapsed=int(keep.sum() - len(chosen)), genes=int(len(chosen)),
+                  collapse_rule="the probe with the largest variance across samples per gene")
+    logger.warning("%s: %d probes -> %d genes: %d without a gene symbol (%d not in the platform table) and %d "
+                   "annotated with several genes dropped; %d probes of genes measured twice or more dropped (the "
+                   "most variable kept)", platform, len(values), len(chosen), without.sum(), unknown.sum(),
+                   several.sum(), keep.sum() - len(chosen))
+    genes = values.loc[chosen.index]
+    genes.index = pd.Index(chosen["gene"].astype(str))
+    return genes
+
+
+def read_series_matrix(path: str | Path, *, platform: str | Path | None = None,
+                       gene_column: str | None = None) -> ImportedCohort:
+    """Read a GEO series matrix: samples x genes (probes collapsed to genes when the ``platform`` table is
+    given, by its ``gene_column``; None = the first of :data:`SYMBOL_COLUMNS` present) and one clinical row per
+    sample (GSM accession), its characteristics by key. Raises :class:`InputError` naming the file and the
+    line, sample or probe at fault."""
+    path = Path(path)
+    values, samples, series = _read(path)
+    absent = values.columns.difference(samples.index, sort=False)
+    if len(absent):
+        raise InputError(f"{path}: sample {absent[0]!r} of the data table has no !Sample_geo_accession entry")
+    report: dict[str, Any] = {"series_matrix": str(path), "series": series.get("geo_accession"),
+                              "platform_id": series.get("platform_id"), "samples": int(values.shape[1])}
+    if values.index.has_duplicates:
+        raise InputError(f"{path}: probe {values.index[values.index.duplicated()][0]!r} on two rows")
+    if platform is not None:
+        symbols, column = _platform_symbols(Path(platform), gene_column)
+        report.update(platform_table=str(platform), gene_column=column)
+        values = _probes_to_genes(values, symbols, Path(platform), report)
+    else:
+        report.update(probes=int(len(values)), genes=int(len(values)), gene_ids="probe ids (no platform table)")
+        logger.warning("%s: no platform table: the %d probe ids are the gene ids", path, len(values))
+    expression = ad.AnnData(X=np.ascontiguousarray(values.to_numpy(np.float32).T),
+                            obs=pd.DataFrame(index=pd.Index(values.columns.astype(str))),
+                            var=pd.DataFrame(index=values.index.astype(str)))
+    clinical = samples.loc[expression.obs_names]
+    report["clinical_columns"] = [str(name) for name in clinical.columns]
+    logger.info("%s: %s, %d samples x %d genes, clinical columns %s", path, series.get("geo_accession", "?"),
+                expression.n_obs, expression.n_vars, _examples(clinical.columns, 8))
+    return ImportedCohort(expression=expression, clinical=clinical, report=report)
+

@@ -1,0 +1,97 @@
+"""GEO series matrices: the reader on the shipped test series, its refusals, and a Snakemake run from it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from deepsubtype.geo import read_series_matrix
+from deepsubtype.io import InputError
+
+from .conftest import FAST_MODEL, GEO_SERIES, REPO, make_cohort
+from .test_workflow import _snakemake
+
+SERIES = GEO_SERIES / "GSE99999_series_matrix.txt.gz"
+PLATFORM = GEO_SERIES / "GPL99999-tbl-1.txt"
+
+
+def test_characteristics_become_clinical_columns_and_probes_genes() -> None:
+    result = read_series_matrix(SERIES, platform=PLATFORM)
+    expression, clinical = make_cohort(n_samples=60, n_genes=120)
+    assert result.expression.shape == (60, 120) and list(result.expression.var_names) == list(expression.columns)
+    # each gene keeps its most variable probe: the original one, not the flatter _s_at copy
+    assert np.allclose(result.expression.X, expression.to_numpy(), atol=1e-4)
+    assert list(result.clinical.index) == [f"GSM{9000 + i}" for i in range(60)]
+    assert list(result.clinical["age"]) == list(clinical["age"])
+    assert np.allclose(result.clinical["os time (months)"], clinical["time"])
+    assert list(result.clinical["subtype"].isna()) == list(clinical["subtype"].isna())
+    assert result.clinical["source_name_ch1"].eq("primary breast tumour").all()
+    report = result.report
+    assert (report["probes"], report["probes_without_gene"], report["probes_with_several_genes"],
+            report["probes_not_in_platform"], report["probes_collapsed"]) == (139, 6, 3, 1, 10)
+    assert report["gene_column"] == "Gene Symbol" and report["series"] == "GSE99999"
+
+
+def test_without_a_platform_table_the_probes_are_the_genes() -> None:
+    result = read_series_matrix(SERIES)
+    assert result.expression.n_vars == 139 and "AFFX-Ctrl-0_at" in result.expression.var_names
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    with gzip.open(SERIES, "rt") as handle:
+        text = handle.read()
+    assert old in text
+    path = tmp_path / SERIES.name
+    with gzip.open(path, "wt") as handle:
+        handle.write(text.replace(old, new, 1))
+    return path
+
+
+def test_null_cells_are_missing_and_a_gene_column_is_named(tmp_path: Path) -> None:
+    path = _edited(tmp_path, '"1000_at"\t9.1257', '"1000_at"\tnull')
+    result = read_series_matrix(path, platform=PLATFORM, gene_column="Gene Symbol")
+    assert np.isnan(result.expression[0, "G0000"].X).all()
+    with pytest.raises(InputError, match="no gene symbol column 'SYMBOL'"):
+        read_series_matrix(path, platform=PLATFORM, gene_column="SYMBOL")
+
+
+def test_a_file_that_is_not_a_series_matrix_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "GSE1_family.soft"
+    path.write_text("^SERIES = GSE1\n!Series_title = x\n")
+    with pytest.raises(InputError, match="GSE1_family.soft: no data table between !series_matrix_table_begin"):
+        read_series_matrix(path)
+    with pytest.raises(InputError, match="no such.txt.gz: file not found"):
+        read_series_matrix(tmp_path / "no such.txt.gz")
+
+
+@pytest.mark.e2e
+def test_snakemake_runs_from_a_series_matrix(tmp_path: Path) -> None:
+    """import_geo -> normalize -> train -> cluster -> survival on the shipped series."""
+    shutil.copytree(GEO_SERIES, tmp_path / "geo")
+    config = {
+        "seed": 0, "device": "cpu",
+        "cohorts": {"gse99999": {
+            "geo": {"series_matrix": "geo/GSE99999_series_matrix.txt.gz", "platform": "geo/GPL99999-tbl-1.txt"},
+            "task": "classification", "target": "subtype",
+            "survival": {"time": "os time (months)", "event": "os event", "unit": "months", "covariates": ["age"]}}},
+        "normalize": {"n_top_genes": 100},
+        "model": {**FAST_MODEL, "n_fits": 1},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                        str(tmp_path / "config.yaml"), "--cores", "2", "results/gse99999/survival/logrank.tsv")
+    assert result.returncode == 0, result.stderr[-5000:]
+    normalized = ad.read_h5ad(tmp_path / "results/gse99999/normalized.h5ad")
+    assert normalized.n_obs == 60 and normalized.n_vars == 100 and "os event" in normalized.obs
+    assert json.loads((tmp_path / "results/gse99999/input/import.json").read_text())["genes"] == 120
+    assert "139 probes -> 120 genes" in (tmp_path / "logs/gse99999/import.log").read_text()
+    logrank = pd.read_csv(tmp_path / "results/gse99999/survival/logrank.tsv", sep="\t")
+    assert logrank["n_samples"].iloc[0] == 60 and logrank["p_value"].between(0, 1).all()
