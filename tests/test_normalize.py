@@ -142,3 +142,29 @@ def test_declared_scale_contradicted_by_the_values_is_refused() -> None:
         normalize(_adata(ratios), scale="counts")
     with pytest.raises(InputError, match="scale is set to 'counts' but the values are not integers"):
         normalize(_adata(np.abs(ratios) * 500), scale="counts")
+
+
+def test_minmax_maps_each_gene_to_the_unit_interval_and_new_patients_by_the_training_range() -> None:
+    from deepsubtype.transfer import transfer_normalization
+    from deepsubtype.validation import fold_normalized, fold_scaled
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(8, 2, (40, 25)) * rng.uniform(0.2, 3.0, 25)  # genes of different spreads
+    training = normalize(_adata(X[:30]), n_top_genes=None, minmax=True, scale="log")
+    assert np.allclose(training.X.min(0), 0) and np.allclose(training.X.max(0), 1)
+    assert training.uns["normalize"]["minmax"] and np.allclose(training.layers["log"], X[:30].astype(np.float32))
+    # the same map as min-max of the log values: the z-score before it changes nothing
+    low, high = X[:30].min(0), X[:30].max(0)
+    assert np.allclose(training.X, (X[:30] - low) / (high - low), atol=1e-5)
+    # new patients: the training range, so values may leave [0, 1]; the training patients map onto themselves
+    new = transfer_normalization(_adata(X[30:]), training, scale="log").adata
+    assert np.allclose(new.X, (X[30:] - low) / (high - low), atol=1e-5)
+    assert np.allclose(transfer_normalization(_adata(X[:30]), training, scale="log").adata.X, training.X, atol=1e-5)
+    # inside a fold, the range of the fold's training patients
+    train, test = np.arange(20), np.arange(20, 30)
+    for fold_train, fold_test in (fold_scaled(training, train, test),
+                                  fold_normalized(_adata(X[:30]), training.uns["normalize"], train, test)):
+        fold_low, fold_high = X[train].min(0), X[train].max(0)
+        assert np.allclose(fold_train.X, (X[train] - fold_low) / (fold_high - fold_low), atol=1e-5)
+        assert np.allclose(fold_test.X, (X[test] - fold_low) / (fold_high - fold_low), atol=1e-5)
+    assert not normalize(_adata(X), n_top_genes=None, scale="log").uns["normalize"]["minmax"]

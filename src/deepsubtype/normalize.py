@@ -247,12 +247,19 @@ def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps:
     return adata
 
 
+def minmax_scaled(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``values`` (samples x genes) mapped gene by gene from [``low``, ``high``] (genes,) to [0, 1], float32."""
+    span = np.where(high > low, high - low, 1.0)
+    return ((np.asarray(values, dtype=np.float64) - low) / span).astype(np.float32)
+
+
 def normalize(
     adata: ad.AnnData,
     *,
     scale: Scale | Literal["auto"] = "auto",
     n_top_genes: int | None = 5000,
     zscore: bool = True,
+    minmax: bool = False,
     missing: MissingPolicy = "fail",
     target_sum: float = 1e6,
     source: str = "expression",
@@ -273,7 +280,10 @@ def normalize(
        ``var["variance"]`` and ``var["variance_rank"]`` (1 = most variable) are kept
        and ``var["highly_variable"]`` marks the kept genes;
     5. z-score each gene (``sc.pp.scale``) so first-layer weights are comparable
-       across genes; the log-scale values stay in ``layers["log"]``.
+       across genes; the log-scale values stay in ``layers["log"]``;
+    6. with ``minmax``, rescale each gene to [0, 1] by its minimum and maximum over the samples (the DeepType
+       paper's scaling; after the z-score it is the same map as on the log values), kept in
+       ``var["scaled_min"]`` and ``var["scaled_max"]`` so that held-out and new patients are scaled alike.
 
     ``copy=False`` works in ``adata``'s own memory (its values are transformed in
     place), so that a large matrix is never held twice; the result holds the kept
@@ -307,6 +317,11 @@ def normalize(
         sc.pp.scale(adata, zero_center=True)
         adata.X = np.asarray(adata.X, dtype=np.float32)
     steps["zscore"] = bool(zscore)
+    if minmax:
+        values = np.asarray(adata.X)
+        adata.var["scaled_min"], adata.var["scaled_max"] = values.min(0), values.max(0)
+        adata.X = minmax_scaled(adata.X, adata.var["scaled_min"].to_numpy(), adata.var["scaled_max"].to_numpy())
+    steps["minmax"] = bool(minmax)
     adata.uns["normalize"] = steps
     logger.info("normalized %s: scale %s%s, transform %s, %d of %d genes kept", source, steps["scale"],
                 " (detected)" if scale == "auto" else " (declared)", steps["transform"], adata.n_vars,

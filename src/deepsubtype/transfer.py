@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .io import InputError
-from .normalize import MissingPolicy, _handle_missing, to_log_scale
+from .normalize import MissingPolicy, _handle_missing, minmax_scaled, to_log_scale
 
 __all__ = ["Reference", "Transfer", "MissingGenes", "Centering", "load_reference", "transfer_normalization",
            "DEFAULT_MAX_MISSING_SHARE"]
@@ -64,6 +64,8 @@ class Reference:
     scale: str
     source: str
     target_sum: float = 1e6
+    #: per gene, the training values' minimum and maximum the min-max step mapped to [0, 1] (None: no such step)
+    minmax: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -101,8 +103,10 @@ def load_reference(normalized: str | Path | ad.AnnData, *, source: str | None = 
         log = np.asarray(adata.layers["log"], dtype=np.float64)
         mean, std = log.mean(0), log.std(0, ddof=1)
     std = np.where(std > 0, std, 1.0)
+    minmax = ((adata.var["scaled_min"].to_numpy(np.float64), adata.var["scaled_max"].to_numpy(np.float64))
+              if steps.get("minmax") else None)
     return Reference(genes=pd.Index(adata.var_names.astype(str)), mean=mean, std=std,
-                     zscore=bool(steps.get("zscore", True)), scale=str(steps["scale"]), source=source)
+                     zscore=bool(steps.get("zscore", True)), scale=str(steps["scale"]), source=source, minmax=minmax)
 
 
 def _match_hint(absent: pd.Index, available: pd.Index) -> str:
@@ -224,11 +228,14 @@ def transfer_normalization(adata: ad.AnnData, reference: Reference | str | Path 
         sd = log.std(0, ddof=1)
         X = (log - log.mean(0)) / np.where(sd > 0, sd, 1.0)
         X[:, ~found] = 0.0  # the training mean, z-scored
+    if reference.minmax is not None:
+        X = minmax_scaled(X, *reference.minmax)
     result = ad.AnnData(X=X.astype(np.float32), obs=adata.obs.copy(),
                         var=pd.DataFrame({"found": found, "training_mean": reference.mean,
                                           "training_std": reference.std}, index=genes),
                         layers={"log": log.astype(np.float32)})
-    steps.update({"n_genes_kept": int(len(genes)), "zscore": reference.zscore, "centering": report["centering"],
+    steps.update({"n_genes_kept": int(len(genes)), "zscore": reference.zscore,
+                  "minmax": reference.minmax is not None, "centering": report["centering"],
                   "missing_genes": missing_genes, "n_training_genes_missing": n_missing})
     result.uns["normalize"] = steps
     result.uns["transfer"] = report

@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold
+from tqdm import tqdm
 
 from .cluster import match_labels
 from .ensemble import DeepTypeEnsemble
 from .estimator import DeepType
-from .normalize import normalize
+from .normalize import minmax_scaled, normalize
 from .transfer import transfer_normalization
 
 __all__ = ["out_of_fold_clusters", "cluster_stability", "fold_normalized", "fold_scaled"]
@@ -37,14 +38,18 @@ logger = logging.getLogger(__name__)
 
 def fold_scaled(adata: ad.AnnData, train: np.ndarray, test: np.ndarray) -> tuple[ad.AnnData, ad.AnnData]:
     """The ``train`` and ``test`` rows of ``adata``, z-scored per gene with the training rows' mean and SD
-    (ddof 1) of ``layers["log"]``, where the file was z-scored from that layer; else its rows as they are."""
+    (ddof 1) of ``layers["log"]`` (and min-max scaled by the training rows' range, where the file was), where
+    the file was z-scored from that layer; else its rows as they are."""
     steps = adata.uns.get("normalize", {})
     if not steps.get("zscore", False) or "log" not in adata.layers or "view" in adata.var.columns:
         return adata[train], adata[test]
     log = np.asarray(adata.layers["log"], dtype=np.float64)
     mean, std = log[train].mean(0), log[train].std(0, ddof=1)
     std = np.where(std > 0, std, 1.0)
-    train_part, test_part = (ad.AnnData(((log[rows] - mean) / std).astype(np.float32), obs=adata.obs.iloc[rows],
+    scaled = (log - mean) / std
+    if steps.get("minmax"):
+        scaled = minmax_scaled(scaled, scaled[train].min(0), scaled[train].max(0))
+    train_part, test_part = (ad.AnnData(scaled[rows].astype(np.float32), obs=adata.obs.iloc[rows],
                                         var=adata.var[[]]) for rows in (train, test))
     return train_part, test_part
 
@@ -58,7 +63,7 @@ def fold_normalized(raw: ad.AnnData, steps: dict[str, Any], train: np.ndarray, t
     :func:`~deepsubtype.transfer.transfer_normalization`."""
     n_top = steps.get("n_top_genes", "all")
     settings = {"scale": steps["scale"], "zscore": bool(steps.get("zscore", True)),
-                "missing": steps.get("missing_policy", "fail")}
+                "minmax": bool(steps.get("minmax", False)), "missing": steps.get("missing_policy", "fail")}
     # both copy the rows they are given (normalize's copy=True, the transfer's own copy)
     train_part = normalize(raw[train], n_top_genes=None if n_top == "all" else int(n_top),
                            source="fold training patients", **settings)
@@ -97,27 +102,28 @@ def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, ref
     n_reference = int(model.n_clusters_)
     y_array = None if y is None else np.asarray(y, dtype=object if np.asarray(y).ndim == 1 else float)
     rows, training_labels = [], []
-    for repeat in range(repeats):
-        splitter = KFold(folds, shuffle=True, random_state=seed + repeat)
-        for fold, (train, test) in enumerate(splitter.split(np.zeros(n_samples))):
-            if raw is not None:
-                X_train, X_test = fold_normalized(raw, X.uns["normalize"], train, test)
-            elif isinstance(X, ad.AnnData):
-                X_train, X_test = fold_scaled(X, train, test)
-            elif isinstance(X, pd.DataFrame):
-                X_train, X_test = X.iloc[train], X.iloc[test]  # rows, not column labels
-            else:
-                X_train, X_test = np.asarray(X)[train], np.asarray(X)[test]
-            fold_model = fold_estimator(model, n_fits, seed + repeat)
-            fold_model.fit(X_train, None if y_array is None else y_array[train])
-            permutation = match_labels(fold_model.labels_, reference[train], int(fold_model.n_clusters_),
-                                       max(n_reference, int(reference.max()) + 1))
-            assigned = permutation[fold_model.predict(X_test)]
-            training_labels.append((train, permutation[fold_model.labels_]))
-            rows.append(pd.DataFrame({"index": test, "repeat": repeat, "fold": fold, "cluster": assigned,
-                                      "in_sample_cluster": reference[test]}))
-            logger.info("repeat %d fold %d: %d held-out samples, %.0f %% in their in-sample cluster", repeat, fold,
-                        len(test), 100 * np.mean(assigned == reference[test]))
+    splits = [(repeat, fold, train, test) for repeat in range(repeats) for fold, (train, test) in
+              enumerate(KFold(folds, shuffle=True, random_state=seed + repeat).split(np.zeros(n_samples)))]
+    # a progress bar on a terminal only (tqdm's disable=None); logs and CI get the log lines
+    for repeat, fold, train, test in tqdm(splits, desc="out-of-fold refits", unit="fold", disable=None):
+        if raw is not None:
+            X_train, X_test = fold_normalized(raw, X.uns["normalize"], train, test)
+        elif isinstance(X, ad.AnnData):
+            X_train, X_test = fold_scaled(X, train, test)
+        elif isinstance(X, pd.DataFrame):
+            X_train, X_test = X.iloc[train], X.iloc[test]  # rows, not column labels
+        else:
+            X_train, X_test = np.asarray(X)[train], np.asarray(X)[test]
+        fold_model = fold_estimator(model, n_fits, seed + repeat)
+        fold_model.fit(X_train, None if y_array is None else y_array[train])
+        permutation = match_labels(fold_model.labels_, reference[train], int(fold_model.n_clusters_),
+                                   max(n_reference, int(reference.max()) + 1))
+        assigned = permutation[fold_model.predict(X_test)]
+        training_labels.append((train, permutation[fold_model.labels_]))
+        rows.append(pd.DataFrame({"index": test, "repeat": repeat, "fold": fold, "cluster": assigned,
+                                  "in_sample_cluster": reference[test]}))
+        logger.info("repeat %d fold %d: %d held-out samples, %.0f %% in their in-sample cluster", repeat, fold,
+                    len(test), 100 * np.mean(assigned == reference[test]))
     result = pd.concat(rows).sort_values(["repeat", "index"]).reset_index(drop=True)
     result.attrs["training_labels"] = training_labels
     return result

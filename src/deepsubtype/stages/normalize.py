@@ -23,14 +23,14 @@ logger = logging.getLogger(__name__)
 def normalize_stage(expression: str | Path | dict[str, dict[str, Any]], clinical: str | Path, output: str | Path,
                     *, orientation: Orientation = "samples_x_genes", sample_column: str | None = None,
                     scale: Scale | str = "auto", n_top_genes: int | None = 5000,
-                    zscore: bool = True, missing: MissingPolicy | str = "fail",
+                    zscore: bool = True, minmax: bool = False, missing: MissingPolicy | str = "fail",
                     missing_views: MissingViews | str = "mask", target: str | None = None,
                     time_column: str | None = None, event_column: str | None = None,
                     covariates: Iterable[str] = (), survival_invalid: InvalidPolicy = "fail") -> ad.AnnData:
     """Read, align, normalize; write ``normalized.h5ad`` (see :func:`~deepsubtype.normalize.normalize`).
 
     ``expression`` is one matrix, or several views of the same patients:
-    ``{view: {"path": ..., and any of orientation, scale, n_top_genes, zscore, missing}}``,
+    ``{view: {"path": ..., and any of orientation, scale, n_top_genes, zscore, minmax, missing}}``,
     where the keyword arguments are the defaults. Each view is normalized on its own
     patients, then the views are joined by :func:`~deepsubtype.normalize.combine_views`
     (``missing_views``: ``mask`` or ``drop`` patients lacking a view).
@@ -41,7 +41,7 @@ def normalize_stage(expression: str | Path | dict[str, dict[str, Any]], clinical
     (named in the log and in ``uns["survival_invalid"]``).
     """
     defaults = {"orientation": orientation, "scale": scale, "n_top_genes": n_top_genes, "zscore": zscore,
-                "missing": missing}
+                "minmax": minmax, "missing": missing}
     specs = expression if isinstance(expression, dict) else {"expression": {"path": expression}}
     clinical_table = read_clinical(clinical, sample_column=sample_column)
     views = {}
