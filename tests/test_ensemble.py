@@ -134,3 +134,19 @@ def test_an_ensemble_chooses_one_alpha_for_all_its_fits(data, tmp_path) -> None:
     alone = DeepType(**{**base.get_params(), "checkpoint": None}).fit(X, y)
     assert [r["fit_selection_loss"] for r in alone.alpha_path_] == [r["fit_selection_loss"] for r in path]
     assert alone.alpha_path_[0]["n_fits"] == 1
+
+
+def test_a_progress_bar_on_a_terminal_and_none_in_a_log(data, monkeypatch) -> None:
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    X, y = data
+    settings = {**SMALL, "pretrain_steps": 20, "joint_steps": 5, "max_rounds": 1}
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        DeepTypeEnsemble(DeepType(n_clusters=3, **settings), n_fits=2, random_state=0).fit(X[::6], y[::6])
+        assert ("DeepType fits" in stream.getvalue()) is shown and ("2/2" in stream.getvalue()) is shown

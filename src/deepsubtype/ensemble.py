@@ -30,6 +30,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.metrics import adjusted_rand_score
+from tqdm import tqdm
 
 from .cluster import match_labels, relabel_by_size
 from .estimator import DeepType
@@ -136,7 +137,9 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
                 records = choose_alpha(walked)[1]
             logger.info("alpha paths of %d fits walked: %.0f s", len(walked), time.perf_counter() - started)
         self.fits_ = []
-        for index, (model, path) in enumerate(zip(models, paths, strict=True)):
+        # a progress bar on a terminal only (tqdm's disable=None); logs and CI get the log lines
+        for index, (model, path) in enumerate(tqdm(list(zip(models, paths, strict=True)), desc="DeepType fits",
+                                                   unit="fit", disable=None, leave=False)):
             self.fits_.append(model._fit_along(X, y, path, records) if records else model.fit(X, y))
             elapsed = time.perf_counter() - started
             logger.info("fit %d of %d (seed %d) done: %.0f s so far, about %.0f s left", index + 1, self.n_fits,
