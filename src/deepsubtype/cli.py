@@ -106,23 +106,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the package versions and this command's settings to FILE (JSON) on success")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
-    study = stages.add_parser("import-cbioportal", help="read a cBioPortal study folder into an expression "
-                              "matrix and a clinical table (then: normalize)")
-    study.add_argument("study", help="the study folder (meta_study.txt, meta_*.txt, data_*.txt, case_lists/)")
-    study.add_argument("expression", help="samples x genes .h5ad to write")
-    study.add_argument("clinical", help="clinical table to write (TSV, SAMPLE_ID first)")
-    study.add_argument("report", help="what was read, dropped and collapsed (JSON) to write")
-    study.add_argument("--profile", help="expression profile: stable_id or data file name (default: the only one)")
-    study.add_argument("--case-list", help="case list restricting the samples: stable_id or file name")
-
-    geo = stages.add_parser("import-geo", help="read a GEO series matrix into an expression matrix and a clinical "
-                            "table (then: normalize)")
-    geo.add_argument("series_matrix", help="GSExxxx_series_matrix.txt[.gz]")
-    geo.add_argument("expression", help="samples x genes .h5ad to write")
-    geo.add_argument("clinical", help="clinical table to write (TSV, sample = GSM accession first)")
-    geo.add_argument("report", help="what was read, dropped and collapsed (JSON) to write")
-    geo.add_argument("--platform", help="the platform's annotation table (GEO's full GPL table): probes to genes")
-    geo.add_argument("--gene-column", help="its gene symbol column (default: the first of the usual names)")
+    sources = {"import-cbioportal": ("a cBioPortal study folder", "study",
+                                     "the study folder (meta_study.txt, meta_*.txt, data_*.txt, case_lists/)"),
+               "import-geo": ("a GEO series matrix", "series_matrix", "GSExxxx_series_matrix.txt[.gz]")}
+    imports = {}
+    for name, (what, source, source_help) in sources.items():
+        imports[name] = stages.add_parser(name, help=f"read {what} into an expression matrix and a clinical table "
+                                          "(then: normalize)")
+        imports[name].add_argument(source, help=source_help)
+        imports[name].add_argument("expression", help="samples x genes .h5ad to write")
+        imports[name].add_argument("clinical", help="clinical table to write (TSV, the sample id first)")
+        imports[name].add_argument("report", help="what was read, dropped and collapsed (JSON) to write")
+    imports["import-cbioportal"].add_argument("--profile", help="expression profile: stable_id or data file name "
+                                              "(default: the only one)")
+    imports["import-cbioportal"].add_argument("--case-list", help="case list restricting the samples: stable_id or "
+                                              "file name")
+    imports["import-geo"].add_argument("--platform", help="the platform's annotation table (GEO's full GPL table): "
+                                       "probes to genes")
+    imports["import-geo"].add_argument("--gene-column", help="its gene symbol column (default: the first of the "
+                                       "usual names)")
 
     normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
     normalize.add_argument("expression", nargs="+",
