@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import _CELL_MISSING, ImportedCohort, _examples, _parser_errors_named, clean_ids, clean_labels
+from .io import (
+    _CELL_MISSING,
+    ImportedCohort,
+    _examples,
+    _parser_errors_named,
+    clean_ids,
+    clean_labels,
+    leading_comment_lines,
+    most_variable_per_name,
+)
 
 __all__ = ["read_study", "study_files"]
 
@@ -122,13 +130,8 @@ def study_files(folder: str | Path, profile: str | None = None, case_list: str |
 
 def _read_attributes(path: Path, id_column: str) -> pd.DataFrame:
     """A clinical attributes file past its ``#`` header lines, indexed by ``id_column``, missing cells NaN."""
+    skip = leading_comment_lines(path)
     with _parser_errors_named(path):
-        with path.open(encoding="utf-8-sig") as handle:
-            skip = 0
-            for line in handle:
-                if not line.startswith("#"):
-                    break
-                skip += 1
         frame = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, keep_default_na=False,
                             na_values=_CLINICAL_MISSING, encoding="utf-8-sig")
     frame.columns = clean_ids(frame.columns, path, "column")
@@ -217,20 +220,17 @@ def _gene_names(ids: pd.DataFrame, values: np.ndarray, path: Path,
     if by_entrez:
         logger.warning("%s: %d rows without a Hugo_Symbol are named by their Entrez id (e.g. %s)", path, by_entrez,
                        _examples(names[symbol.isna() & entrez.notna()]))
-    with warnings.catch_warnings():  # a row of missing values only: variance NaN, ranked last
-        warnings.simplefilter("ignore", RuntimeWarning)
-        variance = np.nanvar(values, axis=1)
-    table = pd.DataFrame({"name": names, "variance": np.nan_to_num(variance, nan=-1.0)})[~unnamed]
-    order = table.sort_values("variance", ascending=False, kind="stable")
-    kept = order[~order["name"].duplicated()].sort_index()
-    duplicated = order.loc[order["name"].duplicated(), "name"].unique()
+    kept = most_variable_per_name(values, names)
+    named = names.dropna()
+    duplicated = named[named.duplicated()].unique()
+    collapsed = len(named) - len(kept)
     if len(duplicated):
         logger.warning("%s: %d gene symbols on several rows (e.g. %s): the row with the largest variance kept, "
-                       "%d rows dropped", path, len(duplicated), _examples(duplicated), len(order) - len(kept))
+                       "%d rows dropped", path, len(duplicated), _examples(duplicated), collapsed)
     report.update(rows=int(len(names)), rows_without_gene=int(unnamed.sum()), rows_named_by_entrez=by_entrez,
-                  symbols_on_several_rows=int(len(duplicated)), rows_collapsed=int(len(order) - len(kept)),
+                  symbols_on_several_rows=int(len(duplicated)), rows_collapsed=int(collapsed),
                   collapse_rule="the row with the largest variance across samples", genes=int(len(kept)))
-    return kept.index.to_numpy(), pd.Index(kept["name"].astype(str))
+    return kept.index.to_numpy(), pd.Index(kept.astype(str))
 
 
 def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None) -> ImportedCohort:

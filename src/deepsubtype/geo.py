@@ -17,10 +17,8 @@ quoted cell per sample, and the probes x samples table between ``!series_matrix_
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import _CELL_MISSING, ImportedCohort, _examples, _parser_errors_named, clean_labels
+from .io import (
+    _CELL_MISSING,
+    ImportedCohort,
+    _examples,
+    _parser_errors_named,
+    clean_labels,
+    leading_comment_lines,
+    most_variable_per_name,
+    open_text,
+)
 
 __all__ = ["read_series_matrix", "SYMBOL_COLUMNS"]
 
@@ -38,12 +45,6 @@ logger = logging.getLogger(__name__)
 #: Gene-symbol columns of GEO platform tables, tried in this order when ``gene_column`` is not given.
 SYMBOL_COLUMNS = ("Gene Symbol", "GENE_SYMBOL", "Symbol", "SYMBOL", "gene_symbol", "Gene symbol", "ORF")
 _TABLE_BEGIN, _TABLE_END = "!series_matrix_table_begin", "!series_matrix_table_end"
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    return gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz" else path.open(encoding="utf-8-sig")
 
 
 def _cells(line: str) -> list[str]:
@@ -77,7 +78,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     sample_lines: list[tuple[str, list[str]]] = []
     series: dict[str, str] = {}
     table_lines: list[str] = []
-    with _parser_errors_named(path), _open_text(path) as handle:
+    with _parser_errors_named(path), open_text(path) as handle:
         inside = False
         for line in handle:
             if line.startswith(_TABLE_BEGIN):
@@ -111,7 +112,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
 def _platform_symbols(path: Path, gene_column: str | None) -> tuple[pd.Series, str]:
     """Probe id -> gene symbol (text, possibly empty) from a GEO platform table, and the column used."""
     with _parser_errors_named(path):
-        table = pd.read_csv(path, sep="\t", comment=None, dtype=str, keep_default_na=False, skiprows=_comments(path))
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, skiprows=leading_comment_lines(path))
     if "ID" not in table.columns:
         raise InputError(f"{path}: no ID column in the platform table (columns: {_examples(table.columns, 5)})")
     column = gene_column or next((name for name in SYMBOL_COLUMNS if name in table.columns), None)
@@ -119,17 +120,6 @@ def _platform_symbols(path: Path, gene_column: str | None) -> tuple[pd.Series, s
         raise InputError(f"{path}: no gene symbol column{f' {gene_column!r}' if gene_column else ''} (columns: "
                          f"{_examples(table.columns, 8)}); name it with geo.gene_column")
     return table.set_index("ID")[column].str.strip(), column
-
-
-def _comments(path: Path) -> int:
-    """Leading ``#`` lines of a platform table (GEO's full-table download describes its columns there)."""
-    with _open_text(path) as handle:
-        count = 0
-        for line in handle:
-            if not line.startswith("#"):
-                return count
-            count += 1
-    return count
 
 
 def _probes_to_genes(values: pd.DataFrame, symbols: pd.Series, platform: Path,
@@ -143,12 +133,7 @@ def _probes_to_genes(values: pd.DataFrame, symbols: pd.Series, platform: Path,
     if not keep.any():
         raise InputError(f"{platform}: no probe of the series matrix maps to one gene ({int(unknown.sum())} of "
                          f"{len(values)} probes are not in the platform table, {int(without.sum())} have no symbol)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing probes: variance NaN, ranked last
-        variance = np.nan_to_num(np.nanvar(values.to_numpy(np.float64), axis=1), nan=-1.0)
-    table = pd.DataFrame({"gene": symbol, "variance": variance})[keep.to_numpy()]
-    chosen = table.sort_values("variance", ascending=False, kind="stable").drop_duplicates("gene").sort_index()
-    chosen = chosen.loc[[probe for probe in values.index if probe in chosen.index]]  # the file's order
+    chosen = most_variable_per_name(values.to_numpy(np.float64), symbol.where(keep))
     report.update(probes=int(len(values)), probes_not_in_platform=int(unknown.sum()),
                   probes_without_gene=int(without.sum()), probes_with_several_genes=int(several.sum()),
                   probes_collapsed=int(keep.sum() - len(chosen)), genes=int(len(chosen)),
@@ -158,7 +143,7 @@ def _probes_to_genes(values: pd.DataFrame, symbols: pd.Series, platform: Path,
                    "most variable kept)", platform, len(values), len(chosen), without.sum(), unknown.sum(),
                    several.sum(), keep.sum() - len(chosen))
     genes = values.loc[chosen.index]
-    genes.index = pd.Index(chosen["gene"].astype(str))
+    genes.index = pd.Index(chosen.astype(str))
     return genes
 
 

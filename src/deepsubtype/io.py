@@ -15,12 +15,13 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import anndata as ad
 import numpy as np
@@ -65,6 +66,38 @@ class ImportedCohort:
     expression: ad.AnnData
     clinical: pd.DataFrame
     report: dict[str, Any] = field(default_factory=dict)
+
+
+def open_text(path: Path) -> TextIO:
+    """``path`` opened as UTF-8 text (gunzipped when it ends in ``.gz``); a missing file is an :class:`InputError`."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    return gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz" else path.open(encoding="utf-8-sig")
+
+
+def leading_comment_lines(path: Path) -> int:
+    """How many lines at the top of a text file (optionally gzipped) start with ``#`` (a cBioPortal clinical
+    file's four header lines, the column notes of a GEO platform table)."""
+    with _parser_errors_named(path), open_text(path) as handle:
+        count = 0
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            count += 1
+    return count
+
+
+def most_variable_per_name(values: np.ndarray, names: pd.Series) -> pd.Series:
+    """Of the rows of ``values`` (rows x samples) that have a name (``names``, one per row, NaN = none), the one
+    with the largest variance across samples per name (rows of missing values only rank last; ties: the first):
+    the kept rows' names, in row order, indexed as ``names``. How probes or duplicate symbols become genes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row of missing values only: variance NaN
+        variance = np.nan_to_num(np.nanvar(values, axis=1), nan=-1.0)
+    named = np.flatnonzero(names.notna().to_numpy())
+    by_variance = named[np.argsort(-variance[named], kind="stable")]
+    first = ~pd.Series(names.to_numpy()[by_variance]).duplicated().to_numpy()
+    return names.iloc[np.sort(by_variance[first])]
 
 
 #: What a cohort name may be (it becomes a directory and a wildcard): no path separators, spaces or shell
