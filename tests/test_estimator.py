@@ -37,6 +37,7 @@ def test_informative_features_rank_first_and_clusters_match_classes(fitted, sepa
     # others, so the first-layer norm finds it and the activation pattern (marginal covariance) does not
     assert set(np.argsort(-fitted.first_layer_importances_)[:5]) == {0, 1, 2, 3, 4}
     assert set(np.argsort(-fitted.pattern_importances_)[:4]) == {0, 1, 2, 4}
+    assert set(np.argsort(-fitted.pattern_minmax_importances_)[:4]) == {0, 1, 2, 4}
     assert adjusted_rand_score(y, fitted.labels_) >= 0.9
     assert fitted.cluster_centers_.shape == (4, 16)
     assert np.all(np.diff(np.bincount(fitted.labels_)) <= 0), "cluster 0 is the largest"
@@ -71,6 +72,7 @@ def test_save_load_gives_identical_predictions(fitted, separated, tmp_path: Path
     assert np.array_equal(loaded.predict_target(X), fitted.predict_target(X))
     np.testing.assert_array_equal(loaded.feature_importances_, fitted.feature_importances_)
     np.testing.assert_array_equal(loaded.first_layer_importances_, fitted.first_layer_importances_)
+    np.testing.assert_array_equal(loaded.pattern_minmax_importances_, fitted.pattern_minmax_importances_)
     assert loaded.get_params() == fitted.get_params()
 
 
@@ -85,13 +87,15 @@ def test_model_files_without_pattern_importances_load_with_the_papers_importance
     del meta["params"]["importance"]
     (tmp_path / "model" / "model.json").write_text(json.dumps(meta))
     state = torch.load(tmp_path / "model" / "weights.pt", weights_only=True)
-    del state["pattern_importances"]
+    del state["pattern_importances"], state["feature_ranges"]
     torch.save(state, tmp_path / "model" / "weights.pt")
     older = DeepType.load(tmp_path / "model")
     assert older.importance == "first_layer" and older.pattern_importances_ is None
     np.testing.assert_array_equal(older.feature_importances_, fitted.first_layer_importances_)
     with pytest.raises(AttributeError, match="no pattern importances"):
         _ = older.set_params(importance="pattern").feature_importances_
+    with pytest.raises(AttributeError, match="no pattern_minmax importances"):
+        _ = older.set_params(importance="pattern_minmax").feature_importances_
 
 
 def test_load_refuses_foreign_files(tmp_path: Path) -> None:
@@ -209,6 +213,12 @@ def test_pattern_importance_is_the_covariance_with_the_representation(fitted, se
     covariance = (X - X.mean(0)).T.astype(np.float64) @ (hidden - hidden.mean(0)) / (len(X) - 1)
     np.testing.assert_allclose(fitted.pattern_importances_, np.linalg.norm(covariance, axis=1), rtol=1e-4)
     assert np.array_equal(fitted.feature_importances_, fitted.pattern_importances_), "the default measure"
+    np.testing.assert_allclose(fitted.feature_ranges_, X.max(0) - X.min(0), rtol=1e-6)
+    in_minmax_units = DeepType(**{**fitted.get_params(), "importance": "pattern_minmax"})
+    in_minmax_units.network_, in_minmax_units.pattern_importances_ = fitted.network_, fitted.pattern_importances_
+    in_minmax_units.feature_ranges_ = fitted.feature_ranges_
+    np.testing.assert_allclose(in_minmax_units.feature_importances_,
+                               np.linalg.norm(covariance / (X.max(0) - X.min(0))[:, None], axis=1), rtol=1e-4)
     paper = DeepType(**{**fitted.get_params(), "importance": "first_layer"})
     paper.network_ = fitted.network_
     assert np.array_equal(paper.feature_importances_, fitted.first_layer_importances_)
@@ -218,7 +228,8 @@ def test_pattern_importance_is_the_covariance_with_the_representation(fitted, se
 
 def test_pattern_ranks_genes_that_mark_a_subtype_first_among_many_correlated_ones() -> None:
     """200 patients, 1,000 genes: 3 subtypes each raising 20 genes that share one latent factor (a module);
-    the pattern puts the 60 module genes on top, as a t-test would, in at least 19 of 20 seeds' top 60."""
+    the pattern (and the pattern in min-max units) puts the 60 module genes on top, as a t-test would: at least
+    57 of its top 60."""
     rng = np.random.default_rng(0)
     n, groups = 200, np.arange(200) % 3
     X = rng.normal(size=(n, 1000))
@@ -229,6 +240,7 @@ def test_pattern_ranks_genes_that_mark_a_subtype_first_among_many_correlated_one
     params = {**SMALL, "hidden_layers": (64, 32), "pretrain_steps": 200, "max_rounds": 2}
     model = DeepType(n_clusters=3, random_state=0, **params).fit(X, groups)
     assert np.mean(np.argsort(-model.pattern_importances_)[:60] < 60) >= 0.95
+    assert np.mean(np.argsort(-model.pattern_minmax_importances_)[:60] < 60) >= 0.95
 
 
 def test_validation_early_stopping_stops_pretraining_and_keeps_best_weights() -> None:

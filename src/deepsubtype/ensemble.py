@@ -213,13 +213,13 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         return self.combined_importances()
 
     def combined_importances(self, measure: str | None = None) -> np.ndarray:
-        """Per gene, the median over fits of its share of the fit's total importance (``measure``: ``pattern`` or
-        ``first_layer``; default the fits' own ``importance``): (n_features_in_,)."""
+        """Per gene, the median over fits of its share of the fit's total importance (``measure``: one of
+        :data:`~deepsubtype.estimator.IMPORTANCE_MEASURES`; default the fits' own ``importance``): (n_features_in_,)."""
         return np.median(self.importance_per_fit(measure), axis=0)
 
     def importance_per_fit(self, measure: str | None = None) -> np.ndarray:
-        """Each fit's importances divided by their sum: (n_fits, n_features_in_); ``measure`` (``pattern`` or
-        ``first_layer``) instead of the fits' own ``importance``."""
+        """Each fit's importances divided by their sum: (n_fits, n_features_in_); ``measure`` (one of
+        :data:`~deepsubtype.estimator.IMPORTANCE_MEASURES`) instead of the fits' own ``importance``."""
         attribute = "feature_importances_" if measure is None else f"{measure}_importances_"
         values = np.stack([getattr(fit, attribute) for fit in self.fits_]).astype(np.float64)
         return values / np.where(values.sum(1, keepdims=True) > 0, values.sum(1, keepdims=True), 1.0)

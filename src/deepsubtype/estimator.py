@@ -42,7 +42,7 @@ __all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPER
            "one_standard_error", "resolve_device"]
 
 #: The gene importances a fit offers (see the ``importance`` parameter of :class:`DeepType`).
-IMPORTANCE_MEASURES: tuple[str, ...] = ("pattern", "first_layer")
+IMPORTANCE_MEASURES: tuple[str, ...] = ("pattern", "pattern_minmax", "first_layer")
 #: The regularization path of ``alpha="auto"``: L2,1 weights a factor of ~3 apart, from none to a weight that
 #: collapses most networks (the paper's 0.006 suits 20,000 genes x 1,024 units; other shapes need other values).
 DEFAULT_ALPHA_GRID: tuple[float, ...] = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -189,7 +189,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         patients (on the demo cohort: none of 20 ER-pathway genes in the top 20 of ER status), while the
         pattern credits every gene that moves with the learned subtypes. ``"first_layer"``: the L2 norm of
         each gene's first-layer weight column, the paper's definition (the genes the L2,1 penalty kept).
-        Both are always available as ``pattern_importances_`` and ``first_layer_importances_``.
+        ``"pattern_minmax"``: the pattern in the paper's min-max input units, ``||cov(x_j, H)||`` divided by
+        the gene's range (max - min) over the training samples; unchanged by any per-gene affine map of the
+        input, and it discounts genes whose covariance rides on a few outlying patients.
+        All are always available as ``pattern_importances_``, ``pattern_minmax_importances_`` and
+        ``first_layer_importances_``.
     precision
         ``float32``; ``tf32`` (TensorFloat-32 matrix products on CUDA) or ``bf16``
         (bfloat16 autocast of the network's forward pass; losses in float32).
@@ -232,6 +236,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     pattern_importances_ : ndarray (n_features_in_,)
         Norm of each gene's covariance with the representation (representation units x gene units; for a
         view some patients lack, over the patients who have it).
+    feature_ranges_ : ndarray (n_features_in_,)
+        Each gene's max - min over the training samples (input units).
+    pattern_minmax_importances_ : ndarray (n_features_in_,)
+        ``pattern_importances_ / feature_ranges_``: the pattern in min-max input units.
     first_layer_importances_ : ndarray (n_features_in_,)
         L2 norm of each gene's first-layer weight column.
     history_ : dict
@@ -557,6 +565,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             self.alpha_ = tuple(training.alpha) if isinstance(training.alpha, list) else training.alpha
             self.fit_warnings_ = self._fit_checks(training.X, training.full_target, labels, training.initial_norm)
             self.pattern_importances_ = self._pattern(training.X, hidden)  # the last round's: no step came after
+            self.feature_ranges_ = self._ranges(training.X)
         order = relabel_by_size(labels, self.n_clusters_)
         self.labels_ = order[labels]
         self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(training.device)].cpu().numpy()
@@ -606,6 +615,14 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         """L2 norm of every first-layer weight column (all views, in column order): (n_features,)."""
         return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0)
                           for layer in self.network_.first_layers])
+
+    @torch.no_grad()
+    def _ranges(self, X: torch.Tensor) -> np.ndarray:
+        """Per feature, max - min over the samples where its view is present (0 where absent): (n_features,)."""
+        present = ~torch.isnan(X)
+        high = torch.where(present, X, -torch.inf).amax(0)
+        low = torch.where(present, X, torch.inf).amin(0)
+        return torch.where(present.any(0), high - low, 0.0).cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
     def _pattern(self, X: torch.Tensor, hidden: torch.Tensor, chunk: int = 2048) -> np.ndarray:
@@ -708,12 +725,24 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return self._column_norms().cpu().numpy()
 
     @property
+    def pattern_minmax_importances_(self) -> np.ndarray:
+        """Activation pattern per unit of each gene's training range, ``||cov(x_j, H)|| / (max x_j - min x_j)``
+        (0 for a constant gene): the pattern in min-max input units, shape (n_features_in_,)."""
+        check_is_fitted(self, "network_")
+        pattern, ranges = getattr(self, "pattern_importances_", None), getattr(self, "feature_ranges_", None)
+        if pattern is None or ranges is None:
+            raise AttributeError("this model has no pattern_minmax importances (its files predate them); refit")
+        return np.divide(pattern, ranges, out=np.zeros_like(pattern), where=ranges > 0)
+
+    @property
     def feature_importances_(self) -> np.ndarray:
-        """The importance named by ``importance``: ``pattern_importances_`` or ``first_layer_importances_``,
-        shape (n_features_in_,)."""
+        """The importance named by ``importance`` (``pattern_importances_``, ``pattern_minmax_importances_`` or
+        ``first_layer_importances_``), shape (n_features_in_,)."""
         check_is_fitted(self, "network_")
         if self.importance == "first_layer":
             return self.first_layer_importances_
+        if self.importance == "pattern_minmax":
+            return self.pattern_minmax_importances_
         pattern = getattr(self, "pattern_importances_", None)
         if pattern is None:
             raise AttributeError("this model has no pattern importances (its files predate them); "
@@ -787,6 +816,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         state["labels"] = torch.from_numpy(self.labels_)
         if getattr(self, "pattern_importances_", None) is not None:
             state["pattern_importances"] = torch.from_numpy(np.asarray(self.pattern_importances_))
+        if getattr(self, "feature_ranges_", None) is not None:
+            state["feature_ranges"] = torch.from_numpy(np.asarray(self.feature_ranges_))
         torch.save(state, directory / _WEIGHTS_FILE)
         meta: dict[str, Any] = {
             "format": "deepsubtype.DeepType",
@@ -868,6 +899,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         model.labels_ = state["labels"].numpy()
         pattern = state.get("pattern_importances")
         model.pattern_importances_ = None if pattern is None else pattern.numpy()
+        ranges = state.get("feature_ranges")
+        model.feature_ranges_ = None if ranges is None else ranges.numpy()
         model.converged_ = meta["converged"]
         chosen = meta.get("alpha", params["alpha"])  # absent in older model files: the fixed alpha
         model.alpha_ = tuple(chosen) if isinstance(chosen, list) else chosen
