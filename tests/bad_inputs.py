@@ -210,6 +210,33 @@ def _geo(edit_series: Callable[[str], str] = lambda text: text,
     return build
 
 
+def _h5mu(obs: bool = True, corrupt: bool = False) -> Callable[[Path], dict[str, Any]]:
+    """The unbroken cohort as a .h5mu of two modalities (rna: its genes; protein: 20 of them, renamed), the clinical
+    table as the global obs unless ``obs`` is false; ``corrupt`` writes text under the .h5mu name instead."""
+    def build(directory: Path) -> dict[str, Any]:
+        import anndata as ad
+        import mudata
+
+        expression, clinical = _frames()
+        directory.mkdir(parents=True)
+        path = directory / "cohort.h5mu"
+        if corrupt:
+            path.write_text("sample\tG0000\n")
+        else:
+            parts = {name: ad.AnnData(frame.to_numpy(np.float32), obs=pd.DataFrame(index=frame.index),
+                                      var=pd.DataFrame(index=frame.columns))
+                     for name, frame in (("rna", expression),
+                                         ("protein", expression.iloc[:, :20].add_suffix("_protein")))}
+            with mudata.set_options(pull_on_update=False):
+                data = mudata.MuData(parts)
+                if obs:
+                    data.obs = clinical.set_index("sample").loc[data.obs_names]
+                data.write_h5mu(path)
+        return {"mudata": str(path), "task": "classification", "target": "subtype",
+                "survival": {"time": "time", "event": "event", "unit": "months"}}
+    return build
+
+
 def _without_symbols(text: str) -> str:
     """Every probe's Gene Symbol cell of a platform table emptied."""
     lines = text.splitlines()
@@ -248,6 +275,11 @@ CASES: list[BadInput] = [
              "more variable row)", "import", "{dir}/data_mrna_seq.txt: 1 gene symbols on several rows (e.g. "
              "'G0005'): the row with the largest variance kept, 1 rows dropped",
              _study("data_mrna_seq.txt", lambda text: text), outcome="warning"),
+    BadInput("h5mu_without_clinical", "a MuData cohort whose global obs has no clinical columns", "normalize",
+             "{dir}/cohort.h5mu: the global obs has no columns, so there is no clinical table in it; give the "
+             "cohort a `clinical` file", _h5mu(obs=False)),
+    BadInput("h5mu_not_hdf5", "a text file saved under a .h5mu name", "normalize",
+             "{dir}/cohort.h5mu: not a readable .h5mu file", _h5mu(corrupt=True)),
     BadInput("missing_file", "expression path that does not exist (typo)", "normalize",
              "{dir}/expresion.tsv: file not found", _missing_file,
              snakemake_message="Missing input files for rule normalize:"),

@@ -76,8 +76,10 @@ def _normalize(entry: dict[str, Any], output: Path) -> int:
                "--time", survival["time"], "--event", survival["event"],
                *[argument for name in survival.get("covariates", []) for argument in ("--covariate", name)],
                "--survival-invalid", survival.get("invalid", "fail")]
-    return main(["normalize", entry["expression"], entry["clinical"], str(output),
-                 "--sample-column", entry["sample_column"], "--n-top-genes", "100",
+    expression = entry.get("expression", entry.get("mudata"))  # a mudata cohort: its .h5mu is both files
+    sample_column = ["--sample-column", entry["sample_column"]] if entry.get("sample_column") else []
+    return main(["normalize", expression, entry.get("clinical", expression), str(output), *sample_column,
+                 "--n-top-genes", "100",
                  "--scale", settings.get("scale", "auto"), "--missing", settings.get("missing", "fail"), *checked])
 
 

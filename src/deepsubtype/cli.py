@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
     normalize.add_argument("expression", nargs="+",
-                           help="expression matrix (.h5ad, .csv/.tsv[.gz], .parquet), or several views as VIEW=PATH")
-    normalize.add_argument("clinical", help="clinical table, one row per sample")
+                           help="expression matrix (.h5ad, .csv/.tsv[.gz], .parquet; a .h5mu file: each modality a "
+                                "view), or several views as VIEW=PATH (with --view-set VIEW.modality=M for a .h5mu)")
+    normalize.add_argument("clinical", help="clinical table, one row per sample (a .h5mu file: its global obs)")
     normalize.add_argument("output", help="normalized .h5ad to write")
     normalize.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
     normalize.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
@@ -146,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="with several views: mask or drop the patients lacking one")
     normalize.add_argument("--target", help="clinical column the primary task will predict (checked now)")
     _clinical_checks(normalize)
+
+    export = stages.add_parser("export-mudata", help="write a normalized .h5ad as MuData (.h5mu: one modality per "
+                               "view, the clinical columns as the global obs)")
+    export.add_argument("normalized", help="normalized .h5ad")
+    export.add_argument("output", help=".h5mu to write")
 
     train = stages.add_parser("train", help="fit DeepType on a normalized .h5ad")
     train.add_argument("normalized")
@@ -308,6 +314,8 @@ def _run(arguments: argparse.Namespace) -> None:
         options["n_top_genes"] = options["n_top_genes"] or None
         options["expression"] = _views(options["expression"], options.pop("view_settings"))
         stages.normalize_stage(**options)
+    elif stage == "export-mudata":
+        stages.export_mudata_stage(**options)
     elif stage == "train":
         options["model_params"] = dict(options["model_params"])
         check_model_settings(options["model_params"])

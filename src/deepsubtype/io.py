@@ -118,7 +118,8 @@ def _table_kind(path: Path) -> str:
     if suffixes and suffixes[-1] in {".gz", ".bz2", ".xz", ".zst"}:
         suffixes = suffixes[:-1]
     if not suffixes:
-        raise InputError(f"{path}: cannot tell the format from the file name; use .h5ad, .csv, .tsv, .txt or .parquet")
+        raise InputError(f"{path}: cannot tell the format from the file name; "
+                         "use .h5ad, .h5mu, .csv, .tsv, .txt or .parquet")
     return suffixes[-1]
 
 
@@ -133,7 +134,7 @@ def _check_exists(path: Path) -> None:
 
 def _separator(path: Path, kind: str) -> str:
     if kind not in _TEXT_SUFFIXES:
-        raise InputError(f"{path}: unsupported format '{kind}'; use .h5ad, .csv, .tsv, .txt or .parquet")
+        raise InputError(f"{path}: unsupported format '{kind}'; use .h5ad, .h5mu, .csv, .tsv, .txt or .parquet")
     return _TEXT_SUFFIXES[kind]
 
 
@@ -378,13 +379,15 @@ def _clean_axes(samples: pd.Index, genes: pd.Index, path: Path) -> tuple[pd.Inde
     return samples, genes
 
 
-def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_genes") -> ad.AnnData:
+def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_genes",
+                    modality: str | None = None) -> ad.AnnData:
     """Read an expression matrix into AnnData (samples x genes, float32).
 
     Parameters
     ----------
     path
-        ``.h5ad``, ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``) or ``.parquet``.
+        ``.h5ad``, ``.h5mu`` (one modality: ``modality``, which may be left out when the file has one),
+        ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``) or ``.parquet``.
         Text and parquet files hold ids in the first column; text ids are kept as written ("007").
         Text files are read in row chunks: peak memory is about 1.6 (samples x genes) to 2.4
         (genes x samples) times the float32 matrix (``benchmarks/read_memory.py``).
@@ -402,8 +405,15 @@ def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_g
     if orientation not in ("samples_x_genes", "genes_x_samples"):
         raise InputError(f"{path}: orientation must be samples_x_genes or genes_x_samples, got {orientation!r}")
     kind = _table_kind(path)
-    if kind == ".h5ad":
-        adata = ad.read_h5ad(path)
+    if modality is not None and kind != ".h5mu":
+        raise InputError(f"{path}: modality {modality!r} is for a .h5mu file, and this is a {kind} file")
+    if kind in (".h5ad", ".h5mu"):
+        if kind == ".h5ad":
+            adata = ad.read_h5ad(path)
+        else:
+            from .h5mu import read_modality
+
+            adata = read_modality(path, modality)
         if orientation == "genes_x_samples":
             adata = adata.T
         if not isinstance(adata.X, np.ndarray):
@@ -422,22 +432,34 @@ def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_g
             values, samples, genes = _read_text_matrix(path, _separator(path, kind), orientation)
         samples, genes = _clean_axes(samples, genes, path)
         adata = ad.AnnData(X=values, obs=pd.DataFrame(index=samples), var=pd.DataFrame(index=genes))
-    if kind == ".h5ad":
+    if kind in (".h5ad", ".h5mu"):
         adata.obs_names, adata.var_names = _clean_axes(adata.obs_names, adata.var_names, path)
-    adata.uns["source"] = {"path": str(path), "orientation": orientation}
+    adata.uns["source"] = {"path": str(path), "orientation": orientation,
+                           **({"modality": modality} if modality is not None else {})}
     return adata
 
 
 def read_clinical(path: str | Path, *, sample_column: str | None = None) -> pd.DataFrame:
-    """Read a clinical table indexed by sample id.
+    """Read a clinical table indexed by sample id (from a ``.h5mu`` file: its global ``obs``).
 
-    ``sample_column`` names the id column; when ``None`` the first column is used. Ids are kept as
-    written ("007", "NA") but for surrounding whitespace; other cells such as ``NA``, ``na``, ``.`` or empty
-    are read as missing, and text cells are stripped (:func:`clean_labels`).
+    ``sample_column`` names the id column; when ``None`` the first column is used (a ``.h5mu``'s obs names).
+    Ids are kept as written ("007", "NA") but for surrounding whitespace; other cells such as ``NA``, ``na``,
+    ``.`` or empty are read as missing, and text cells are stripped (:func:`clean_labels`).
     """
     path = Path(path)
     _check_exists(path)
-    frame = _read_table(path, sample_column)
+    if _table_kind(path) == ".h5mu":
+        from .h5mu import read_global_obs
+
+        frame = read_global_obs(path)
+        if sample_column is not None:
+            if sample_column not in frame:
+                raise InputError(f"{path}: no column {sample_column!r} in the global obs")
+            frame = frame.set_index(sample_column)
+        frame.index = frame.index.astype(str)
+        frame.index.name = frame.index.name or "obs_names"
+    else:
+        frame = _read_table(path, sample_column)
     column = frame.index.name
     frame.columns = clean_ids(frame.columns, path, "column")
     if frame.columns.has_duplicates:

@@ -56,6 +56,9 @@ def check_config(config: dict[str, Any]) -> None:
         if source and layout:
             raise InputError(f"config: cohorts.{name}: {layout[0]} is not for a {source} cohort (its import "
                              "writes samples x genes and a clinical table keyed by its first column)")
+        if "mudata" in cohort and "orientation" in cohort:
+            raise InputError(f"config: cohorts.{name}: orientation is not for a mudata cohort (its modalities "
+                             "are patients x features)")
 
 
 def check_model_settings(settings: dict[str, Any], where: str = "--set") -> None:

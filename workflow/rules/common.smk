@@ -19,6 +19,21 @@ validate(config, schema=str(CONFIG_SCHEMA))
 COHORTS = sorted(config["cohorts"])
 
 
+def multi_view(name):
+    """Whether the cohort has several views: `views`, or a `mudata` file of several modalities (a file that
+    cannot be read counts as one: its normalize job stops with the reason)."""
+    from deepsubtype.h5mu import modalities
+    from deepsubtype.io import InputError
+
+    cohort = config["cohorts"][name]
+    if "mudata" in cohort and Path(cohort["mudata"]).is_file():
+        try:
+            return len(modalities(cohort["mudata"])) > 1
+        except InputError:
+            return False
+    return "views" in cohort
+
+
 def check_model_from():
     """A cohort with `model_from` names another cohort of the config that trains its own model (no
     `model_from` itself); neither may have several views (not supported for transfer)."""
@@ -35,7 +50,7 @@ def check_model_from():
             raise ValueError(f"{where} takes its own model from {config['cohorts'][source]['model_from']!r}; "
                              "name the cohort that trains the model")
         for cohort_name in (name, source):
-            if "views" in config["cohorts"][cohort_name]:
+            if multi_view(cohort_name):
                 raise ValueError(f"{where}: cohort {cohort_name} has several views; applying a model to a new "
                                  "cohort supports single-matrix cohorts only")
 
@@ -49,6 +64,8 @@ VALIDATION = [cohort for cohort in COHORTS if "model_from" in config["cohorts"][
 #: clinical table).
 CBIOPORTAL_COHORTS = [cohort for cohort in COHORTS if "cbioportal" in config["cohorts"][cohort]]
 GEO_COHORTS = [cohort for cohort in COHORTS if "geo" in config["cohorts"][cohort]]
+#: Cohorts of several views (or one read from a .h5mu file), whose normalized matrix is also written as MuData.
+MUDATA_COHORTS = [cohort for cohort in DISCOVERY if multi_view(cohort) or "mudata" in config["cohorts"][cohort]]
 
 
 def cohort_pattern(names):
@@ -77,10 +94,12 @@ def section(cohort, name):
 def cohort_files(name):
     """The cohort's expression matrix and clinical table: its own files, or what the import rule writes from
     its cBioPortal study or GEO series matrix (a samples x genes .h5ad and a clinical table keyed by its first
-    column)."""
+    column); a mudata cohort's .h5mu file is both unless it names its own clinical table."""
     cohort = config["cohorts"][name]
     if "cbioportal" in cohort or "geo" in cohort:
         return {"expression": f"results/{name}/input/expression.h5ad", "clinical": f"results/{name}/input/clinical.tsv"}
+    if "mudata" in cohort:  # every modality a view (the normalize stage reads them); clinical: its global obs
+        return {"expression": cohort["mudata"], "clinical": cohort.get("clinical", cohort["mudata"])}
     return {"expression": cohort.get("expression"), "clinical": cohort["clinical"]}
 
 
@@ -89,6 +108,8 @@ def cohort_layout(name):
     cohort = config["cohorts"][name]
     if "cbioportal" in cohort or "geo" in cohort:
         return "samples_x_genes", None
+    if "mudata" in cohort:
+        return "samples_x_genes", cohort.get("sample_column")
     return cohort["orientation"], cohort.get("sample_column")
 
 
@@ -123,6 +144,7 @@ def normalize_settings(wildcards):
             name: {
                 "path": view["expression"],
                 "orientation": view.get("orientation", "samples_x_genes"),
+                **({"modality": view["modality"]} if "modality" in view else {}),
                 **view.get("normalize", {}),
             }
             for name, view in cohort["views"].items()
@@ -427,6 +449,8 @@ def all_outputs():
             f"results/{cohort}/plots/embedding.png",
             f"results/{cohort}/plots/training_history.png",
         ]
+        if cohort in MUDATA_COHORTS:
+            outputs.append(f"results/{cohort}/normalized.h5mu")
         if "survival" in config["cohorts"][cohort]:
             outputs += [f"results/{cohort}/survival/{name}" for name in SURVIVAL_TARGETS]
             if validation_enabled(cohort):

@@ -16,3 +16,21 @@ rule normalize:
         "../../envs/deepsubtype.yaml"
     script:
         "../scripts/normalize.py"
+
+
+rule export_mudata:
+    input:
+        "results/{cohort}/normalized.h5ad",
+    output:
+        "results/{cohort}/normalized.h5mu",
+        provenance="results/{cohort}/provenance/export_mudata.json",
+    wildcard_constraints:
+        cohort=cohort_pattern(MUDATA_COHORTS),
+    log:
+        "logs/{cohort}/export_mudata.log",
+    benchmark:
+        "results/{cohort}/benchmarks/export_mudata.tsv"
+    conda:
+        "../../envs/deepsubtype.yaml"
+    script:
+        "../scripts/export_mudata.py"

@@ -1,0 +1,6 @@
+"""Rule export_mudata: deepsubtype.stages.export_mudata_stage on the snakemake object."""
+
+from deepsubtype.stages import export_mudata_stage, snakemake_job
+
+with snakemake_job(snakemake):
+    export_mudata_stage(snakemake.input[0], snakemake.output[0])
