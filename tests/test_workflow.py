@@ -141,6 +141,28 @@ def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
         assert name in report
 
 
+def test_the_report_opens_with_one_summary_row_per_cohort(tiny_run: Path) -> None:
+    summary = pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")
+    row = summary.set_index("cohort").loc["tiny"]
+    clusters = pd.read_csv(tiny_run / "results/tiny/clusters.tsv", sep="\t")
+    assert row["n_patients"] == 60 and row["k"] == 3
+    assert row["cluster_sizes"] == "/".join(str(n) for n in clusters["cluster"].value_counts().sort_index())
+    logrank = pd.read_csv(tiny_run / "results/tiny/survival/logrank.tsv", sep="\t")
+    assert row["logrank_p_in_sample"] == pytest.approx(logrank["p_value"].iloc[0])
+    oof = pd.read_csv(tiny_run / "results/tiny/validation/oof_logrank.tsv", sep="\t")
+    assert row["logrank_p_out_of_fold"] == pytest.approx(
+        oof.loc[oof["assignment"].str.startswith("out-of-fold"), "p_value"].median())
+    assert 0 <= row["c_index_out_of_fold"] <= 1 and 0 <= row["c_index_in_sample"] <= 1
+    genes = pd.read_csv(tiny_run / "results/tiny/gene_importance.tsv", sep="\t")
+    assert row["top_genes"] == ", ".join(genes["gene"].head(10))
+    assert row["against_baselines"].split(" by log-rank p")[0].split(" of ")[1] == str(
+        pd.read_csv(tiny_run / "results/tiny/compare/summary.tsv", sep="\t")["method"].nunique())
+    report = (tiny_run / "report.html").read_text(errors="replace")
+    assert "log-rank p, out of fold" in report and report.index("Summary") < report.index("About"), \
+        "the summary table is embedded in the report's first page, before the description"
+    assert (tiny_run / "results/summary.rst").read_text().startswith(".. list-table::")
+
+
 def test_normalized_file_records_steps_and_alignment(tiny_run: Path) -> None:
     normalized = ad.read_h5ad(tiny_run / "results/tiny/normalized.h5ad")
     assert normalized.shape == (60, 100)

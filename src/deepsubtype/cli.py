@@ -292,6 +292,18 @@ def build_parser() -> argparse.ArgumentParser:
     _clinical_checks(predict)
     predict.add_argument("--device", default="cpu")
 
+    summary = stages.add_parser("summary", help="one row per cohort (patients, K, sizes, in-sample and out-of-fold "
+                                "log-rank p and C-index, top genes, rank among the baselines) from results folders")
+    summary.add_argument("output", help="summary.tsv to write")
+    summary.add_argument("results", nargs="+", metavar="COHORT=DIR", type=_cohort_path,
+                         help="a cohort's results folder (the tables of SUMMARY_FILES found there are read)")
+    summary.add_argument("--page", help="also write the table as reStructuredText (the report's first page)")
+    summary.add_argument("--task", dest="tasks", action="append", default=[], metavar="COHORT=TASK",
+                         type=_cohort_path, help="a cohort's primary task (default classification; survival "
+                         "ranks its out-of-fold p among the baselines)")
+    summary.add_argument("--trained-on", dest="sources", action="append", default=[], metavar="COHORT=SOURCE",
+                         type=_cohort_path, help="a cohort that applies another cohort's model (model_from)")
+
     aggregate = stages.add_parser("aggregate", help="stack per-cohort tables (compare/summary.tsv, "
                                   "sweep/summary.tsv) into one, with a cohort column")
     aggregate.add_argument("output")
@@ -339,6 +351,13 @@ def _run(arguments: argparse.Namespace) -> None:
                                    options["summary_output"])
     elif stage == "predict":
         stages.predict_stage(**options)
+    elif stage == "summary":
+        tasks, sources = dict(options["tasks"]), dict(options["sources"])
+        stages.summary_stage({cohort: {"files": {role: Path(directory) / name
+                                                 for role, name in stages.SUMMARY_FILES.items()
+                                                 if (Path(directory) / name).is_file()},
+                                       "task": tasks.get(cohort, "classification"), "trained_on": sources.get(cohort)}
+                              for cohort, directory in options["results"]}, options["output"], options["page"])
     elif stage == "aggregate":
         stages.aggregate_cohorts(dict(options["summaries"]), options["output"])
     if provenance is not None:

@@ -410,6 +410,26 @@ def validation_summary_inputs(wildcards):
     return inputs
 
 
+def summary_files(cohort):
+    """The result tables of one cohort that results/summary.tsv reads, by role (see cohort_summary)."""
+    from deepsubtype.stages.aggregate import SUMMARY_FILES
+
+    roles = ["clusters"]
+    if "survival" in config["cohorts"][cohort]:
+        roles += ["logrank", "cox_model"]
+    if validation_enabled(cohort):
+        roles.append("oof_logrank")
+    if cohort in DISCOVERY:
+        roles += ["genes", "compare"] if config["compare"]["run"] else ["genes"]
+    return {role: f"results/{cohort}/{SUMMARY_FILES[role]}" for role in roles}
+
+
+def summary_cohorts():
+    """Every cohort's summary_files, primary task and (model_from cohorts) the cohort it takes its model from."""
+    return {cohort: {"files": summary_files(cohort), "task": config["cohorts"][cohort].get("task", "classification"),
+                     "trained_on": config["cohorts"][cohort].get("model_from")} for cohort in COHORTS}
+
+
 SURVIVAL_TARGETS = (
     "kaplan_meier.tsv",
     "logrank.tsv",
@@ -423,7 +443,7 @@ SURVIVAL_TARGETS = (
 
 
 def all_outputs():
-    outputs = []
+    outputs = ["results/summary.tsv"]
     for cohort in VALIDATION:
         outputs += [
             f"results/{cohort}/{name}"

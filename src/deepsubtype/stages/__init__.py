@@ -25,7 +25,8 @@ _EXPORTS = {
     "COMPARE_FILES": ".compare", "compare_stage": ".compare",
     "SWEEP_RUN_FILES": ".sweep", "sweep_run_stage": ".sweep", "sweep_summary_stage": ".sweep",
     "PREDICT_FILES": ".predict", "predict_stage": ".predict",
-    "aggregate_cohorts": ".aggregate", "validation_summary_stage": ".aggregate",
+    "aggregate_cohorts": ".aggregate", "validation_summary_stage": ".aggregate", "summary_stage": ".aggregate",
+    "SUMMARY_FILES": ".aggregate",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import check_cohort_name
-from ._files import _read_clusters, _write_table
+from ..io import InputError, check_cohort_name
+from ._files import _atomic, _read_clusters, _write_table
 
-__all__ = ["aggregate_cohorts", "validation_summary_stage"]
+__all__ = ["SUMMARY_FILES", "aggregate_cohorts", "cohort_summary", "summary_stage", "validation_summary_stage"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,4 +83,108 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
             })
     table = pd.DataFrame(rows).drop_duplicates(subset=["cohort", "role"], keep="first", ignore_index=True)
     _write_table(table, output)
+    return table
+
+
+#: The result tables :func:`cohort_summary` reads, by role, as paths under a cohort's results directory.
+SUMMARY_FILES = {"clusters": "clusters.tsv", "logrank": "survival/logrank.tsv", "cox_model": "survival/cox_model.tsv",
+                 "oof_logrank": "validation/oof_logrank.tsv", "genes": "gene_importance.tsv",
+                 "compare": "compare/summary.tsv"}
+
+
+def _rank_against_baselines(compare_summary: str | Path, own_p: float | None, by: str) -> str:
+    """Where DeepType stands among the compare stage's methods (median over seeds): by log-rank p (``by`` =
+    ``logrank_p``; ``own_p`` replaces DeepType's, e.g. its out-of-fold p when it was trained on outcome) or by
+    ARI against the target (``ari``)."""
+    table = pd.read_csv(compare_summary, sep="\t").set_index("method")
+    column = f"{by}_median"
+    if column not in table or table[column].isna().all():
+        return ""
+    values = table[column].copy()
+    if own_p is not None:
+        values["deepsubtype"] = own_p
+    values = values.dropna()
+    ascending = by == "logrank_p"
+    order = values.sort_values(ascending=ascending, kind="stable")
+    rank = int(np.flatnonzero(order.index == "deepsubtype")[0]) + 1
+    best = next(method for method in order.index if method != "deepsubtype")
+    what = {"logrank_p": "log-rank p" + (" (DeepType's out of fold)" if own_p is not None else ""),
+            "ari": "ARI with the target"}[by]
+    return f"{rank} of {len(order)} by {what}; best other: {best} ({order[best]:.2g})"
+
+
+def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "classification",
+                   trained_on: str | None = None) -> dict[str, Any]:
+    """One cohort's headline numbers from its result tables (``files``: :data:`SUMMARY_FILES`' roles, of which
+    only ``clusters`` is required): patients, K, cluster sizes, in-sample
+    and out-of-fold log-rank p and C-index, the top 10 genes, and DeepType's place among the baselines."""
+    check_cohort_name(cohort)
+    if "clusters" not in files:
+        raise InputError(f"cohort {cohort}: no {SUMMARY_FILES['clusters']} among its results, so nothing to summarize")
+    clusters = _read_clusters(files["clusters"])
+    sizes = clusters.value_counts().sort_index()
+    row: dict[str, Any] = {
+        "cohort": cohort, "role": "validation" if trained_on else "discovery", "trained_on": trained_on or "",
+        "task": task, "n_patients": int(len(clusters)), "k": int(len(sizes)),
+        "cluster_sizes": "/".join(str(int(n)) for n in sizes), "logrank_p_in_sample": np.nan,
+        "c_index_in_sample": np.nan, "logrank_p_out_of_fold": np.nan, "c_index_out_of_fold": np.nan,
+        "top_genes": "", "against_baselines": ""}
+    if "logrank" in files:
+        row["logrank_p_in_sample"] = float(pd.read_csv(files["logrank"], sep="\t")["p_value"].iloc[0])
+        row["c_index_in_sample"] = float(pd.read_csv(files["cox_model"], sep="\t")["concordance_index"].iloc[0])
+    if "oof_logrank" in files:
+        oof = pd.read_csv(files["oof_logrank"], sep="\t")
+        oof = oof[oof["assignment"].str.startswith("out-of-fold")]
+        row["logrank_p_out_of_fold"] = float(oof["p_value"].median())
+        row["c_index_out_of_fold"] = float(oof["c_index"].median())
+    if "genes" in files:
+        row["top_genes"] = ", ".join(pd.read_csv(files["genes"], sep="\t")["gene"].head(10).astype(str))
+    if "compare" in files:
+        outcome_trained = task == "survival"
+        if "logrank" in files and not (outcome_trained and np.isnan(row["logrank_p_out_of_fold"])):
+            own = row["logrank_p_out_of_fold"] if outcome_trained else None
+            row["against_baselines"] = _rank_against_baselines(files["compare"], own, "logrank_p")
+        else:
+            row["against_baselines"] = _rank_against_baselines(files["compare"], None, "ari")
+    return row
+
+
+#: Rows of the report's summary table: summary.tsv column -> label, and how its values are written.
+_SUMMARY_FIELDS = {
+    "role": ("role", str), "trained_on": ("model trained on", str), "task": ("primary task", str),
+    "n_patients": ("patients", str), "k": ("K", str), "cluster_sizes": ("cluster sizes", str),
+    "logrank_p_out_of_fold": ("log-rank p, out of fold", "{:.2g}".format),
+    "c_index_out_of_fold": ("C-index, out of fold", "{:.2f}".format),
+    "logrank_p_in_sample": ("log-rank p, in sample", "{:.2g}".format),
+    "c_index_in_sample": ("C-index, in sample", "{:.2f}".format),
+    "top_genes": ("top 10 genes", str), "against_baselines": ("against the baselines", str),
+}
+
+
+def summary_page(table: pd.DataFrame) -> str:
+    """The summary as reStructuredText for the report's first page: one column per cohort, one row per field
+    (narrow enough for the page's text column); missing values as a dash."""
+    def cell(value: Any, write: Any) -> str:
+        return "–" if value is None or value == "" or (isinstance(value, float) and np.isnan(value)) else write(value)
+
+    lines = [".. list-table::", "   :header-rows: 1", "   :stub-columns: 1", "", "   * -", *(
+        f"     - {cohort}" for cohort in table["cohort"])]
+    for column, (label, write) in _SUMMARY_FIELDS.items():
+        lines.append(f"   * - {label}")
+        lines += [f"     - {cell(value, write)}" for value in table[column]]
+    return "\n".join(lines) + "\n"
+
+
+def summary_stage(cohorts: dict[str, dict[str, Any]], output: str | Path, page: str | Path | None = None
+                  ) -> pd.DataFrame:
+    """``results/summary.tsv``: :func:`cohort_summary` of every cohort (``cohorts``: name -> ``{"files": ...,
+    "task": ..., "trained_on": ...}``), one row each, discovery cohorts first; ``page``: the same as
+    :func:`summary_page` (reStructuredText) for the report."""
+    rows = [cohort_summary(name, spec["files"], task=spec.get("task", "classification"),
+                           trained_on=spec.get("trained_on")) for name, spec in cohorts.items()]
+    table = pd.DataFrame(rows).sort_values("role", kind="stable", ignore_index=True)
+    _write_table(table, output)
+    if page is not None:
+        with _atomic(page) as temporary:
+            temporary.write_text(summary_page(table))
     return table
