@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from ..ensemble import DeepTypeEnsemble, load_model
 from ..io import InputError
@@ -66,7 +68,9 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     results += [(seed, result) for result in run_baselines(X, n_clusters, seed=seed, autoencoder_params=autoencoder,
                                                            view_sizes=view_sizes)]
     y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
-    for extra in extra_seeds:
+    started = time.perf_counter()
+    # a progress bar on a terminal only (tqdm's disable=None); logs get one line per seed
+    for index, extra in enumerate(tqdm(extra_seeds, desc="comparison seeds", unit="seed", disable=None, leave=False)):
         if base is model:
             refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
         else:  # an ensemble of other seeds: extra * n_fits, ... (blocks that do not overlap the trained one's)
@@ -77,6 +81,9 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
         results += [(extra, result)
                     for result in run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder,
                                                 view_sizes=view_sizes)]
+        elapsed = time.perf_counter() - started
+        logger.info("comparison seed %d (%d of %d) done: %.0f s so far, about %.0f s left", extra, index + 1,
+                    len(extra_seeds), elapsed, elapsed / (index + 1) * (len(extra_seeds) - index - 1))
 
     table = pd.DataFrame([
         {"method": result.method, "seed": result_seed, "seconds": result.seconds,
