@@ -8,8 +8,9 @@ block's first fit alone ("one fit") and for the block's consensus ("N fits", as 
 - with ``--validation COHORT`` (a ``model_from`` cohort of the config): that cohort's calls under the
   model and their log-rank p (the external validation), across all clusters and among those of at least
   ``survival.min_cluster_size`` patients (default 5), as the survival stage reports both;
-- the gene rankings, each DeepType offers (``pattern``: covariance with the representation; ``first_layer``:
-  the paper's first-layer weight norm): established markers (``benchmarks/markers.tsv``, set ``--markers``)
+- the gene rankings, each DeepType offers (``pattern``: covariance with the representation;
+  ``pattern_minmax``: the same per unit of the gene's range; ``first_layer``: the paper's first-layer weight
+  norm): established markers (``benchmarks/markers.tsv``, set ``--markers``)
   in the top 20 and 50, the univariate test's count beside them, and the pairwise Jaccard index of the
   top 20 / 50 between seed blocks;
 - how a block's fits are best combined into one ranking: the same counts and Jaccard indices for each

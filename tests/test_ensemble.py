@@ -57,9 +57,9 @@ def test_ensemble_clusters_predictions_and_genes(ensemble, data) -> None:
     table = gene_importance(ensemble)
     paper = table.sort_values("first_layer_rank")
     assert set(paper["gene"].head(5)) == {f"gene_{i}" for i in range(5)}, "informative features first"
-    assert (table["importance_measure"] == "pattern").all()
-    assert np.allclose(table["importance"], table["pattern_importance"]) and list(table["pattern_rank"]) == list(
-        table["rank"])
+    assert (table["importance_measure"] == "pattern_minmax").all()
+    assert np.allclose(table["importance"], table["pattern_minmax_importance"]) and list(
+        table["pattern_minmax_rank"]) == list(table["rank"])
     assert {"top50_frequency", "median_rank_in_fits", "rank_iqr"} <= set(table.columns)
     fits = fit_table(ensemble)
     assert list(fits["seed"]) == [4, 5, 6] and fits["representative"].sum() == 1

@@ -212,13 +212,12 @@ def test_pattern_importance_is_the_covariance_with_the_representation(fitted, se
     hidden = fitted.transform(X).astype(np.float64)
     covariance = (X - X.mean(0)).T.astype(np.float64) @ (hidden - hidden.mean(0)) / (len(X) - 1)
     np.testing.assert_allclose(fitted.pattern_importances_, np.linalg.norm(covariance, axis=1), rtol=1e-4)
-    assert np.array_equal(fitted.feature_importances_, fitted.pattern_importances_), "the default measure"
     np.testing.assert_allclose(fitted.feature_ranges_, X.max(0) - X.min(0), rtol=1e-6)
-    in_minmax_units = DeepType(**{**fitted.get_params(), "importance": "pattern_minmax"})
-    in_minmax_units.network_, in_minmax_units.pattern_importances_ = fitted.network_, fitted.pattern_importances_
-    in_minmax_units.feature_ranges_ = fitted.feature_ranges_
-    np.testing.assert_allclose(in_minmax_units.feature_importances_,
-                               np.linalg.norm(covariance / (X.max(0) - X.min(0))[:, None], axis=1), rtol=1e-4)
+    np.testing.assert_allclose(fitted.feature_importances_, np.linalg.norm(
+        covariance / (X.max(0) - X.min(0))[:, None], axis=1), rtol=1e-4, err_msg="the default: pattern_minmax")
+    pattern = DeepType(**{**fitted.get_params(), "importance": "pattern"})
+    pattern.network_, pattern.pattern_importances_ = fitted.network_, fitted.pattern_importances_
+    assert np.array_equal(pattern.feature_importances_, fitted.pattern_importances_)
     paper = DeepType(**{**fitted.get_params(), "importance": "first_layer"})
     paper.network_ = fitted.network_
     assert np.array_equal(paper.feature_importances_, fitted.first_layer_importances_)

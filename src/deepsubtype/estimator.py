@@ -182,16 +182,18 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         With validation: pretraining stops after this many epochs without a lower
         validation loss and keeps the best weights (early stopping).
     importance
-        What :attr:`feature_importances_` holds. ``"pattern"`` (default): per gene, the norm over the
+        What :attr:`feature_importances_` holds. ``"pattern"``: per gene, the norm over the
         representation's units of its covariance with the learned representation over the training samples,
         ``||cov(x_j, H)||`` (the model's *activation pattern*, Haufe et al. 2014, NeuroImage 87:96). With more
         genes than patients a fitted network's weights concentrate on the few genes that separate its hardest
         patients (on the demo cohort: none of 20 ER-pathway genes in the top 20 of ER status), while the
         pattern credits every gene that moves with the learned subtypes. ``"first_layer"``: the L2 norm of
         each gene's first-layer weight column, the paper's definition (the genes the L2,1 penalty kept).
-        ``"pattern_minmax"``: the pattern in the paper's min-max input units, ``||cov(x_j, H)||`` divided by
-        the gene's range (max - min) over the training samples; unchanged by any per-gene affine map of the
-        input, and it discounts genes whose covariance rides on a few outlying patients.
+        ``"pattern_minmax"`` (default): the pattern in the paper's min-max input units, ``||cov(x_j, H)||``
+        divided by the gene's range (max - min) over the training samples; unchanged by any per-gene affine
+        map of the input, it discounts genes whose covariance rides on a few outlying patients (on the demo,
+        6 ER genes in the top 20 in every seed block against 4 for the pattern and 5 for a t-test; it also
+        discounts a rare subtype's markers a little: ``benchmarks/RESULTS.md``).
         All are always available as ``pattern_importances_``, ``pattern_minmax_importances_`` and
         ``first_layer_importances_``.
     precision
@@ -276,7 +278,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         kmeans_n_init: int = 10,
         validation_fraction: float = 0.0,
         patience: int = 20,
-        importance: str = "pattern",
+        importance: str = "pattern_minmax",
         precision: str = "float32",
         device: str = "auto",
         random_state: int | None = 0,

@@ -33,7 +33,8 @@ def gene_importance(model: DeepType | DeepTypeEnsemble, genes: list[str] | np.nd
     """Rank genes by DeepType importance.
 
     Returns a DataFrame with columns ``gene``, ``importance`` (>= 0: the measure ``model.importance`` names,
-    named in ``importance_measure``: ``pattern``, the norm of the gene's covariance with the representation,
+    named in ``importance_measure``: ``pattern_minmax`` (default), the pattern per unit of the gene's range;
+    ``pattern``, the norm of the gene's covariance with the representation,
     or ``first_layer``, the L2 norm of its first-layer weight column), ``relative_importance``
     (importance / maximum) and ``rank`` (1 = most important), sorted by rank; ties keep the input gene
     order. Every measure the model offers also gets ``{measure}_importance`` and ``{measure}_rank``.

@@ -29,6 +29,7 @@ __all__ = [
 
 
 _IMPORTANCE_LABELS = {"pattern": "importance (covariance with the representation)",
+                      "pattern_minmax": "importance (covariance with the representation per unit of range)",
                       "first_layer": "importance (L2 norm of first-layer weights)"}
 
 
