@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,52 @@ REPO = Path(__file__).resolve().parents[1]
 CBIOPORTAL_STUDY = REPO / "tests" / "data" / "cbioportal_tiny"
 #: A small GEO series matrix and its platform table, with the format's quirks (see its README.md).
 GEO_SERIES = REPO / "tests" / "data" / "geo_tiny"
+
+
+def snakemake_in(workdir: Path, config: dict, *targets: str) -> subprocess.CompletedProcess[str]:
+    """Write ``config`` to ``workdir/config.yaml`` (key order kept) and run this checkout's workflow there on 2
+    cores for ``targets``; warnings off, output captured."""
+    import yaml
+
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                           str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2", *targets],
+                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+#: The three views of the multi-view tests: (name, width); only the first carries the groups.
+VIEWS = (("signal", 30), ("noise_b", 20), ("noise_c", 25))
+
+
+def three_views(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Views of 30, 20 and 25 features; only the first carries the 3 groups (features 0-11)."""
+    rng = np.random.default_rng(seed)
+    groups = np.arange(n) % 3
+    signal = rng.normal(size=(n, 30))
+    for group in range(3):
+        signal[groups == group, group * 4:(group + 1) * 4] += 2.5
+    X = np.hstack([signal, rng.normal(size=(n, 20)), rng.normal(size=(n, 25))]).astype(np.float32)
+    return X, groups
+
+
+def write_three_views(directory: Path) -> dict[str, dict[str, object]]:
+    """:func:`three_views` of 60 patients as one TSV per view (noise_b lacks eight patients) and a clinical
+    table (group, time, event); returns each view's ``{"path": ...}``."""
+    X, groups = three_views(n=60)
+    samples = [f"P{i:03d}" for i in range(60)]
+    specs = {}
+    for (name, size), start in zip(VIEWS, (0, 30, 50), strict=True):
+        frame = pd.DataFrame(X[:, start:start + size], index=pd.Index(samples, name="sample"),
+                             columns=[f"{name}_{j}" for j in range(size)])
+        if name == "noise_b":
+            frame = frame.iloc[8:]  # eight patients without this view
+        frame.to_csv(directory / f"{name}.tsv", sep="\t")
+        specs[name] = {"path": str(directory / f"{name}.tsv")}
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"sample": samples, "group": [f"g{g}" for g in groups],
+                  "time": rng.exponential(30, 60).round(1), "event": rng.integers(0, 2, 60)}).to_csv(
+        directory / "clinical.tsv", sep="\t", index=False)
+    return specs
 
 
 def separated_classes(n_samples: int, n_classes: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import anndata as ad
@@ -12,21 +9,19 @@ import mudata
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from deepsubtype import InputError
 from deepsubtype.h5mu import modalities, read_modality, to_mudata
 from deepsubtype.io import read_clinical, read_expression
 from deepsubtype.stages import export_mudata_stage, normalize_stage
 
-from .conftest import FAST_MODEL, REPO
-from .test_multiview import VIEWS, _write_views
+from .conftest import FAST_MODEL, VIEWS, snakemake_in, write_three_views
 
 
 def _write_h5mu(directory: Path, obs: bool = True) -> tuple[Path, dict[str, dict[str, object]]]:
     """The three views of test_multiview (noise_b lacks eight patients) as one .h5mu, the clinical table as its
     global obs; also returns the same views as text files."""
-    specs = _write_views(directory)
+    specs = write_three_views(directory)
     parts = {}
     for name, _ in VIEWS:
         frame = pd.read_csv(specs[name]["path"], sep="\t", index_col=0)
@@ -99,12 +94,8 @@ def test_workflow_with_a_mudata_cohort(tmp_path: Path) -> None:
                               "survival": {"time": "time", "event": "event", "unit": "months"}}},
         "model": {**FAST_MODEL, "alpha": 0.01, "pretrain_steps": 300, "n_fits": 1},
     }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                             str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "2",
-                             "results/multi/genes", "results/multi/normalized.h5mu",
-                             "results/multi/survival/logrank.tsv"],
-                            capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    result = snakemake_in(tmp_path, config, "results/multi/genes", "results/multi/normalized.h5mu",
+                          "results/multi/survival/logrank.tsv")
     assert result.returncode == 0, result.stderr[-4000:]
     results = tmp_path / "results" / "multi"
     assert sorted(p.name for p in (results / "genes").glob("*.tsv")) == ["noise_b.tsv", "noise_c.tsv", "signal.tsv"]

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from deepsubtype import DeepType, InputError
 from deepsubtype.stages import genes_stage, normalize_stage
 
-from .conftest import FAST_MODEL, REPO
-
-VIEWS = (("signal", 30), ("noise_b", 20), ("noise_c", 25))
-
-
-def _three_views(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Views of 30, 20 and 25 features; only the first carries the 3 groups (features 0-11)."""
-    rng = np.random.default_rng(seed)
-    groups = np.arange(n) % 3
-    signal = rng.normal(size=(n, 30))
-    for group in range(3):
-        signal[groups == group, group * 4:(group + 1) * 4] += 2.5
-    X = np.hstack([signal, rng.normal(size=(n, 20)), rng.normal(size=(n, 25))]).astype(np.float32)
-    return X, groups
+from .conftest import FAST_MODEL, VIEWS, snakemake_in, three_views, write_three_views
 
 
 def _model(**params: object) -> DeepType:
@@ -40,7 +23,7 @@ def _model(**params: object) -> DeepType:
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[DeepType, np.ndarray, np.ndarray]:
-    X, groups = _three_views()
+    X, groups = three_views()
     X[:10, 30:50] = np.nan  # ten patients lack the second view
     return _model().fit(X, groups), X, groups
 
@@ -85,29 +68,11 @@ def test_per_view_alpha_and_saved_views(fitted, tmp_path: Path) -> None:
     assert sorted(per_view) == ["noise_b", "noise_c", "signal"]
     assert list(per_view["signal"]["rank"]) == list(range(1, 31)) and per_view["signal"]["relative_importance"][0] == 1
     with pytest.raises(ValueError, match="alpha has 2 values for 3 views"):
-        _model(alpha=(0.01, 0.02), pretrain_steps=5).fit(*_three_views())
-
-
-def _write_views(directory: Path) -> dict[str, dict[str, object]]:
-    X, groups = _three_views(n=60)
-    samples = [f"P{i:03d}" for i in range(60)]
-    specs = {}
-    for (name, size), start in zip(VIEWS, (0, 30, 50), strict=True):
-        frame = pd.DataFrame(X[:, start:start + size], index=pd.Index(samples, name="sample"),
-                             columns=[f"{name}_{j}" for j in range(size)])
-        if name == "noise_b":
-            frame = frame.iloc[8:]  # eight patients without this view
-        frame.to_csv(directory / f"{name}.tsv", sep="\t")
-        specs[name] = {"path": str(directory / f"{name}.tsv")}
-    rng = np.random.default_rng(3)
-    pd.DataFrame({"sample": samples, "group": [f"g{g}" for g in groups],
-                  "time": rng.exponential(30, 60).round(1), "event": rng.integers(0, 2, 60)}).to_csv(
-        directory / "clinical.tsv", sep="\t", index=False)
-    return specs
+        _model(alpha=(0.01, 0.02), pretrain_steps=5).fit(*three_views())
 
 
 def test_views_are_normalized_apart_and_joined(tmp_path: Path) -> None:
-    specs = _write_views(tmp_path)
+    specs = write_three_views(tmp_path)
     specs["noise_c"]["n_top_genes"] = 10
     masked = normalize_stage(specs, tmp_path / "clinical.tsv", tmp_path / "masked.h5ad")
     assert masked.shape == (60, 30 + 20 + 10)
@@ -126,7 +91,7 @@ def test_views_are_normalized_apart_and_joined(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_workflow_with_three_views(tmp_path: Path) -> None:
-    specs = _write_views(tmp_path)
+    specs = write_three_views(tmp_path)
     config = {
         "seed": 0, "device": "cpu",
         "cohorts": {"multi": {
@@ -137,12 +102,8 @@ def test_workflow_with_three_views(tmp_path: Path) -> None:
         "model": {**FAST_MODEL, "alpha": 0.01, "pretrain_steps": 300},
         "compare": {"run": True},
     }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # views keep their order
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                             str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "2",
-                             "results/multi/genes", "results/multi/survival/logrank.tsv",
-                             "results/multi/compare/metrics.tsv"],
-                            capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    result = snakemake_in(tmp_path, config, "results/multi/genes", "results/multi/survival/logrank.tsv",
+                          "results/multi/compare/metrics.tsv")  # the views keep their order in the config
     assert result.returncode == 0, result.stderr[-4000:]
     results = tmp_path / "results" / "multi"
     assert sorted(p.name for p in (results / "genes").glob("*.tsv")) == ["noise_b.tsv", "noise_c.tsv", "signal.tsv"]
