@@ -8,7 +8,13 @@ rule import_cbioportal:
     output:
         expression="results/{cohort}/input/expression.h5ad",
         clinical="results/{cohort}/input/clinical.tsv",
-        report="results/{cohort}/input/import.json",
+        report=report(
+            "results/{cohort}/input/import.json",
+            caption="../report/import.rst",
+            category="{cohort}",
+            subcategory="0 import",
+            labels={"cohort": "{cohort}", "table": "what the import read, dropped and collapsed"},
+        ),
         provenance="results/{cohort}/provenance/import.json",
     wildcard_constraints:
         cohort=cohort_pattern(CBIOPORTAL_COHORTS),
@@ -30,7 +36,13 @@ rule import_geo:
     output:
         expression="results/{cohort}/input/expression.h5ad",
         clinical="results/{cohort}/input/clinical.tsv",
-        report="results/{cohort}/input/import.json",
+        report=report(
+            "results/{cohort}/input/import.json",
+            caption="../report/import.rst",
+            category="{cohort}",
+            subcategory="0 import",
+            labels={"cohort": "{cohort}", "table": "what the import read, dropped and collapsed"},
+        ),
         provenance="results/{cohort}/provenance/import.json",
     wildcard_constraints:
         cohort=cohort_pattern(GEO_COHORTS),
