@@ -29,7 +29,7 @@ pytest.importorskip("snakemake_executor_plugin_slurm", reason="needs the 'slurm'
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 TRAINING_RULES = {"train", "validate", "compare"}
-CPU_RULES = {"normalize", "cluster", "genes", "survival", "compare_all"}
+CPU_RULES = {"normalize", "cluster", "genes", "survival", "compare_all", "summary"}
 
 SBATCH = """#!{python}
 import json, os, subprocess, sys
