@@ -16,6 +16,7 @@ import h5py
 import mudata
 import numpy as np
 import pandas as pd
+from anndata.io import read_elem
 
 from .errors import InputError
 
@@ -71,8 +72,8 @@ def read_global_obs(path: str | Path) -> pd.DataFrame:
     """The global ``obs`` of ``path`` (one row per patient of any modality), with its ids as the index."""
     path = Path(path)
     modalities(path)
-    with mudata.set_options(pull_on_update=False):
-        obs = mudata.read_h5mu(path).obs
+    with _open(path) as file:  # the obs alone: no modality's matrix is read (normalize reads each once)
+        obs = read_elem(file["obs"])
     if obs.shape[1] == 0:
         raise InputError(f"{path}: the global obs has no columns, so there is no clinical table in it; "
                          "give the cohort a `clinical` file")
@@ -101,12 +102,8 @@ def to_mudata(adata: ad.AnnData) -> mudata.MuData:
             part.uns["normalize"] = adata.uns["normalize"][name]
         modalities_[name] = part
     with mudata.set_options(pull_on_update=False):
-        return _joined(modalities_, adata.obs)
-
-
-def _joined(parts: dict[str, ad.AnnData], obs: pd.DataFrame) -> mudata.MuData:
-    combined = mudata.MuData(parts)
-    combined.obs = obs.loc[combined.obs_names].copy()
+        combined = mudata.MuData(modalities_)
+        combined.obs = adata.obs.loc[combined.obs_names].copy()
     return combined
 
 
