@@ -298,6 +298,11 @@ def test_alpha_path_chooses_by_held_out_loss_and_records_it(separated) -> None:
     assert path["step"].nunique() == 1, "every branch starts from the same pretrained trunk, with as many steps"
     assert path["fit_selection_loss"].equals(path["selection_loss"]) and (path["n_fits"] == 1).all()
     assert adjusted_rand_score(y, model.labels_) >= 0.9 and model.fit_warnings_ == []
+    # the branches only rank the alphas: the fit is the one with the chosen alpha pinned, to the last bit
+    pinned = DeepType(**{**model.get_params(), "alpha": model.alpha_}).fit(X, y)
+    assert np.array_equal(pinned.labels_, model.labels_)
+    assert np.array_equal(pinned.cluster_centers_, model.cluster_centers_)
+    assert np.array_equal(pinned.pattern_importances_, model.pattern_importances_)
 
 
 def test_one_standard_error_takes_the_most_regularized_within_one_se() -> None:

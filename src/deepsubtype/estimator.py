@@ -128,10 +128,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         first value of ``alpha_grid``, then every alpha of the grid gets its own ``path_steps``-step branch
         from the pretrained network, scored by the primary loss of held-out samples (``validation_fraction``
         of the labelled ones, or 20 % when that is 0); the largest alpha whose loss is within one standard
-        error of the lowest is kept (the paper's rule) and the fit goes on along its branch, on all samples.
+        error of the lowest is kept (the paper's rule) and the fit is trained afresh at it, on all samples and
+        with the same seed: the same fit as with that alpha pinned.
         In a :class:`~deepsubtype.ensemble.DeepTypeEnsemble` the fits' held-out scores are pooled and one
-        alpha is chosen for all. Costs ``len(alpha_grid) + 1`` branches of ``path_steps`` steps beside one
-        fit, instead of a cross-validation's folds x grid fits.
+        alpha is chosen for all. Costs one pretraining and ``len(alpha_grid)`` branches of ``path_steps``
+        steps beside one fit, instead of a cross-validation's folds x grid fits.
     alpha_grid, path_steps
         The path's alphas (increasing) and the steps of each branch.
     alpha_ramp_steps
@@ -504,16 +505,18 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         samples still shape the clusters and are clustered.
         """
         training = self._start(X, y)
-        with training.own_random_state():
-            if training.resumed is None and self.alpha == "auto":
+        if training.resumed is None and self.alpha == "auto":
+            with training.own_random_state():
                 path = training.walk_alpha_path()
-                training.take_alpha(path, choose_alpha([path])[1])
-            elif training.resumed is None:
+            return self._fit_along(X, y, path, choose_alpha([path])[1])
+        if training.resumed is None:
+            with training.own_random_state():
                 training.train(self.pretrain_steps, "pretrain", self.alpha)
         return self._finish(training)
 
-    def _start(self, X: Any, y: Any) -> Training:
-        """Check the parameters and data and set up a fit (network initialized, checkpoint read)."""
+    def _start(self, X: Any, y: Any, alpha: Any = None) -> Training:
+        """Check the parameters and data and set up a fit (network initialized, checkpoint read), at ``alpha``
+        instead of the ``alpha`` parameter when given."""
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.importance not in IMPORTANCE_MEASURES:
@@ -537,7 +540,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.seed_ = seed
         fingerprint = self._fingerprint(X, target) if self.checkpoint is not None else ""
         resumed = self._read_checkpoint(fingerprint, device) if self.checkpoint is not None else None
-        return Training(self, X, target, n_outputs, device, seed, fingerprint, resumed)
+        return Training(self, X, target, n_outputs, device, seed, fingerprint, resumed, alpha)
 
     def _alpha_path(self, X: Any, y: Any) -> AlphaPath | None:
         """The first part of an ``alpha="auto"`` fit (trunk and scored branches) for a caller that pools several
@@ -550,8 +553,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _fit_along(self, X: Any, y: Any, path: AlphaPath | None, records: list[dict[str, Any]]) -> DeepType:
         """The rest of an ``alpha="auto"`` fit from :meth:`_alpha_path`'s ``path`` and the pooled ``records``
-        of :func:`~deepsubtype.training.choose_alpha`."""
-        training = self._start(X, y)
+        of :func:`~deepsubtype.training.choose_alpha`: a fit afresh at the chosen alpha (same seed, so the same
+        fit as with that alpha pinned), or the rest of the fit a checkpoint holds."""
+        chosen = next((record["alpha"] for record in records if record["chosen"]), None)
+        training = self._start(X, y, alpha=chosen if path is not None else None)
         if training.resumed is None:
             assert path is not None
             with training.own_random_state():
