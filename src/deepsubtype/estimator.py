@@ -508,6 +508,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if training.resumed is None and self.alpha == "auto":
             with training.own_random_state():
                 path = training.walk_alpha_path()
+            del training  # the path's copy of X and its network: the fit starts afresh, so free them first
             return self._fit_along(X, y, path, choose_alpha([path])[1])
         if training.resumed is None:
             with training.own_random_state():
