@@ -1,5 +1,7 @@
 """Which objective should `task: survival` train? Nested out-of-fold log-rank p of DeepType's clusters for
-several weights of the reconstruction term beside the Cox loss, against k-means and PCA + k-means.
+several objectives (``--objectives``: ``primary`` is the Cox loss, ``auto`` the cross-validated choice of
+``deepsubtype.objective`` between it and the baselines' clusters, repeated inside every fold) and weights of
+the reconstruction term beside the Cox loss, against k-means and PCA + k-means.
 
 A cohort is a bundled one (its normalized h5ad and raw matrix, as the pipeline wrote and read them: every
 fold redoes the normalization on its training patients) or a synthetic one:
@@ -10,18 +12,22 @@ fold redoes the normalization on its training patients) or a synthetic one:
 - ``hidden``: the same, with the hazard following the *weak* split, which k-means on the genes does not
   see; an outcome-trained model can.
 
-For each weight: one fit on all patients (in-sample p and the reference the folds' clusters are matched to)
-and 5 folds of one fit each (the pipeline's `validation: {folds: 5, n_fits: 1}`), K = 3 (2 for synthetic
-cohorts), every other setting the library's default. Prints a Markdown table, one row per weight.
+For each objective and weight: one fit on all patients (in-sample p and the reference the folds' clusters are
+matched to) and 5 folds of one fit each (the pipeline's `validation: {folds: 5, n_fits: 1}`), K = 3 (2 for
+synthetic cohorts), every other setting the library's default. Prints a Markdown table, one row per fit, with
+the objective that the full-data fit and each fold's fit chose.
 
     python benchmarks/survival_objective.py --cohort gse4335 --weights 0 1
     python benchmarks/survival_objective.py --cohort miniacc_mrna --hidden-layers 256 64 --weights 0 1
     python benchmarks/survival_objective.py --cohort dominant --weights 0 1
+    python benchmarks/survival_objective.py --cohort gse4335 --objectives auto --weights 0 --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import time
 
 import anndata as ad
@@ -64,10 +70,24 @@ def logrank_p(labels: np.ndarray, y: np.ndarray) -> float:
     return float(logrank_table(frame)["p_value"].iloc[0])
 
 
+class ChoiceLog(logging.Handler):
+    """Collects the objective each fit chose (the "(chosen)" lines of ``deepsubtype.objective``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.chosen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = re.match(r"objective (\S+): .*\(chosen\)$", record.getMessage())
+        if found:
+            self.chosen.append(found.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cohort", required=True, choices=[*BUNDLED, "dominant", "hidden"])
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 1.0, 5.0])
+    parser.add_argument("--objectives", nargs="+", default=["primary"], choices=["primary", "auto"])
     parser.add_argument("--hidden-layers", type=int, nargs="+", default=[1024, 512])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -92,16 +112,25 @@ def main() -> None:
     pca = KMeans(n_clusters, n_init=10, random_state=arguments.seed).fit_predict(components)
     print(f"{arguments.cohort}: {len(y)} patients, {int(y[:, 1].sum())} events; k-means p {logrank_p(kmeans, y):.2g}, "
           f"PCA + k-means p {logrank_p(pca, y):.2g}")
-    print("| reconstruction weight | in-sample p | nested out-of-fold p | in-sample clusters | s |")
-    print("| --- | --- | --- | --- | --- |")
-    for weight in arguments.weights:
-        started = time.perf_counter()
-        model = DeepType(task="survival", reconstruction_weight=weight, hidden_layers=tuple(arguments.hidden_layers),
-                         n_clusters=n_clusters, device="cpu", random_state=arguments.seed).fit(X, y)
-        oof = out_of_fold_clusters(model, X, y, model.labels_, folds=5, seed=arguments.seed, n_fits=1, raw=raw)
-        sizes = "/".join(str(count) for count in np.bincount(model.labels_))
-        print(f"| {weight:g} | {logrank_p(model.labels_, y):.2g} | {logrank_p(oof['cluster'].to_numpy(), y):.2g} | "
-              f"{sizes} | {time.perf_counter() - started:.0f} |", flush=True)
+    choices = ChoiceLog()
+    logging.getLogger("deepsubtype.objective").addHandler(choices)
+    logging.getLogger("deepsubtype.objective").setLevel(logging.INFO)
+    print("| objective | reconstruction weight | in-sample p | nested out-of-fold p | in-sample clusters | "
+          "chosen (full data; folds) | s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for objective in arguments.objectives:
+        for weight in arguments.weights:
+            started = time.perf_counter()
+            choices.chosen.clear()
+            model = DeepType(task="survival", objective=objective, reconstruction_weight=weight,
+                             hidden_layers=tuple(arguments.hidden_layers), n_clusters=n_clusters, device="cpu",
+                             random_state=arguments.seed).fit(X, y)
+            oof = out_of_fold_clusters(model, X, y, model.labels_, folds=5, seed=arguments.seed, n_fits=1, raw=raw)
+            sizes = "/".join(str(count) for count in np.bincount(model.labels_))
+            chosen = f"{choices.chosen[0]}; {', '.join(choices.chosen[1:])}" if choices.chosen else "-"
+            print(f"| {objective} | {weight:g} | {logrank_p(model.labels_, y):.2g} | "
+                  f"{logrank_p(oof['cluster'].to_numpy(), y):.2g} | {sizes} | {chosen} | "
+                  f"{time.perf_counter() - started:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

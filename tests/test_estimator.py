@@ -129,10 +129,12 @@ def test_every_task_lowers_its_loss(task: str) -> None:
         "reconstruction": None,
     }[task]
     # the paper's constant learning rate; the default decay trains less far in these 300 short steps
-    model = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, lr_decay=1.0, **SMALL).fit(X, y)
+    # objective "primary": the task's own loss, also for survival (whose default may learn a baseline's clusters)
+    model = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, lr_decay=1.0, objective="primary",
+                     **SMALL).fit(X, y)
     primary = pd.DataFrame(model.history_["steps"])["primary"]
     assert primary.iloc[-1] < 0.8 * primary.iloc[0]
-    decayed = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, **SMALL).fit(X, y)
+    decayed = DeepType(task=task, n_clusters=2, alpha=0.0, random_state=0, objective="primary", **SMALL).fit(X, y)
     assert pd.DataFrame(decayed.history_["steps"])["primary"].iloc[-1] < 0.9 * primary.iloc[0]
     prediction = model.predict_target(X)
     # each beats the trivial predictor of its task
@@ -365,7 +367,7 @@ def test_a_reconstruction_term_keeps_the_main_axis_a_cox_loss_alone_ignores(tmp_
     X = rng.normal(size=(300, 40)).astype(np.float32)
     X[:, :10] += 2.0 * (groups[:, None] - 0.5)
     y = np.column_stack([rng.exponential(1.0, 300), rng.random(300) < 0.7]).astype(np.float32)
-    settings = dict(task="survival", n_clusters=2, alpha=0.0, random_state=0, **SMALL)
+    settings = dict(task="survival", objective="primary", n_clusters=2, alpha=0.0, random_state=0, **SMALL)
     cox_only = DeepType(**settings).fit(X, y)
     both = DeepType(**settings, reconstruction_weight=1.0).fit(X, y)
     assert cox_only.network_.decoder is None and both.network_.decoder is not None

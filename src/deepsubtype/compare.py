@@ -26,12 +26,12 @@ import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from sklearn.cluster import KMeans, spectral_clustering
-from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from sklearn.metrics.pairwise import euclidean_distances
 
 from .cluster import match_labels
 from .estimator import DeepType
+from .objective import BASELINE_OBJECTIVES, baseline_pipeline
 
 __all__ = [
     "BaselineResult",
@@ -157,15 +157,14 @@ def run_baselines(X: np.ndarray, n_clusters: int, *, seed: int = 0, n_components
     results = []
     raw, X = X, np.nan_to_num(X, nan=0.0)
 
-    labels, space, seconds = _timed(lambda: (KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(X), X))
-    results.append(BaselineResult("kmeans", labels, space, seconds))
+    def pipeline_baseline(name: str) -> tuple[np.ndarray, np.ndarray]:
+        pipeline = baseline_pipeline(name, n_clusters, X.shape, seed=seed, n_components=n_components)
+        labels = pipeline.fit_predict(X)
+        return labels, pipeline[:-1].transform(X)
 
-    def pca_kmeans() -> tuple[np.ndarray, np.ndarray]:
-        components = PCA(min(n_components, *X.shape), random_state=seed).fit_transform(X)
-        return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(components), components
-
-    labels, space, seconds = _timed(pca_kmeans)
-    results.append(BaselineResult("pca_kmeans", labels, space, seconds))
+    for name in BASELINE_OBJECTIVES:  # kmeans, pca_kmeans: the baselines a survival fit may learn
+        labels, space, seconds = _timed(lambda name=name: pipeline_baseline(name))
+        results.append(BaselineResult(name, labels, space, seconds))
 
     def consensus() -> tuple[np.ndarray, np.ndarray]:
         result = consensus_clustering(X, [n_clusters], n_resamples=consensus_resamples, seed=seed)

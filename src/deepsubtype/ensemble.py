@@ -45,6 +45,7 @@ _ENSEMBLE_FILE = "ensemble.json"
 #: Facts of the representative fit that the ensemble shows as its own (see ``DeepTypeEnsemble.__getattr__``).
 _FROM_REPRESENTATIVE = frozenset({"task", "views", "classes_", "alpha_", "alpha_path_", "history_", "k_scores_",
                                   "k_criterion", "n_rounds_", "converged_", "device_", "beta", "n_clusters",
+                                  "objective_", "objective_scores_",
                                   "hidden_layers", "_view_sizes", "importance"})
 
 
@@ -126,12 +127,18 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         base = DeepType() if self.estimator is None else self.estimator
         started = time.perf_counter()
         seeds = [int(self.random_state) + index for index in range(int(self.n_fits))]
-        models = [clone(base).set_params(random_state=seed, checkpoint=_checkpoint_of(base.checkpoint, seed))
-                  for seed in seeds]
+        # what the fits train on is settled once, by the first seed (for a survival task with objective
+        # "auto", the cross-validated choice of deepsubtype.objective), and shared: every fit learns one target
+        first = clone(base).set_params(random_state=seeds[0], checkpoint=None)
+        objective, scores, target, _, _ = first._objective_and_target(X, y)
+        models = [clone(base).set_params(random_state=seed, checkpoint=_checkpoint_of(base.checkpoint, seed),
+                                         objective=objective) for seed in seeds]
+        for model in models:
+            model.objective_ = objective
         paths: list[AlphaPath | None] = [None] * len(models)
         records: list[dict[str, Any]] = []
         if base.alpha == "auto":  # every fit walks its path, the pooled held-out scores choose one alpha for all
-            paths = [model._alpha_path(X, y) for model in models]
+            paths = [model._alpha_path(X, target) for model in models]
             walked = [path for path in paths if path is not None]
             if walked:
                 records = choose_alpha(walked)[1]
@@ -140,7 +147,8 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         # a progress bar on a terminal only (tqdm's disable=None); logs and CI get the log lines
         for index, (model, path) in enumerate(tqdm(list(zip(models, paths, strict=True)), desc="DeepType fits",
                                                    unit="fit", disable=None, leave=False)):
-            self.fits_.append(model._fit_along(X, y, path, records) if records else model.fit(X, y))
+            self.fits_.append(model._fit_along(X, target, path, records) if records else model._fit_primary(X, target))
+            model.objective_scores_ = scores
             elapsed = time.perf_counter() - started
             logger.info("fit %d of %d (seed %d) done: %.0f s so far, about %.0f s left", index + 1, self.n_fits,
                         seeds[index], elapsed, elapsed / (index + 1) * (int(self.n_fits) - index - 1))

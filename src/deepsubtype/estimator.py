@@ -36,6 +36,7 @@ from . import __version__
 from .cluster import relabel_by_size, score_n_clusters, squared_distances
 from .io import InputError
 from .model import TASKS, DeepTypeNetwork, Task, primary_loss
+from .objective import BASELINE_OBJECTIVES, OBJECTIVES, baseline_labels, chosen_objective, objective_scores
 from .training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, AlphaPath, Training, choose_alpha, one_standard_error
 
 __all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "assignment_confidence",
@@ -144,6 +145,15 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         representation back to the genes and its mean squared error (z-score units) joins the loss in every
         phase, so the representation keeps the cohort's main axes of variation besides what the target
         rewards (a Cox loss on a few dozen events alone learns little else). 0 (default): the paper's loss.
+    objective
+        What the network's primary loss is trained on. ``"primary"``: the task's own loss on ``y`` (the paper).
+        ``"kmeans"`` or ``"pca_kmeans"`` (``task="survival"`` only): the clusters that k-means on the genes, or
+        on their first 50 principal components, finds among the training samples, learnt as classes.
+        ``"auto"`` (default): ``"primary"`` for every task but ``survival``, where the fit chooses among the
+        three by the log-rank p of each one's clusters on held-out samples of a 3-fold cross-validation
+        inside the fit (:mod:`deepsubtype.objective`): a Cox loss on a few dozen events does not find the
+        prognostic structure that unsupervised methods see unaided, and is kept only where it does better.
+        Costs three fits of the Cox objective beside the fit.
     n_clusters
         Number of clusters K, or ``"auto"``: after pretraining, each K of
         ``n_clusters_range`` is scored on the representation of all samples and the
@@ -222,6 +232,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         With ``alpha="auto"``: per alpha of the path, ``alpha``, the held-out primary loss
         (``selection_loss``, its standard error ``selection_se``, ``n_selection`` terms), the number of
         genes whose column norm is at least a tenth of the largest (``n_genes_tenth``) and ``chosen``.
+    objective_ : str
+        What the primary loss was trained on: ``primary`` (the task's loss on ``y``), ``kmeans`` or
+        ``pca_kmeans`` (that baseline's clusters as classes; then ``classes_`` are its cluster numbers and
+        :meth:`predict_target` predicts them).
+    objective_scores_ : list of dict
+        With ``objective="auto"`` and ``task="survival"``: per candidate, ``objective``, ``n_clusters``, the
+        log-rank ``held_out_p`` of its cross-validated held-out clusters, ``folds`` and ``chosen``; else empty.
     fit_warnings_ : list of str
         Signs of a failed fit (empty when none): a primary loss no better than the trivial
         predictor's, first-layer columns all near zero, or one cluster holding nearly every sample.
@@ -266,6 +283,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         alpha_ramp_steps: int = 300,
         beta: float = 1.2,
         reconstruction_weight: float = 0.0,
+        objective: str = "auto",
         n_clusters: int | str = 3,
         n_clusters_range: tuple[int, int] = (2, 8),
         k_criterion: str = "silhouette",
@@ -297,6 +315,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.views = views
         self.beta = beta
         self.reconstruction_weight = reconstruction_weight
+        self.objective = objective
         self.n_clusters = n_clusters
         self.n_clusters_range = n_clusters_range
         self.k_criterion = k_criterion
@@ -322,6 +341,18 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
+    @property
+    def _trained_task(self) -> str:
+        """The task of the network's primary loss: ``classification`` when the objective is a baseline's
+        clusters (``objective_`` one of :data:`~deepsubtype.objective.BASELINE_OBJECTIVES`), else ``task``."""
+        return "classification" if getattr(self, "objective_", "primary") in BASELINE_OBJECTIVES else self.task
+
+    def _check_objective(self) -> None:
+        if self.objective not in ("auto", *OBJECTIVES):
+            raise ValueError(f"objective must be 'auto' or one of {OBJECTIVES}, got {self.objective!r}")
+        if self.objective in BASELINE_OBJECTIVES and self.task != "survival":
+            raise ValueError(f"objective={self.objective!r} replaces a survival target; task is {self.task!r}")
+
     # ------------------------------------------------------------------ targets
     def _encode_target(self, y: Any, n_samples: int, *, fit: bool = True) -> tuple[np.ndarray, int]:
         """Encode ``y`` for the task; returns (encoded target, number of network outputs).
@@ -329,12 +360,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         ``fit=True`` learns the encoding (classes, regression scale); ``fit=False``
         applies the learned one, reading labels unseen in training as missing.
         """
-        if self.task == "reconstruction":
+        if self._trained_task == "reconstruction":
             return np.zeros(n_samples, dtype=np.float32), 0
         if y is None:
             raise ValueError(f"DeepType(task={self.task!r}) requires y to be passed, but the target y is None; "
                              "use task='reconstruction' to train without one")
-        if self.task == "survival":
+        if self._trained_task == "survival":
             target = np.asarray(y, dtype=np.float32)
             if target.ndim != 2 or target.shape != (n_samples, 2):
                 raise ValueError(f"task='survival' needs y of shape (n_samples, 2) = (time, event), got {target.shape}")
@@ -355,7 +386,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         known = values.notna().to_numpy()
         if fit and not known.any():
             raise ValueError("y has no known value")
-        if self.task == "regression":
+        if self._trained_task == "regression":
             numeric = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
             if fit:
                 self._target_mean = float(np.nanmean(numeric))
@@ -365,12 +396,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             self.classes_ = LabelEncoder().fit(values[known].to_numpy()).classes_
             if len(self.classes_) < 2:
                 raise ValueError(f"y has a single class ({self.classes_[0]!r}); the primary task needs at least two")
-            if self.task == "binary" and len(self.classes_) != 2:
+            if self._trained_task == "binary" and len(self.classes_) != 2:
                 raise ValueError(f"task='binary' needs two classes, y has {len(self.classes_)}")
-        if self.task not in ("binary", "classification"):
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self._trained_task not in ("binary", "classification"):
+            raise ValueError(f"task must be one of {TASKS}, got {self._trained_task!r}")
         index = pd.Index(self.classes_).get_indexer(values.where(known, None).to_numpy())  # -1 = missing/unseen
-        if self.task == "binary":
+        if self._trained_task == "binary":
             return np.where(index >= 0, index, np.nan).astype(np.float32), 1
         return index.astype(np.int64), len(self.classes_)
 
@@ -383,11 +414,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if fraction <= 0:
             return None
         rows = torch.arange(target.shape[0], device=target.device)
-        if self.task == "classification":
+        if self._trained_task == "classification":
             labelled = target >= 0
-        elif self.task == "survival":
+        elif self._trained_task == "survival":
             labelled = ~torch.isnan(target).any(1)
-        elif self.task == "reconstruction":
+        elif self._trained_task == "reconstruction":
             labelled = torch.ones_like(rows, dtype=torch.bool)
         else:
             labelled = ~torch.isnan(target)
@@ -405,8 +436,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if validation is None:
             return rows, target
         masked = target.clone()
-        masked[validation] = -1 if self.task == "classification" else float("nan")
-        training = rows[~torch.isin(rows, validation)] if self.task == "reconstruction" else rows
+        masked[validation] = -1 if self._trained_task == "classification" else float("nan")
+        training = rows[~torch.isin(rows, validation)] if self._trained_task == "reconstruction" else rows
         return training, masked
 
     def _view_sizes(self) -> list[int] | None:
@@ -504,6 +535,67 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Missing entries of ``y`` (NaN/None) are ignored by the primary loss; those
         samples still shape the clusters and are clustered.
         """
+        started = time.perf_counter()
+        objective, scores, target, path, alpha_records = self._objective_and_target(X, y)
+        self.objective_ = objective
+        if path is not None:
+            self._fit_along(X, target, path, alpha_records)
+        else:
+            self._fit_primary(X, target)
+        self.objective_scores_ = scores
+        if scores:
+            self.fit_seconds_ = time.perf_counter() - started  # the choice's fits included
+        return self
+
+    def _objective_and_target(self, X: Any, y: Any) -> tuple[str, list[dict[str, Any]], Any, AlphaPath | None,
+                                                             list[dict[str, Any]]]:
+        """What the fit trains on: ``(objective, the records that chose it (empty unless chosen), the target,
+        the alpha path and its records when the choice already walked the Cox fit's path)``; the target is
+        ``y`` for ``primary``, else the baseline's clusters (:meth:`_baseline_target`)."""
+        self._check_objective()
+        scores: list[dict[str, Any]] = []
+        path, alpha_records = None, []
+        if self.objective == "auto" and self.task == "survival":
+            objective, scores, path, alpha_records = self._choose_objective(X, y)
+        else:
+            objective = "primary" if self.objective == "auto" else self.objective
+        if objective == "primary":
+            return objective, scores, y, path, alpha_records
+        return objective, scores, self._baseline_target(X, objective), None, []
+
+    def _choose_objective(self, X: Any, y: Any) -> tuple[str, list[dict[str, Any]], AlphaPath | None,
+                                                         list[dict[str, Any]]]:
+        """The objective of an ``objective="auto"`` survival fit (:mod:`deepsubtype.objective`): ``(objective,
+        its records, the Cox fit's alpha path and alpha records)``; the Cox candidate's cross-validation fits
+        use the alpha its path chose on all samples. A checkpoint of the Cox fit (a baseline's holds other
+        targets) means the choice was made before an interruption: ``("primary", [], None, [])``."""
+        self.objective_ = "primary"
+        training = self._start(X, y)
+        if training.resumed is not None:
+            logger.info("a checkpoint of the Cox fit resumes: its objective was chosen before the interruption")
+            return "primary", [], None, []
+        alpha, path, alpha_records = self.alpha, None, []
+        if self.alpha == "auto":
+            with training.own_random_state():
+                path = training.walk_alpha_path()
+            alpha_records = choose_alpha([path])[1]
+            alpha = next(record["alpha"] for record in alpha_records if record["chosen"])
+        del training
+        scores = objective_scores(self, np.asarray(_as_frame_or_array(X), dtype=np.float32),
+                                  np.asarray(y, dtype=np.float64), alpha=alpha, seed=self.seed_)
+        return chosen_objective(scores), scores, path, alpha_records
+
+    def _baseline_target(self, X: Any, objective: str) -> np.ndarray:
+        """Clusters (n_samples,) of baseline ``objective`` on ``X``: the classes a baseline objective learns."""
+        seed = 0 if self.random_state is None else int(self.random_state)
+        labels = baseline_labels(objective, np.asarray(_as_frame_or_array(X), dtype=np.float32), self.n_clusters,
+                                 k_range=tuple(self.n_clusters_range), seed=seed)
+        logger.info("objective %s: learning its %d clusters of %d samples (sizes %s) as classes", objective,
+                    int(labels.max()) + 1, len(labels), np.bincount(labels).tolist())
+        return labels
+
+    def _fit_primary(self, X: Any, y: Any) -> DeepType:
+        """A fit on the objective ``objective_`` with target ``y`` (the baseline's classes for a baseline)."""
         training = self._start(X, y)
         if training.resumed is None and self.alpha == "auto":
             with training.own_random_state():
@@ -663,9 +755,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.network_.eval()
         output = torch.cat([self.network_(X[start:start + 4096])[1].float() for start in range(0, X.shape[0], 4096)])
         self.network_.train()
-        if self.task != "reconstruction" or not self.views:
-            loss = float(primary_loss(self.task, output, target, X))
-            trivial = float(primary_loss(self.task, self._trivial_output(output, target, X), target, X))
+        if self._trained_task != "reconstruction" or not self.views:
+            loss = float(primary_loss(self._trained_task, output, target, X))
+            trivial = float(primary_loss(self._trained_task, self._trivial_output(output, target, X), target, X))
             if trivial > 0 and loss >= _TRIVIAL_LOSS_SHARE * trivial:
                 found.append(f"primary loss {loss:.4g} is no better than the trivial predictor's {trivial:.4g} "
                              "(the network did not learn the primary task)")
@@ -684,15 +776,15 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _trivial_output(self, output: torch.Tensor, target: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """Output of the best constant predictor: log class frequencies, target mean, zero risk, feature means."""
-        if self.task == "classification":
+        if self._trained_task == "classification":
             counts = torch.bincount(target[target >= 0], minlength=output.shape[1]).to(output)
             return torch.log(counts.clamp_min(0.5) / counts.sum()).expand_as(output)
-        if self.task == "reconstruction":
+        if self._trained_task == "reconstruction":
             return torch.nanmean(X, 0).nan_to_num().expand_as(output)
-        if self.task == "survival":
+        if self._trained_task == "survival":
             return torch.zeros_like(output)
         mean = torch.nanmean(target)
-        if self.task == "binary":
+        if self._trained_task == "binary":
             mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
         return mean.expand_as(output)
 
@@ -786,17 +878,18 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     @torch.no_grad()
     def predict_target(self, X: Any) -> np.ndarray:
-        """Primary-task prediction: class labels, regression values, Cox risk scores or reconstructions."""
+        """Primary-task prediction: class labels, regression values, Cox risk scores or reconstructions (the
+        baseline's cluster numbers where ``objective_`` is a baseline)."""
         x = self._input(X)
         self.network_.eval()
         output = self.network_(x)[1]
-        if self.task == "classification":
+        if self._trained_task == "classification":
             return self.classes_[output.argmax(1).cpu().numpy()]
-        if self.task == "binary":
+        if self._trained_task == "binary":
             return self.classes_[(output[:, 0] > 0).long().cpu().numpy()]
-        if self.task == "regression":
+        if self._trained_task == "regression":
             return output[:, 0].cpu().numpy() * self._target_scale + self._target_mean
-        if self.task == "survival":
+        if self._trained_task == "survival":
             return output[:, 0].cpu().numpy()
         return output.cpu().numpy()
 
@@ -808,10 +901,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         reconstruction error; samples whose ``y`` is missing (or a class unseen in training) are ignored.
         """
         x = self._input(X)
+        if self._trained_task != self.task:
+            raise ValueError(f"this model learnt the clusters of {self.objective_!r}, not a {self.task} "
+                             "prediction: its primary task has no score on y")
         target, _ = self._encode_target(y, x.shape[0], fit=False)
         self.network_.eval()
         output = self.network_(x)[1]
-        return -float(primary_loss(self.task, output, torch.from_numpy(target).to(x.device), x))
+        return -float(primary_loss(self._trained_task, output, torch.from_numpy(target).to(x.device), x))
 
     # -------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> None:
@@ -845,6 +941,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             "converged": bool(self.converged_),
             "alpha": list(self.alpha_) if isinstance(self.alpha_, tuple) else self.alpha_,
             "alpha_path": self.alpha_path_,
+            "objective": self.objective_,
+            "objective_scores": self.objective_scores_,
             "fit_warnings": self.fit_warnings_,
             "fit_seconds": float(self.fit_seconds_),
             "history": self.history_,
@@ -897,8 +995,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             model.classes_ = np.asarray(meta["classes"])
         if meta["target_mean"] is not None:
             model._target_mean, model._target_scale = meta["target_mean"], meta["target_scale"]
-        n_outputs = {"classification": len(meta["classes"]), "reconstruction": 0}.get(model.task, 1)
-        network = DeepTypeNetwork(model.n_features_in_, list(model.hidden_layers), n_outputs, task=model.task,
+        model.objective_ = meta.get("objective", "primary")  # absent in older model files: the task's own loss
+        model.objective_scores_ = meta.get("objective_scores", [])
+        n_outputs = {"classification": len(meta["classes"]), "reconstruction": 0}.get(model._trained_task, 1)
+        network = DeepTypeNetwork(model.n_features_in_, list(model.hidden_layers), n_outputs, task=model._trained_task,
                                   activation=model.activation, dropout=model.dropout,
                                   view_sizes=model._view_sizes(), decoder=model.reconstruction_weight > 0)
         network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})

@@ -175,7 +175,7 @@ class Training:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)  # initialization and dropout, without touching the caller's global RNG state
-            model.network_ = DeepTypeNetwork(X.shape[1], list(model.hidden_layers), n_outputs, task=model.task,
+            model.network_ = DeepTypeNetwork(X.shape[1], list(model.hidden_layers), n_outputs, task=model._trained_task,
                                              activation=model.activation, dropout=model.dropout,
                                              view_sizes=model._view_sizes(),
                                              decoder=model.reconstruction_weight > 0).to(device)
@@ -259,12 +259,13 @@ class Training:
     def selection_terms(self) -> np.ndarray:
         """Primary-loss terms of the held-out ``selection`` rows (one per sample, per event for survival)."""
         x, output = self._selection_output()
-        return primary_loss_terms(self.model.task, output, self.full_target[self.selection], x).double().cpu().numpy()
+        terms = primary_loss_terms(self.model._trained_task, output, self.full_target[self.selection], x)
+        return terms.double().cpu().numpy()
 
     def validation_loss(self) -> float:
         """Primary loss of the held-out ``selection`` rows."""
         x, output = self._selection_output()
-        return float(primary_loss(self.model.task, output, self.full_target[self.selection], x))
+        return float(primary_loss(self.model._trained_task, output, self.full_target[self.selection], x))
 
     @torch.no_grad()
     def collapse(self) -> str:
@@ -292,7 +293,7 @@ class Training:
             with self.autocast:
                 hidden, output = self.network(x)
             hidden, output = hidden.float(), output.float()
-            primary = primary_loss(model.task, output, self.target[index], x)
+            primary = primary_loss(model._trained_task, output, self.target[index], x)
             loss = primary
             if self.network.decoder is not None:  # every row: the held-out ones lack only their target
                 loss = loss + model.reconstruction_weight * primary_loss(

@@ -69,7 +69,7 @@ def tune_alpha_beta(estimator: DeepType, X: Any, y: Any = None, *, alphas: Seque
 
 #: Columns of :func:`tuning_table` and :func:`alpha_path_table` (``tuning.tsv``).
 TUNING_COLUMNS = ["parameter", "alpha", "beta", "held_out_loss", "held_out_se", "n_genes_tenth", "chosen",
-                  "criterion"]
+                  "criterion", "objective", "held_out_logrank_p"]
 
 
 def _alpha_cell(value: Any) -> str | float:
@@ -102,7 +102,8 @@ def alpha_path_table(model: DeepType) -> pd.DataFrame:
     if not model.alpha_path_:
         return pd.DataFrame({"parameter": ["none"], "alpha": [_alpha_cell(model.alpha_)], "beta": [model.beta],
                              "held_out_loss": [np.nan], "held_out_se": [np.nan], "n_genes_tenth": [np.nan],
-                             "chosen": [True], "criterion": ["fixed in config"]}, columns=TUNING_COLUMNS)
+                             "chosen": [True], "criterion": ["fixed in config"], "objective": [_objective(model)],
+                             "held_out_logrank_p": [np.nan]}, columns=TUNING_COLUMNS)
     path = pd.DataFrame(model.alpha_path_)
     n_held_out, n_fits = int(path["n_selection"].iloc[0]), int(path["n_fits"].iloc[0])
     rule = (f"alpha branches from the pretrained network, primary loss of {n_held_out} held-out terms of "
@@ -115,5 +116,27 @@ def alpha_path_table(model: DeepType) -> pd.DataFrame:
         "parameter": "alpha", "alpha": path["alpha"], "beta": model.beta,
         "held_out_loss": path["selection_loss"], "held_out_se": path["selection_se"],
         "n_genes_tenth": path["n_genes_tenth"], "chosen": path["chosen"],
-        "criterion": [rule + note for note in notes],
+        "criterion": [rule + note for note in notes], "objective": _objective(model), "held_out_logrank_p": np.nan,
+    }, columns=TUNING_COLUMNS)
+
+
+def _objective(model: Any) -> str:
+    """The objective a fitted model trained (``primary`` for model files older than the choice)."""
+    return str(getattr(model, "objective_", "primary"))
+
+
+def objective_table(model: Any) -> pd.DataFrame:
+    """``tuning.tsv`` rows of the survival objective's choice (``objective="auto"``; none otherwise): per
+    candidate, the log-rank p of its cross-validated held-out clusters and whether it was trained."""
+    scores = getattr(model, "objective_scores_", [])
+    if not scores:
+        return pd.DataFrame(columns=TUNING_COLUMNS)
+    frame = pd.DataFrame(scores)
+    folds = int(frame["folds"].iloc[0])
+    return pd.DataFrame({
+        "parameter": "objective", "alpha": _alpha_cell(model.alpha_), "beta": model.beta,
+        "held_out_loss": np.nan, "held_out_se": np.nan, "n_genes_tenth": np.nan, "chosen": frame["chosen"],
+        "criterion": f"log-rank p of {folds}-fold cross-validated held-out clusters, lowest (ties to primary); "
+                     "the Cox fits at the alpha chosen on all patients",
+        "objective": frame["objective"], "held_out_logrank_p": frame["held_out_p"],
     }, columns=TUNING_COLUMNS)

@@ -13,7 +13,7 @@ import pandas as pd
 from ..ensemble import DeepTypeEnsemble, consensus_support, fit_table
 from ..estimator import DEFAULT_ALPHA_GRID, DeepType
 from ..plots import training_history
-from ..tuning import DEFAULT_BETAS, alpha_path_table, tune_alpha_beta, tuning_table
+from ..tuning import DEFAULT_BETAS, alpha_path_table, objective_table, tune_alpha_beta, tuning_table
 from ._files import EMBEDDING_KEY, _atomic, _provenance, _save_figure, _write_table
 from ._inputs import _check_n_clusters, _estimator_params, _target
 
@@ -75,6 +75,10 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
         model = single.fit(adata, y) if n_fits == 1 else DeepTypeEnsemble(single, n_fits=n_fits,
                                                                           random_state=seed).fit(adata, y)
         table = alpha_path_table(model)
+    if model.objective_scores_:
+        table = pd.concat([table, objective_table(model)], ignore_index=True)
+    logger.info("objective %s (%s)", model.objective_, "chosen by cross-validated log-rank p"
+                if model.objective_scores_ else "fixed")
     if isinstance(model, DeepTypeEnsemble):
         agreement = model.fit_agreement_[np.triu_indices(n_fits, 1)]
         logger.info("%d fits: pairwise ARI of their clusters %.2f-%.2f (median %.2f); consensus sizes %s", n_fits,

@@ -1,0 +1,140 @@
+"""What a cohort with only survival trains on: the Cox loss, or the subtypes an unsupervised method finds.
+
+A Cox loss trained on a few dozen events learns whatever separates the training patients' outcomes; where
+the cohort's main structure is itself prognostic (adrenocortical carcinoma's C1A/C1B), k-means on the genes
+finds it unaided and the Cox-trained network does not (``benchmarks/RESULTS.md``). With
+``DeepType(task="survival", objective="auto")`` the fit therefore chooses between candidate objectives by how
+well each one's clusters separate survival *on patients it did not train on*: within the fit's own
+patients, ``folds``-fold cross-validation, every candidate fitted on the training folds and its clusters
+assigned to the held-out fold, and the multivariate log-rank p of the pooled held-out clusters (lowest wins,
+ties to the Cox loss; each fold tested on its own and the folds' chi-squares summed). The candidates:
+
+- ``primary``: DeepType on the Cox loss (the paper's objective), at the alpha the fit chose on all its
+  patients (so the inner fits are plain fits: alpha is chosen once, not per inner fold);
+- ``kmeans``: k-means on the genes; ``pca_kmeans``: k-means on the first 50 principal components (the
+  compare stage's baselines of the same names, :func:`baseline_pipeline`).
+
+A baseline that wins becomes the network's primary task: DeepType learns its clusters of all the fit's
+patients as classes (with the L2,1 and k-means terms as always), so the model still has a representation, a
+gene ranking and a ``predict`` for new patients. The choice looks at the patients' outcomes, so a
+validation that refits the model per fold (:mod:`deepsubtype.validation`) repeats it inside every fold; the
+out-of-fold p of such a model is the honest figure, its in-sample p is not.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+__all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "baseline_pipeline", "baseline_labels", "objective_scores",
+           "chosen_objective"]
+
+logger = logging.getLogger(__name__)
+
+#: What ``DeepType(objective=...)`` accepts besides ``"auto"``.
+OBJECTIVES: tuple[str, ...] = ("primary", "kmeans", "pca_kmeans")
+#: The candidates that are an unsupervised method's clusters.
+BASELINE_OBJECTIVES: tuple[str, ...] = ("kmeans", "pca_kmeans")
+#: Principal components kept by ``pca_kmeans`` (at most; fewer when the matrix has fewer rows or columns).
+N_COMPONENTS = 50
+
+
+def baseline_pipeline(name: str, n_clusters: int, shape: tuple[int, int], *, seed: int = 0,
+                      n_components: int = N_COMPONENTS) -> Pipeline:
+    """The unfitted scikit-learn pipeline of baseline ``name`` (``kmeans`` or ``pca_kmeans``) for a matrix of
+    ``shape`` (samples, genes): k-means with 10 restarts, after a PCA to ``n_components`` for ``pca_kmeans``.
+    Its ``fit_predict`` gives the clusters, ``predict`` assigns new samples and ``[:-1]`` is the space."""
+    kmeans = KMeans(n_clusters, n_init=10, random_state=seed)
+    if name == "kmeans":
+        return make_pipeline(FunctionTransformer(), kmeans)  # the identity, so that [:-1] is the genes' space
+    if name == "pca_kmeans":
+        return make_pipeline(PCA(min(n_components, *shape), random_state=seed), kmeans)
+    raise ValueError(f"unknown baseline {name!r}; one of {BASELINE_OBJECTIVES}")
+
+
+def _baseline_k(name: str, X: np.ndarray, n_clusters: int | str, k_range: tuple[int, int], seed: int) -> int:
+    """``n_clusters``, or for ``"auto"`` the K of ``k_range`` whose clusters have the highest mean silhouette."""
+    if n_clusters != "auto":
+        return int(n_clusters)
+    low, high = k_range
+    scores = {}
+    for k in range(low, high + 1):
+        pipeline = baseline_pipeline(name, k, X.shape, seed=seed)
+        labels = pipeline.fit_predict(X)
+        scores[k] = silhouette_score(pipeline[:-1].transform(X), labels) if len(set(labels)) > 1 else -1.0
+    return max(scores, key=lambda k: (scores[k], -k))
+
+
+def baseline_labels(name: str, X: np.ndarray, n_clusters: int | str, *, k_range: tuple[int, int] = (2, 8),
+                    seed: int = 0) -> np.ndarray:
+    """Clusters (n,) of baseline ``name`` on ``X`` (n, genes; NaN read as 0, a z-scored gene's mean)."""
+    X = np.nan_to_num(np.asarray(X, dtype=np.float64))
+    k = _baseline_k(name, X, n_clusters, k_range, seed)
+    return baseline_pipeline(name, k, X.shape, seed=seed).fit_predict(X)
+
+
+def _logrank_statistic(labels: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """Multivariate log-rank chi-square of ``labels`` on ``y`` (n, 2: time, event) and its degrees of freedom;
+    ``(0, 0)`` where the test is undefined (one cluster, no event)."""
+    from .survival import logrank_table  # lifelines is loaded only by fits that choose an objective
+
+    known = ~np.isnan(y).any(1)
+    frame = pd.DataFrame({"cluster": labels[known], "time": y[known, 0], "event": y[known, 1].astype(np.int64)})
+    row = logrank_table(frame).iloc[0]
+    if not np.isfinite(row["test_statistic"]):
+        return 0.0, 0
+    return float(row["test_statistic"]), int(row["degrees_of_freedom"])
+
+
+def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, folds: int = 3,
+                     seed: int = 0) -> list[dict[str, Any]]:
+    """Score every candidate objective of a survival DeepType ``model`` on ``X`` (n, genes) and ``y`` (n, 2).
+
+    Returns one record per candidate of :data:`OBJECTIVES`: ``objective``, ``n_clusters`` (its most common K
+    over the folds), ``held_out_p``, ``folds`` and ``chosen`` (the lowest p; ties to ``primary``). Each fold's
+    held-out clusters are tested on their own (a fold's cluster numbers mean nothing in another fold) and the
+    folds' log-rank chi-squares and degrees of freedom are summed: ``held_out_p`` is that sum's chi-square p.
+    The ``primary`` candidate's fits are clones of ``model`` at ``alpha`` (no checkpoint, seed ``seed``)."""
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float64)
+    statistics: dict[str, list[tuple[float, int]]] = {name: [] for name in OBJECTIVES}
+    n_clusters: dict[str, list[int]] = {name: [] for name in OBJECTIVES}
+    filled = np.nan_to_num(X.astype(np.float64))
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+        fold_model = clone(model).set_params(objective="primary", alpha=alpha, checkpoint=None, random_state=seed)
+        fold_model.fit(X[train], y[train])
+        statistics["primary"].append(_logrank_statistic(fold_model.predict(X[test]), y[test]))
+        n_clusters["primary"].append(int(fold_model.n_clusters_))
+        for name in BASELINE_OBJECTIVES:
+            k = _baseline_k(name, filled[train], model.n_clusters, tuple(model.n_clusters_range), seed)
+            assigned = baseline_pipeline(name, k, filled[train].shape, seed=seed).fit(filled[train]).predict(
+                filled[test])
+            statistics[name].append(_logrank_statistic(assigned, y[test]))
+            n_clusters[name].append(k)
+    records = []
+    for name in OBJECTIVES:
+        statistic, df = (sum(values) for values in zip(*statistics[name], strict=True))
+        records.append({"objective": name, "n_clusters": int(np.bincount(n_clusters[name]).argmax()),
+                        "held_out_p": float(chi2.sf(statistic, df)) if df > 0 else 1.0, "folds": folds})
+    best = min(range(len(records)), key=lambda index: (records[index]["held_out_p"], index))
+    for index, record in enumerate(records):
+        record["chosen"] = index == best
+        logger.info("objective %s: log-rank p %.3g of %d-fold held-out clusters%s", record["objective"],
+                    record["held_out_p"], folds, " (chosen)" if record["chosen"] else "")
+    return records
+
+
+def chosen_objective(records: list[dict[str, Any]]) -> str:
+    """The ``objective`` of the chosen record of :func:`objective_scores`."""
+    return next(record["objective"] for record in records if record["chosen"])

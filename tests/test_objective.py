@@ -1,0 +1,131 @@
+"""The survival objective's choice (deepsubtype.objective): Cox loss or a baseline's clusters, by held-out log-rank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from deepsubtype import DeepType
+from deepsubtype.ensemble import DeepTypeEnsemble, load_model
+from deepsubtype.objective import baseline_labels, baseline_pipeline, objective_scores
+
+FAST = dict(hidden_layers=(32, 8), alpha=0.001, learning_rate=0.005, pretrain_steps=200, joint_steps=20,
+            max_rounds=3, kmeans_n_init=3, alpha_ramp_steps=50, n_clusters=2, device="cpu")
+
+
+def cohort(prognostic: str, seed: int = 0, n: int = 150, p: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X (n, p), y (n, 2) time and event, the strong module's split): 40 genes move strongly with one split of
+    the patients, 20 others weakly with a second, independent split; the hazard (ratio 6) follows the strong
+    split (``prognostic="module"``) or the weak one (``"factor"``), which k-means on the genes does not see."""
+    rng = np.random.default_rng(seed)
+    strong, weak = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    X = rng.normal(size=(n, p))
+    X[:, :40] += 2.0 * (strong[:, None] - 0.5)
+    X[:, 100:120] += 1.5 * (weak[:, None] - 0.5)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    risky = strong if prognostic == "module" else weak
+    event_time = rng.exponential(1.0 / np.where(risky == 1, 6.0, 1.0))
+    censor_time = rng.exponential(2.0, n)
+    y = np.column_stack([np.minimum(event_time, censor_time), (event_time <= censor_time).astype(float)])
+    return X, y.astype(np.float32), strong
+
+
+def test_baselines_fit_predict_and_choose_k_by_silhouette() -> None:
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(loc, 0.3, size=(30, 5)) for loc in (-3.0, 0.0, 3.0)])
+    assert len(set(baseline_labels("kmeans", X, "auto", k_range=(2, 5)))) == 3
+    assert len(set(baseline_labels("pca_kmeans", X, 2))) == 2
+    pipeline = baseline_pipeline("pca_kmeans", 3, X.shape).fit(X)
+    assert pipeline[:-1].transform(X).shape == (90, 5) and pipeline.predict(X[:4]).shape == (4,)
+    with pytest.raises(ValueError, match="unknown baseline 'snf'"):
+        baseline_pipeline("snf", 2, X.shape)
+
+
+def test_a_prognostic_module_is_learnt_from_the_baseline_clusters(tmp_path: Path) -> None:
+    X, y, strong = cohort("module")
+    model = DeepType(task="survival", random_state=0, **FAST).fit(X, y)
+    scores = {record["objective"]: record for record in model.objective_scores_}
+    assert set(scores) == {"primary", "kmeans", "pca_kmeans"} and sum(r["chosen"] for r in scores.values()) == 1
+    assert model.objective_ in ("kmeans", "pca_kmeans") and scores[model.objective_]["chosen"]
+    assert scores[model.objective_]["held_out_p"] < min(0.01, scores["primary"]["held_out_p"])
+    # the network learnt the baseline's classes, and its own clusters are the prognostic split
+    assert list(model.classes_) == [0, 1]
+    assert adjusted_rand_score(strong, model.labels_) > 0.9
+    assert adjusted_rand_score(strong, model.predict(X)) > 0.9
+    with pytest.raises(ValueError, match="learnt the clusters of"):
+        model.score(X, y)
+    model.save(tmp_path / "model")
+    loaded = DeepType.load(tmp_path / "model")
+    assert loaded.objective_ == model.objective_ and loaded.objective_scores_ == model.objective_scores_
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    assert np.array_equal(loaded.predict_target(X), model.predict_target(X))
+
+
+def test_an_outcome_no_unsupervised_method_sees_keeps_the_cox_loss() -> None:
+    X, y, _ = cohort("factor")
+    records = objective_scores(DeepType(task="survival", random_state=0, **FAST), X, y, alpha=0.001)
+    chosen = [record["objective"] for record in records if record["chosen"]]
+    assert chosen == ["primary"]
+    by_name = {record["objective"]: record["held_out_p"] for record in records}
+    assert by_name["primary"] < 0.05 < by_name["kmeans"]
+
+
+def test_other_tasks_and_pinned_objectives_do_not_choose(tmp_path: Path) -> None:
+    X, y, strong = cohort("module", n=90)
+    labels = strong.astype(str)
+    auto = DeepType(random_state=0, **FAST).fit(X, labels)
+    primary = DeepType(objective="primary", random_state=0, **FAST).fit(X, labels)
+    assert auto.objective_ == "primary" and auto.objective_scores_ == []
+    assert np.array_equal(auto.labels_, primary.labels_)
+    assert np.array_equal(auto.cluster_centers_, primary.cluster_centers_)
+    pinned = DeepType(task="survival", objective="kmeans", random_state=0, **FAST).fit(X, y)
+    assert pinned.objective_ == "kmeans" and pinned.objective_scores_ == []
+    cox = DeepType(task="survival", objective="primary", random_state=0, **FAST).fit(X, y)
+    assert cox.objective_ == "primary" and not hasattr(cox, "classes_")
+    with pytest.raises(ValueError, match="objective='kmeans' replaces a survival target"):
+        DeepType(objective="kmeans", **FAST).fit(X, labels)
+    with pytest.raises(ValueError, match="objective must be 'auto' or one of"):
+        DeepType(task="survival", objective="cox", **FAST).fit(X, y)
+
+
+def test_an_ensemble_chooses_once_and_every_fit_learns_the_same_target(tmp_path: Path) -> None:
+    X, y, strong = cohort("module", n=120)
+    ensemble = DeepTypeEnsemble(DeepType(task="survival", **FAST), n_fits=2, random_state=3).fit(X, y)
+    objectives = {fit.objective_ for fit in ensemble.fits_}
+    assert len(objectives) == 1 and objectives <= {"kmeans", "pca_kmeans"}
+    assert ensemble.fits_[0].objective_scores_ == ensemble.fits_[1].objective_scores_ != []
+    assert [fit.objective for fit in ensemble.fits_] == [ensemble.objective_] * 2
+    assert ensemble.estimator.objective == "auto"
+    assert adjusted_rand_score(strong, ensemble.labels_) > 0.9
+    ensemble.save(tmp_path / "ensemble")
+    assert load_model(tmp_path / "ensemble").objective_scores_ == ensemble.objective_scores_
+
+
+def test_the_train_stage_records_the_choice_in_tuning_tsv_and_model_json(tmp_path: Path) -> None:
+    import json
+
+    import anndata as ad
+    import pandas as pd
+
+    from deepsubtype.stages import train_stage
+
+    X, y, _ = cohort("module", n=120)
+    obs = pd.DataFrame({"time": y[:, 0], "event": y[:, 1].astype(int)}, index=[f"p{i}" for i in range(len(X))])
+    ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"g{j}" for j in range(X.shape[1])])).write_h5ad(
+        tmp_path / "normalized.h5ad")
+    params = {key: list(value) if isinstance(value, tuple) else value for key, value in FAST.items()
+              if key != "device"}
+    train_stage(tmp_path / "normalized.h5ad", tmp_path / "model", tmp_path / "embedding.h5ad",
+                tuning=tmp_path / "tuning.tsv", task="survival", time_column="time", event_column="event",
+                model_params=params, device="cpu")
+    tuning = pd.read_csv(tmp_path / "tuning.tsv", sep="\t")
+    rows = tuning[tuning["parameter"] == "objective"]
+    assert list(rows["objective"]) == ["primary", "kmeans", "pca_kmeans"] and rows["chosen"].sum() == 1
+    assert rows["held_out_logrank_p"].between(0, 1).all() and rows["criterion"].str.contains("3-fold").all()
+    chosen = rows.loc[rows["chosen"], "objective"].item()
+    assert tuning.loc[tuning["parameter"] == "none", "objective"].item() == chosen
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert meta["objective"] == chosen and len(meta["objective_scores"]) == 3
