@@ -223,7 +223,7 @@ def test_pattern_importance_is_the_covariance_with_the_representation(fitted, se
     paper = DeepType(**{**fitted.get_params(), "importance": "first_layer"})
     paper.network_ = fitted.network_
     assert np.array_equal(paper.feature_importances_, fitted.first_layer_importances_)
-    with pytest.raises(ValueError, match="importance must be one of"):
+    with pytest.raises(ValueError, match="The .importance. parameter of DeepType must be a str among"):
         DeepType(importance="saliency", **SMALL).fit(X, separated[1])
 
 
@@ -319,7 +319,7 @@ def test_a_failed_fit_is_flagged(separated) -> None:
     model = DeepType(n_clusters=4, random_state=0, **{**SMALL, "alpha": 50.0, "alpha_ramp_steps": 0}).fit(X, y)
     assert any("trivial predictor" in sentence for sentence in model.fit_warnings_)
     assert any("near zero" in sentence for sentence in model.fit_warnings_)
-    with pytest.raises(ValueError, match="alpha must be"):
+    with pytest.raises(ValueError, match="The .alpha. parameter of DeepType must be"):
         DeepType(alpha="sometimes", **SMALL).fit(X, y)
 
 
@@ -374,5 +374,5 @@ def test_a_reconstruction_term_keeps_the_main_axis_a_cox_loss_alone_ignores(tmp_
     assert adjusted_rand_score(groups, both.labels_) > 0.9 > adjusted_rand_score(groups, cox_only.labels_) + 0.3
     both.save(tmp_path / "model")
     assert np.array_equal(DeepType.load(tmp_path / "model", device="cpu").predict(X), both.predict(X))
-    with pytest.raises(ValueError, match="reconstruction_weight must be >= 0"):
+    with pytest.raises(ValueError, match="The 'reconstruction_weight' parameter of DeepType must be a float in"):
         DeepType(**{**settings, "reconstruction_weight": -1.0}).fit(X, y)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepsubtype.model import DeepTypeNetwork, cox_partial_likelihood, l21_norm, primary_loss
+from deepsubtype.model import DeepTypeNetwork, cox_partial_likelihood, l21_norm
+from deepsubtype.tasks import primary_task
 
 
 def test_l21_norm_sums_gene_column_norms() -> None:
@@ -46,9 +47,9 @@ def test_missing_targets_are_ignored() -> None:
     output = torch.randn(4, 3)
     target = torch.tensor([0, -1, 2, -1])
     expected = torch.nn.functional.cross_entropy(output[[0, 2]], target[[0, 2]])
-    assert primary_loss("classification", output, target, torch.empty(0)).item() == pytest.approx(expected.item())
+    assert primary_task("classification").loss(output, target, torch.empty(0)).item() == pytest.approx(expected.item())
     regression = torch.tensor([1.0, float("nan"), 2.0, 0.5])
-    value = primary_loss("regression", output[:, :1], regression, torch.empty(0))
+    value = primary_task("regression").loss(output[:, :1], regression, torch.empty(0))
     assert torch.isfinite(value)
 
 

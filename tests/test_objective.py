@@ -87,7 +87,7 @@ def test_other_tasks_and_pinned_objectives_do_not_choose(tmp_path: Path) -> None
     assert cox.objective_ == "primary" and not hasattr(cox, "classes_")
     with pytest.raises(ValueError, match="objective='kmeans' replaces a survival target"):
         DeepType(objective="kmeans", **FAST).fit(X, labels)
-    with pytest.raises(ValueError, match="objective must be 'auto' or one of"):
+    with pytest.raises(ValueError, match="The 'objective' parameter of DeepType must be a str among"):
         DeepType(task="survival", objective="cox", **FAST).fit(X, y)
 
 

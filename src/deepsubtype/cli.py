@@ -28,9 +28,9 @@ import yaml
 
 from . import __version__
 from .io import InputError
-from .model import TASKS
 from .schema import check_model_settings
 from .survival import MIN_CLUSTER_SIZE
+from .tasks import TASKS
 
 __all__ = ["main", "build_parser"]
 

@@ -15,29 +15,29 @@ after every round, so that an interrupted fit resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import pickle
 import time
-import warnings
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import __version__
+from .checkpoint import fingerprint as checkpoint_fingerprint
+from .checkpoint import read_checkpoint
 from .cluster import relabel_by_size, score_n_clusters, squared_distances
 from .io import InputError
-from .model import TASKS, DeepTypeNetwork, Task, primary_loss
+from .model import ACTIVATIONS, resolve_device
 from .objective import BASELINE_OBJECTIVES, OBJECTIVES, baseline_labels, chosen_objective, objective_scores
-from .training import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, AlphaPath, Training, choose_alpha, one_standard_error
+from .persistence import load_model, save_model
+from .tasks import TASKS, PrimaryTask, Task, primary_task
+from .training import AlphaPath, Training, choose_alpha, one_standard_error
 
 __all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "assignment_confidence",
            "one_standard_error", "resolve_device"]
@@ -68,21 +68,7 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
     "joint_steps": 100,
 }
 
-_WEIGHTS_FILE = "weights.pt"
-_META_FILE = "model.json"
-
 logger = logging.getLogger(__name__)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA if available, then MPS, then CPU; anything else as torch understands it."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
 
 
 def assignment_confidence(distances: np.ndarray) -> np.ndarray:
@@ -270,6 +256,41 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Class labels (``classification`` and ``binary``).
     """
 
+    #: What each parameter accepts (checked by scikit-learn's ``_validate_params`` at the start of a fit);
+    #: the checks that need the data (n_clusters against the samples, alpha per view) come later.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "task": [StrOptions(set(TASKS))],
+        "hidden_layers": [tuple, list],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), tuple, list, StrOptions({"auto"})],
+        "alpha_grid": [tuple, list],
+        "path_steps": [Interval(Integral, 1, None, closed="left")],
+        "alpha_ramp_steps": [Interval(Integral, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+        "objective": [StrOptions({"auto", *OBJECTIVES})],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_clusters_range": [tuple, list],
+        "k_criterion": [StrOptions({"silhouette", "stability"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "lr_decay": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "pretrain_steps": [Interval(Integral, 0, None, closed="left")],
+        "joint_steps": [Interval(Integral, 0, None, closed="left")],
+        "max_rounds": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Real],  # negative: every round runs (never converged)
+        "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "importance": [StrOptions(set(IMPORTANCE_MEASURES))],
+        "precision": [StrOptions({"float32", "tf32", "bf16"})],
+        "device": [str],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        "checkpoint": [str, Path, None],
+        "views": [tuple, list, None],
+    }
+
     def __init__(
         self,
         *,
@@ -347,9 +368,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         clusters (``objective_`` one of :data:`~deepsubtype.objective.BASELINE_OBJECTIVES`), else ``task``."""
         return "classification" if getattr(self, "objective_", "primary") in BASELINE_OBJECTIVES else self.task
 
+    @property
+    def _primary(self) -> PrimaryTask:
+        """The :class:`~deepsubtype.tasks.PrimaryTask` of :attr:`_trained_task`."""
+        return primary_task(self._trained_task)
+
     def _check_objective(self) -> None:
-        if self.objective not in ("auto", *OBJECTIVES):
-            raise ValueError(f"objective must be 'auto' or one of {OBJECTIVES}, got {self.objective!r}")
         if self.objective in BASELINE_OBJECTIVES and self.task != "survival":
             raise ValueError(f"objective={self.objective!r} replaces a survival target; task is {self.task!r}")
 
@@ -360,50 +384,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         ``fit=True`` learns the encoding (classes, regression scale); ``fit=False``
         applies the learned one, reading labels unseen in training as missing.
         """
-        if self._trained_task == "reconstruction":
-            return np.zeros(n_samples, dtype=np.float32), 0
-        if y is None:
+        task = self._primary
+        if task.has_target and y is None:
             raise ValueError(f"DeepType(task={self.task!r}) requires y to be passed, but the target y is None; "
                              "use task='reconstruction' to train without one")
-        if self._trained_task == "survival":
-            target = np.asarray(y, dtype=np.float32)
-            if target.ndim != 2 or target.shape != (n_samples, 2):
-                raise ValueError(f"task='survival' needs y of shape (n_samples, 2) = (time, event), got {target.shape}")
-            time, event = target[:, 0], target[:, 1]
-            negative, not_binary = time < 0, ~np.isnan(event) & ~np.isin(event, (0, 1))
-            if negative.any():
-                row = int(np.flatnonzero(negative)[0])
-                raise ValueError(f"task='survival': negative survival time {time[row]:g} in row {row}")
-            if not_binary.any():
-                row = int(np.flatnonzero(not_binary)[0])
-                raise ValueError(f"task='survival': event must be 0 or 1, got {event[row]:g} in row {row}")
-            if fit and not np.any(event == 1):
-                raise ValueError("task='survival': no event among the samples; the Cox loss needs at least one")
-            return target, 1
-        values = pd.Series(np.asarray(y, dtype=object).ravel())
-        if len(values) != n_samples:
-            raise ValueError(f"y has {len(values)} entries for {n_samples} samples")
-        known = values.notna().to_numpy()
-        if fit and not known.any():
-            raise ValueError("y has no known value")
-        if self._trained_task == "regression":
-            numeric = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
-            if fit:
-                self._target_mean = float(np.nanmean(numeric))
-                self._target_scale = float(np.nanstd(numeric)) or 1.0
-            return ((numeric - self._target_mean) / self._target_scale).astype(np.float32), 1
-        if fit:
-            self.classes_ = LabelEncoder().fit(values[known].to_numpy()).classes_
-            if len(self.classes_) < 2:
-                raise ValueError(f"y has a single class ({self.classes_[0]!r}); the primary task needs at least two")
-            if self._trained_task == "binary" and len(self.classes_) != 2:
-                raise ValueError(f"task='binary' needs two classes, y has {len(self.classes_)}")
-        if self._trained_task not in ("binary", "classification"):
-            raise ValueError(f"task must be one of {TASKS}, got {self._trained_task!r}")
-        index = pd.Index(self.classes_).get_indexer(values.where(known, None).to_numpy())  # -1 = missing/unseen
-        if self._trained_task == "binary":
-            return np.where(index >= 0, index, np.nan).astype(np.float32), 1
-        return index.astype(np.int64), len(self.classes_)
+        return task.encode(self, y, n_samples, fit=fit)
 
     # ----------------------------------------------------------------- training
     def _split_validation(self, target: torch.Tensor, generator: torch.Generator,
@@ -414,15 +399,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if fraction <= 0:
             return None
         rows = torch.arange(target.shape[0], device=target.device)
-        if self._trained_task == "classification":
-            labelled = target >= 0
-        elif self._trained_task == "survival":
-            labelled = ~torch.isnan(target).any(1)
-        elif self._trained_task == "reconstruction":
-            labelled = torch.ones_like(rows, dtype=torch.bool)
-        else:
-            labelled = ~torch.isnan(target)
-        candidates = rows[labelled]
+        candidates = rows[self._primary.labelled(target)]
         n_validation = max(1, round(fraction * len(candidates)))
         if n_validation >= len(candidates):
             raise ValueError(f"validation_fraction={fraction} leaves no labelled sample to train on")
@@ -435,10 +412,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         rows = torch.arange(target.shape[0], device=target.device)
         if validation is None:
             return rows, target
-        masked = target.clone()
-        masked[validation] = -1 if self._trained_task == "classification" else float("nan")
-        training = rows[~torch.isin(rows, validation)] if self._trained_task == "reconstruction" else rows
-        return training, masked
+        task = self._primary
+        training = rows if task.has_target else rows[~torch.isin(rows, validation)]
+        return training, task.mask(target, validation)
 
     def _view_sizes(self) -> list[int] | None:
         return [int(size) for _, size in self.views] if self.views else None
@@ -467,9 +443,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return final + 0.5 * (self.learning_rate - final) * (1.0 + math.cos(math.pi * local / max(n_steps, 1)))
 
     def _check_alpha(self) -> None:
-        if isinstance(self.alpha, str):
-            if self.alpha != "auto":
-                raise ValueError(f"alpha must be a number, one per view, or 'auto', got {self.alpha!r}")
+        if isinstance(self.alpha, str):  # "auto", the only string _parameter_constraints admits
             grid = [float(value) for value in self.alpha_grid]
             if not grid or any(b <= a for a, b in zip(grid, grid[1:], strict=False)) or grid[0] < 0:
                 raise ValueError(f"alpha_grid must be non-negative and increasing, got {tuple(self.alpha_grid)}")
@@ -503,8 +477,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return torch.cat(parts)
 
     def _check_n_clusters(self, n_samples: int) -> None:
-        if self.k_criterion not in ("silhouette", "stability"):
-            raise ValueError(f"k_criterion must be 'silhouette' or 'stability', got {self.k_criterion!r}")
         if self.n_clusters == "auto":
             low, high = self.n_clusters_range
             if not 2 <= low <= high < n_samples:
@@ -552,6 +524,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         """What the fit trains on: ``(objective, the records that chose it (empty unless chosen), the target,
         the alpha path and its records when the choice already walked the Cox fit's path)``; the target is
         ``y`` for ``primary``, else the baseline's clusters (:meth:`_baseline_target`)."""
+        self._validate_params()
         self._check_objective()
         scores: list[dict[str, Any]] = []
         path, alpha_records = None, []
@@ -610,20 +583,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     def _start(self, X: Any, y: Any, alpha: Any = None) -> Training:
         """Check the parameters and data and set up a fit (network initialized, checkpoint read), at ``alpha``
         instead of the ``alpha`` parameter when given."""
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.importance not in IMPORTANCE_MEASURES:
-            raise ValueError(f"importance must be one of {IMPORTANCE_MEASURES}, got {self.importance!r}")
-        if self.precision not in ("float32", "tf32", "bf16"):
-            raise ValueError(f"precision must be float32, tf32 or bf16, got {self.precision!r}")
+        self._validate_params()
         X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2,
                           ensure_all_finite="allow-nan" if self.views else True)
         self._check_views(X)
         n_samples = X.shape[0]
         self._check_n_clusters(n_samples)
         self._check_alpha()
-        if not self.reconstruction_weight >= 0:
-            raise ValueError(f"reconstruction_weight must be >= 0, got {self.reconstruction_weight!r}")
         target, n_outputs = self._encode_target(y, n_samples)
 
         device = resolve_device(self.device)
@@ -631,8 +597,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.random_state is None:
             logger.info("random_state=None: drew seed %d (pass it as random_state to repeat this fit)", seed)
         self.seed_ = seed
-        fingerprint = self._fingerprint(X, target) if self.checkpoint is not None else ""
-        resumed = self._read_checkpoint(fingerprint, device) if self.checkpoint is not None else None
+        fingerprint = checkpoint_fingerprint(self.get_params(), X, target) if self.checkpoint is not None else ""
+        resumed = read_checkpoint(self.checkpoint, fingerprint, device) if self.checkpoint is not None else None
         return Training(self, X, target, n_outputs, device, seed, fingerprint, resumed, alpha)
 
     def _alpha_path(self, X: Any, y: Any) -> AlphaPath | None:
@@ -676,39 +642,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.checkpoint is not None:
             Path(self.checkpoint).unlink(missing_ok=True)
         return self
-
-    # -------------------------------------------------------------- checkpoints
-    def _fingerprint(self, X: np.ndarray, target: np.ndarray) -> str:
-        """SHA-256 of the data, the encoded target and the hyperparameters (but the checkpoint and device)."""
-        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint", "device")}
-        digest = hashlib.sha256(json.dumps({"X": X.shape, "target": [target.dtype.str, target.shape],
-                                            "params": params}, sort_keys=True, default=str).encode())
-        digest.update(np.ascontiguousarray(X).data)
-        digest.update(np.ascontiguousarray(target).data)
-        return digest.hexdigest()
-
-    def _read_checkpoint(self, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
-        """The state in ``checkpoint`` if it is one of this fit (same fingerprint and device type), else None."""
-        path = Path(self.checkpoint)  # type: ignore[arg-type]
-        if not path.exists():
-            return None
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # truncated, corrupt, or holding objects other than tensors (never unpickled)
-            logger.warning("ignoring checkpoint %s: unreadable (%s: %s)", path, type(error).__name__,
-                           str(error).strip().split("\n")[0])
-            return None
-        if (not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT
-                or state.get("version") != CHECKPOINT_VERSION):
-            reason = f"not a deepsubtype checkpoint of format version {CHECKPOINT_VERSION}"
-        elif state["fingerprint"] != fingerprint:
-            reason = "written for other data, target or hyperparameters"
-        elif state["device_type"] != device.type:
-            reason = f"written on {state['device_type']}, this fit runs on {device.type}"
-        else:
-            return state
-        logger.warning("ignoring checkpoint %s: %s", path, reason)
-        return None
 
     @torch.no_grad()
     def _column_norms(self) -> torch.Tensor:
@@ -755,9 +688,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.network_.eval()
         output = torch.cat([self.network_(X[start:start + 4096])[1].float() for start in range(0, X.shape[0], 4096)])
         self.network_.train()
-        if self._trained_task != "reconstruction" or not self.views:
-            loss = float(primary_loss(self._trained_task, output, target, X))
-            trivial = float(primary_loss(self._trained_task, self._trivial_output(output, target, X), target, X))
+        task = self._primary
+        if task.has_target or not self.views:
+            loss = float(task.loss(output, target, X))
+            trivial = float(task.loss(task.trivial_output(output, target, X), target, X))
             if trivial > 0 and loss >= _TRIVIAL_LOSS_SHARE * trivial:
                 found.append(f"primary loss {loss:.4g} is no better than the trivial predictor's {trivial:.4g} "
                              "(the network did not learn the primary task)")
@@ -773,20 +707,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             for sentence in found:
                 logger.warning("failed fit? %s", sentence)
         return found
-
-    def _trivial_output(self, output: torch.Tensor, target: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        """Output of the best constant predictor: log class frequencies, target mean, zero risk, feature means."""
-        if self._trained_task == "classification":
-            counts = torch.bincount(target[target >= 0], minlength=output.shape[1]).to(output)
-            return torch.log(counts.clamp_min(0.5) / counts.sum()).expand_as(output)
-        if self._trained_task == "reconstruction":
-            return torch.nanmean(X, 0).nan_to_num().expand_as(output)
-        if self._trained_task == "survival":
-            return torch.zeros_like(output)
-        mean = torch.nanmean(target)
-        if self._trained_task == "binary":
-            mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
-        return mean.expand_as(output)
 
     # --------------------------------------------------------------- inference
     def _input(self, X: Any) -> torch.Tensor:
@@ -882,16 +802,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         baseline's cluster numbers where ``objective_`` is a baseline)."""
         x = self._input(X)
         self.network_.eval()
-        output = self.network_(x)[1]
-        if self._trained_task == "classification":
-            return self.classes_[output.argmax(1).cpu().numpy()]
-        if self._trained_task == "binary":
-            return self.classes_[(output[:, 0] > 0).long().cpu().numpy()]
-        if self._trained_task == "regression":
-            return output[:, 0].cpu().numpy() * self._target_scale + self._target_mean
-        if self._trained_task == "survival":
-            return output[:, 0].cpu().numpy()
-        return output.cpu().numpy()
+        return self._primary.predict(self, self.network_(x)[1])
 
     @torch.no_grad()
     def score(self, X: Any, y: Any = None) -> float:
@@ -907,117 +818,15 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         target, _ = self._encode_target(y, x.shape[0], fit=False)
         self.network_.eval()
         output = self.network_(x)[1]
-        return -float(primary_loss(self._trained_task, output, torch.from_numpy(target).to(x.device), x))
+        return -float(self._primary.loss(output, torch.from_numpy(target).to(x.device), x))
 
     # -------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> None:
-        """Write the fitted model to directory ``path``: ``weights.pt`` (tensors only) and ``model.json``."""
-        check_is_fitted(self, "network_")
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {f"network.{k}": v.detach().cpu() for k, v in self.network_.state_dict().items()}
-        state["cluster_centers"] = torch.from_numpy(self.cluster_centers_)
-        state["labels"] = torch.from_numpy(self.labels_)
-        if getattr(self, "pattern_importances_", None) is not None:
-            state["pattern_importances"] = torch.from_numpy(np.asarray(self.pattern_importances_))
-        if getattr(self, "feature_ranges_", None) is not None:
-            state["feature_ranges"] = torch.from_numpy(np.asarray(self.feature_ranges_))
-        torch.save(state, directory / _WEIGHTS_FILE)
-        meta: dict[str, Any] = {
-            "format": "deepsubtype.DeepType",
-            "deepsubtype_version": __version__,
-            "params": {**self.get_params(), "hidden_layers": list(self.hidden_layers),
-                       "views": [list(view) for view in self.views] if self.views else None,
-                       "alpha": list(self.alpha) if isinstance(self.alpha, tuple | list) else self.alpha,
-                       "alpha_grid": list(self.alpha_grid),
-                       "n_clusters_range": list(self.n_clusters_range), "checkpoint": None},
-            "n_clusters": int(self.n_clusters_),
-            "k_scores": self.k_scores_,
-            "n_features_in": int(self.n_features_in_),
-            "feature_names_in": [str(n) for n in getattr(self, "feature_names_in_", [])],
-            "classes": [c.item() if hasattr(c, "item") else c for c in getattr(self, "classes_", [])],
-            "target_mean": getattr(self, "_target_mean", None),
-            "target_scale": getattr(self, "_target_scale", None),
-            "converged": bool(self.converged_),
-            "alpha": list(self.alpha_) if isinstance(self.alpha_, tuple) else self.alpha_,
-            "alpha_path": self.alpha_path_,
-            "objective": self.objective_,
-            "objective_scores": self.objective_scores_,
-            "fit_warnings": self.fit_warnings_,
-            "fit_seconds": float(self.fit_seconds_),
-            "history": self.history_,
-        }
-        (directory / _META_FILE).write_text(json.dumps(meta, indent=1))
+        """Write the fitted model to directory ``path``: ``weights.pt`` (tensors only) and ``model.json``
+        (:func:`deepsubtype.persistence.save_model`)."""
+        save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> DeepType:
         """Read a model written by :meth:`save`; tensors are loaded with ``weights_only=True``."""
-        directory = Path(path)
-        for name in (_META_FILE, _WEIGHTS_FILE):
-            if not (directory / name).is_file():
-                raise InputError(f"{directory}: not a deepsubtype model directory ({name} is missing)")
-        try:
-            meta = json.loads((directory / _META_FILE).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InputError(f"{directory / _META_FILE}: not a deepsubtype model file (not JSON)") from error
-        if not isinstance(meta, dict) or meta.get("format") != "deepsubtype.DeepType":
-            raise InputError(f"{directory / _META_FILE}: not a deepsubtype model file")
-        try:
-            with warnings.catch_warnings():  # torch warns about foreign pickle protocols; we refuse them below
-                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-                state = torch.load(directory / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-            raise InputError(f"{directory / _WEIGHTS_FILE}: refused: holds objects other than tensors "
-                             "(tampered or not written by deepsubtype)") from error
-        try:
-            return cls._restore(meta, state, device)
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
-            raise InputError(f"{directory}: {_META_FILE} and {_WEIGHTS_FILE} do not describe one model "
-                             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from error
-
-    @classmethod
-    def _restore(cls, meta: dict[str, Any], state: dict[str, torch.Tensor], device: str) -> DeepType:
-        """The fitted estimator described by ``model.json`` (``meta``) and the tensors of ``weights.pt``."""
-        params = {**meta["params"], "hidden_layers": tuple(meta["params"]["hidden_layers"]),
-                  "n_clusters_range": tuple(meta["params"]["n_clusters_range"]), "device": device}
-        if params.get("views"):
-            params["views"] = tuple((str(name), int(size)) for name, size in params["views"])
-        if isinstance(params["alpha"], list):
-            params["alpha"] = tuple(params["alpha"])
-        if "alpha_grid" in params:
-            params["alpha_grid"] = tuple(params["alpha_grid"])
-        params.setdefault("importance", "first_layer")  # older model files: the paper's importance only
-        model = cls(**params)
-        model.n_features_in_ = meta["n_features_in"]
-        if meta["feature_names_in"]:
-            model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-        if meta["classes"]:
-            model.classes_ = np.asarray(meta["classes"])
-        if meta["target_mean"] is not None:
-            model._target_mean, model._target_scale = meta["target_mean"], meta["target_scale"]
-        model.objective_ = meta.get("objective", "primary")  # absent in older model files: the task's own loss
-        model.objective_scores_ = meta.get("objective_scores", [])
-        n_outputs = {"classification": len(meta["classes"]), "reconstruction": 0}.get(model._trained_task, 1)
-        network = DeepTypeNetwork(model.n_features_in_, list(model.hidden_layers), n_outputs, task=model._trained_task,
-                                  activation=model.activation, dropout=model.dropout,
-                                  view_sizes=model._view_sizes(), decoder=model.reconstruction_weight > 0)
-        network.load_state_dict({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})
-        model.network_ = network.to(resolve_device(device))
-        model.cluster_centers_ = state["cluster_centers"].numpy()
-        model.labels_ = state["labels"].numpy()
-        pattern = state.get("pattern_importances")
-        model.pattern_importances_ = None if pattern is None else pattern.numpy()
-        ranges = state.get("feature_ranges")
-        model.feature_ranges_ = None if ranges is None else ranges.numpy()
-        model.converged_ = meta["converged"]
-        chosen = meta.get("alpha", params["alpha"])  # absent in older model files: the fixed alpha
-        model.alpha_ = tuple(chosen) if isinstance(chosen, list) else chosen
-        model.alpha_path_ = meta.get("alpha_path", [])
-        model.fit_warnings_ = meta.get("fit_warnings", [])
-        model.n_clusters_ = meta["n_clusters"]
-        model.fit_seconds_ = meta.get("fit_seconds", float("nan"))  # absent in older model files
-        model.k_scores_ = meta["k_scores"]
-        model.history_ = meta["history"]
-        model.n_rounds_ = len(meta["history"]["rounds"])
-        model.device_ = str(resolve_device(device))
-        return model
+        return load_model(cls, path, device=device)

@@ -1,24 +1,32 @@
 """The DeepType network and its loss terms (torch).
 
 Shapes: ``X`` is (batch, n_genes); the encoder maps it to the representation
-``H`` (batch, hidden_layers[-1]); the head maps ``H`` to the primary-task output.
+``H`` (batch, hidden_layers[-1]); the head maps ``H`` to the primary-task output, whose loss is the task's
+(:mod:`deepsubtype.tasks`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-__all__ = ["Task", "TASKS", "DeepTypeNetwork", "l21_norm", "add_l21_gradient_", "primary_loss",
-           "primary_loss_terms", "cox_partial_likelihood", "cox_partial_likelihood_terms"]
+__all__ = ["ACTIVATIONS", "resolve_device", "DeepTypeNetwork", "l21_norm", "add_l21_gradient_",
+           "cox_partial_likelihood", "cox_partial_likelihood_terms"]
 
-Task = Literal["classification", "binary", "regression", "survival", "reconstruction"]
-TASKS: tuple[str, ...] = ("classification", "binary", "regression", "survival", "reconstruction")
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA if available, then MPS, then CPU; anything else as torch understands it."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
+
+
+#: The hidden layers' activation functions by name.
+ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -34,7 +42,7 @@ def _mlp(sizes: list[int], activation: str, dropout: float, *, dropout_last: boo
     n_layers = len(sizes) - 1
     for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
-        layers.append(_ACTIVATIONS[activation]())
+        layers.append(ACTIVATIONS[activation]())
         if dropout > 0 and (dropout_last or index < n_layers - 1):
             layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
@@ -55,11 +63,11 @@ class DeepTypeNetwork(nn.Module):
     """
 
     def __init__(self, n_features: int, hidden_layers: list[int], n_outputs: int, *,
-                 task: Task, activation: str = "sigmoid", dropout: float = 0.0,
+                 task: str, activation: str = "sigmoid", dropout: float = 0.0,
                  view_sizes: list[int] | None = None, decoder: bool = False) -> None:
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.view_sizes = list(view_sizes) if view_sizes and len(view_sizes) > 1 else None
         if self.view_sizes is not None:
             if sum(self.view_sizes) != n_features:
@@ -143,39 +151,3 @@ def cox_partial_likelihood(risk: torch.Tensor, time: torch.Tensor, event: torch.
     """Negative Cox log partial likelihood with Breslow ties, averaged over events (0 without events)."""
     terms = cox_partial_likelihood_terms(risk, time, event)
     return terms.mean() if terms.numel() else risk.sum() * 0.0
-
-
-def primary_loss_terms(task: Task, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The primary-task loss of a batch split into its terms: one per labelled sample (per event for
-    ``survival``, per sample for ``reconstruction``), shape (n_terms,); their mean is :func:`primary_loss`.
-
-    Targets as encoded by :class:`deepsubtype.DeepType`: ``classification`` int64 class
-    index (-1 = missing); ``binary`` and ``regression`` float (NaN = missing);
-    ``survival`` (n, 2) float time and event (NaN = missing); ``reconstruction``
-    uses ``x`` itself (missing views, NaN, ignored).
-    """
-    if task == "reconstruction":
-        observed = ~torch.isnan(x)
-        squared = torch.where(observed, output - torch.nan_to_num(x), 0.0).square().sum(1)
-        return squared / observed.sum(1).clamp_min(1)
-    if task == "classification":
-        known = target >= 0
-        return F.cross_entropy(output[known], target[known], reduction="none")
-    if task == "survival":
-        known = ~torch.isnan(target).any(dim=1)
-        return cox_partial_likelihood_terms(output[known, 0], target[known, 0], target[known, 1])
-    known = ~torch.isnan(target)
-    prediction = output[known, 0]
-    if task == "binary":
-        return F.binary_cross_entropy_with_logits(prediction, target[known], reduction="none")
-    return F.mse_loss(prediction, target[known], reduction="none")
-
-
-def primary_loss(task: Task, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Primary-task loss on a batch, the mean of :func:`primary_loss_terms`; rows whose target is missing
-    are ignored, and a batch without any labelled row (or event) has loss 0."""
-    if task == "reconstruction":
-        observed = ~torch.isnan(x)  # missing views are NaN; the mean over observed entries, as before
-        return F.mse_loss(output, x) if bool(observed.all()) else F.mse_loss(output[observed], x[observed])
-    terms = primary_loss_terms(task, output, target, x)
-    return terms.mean() if terms.numel() else output.sum() * 0.0

@@ -28,7 +28,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +37,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_atomically
 from .cluster import kmeans, match_labels
-from .model import DeepTypeNetwork, add_l21_gradient_, primary_loss, primary_loss_terms
+from .model import DeepTypeNetwork, add_l21_gradient_
+from .tasks import primary_task
 
 if TYPE_CHECKING:
     from .estimator import DeepType
@@ -50,8 +51,6 @@ logger = logging.getLogger("deepsubtype.estimator")
 
 #: Share of the labelled samples held out of the primary loss to score the path when ``validation_fraction`` is 0.
 SELECTION_FRACTION = 0.2
-CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
-CHECKPOINT_VERSION = 4
 
 
 def one_standard_error(mean: np.ndarray, standard_error: np.ndarray, eligible: np.ndarray | None = None) -> int:
@@ -143,17 +142,6 @@ class _BatchStream:
             self.order, self.position = self.rows[permutation.to(self.rows.device)], 0
         self.position += self.batch_size
         return self.order[self.position - self.batch_size:self.position]
-
-
-def save_atomically(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.partial")
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -259,13 +247,13 @@ class Training:
     def selection_terms(self) -> np.ndarray:
         """Primary-loss terms of the held-out ``selection`` rows (one per sample, per event for survival)."""
         x, output = self._selection_output()
-        terms = primary_loss_terms(self.model._trained_task, output, self.full_target[self.selection], x)
+        terms = self.model._primary.loss_terms(output, self.full_target[self.selection], x)
         return terms.double().cpu().numpy()
 
     def validation_loss(self) -> float:
         """Primary loss of the held-out ``selection`` rows."""
         x, output = self._selection_output()
-        return float(primary_loss(self.model._trained_task, output, self.full_target[self.selection], x))
+        return float(self.model._primary.loss(output, self.full_target[self.selection], x))
 
     @torch.no_grad()
     def collapse(self) -> str:
@@ -280,6 +268,7 @@ class Training:
         """``n_steps`` optimizer steps of ``phase`` (pretrain, path or joint) at L2,1 weight ``alpha``, with the
         learning rate of :meth:`DeepType._learning_rate_at`; pretraining with validation rows stops early."""
         model, device = self.model, self.device
+        task, reconstruction = model._primary, primary_task("reconstruction")
         self.network.train()
         sums = torch.zeros(4, device=device)
         counted = 0
@@ -293,11 +282,11 @@ class Training:
             with self.autocast:
                 hidden, output = self.network(x)
             hidden, output = hidden.float(), output.float()
-            primary = primary_loss(model._trained_task, output, self.target[index], x)
+            primary = task.loss(output, self.target[index], x)
             loss = primary
             if self.network.decoder is not None:  # every row: the held-out ones lack only their target
-                loss = loss + model.reconstruction_weight * primary_loss(
-                    "reconstruction", self.network.decoder(hidden), self.target[index], x)
+                loss = loss + model.reconstruction_weight * reconstruction.loss(
+                    self.network.decoder(hidden), self.target[index], x)
             if centers is not None and labels is not None:
                 cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
                 loss = loss + model.beta * cluster

@@ -1,0 +1,74 @@
+"""Checkpoints of a fit in progress: what identifies the fit, and reading and writing the state file.
+
+A :class:`~deepsubtype.training.Training` writes its whole state (weights, optimizer, random generators,
+batching, history) after pretraining and after every round to ``DeepType(checkpoint=...)``; a fit of the same
+data, target and hyperparameters on the same kind of device resumes from it, any other ignores it with a
+warning. Files are written atomically and read with ``weights_only=True`` (tensors and plain values, never an
+unpickled object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "fingerprint", "read_checkpoint", "save_atomically"]
+
+CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
+CHECKPOINT_VERSION = 4
+
+logger = logging.getLogger(__name__)
+
+
+def fingerprint(params: dict[str, Any], X: np.ndarray, target: np.ndarray) -> str:
+    """SHA-256 of the data ``X`` (n, genes), the encoded ``target`` and the hyperparameters ``params`` (the
+    estimator's ``get_params()``, less ``checkpoint`` and ``device``, which do not change the fit)."""
+    params = {k: v for k, v in params.items() if k not in ("checkpoint", "device")}
+    digest = hashlib.sha256(json.dumps({"X": X.shape, "target": [target.dtype.str, target.shape],
+                                        "params": params}, sort_keys=True, default=str).encode())
+    digest.update(np.ascontiguousarray(X).data)
+    digest.update(np.ascontiguousarray(target).data)
+    return digest.hexdigest()
+
+
+def read_checkpoint(path: str | Path, expected: str, device: torch.device) -> dict[str, Any] | None:
+    """The state in ``path`` if it is one of this fit (fingerprint ``expected``, same device type), else None
+    (a missing file silently, any other with a warning saying why)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, corrupt, or holding objects other than tensors (never unpickled)
+        logger.warning("ignoring checkpoint %s: unreadable (%s: %s)", path, type(error).__name__,
+                       str(error).strip().split("\n")[0])
+        return None
+    if (not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT
+            or state.get("version") != CHECKPOINT_VERSION):
+        reason = f"not a deepsubtype checkpoint of format version {CHECKPOINT_VERSION}"
+    elif state["fingerprint"] != expected:
+        reason = "written for other data, target or hyperparameters"
+    elif state["device_type"] != device.type:
+        reason = f"written on {state['device_type']}, this fit runs on {device.type}"
+    else:
+        return state
+    logger.warning("ignoring checkpoint %s: %s", path, reason)
+    return None
+
+
+def save_atomically(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.partial")
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

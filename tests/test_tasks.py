@@ -1,0 +1,91 @@
+"""The primary tasks (deepsubtype.tasks): encodings, masks, losses and the trivial predictor of every task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deepsubtype import DeepType
+from deepsubtype.tasks import TASKS, primary_task
+
+N = 12
+
+
+def _target(task: str, rng: np.random.Generator) -> object:
+    """A raw ``y`` of ``N`` samples for ``task`` with two missing entries (rows 3 and 7)."""
+    if task == "survival":
+        y = np.column_stack([rng.exponential(10, N), np.arange(N) % 2]).astype(float)
+        y[[3, 7]] = np.nan
+        return y
+    if task == "regression":
+        y = rng.normal(size=N)
+        y[[3, 7]] = np.nan
+        return y
+    if task == "reconstruction":
+        return None
+    labels = np.array(["a", "b", "c"] if task == "classification" else ["a", "b"], dtype=object)[np.arange(N) % (
+        3 if task == "classification" else 2)]
+    labels[[3, 7]] = None
+    return labels
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_encoding_masks_and_losses_agree(task: str) -> None:
+    rng = np.random.default_rng(0)
+    kind, model = primary_task(task), DeepType(task=task)
+    encoded, n_outputs = kind.encode(model, _target(task, rng), N, fit=True)
+    target = torch.from_numpy(encoded)
+    labelled = kind.labelled(target)
+    assert labelled.shape == (N,)
+    if kind.has_target:
+        assert labelled.tolist() == [row not in (3, 7) for row in range(N)]
+    else:
+        assert bool(labelled.all())
+    x = torch.from_numpy(rng.normal(size=(N, 5)).astype(np.float32))
+    output = torch.randn(N, n_outputs if n_outputs else 5)
+    masked = kind.mask(target, torch.tensor([0, 1]))
+    if kind.has_target:
+        assert not bool(kind.labelled(masked)[[0, 1]].any())
+        # a masked row is ignored: the loss equals the loss of the batch without it
+        kept = torch.arange(2, N)
+        assert float(kind.loss(output, masked, x)) == pytest.approx(float(kind.loss(output[kept], target[kept],
+                                                                                      x[kept])), rel=1e-6)
+    assert kind.predict(model, output).shape[0] == N
+    assert torch.isfinite(kind.loss(output, target, x))
+
+
+@pytest.mark.parametrize("task", [task for task in TASKS if task != "survival"])
+def test_the_trivial_predictor_is_the_best_constant(task: str) -> None:
+    """No other constant output has a lower loss than :meth:`trivial_output` (survival's is 0, the only constant
+    risk: the Cox loss does not move with a constant)."""
+    rng = np.random.default_rng(1)
+    kind, model = primary_task(task), DeepType(task=task)
+    encoded, n_outputs = kind.encode(model, _target(task, rng), N, fit=True)
+    target = torch.from_numpy(encoded)
+    x = torch.from_numpy(rng.normal(size=(N, 5)).astype(np.float32))
+    output = torch.zeros(N, n_outputs if n_outputs else 5)
+    trivial = kind.trivial_output(output, target, x)
+    best = float(kind.loss(trivial, target, x))
+    for _ in range(20):
+        other = trivial + 0.3 * torch.randn(1, output.shape[1])
+        assert float(kind.loss(other.expand_as(output), target, x)) >= best - 1e-6
+
+
+def test_survival_losses_do_not_move_with_a_constant_risk() -> None:
+    kind = primary_task("survival")
+    y = torch.tensor([[5.0, 1.0], [3.0, 0.0], [8.0, 1.0], [1.0, 1.0]])
+    zero = kind.loss(torch.zeros(4, 1), y, torch.empty(0))
+    assert float(kind.loss(torch.full((4, 1), 2.5), y, torch.empty(0))) == pytest.approx(float(zero))
+
+
+def test_an_unknown_task_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="task must be one of .*'classification'.*got 'ordinal'"):
+        primary_task("ordinal")
+
+
+def test_unseen_classes_read_as_missing_when_applying_an_encoding() -> None:
+    kind, model = primary_task("classification"), DeepType()
+    kind.encode(model, ["x", "y", "x"], 3, fit=True)
+    encoded, _ = kind.encode(model, ["y", "z", None], 3, fit=False)
+    assert encoded.tolist() == [1, -1, -1]
