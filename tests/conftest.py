@@ -18,15 +18,31 @@ CBIOPORTAL_STUDY = REPO / "tests" / "data" / "cbioportal_tiny"
 GEO_SERIES = REPO / "tests" / "data" / "geo_tiny"
 
 
+def snakemake_command(*arguments: str, workdir: Path | None = None, configfile: Path | None = None) -> list[str]:
+    """The command line of Snakemake (this interpreter's) with ``arguments``; with ``workdir``, this checkout's
+    workflow run in that directory with ``configfile`` (default ``workdir/config.yaml``)."""
+    command = [sys.executable, "-m", "snakemake"]
+    if workdir is not None:
+        command += ["--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+                    str(configfile or workdir / "config.yaml")]
+    return [*command, *arguments]
+
+
+def snakemake(*arguments: str, workdir: Path | None = None, configfile: Path | None = None,
+              cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """Run :func:`snakemake_command` from ``cwd``: warnings off, output captured, never raising (the caller
+    checks ``returncode``)."""
+    return subprocess.run(snakemake_command(*arguments, workdir=workdir, configfile=configfile), cwd=cwd,
+                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
 def snakemake_in(workdir: Path, config: dict, *targets: str) -> subprocess.CompletedProcess[str]:
     """Write ``config`` to ``workdir/config.yaml`` (key order kept) and run this checkout's workflow there on 2
-    cores for ``targets``; warnings off, output captured."""
+    cores for ``targets``."""
     import yaml
 
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "2", *targets],
-                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return snakemake("--cores", "2", *targets, workdir=workdir)
 
 
 #: The three views of the multi-view tests: (name, width); only the first carries the groups.

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ import yaml
 from deepsubtype.cli import main
 
 from .bad_inputs import CASES, BadInput, markdown_table, write_cohort
-from .conftest import FAST_MODEL, REPO
+from .conftest import FAST_MODEL, REPO, snakemake
 
 CLI_CASES = [case for case in CASES if case.cli]
 SNAKEMAKE_CASES = [case for case in CASES if case.snakemake]
@@ -165,13 +163,10 @@ def _config(workdir: Path, cases: list[BadInput]) -> dict[str, Any]:
     }
 
 
-def _snakemake(workdir: Path, config: dict[str, Any], *arguments: str) -> subprocess.CompletedProcess[str]:
+def _snakemake_with_config(workdir: Path, config: dict[str, Any], *arguments: str) -> subprocess.CompletedProcess[str]:
     path = workdir / f"config-{len(list(workdir.glob('config-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(workdir), "--configfile", str(path), *arguments],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return snakemake(*arguments, workdir=workdir, configfile=path)
 
 
 def _target(case: BadInput) -> str:
@@ -184,7 +179,7 @@ def _target(case: BadInput) -> str:
 @pytest.fixture(scope="module")
 def snakemake_run(workdir: Path) -> subprocess.CompletedProcess[str]:
     """One run over every job-level case, each its own cohort, going on past failed jobs."""
-    return _snakemake(workdir, _config(workdir, JOB_CASES), "--cores", "2", "--keep-going",
+    return _snakemake_with_config(workdir, _config(workdir, JOB_CASES), "--cores", "2", "--keep-going",
                       *[_target(case) for case in JOB_CASES])
 
 
@@ -196,7 +191,7 @@ def test_snakemake(case: BadInput, workdir: Path, snakemake_run: subprocess.Comp
             config["cohorts"][case.cohort_name] = config["cohorts"].pop(case.name)
         if case.misspelled_key:
             config["model"]["n_cluster"] = config["model"].pop("n_clusters")
-        result = _snakemake(workdir, config, "--dry-run")
+        result = _snakemake_with_config(workdir, config, "--dry-run")
         assert result.returncode != 0
         assert case.expected("snakemake") in result.stdout + result.stderr
         return

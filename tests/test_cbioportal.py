@@ -16,8 +16,7 @@ from deepsubtype.cbioportal import read_study, study_files
 from deepsubtype.io import InputError
 from deepsubtype.schema import check_config
 
-from .conftest import CBIOPORTAL_STUDY, FAST_MODEL, REPO
-from .test_workflow import _snakemake
+from .conftest import CBIOPORTAL_STUDY, FAST_MODEL, REPO, snakemake
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +137,7 @@ def test_snakemake_trains_on_a_study_and_applies_the_model_to_another(tmp_path: 
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     targets = ["results/tiny/survival/logrank.tsv", "results/tiny_all/survival/logrank.tsv"]
-    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(tmp_path / "config.yaml"), "--cores", "2", *targets)
     assert result.returncode == 0, result.stderr[-5000:]
     normalized = ad.read_h5ad(tmp_path / "results/tiny/normalized.h5ad")

@@ -16,8 +16,7 @@ import yaml
 from deepsubtype.geo import read_series_matrix
 from deepsubtype.io import InputError
 
-from .conftest import FAST_MODEL, GEO_SERIES, REPO, make_cohort
-from .test_workflow import _snakemake
+from .conftest import FAST_MODEL, GEO_SERIES, REPO, make_cohort, snakemake
 
 SERIES = GEO_SERIES / "GSE99999_series_matrix.txt.gz"
 PLATFORM = GEO_SERIES / "GPL99999-tbl-1.txt"
@@ -86,7 +85,7 @@ def test_snakemake_runs_from_a_series_matrix(tmp_path: Path) -> None:
         "model": {**FAST_MODEL, "n_fits": 1},
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(tmp_path / "config.yaml"), "--cores", "2", "results/gse99999/survival/logrank.tsv")
     assert result.returncode == 0, result.stderr[-5000:]
     normalized = ad.read_h5ad(tmp_path / "results/gse99999/normalized.h5ad")

@@ -17,7 +17,7 @@ from deepsubtype.normalize import normalize
 from deepsubtype.stages import PREDICT_FILES, predict_stage, train_stage
 from deepsubtype.transfer import load_reference, transfer_normalization
 
-from .conftest import FAST_MODEL, make_cohort
+from .conftest import FAST_MODEL, REPO, make_cohort, snakemake
 
 MODEL = {**FAST_MODEL, "hidden_layers": tuple(FAST_MODEL["hidden_layers"])}
 
@@ -244,10 +244,9 @@ def _workflow_config(workdir: Path, **validation_cohort) -> Path:
 
 @pytest.mark.e2e
 def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> None:
-    from .test_workflow import REPO, _snakemake
 
     config = _workflow_config(tmp_path)
-    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(config), "--cores", "2")
     assert result.returncode == 0, result.stderr[-5000:]
     new = tmp_path / "results/tiny_new"
@@ -267,7 +266,7 @@ def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> No
     whole = summary["small_clusters"].isna()
     assert (summary.loc[whole, "logrank_p_without_small"] == summary.loc[whole, "logrank_p"]).all()
     assert (new / "provenance/predict.json").exists() and (tmp_path / "logs/tiny_new/predict.log").exists()
-    report = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+    report = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(config), "--report", str(tmp_path / "report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "report.html").read_text(errors="replace")
@@ -280,9 +279,8 @@ def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> No
     ({"model_from": "tiny_new"}, "cannot take its model from itself"),
 ])
 def test_model_from_must_name_a_training_cohort(tmp_path: Path, setting: dict, message: str) -> None:
-    from .test_workflow import REPO, _snakemake
 
     config = _workflow_config(tmp_path, **setting)
-    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(config), "--dry-run")
     assert result.returncode != 0 and message in result.stdout + result.stderr

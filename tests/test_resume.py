@@ -6,14 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import FAST_MODEL, REPO, make_cohort
+from .conftest import FAST_MODEL, make_cohort, snakemake, snakemake_command
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +20,8 @@ TARGETS = ["results/tiny/clusters.tsv", "results/tiny/gene_importance.tsv"]
 CHECKPOINT = "results/tiny/checkpoints/train.pt"
 
 
-def _command(workdir: Path, *arguments: str, targets: list[str] = TARGETS) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), "--cores", "1", *arguments, *targets]
-
-
-def _snakemake(workdir: Path, *arguments: str, targets: list[str] = TARGETS) -> None:
-    result = subprocess.run(_command(workdir, *arguments, targets=targets), capture_output=True, text=True,
-                            check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+def _snakemake_ok(workdir: Path, *arguments: str, targets: list[str] = TARGETS) -> None:
+    result = snakemake("--cores", "1", *arguments, *targets, workdir=workdir)
     assert result.returncode == 0, result.stderr[-5000:]
 
 
@@ -52,7 +45,7 @@ def normalized(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "compare": {"run": False},
     }
     (path / "config.yaml").write_text(yaml.safe_dump(config))
-    _snakemake(path, targets=["results/tiny/normalized.h5ad"])
+    _snakemake_ok(path, targets=["results/tiny/normalized.h5ad"])
     return path
 
 
@@ -65,7 +58,7 @@ def _copy(normalized: Path, workdir: Path) -> Path:
 @pytest.fixture(scope="module")
 def uninterrupted(normalized: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = _copy(normalized, tmp_path_factory.mktemp("uninterrupted"))
-    _snakemake(workdir)
+    _snakemake_ok(workdir)
     assert not (workdir / CHECKPOINT).exists(), "a finished run deletes its checkpoint"
     assert "resuming" not in (workdir / "logs/tiny/train.log").read_text()
     return workdir
@@ -75,8 +68,9 @@ def uninterrupted(normalized: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def test_killed_training_resumes_with_rerun_incomplete(normalized: Path, uninterrupted: Path, tmp_path: Path,
                                                        signal_number: int) -> None:
     workdir = _copy(normalized, tmp_path)
-    run = subprocess.Popen(_command(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env={**os.environ, "PYTHONWARNINGS": "ignore"}, start_new_session=True)
+    run = subprocess.Popen(snakemake_command("--cores", "1", *TARGETS, workdir=workdir), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                           start_new_session=True)
     deadline = time.monotonic() + 120
     while not (workdir / CHECKPOINT).exists():
         assert run.poll() is None and time.monotonic() < deadline, "training ended without a checkpoint"
@@ -86,8 +80,8 @@ def test_killed_training_resumes_with_rerun_incomplete(normalized: Path, uninter
     assert not (workdir / "results/tiny/model").exists(), "killed during training"
 
     if signal_number == signal.SIGKILL:  # no clean-up ran: the lock is left behind
-        _snakemake(workdir, "--unlock")
-    _snakemake(workdir, "--rerun-incomplete")
+        _snakemake_ok(workdir, "--unlock")
+    _snakemake_ok(workdir, "--rerun-incomplete")
     assert "resuming from checkpoint results/tiny/checkpoints/train.pt at round 1" in (
         workdir / "logs/tiny/train.log").read_text()
     assert not (workdir / CHECKPOINT).exists()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +11,7 @@ import yaml
 
 from deepsubtype.sweep import seed_agreement, summarize_sweep, top_gene_overlap
 
-from .conftest import FAST_MODEL, REPO, make_cohort
+from .conftest import FAST_MODEL, make_cohort, snakemake
 
 
 def test_seed_agreement_ignores_label_names_and_compares_shared_samples() -> None:
@@ -46,12 +43,6 @@ def test_summarize_sweep_one_row_per_setting() -> None:
     assert summary.loc[0, "seed_ari"] == 1.0 and np.isnan(summary.loc[1, "seed_ari"])
 
 
-def _snakemake(workdir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(workdir), "--configfile", str(workdir / "config.yaml"), *arguments],
-                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-
-
 @pytest.fixture(scope="module")
 def sweep_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two generated cohorts and a sweep of 2 alphas x 2 seeds at K = 3."""
@@ -74,7 +65,7 @@ def sweep_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.e2e
 def test_sweep_over_cohorts_alphas_and_seeds(sweep_workdir: Path) -> None:
-    result = _snakemake(sweep_workdir, "--cores", "2", "results/sweep_summary.tsv")
+    result = snakemake("--cores", "2", "results/sweep_summary.tsv", workdir=sweep_workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     for cohort in ("first", "second"):
         runs = pd.read_csv(sweep_workdir / "results" / cohort / "sweep" / "runs.tsv", sep="\t")
@@ -93,8 +84,8 @@ def test_sweep_over_cohorts_alphas_and_seeds(sweep_workdir: Path) -> None:
 
 def test_training_rules_alone_request_the_gpu(sweep_workdir: Path) -> None:
     """With device cuda, `--resources gpu=1` serializes exactly the jobs that train on the GPU."""
-    result = _snakemake(sweep_workdir, "--dry-run", "--forceall", "--config", "device=cuda",
-                        "--resources", "gpu=1", "--cores", "8", "results/sweep_summary.tsv")
+    result = snakemake("--dry-run", "--forceall", "--config", "device=cuda", "--resources", "gpu=1", "--cores", "8",
+                       "results/sweep_summary.tsv", workdir=sweep_workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     requests: dict[str, set[str]] = {}
     rule = None
@@ -112,15 +103,11 @@ def test_sweep_without_alphas_needs_a_numeric_model_alpha(sweep_workdir: Path, t
     config["model"]["alpha"] = "auto"
     config["sweep"] = {"seeds": [3]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                             "--directory", str(sweep_workdir), "--configfile", str(tmp_path / "config.yaml"),
-                             "--dry-run"], capture_output=True, text=True, check=False)
+    result = snakemake("--dry-run", workdir=sweep_workdir, configfile=tmp_path / "config.yaml")
     assert result.returncode != 0
     assert "sweep.alphas must be listed when model.alpha is auto" in result.stdout + result.stderr
     config["model"]["alpha"] = 0.002
     config["model"]["n_clusters"] = "auto"
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                             "--directory", str(sweep_workdir), "--configfile", str(tmp_path / "config.yaml"),
-                             "--dry-run"], capture_output=True, text=True, check=False)
+    result = snakemake("--dry-run", workdir=sweep_workdir, configfile=tmp_path / "config.yaml")
     assert "sweep.n_clusters must be listed when model.n_clusters is auto" in result.stdout + result.stderr

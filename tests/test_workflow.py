@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import anndata as ad
@@ -15,19 +12,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from .conftest import FAST_MODEL, REPO, write_tiny_cohort
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def _snakemake(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([*SNAKEMAKE, *arguments], cwd=cwd, capture_output=True, text=True, check=False,
-                          env=environment)
+from .conftest import FAST_MODEL, REPO, snakemake, write_tiny_cohort
 
 
 def test_dry_run_of_the_demo_config_lists_every_stage() -> None:
-    result = _snakemake("--dry-run", "--forceall", "--quiet", "rules")
+    result = snakemake("--dry-run", "--forceall", "--quiet", "rules")
     assert result.returncode == 0, result.stderr
     for rule in ("normalize", "train", "cluster", "genes", "survival", "validate", "compare"):
         assert rule in result.stdout
@@ -44,7 +33,7 @@ def test_scripts_refuse_a_library_other_than_the_checkouts(tmp_path: Path) -> No
 
 
 def test_lint_is_quiet() -> None:
-    result = _snakemake("--lint")
+    result = snakemake("--lint")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr
 
@@ -53,7 +42,7 @@ def test_misspelled_config_key_is_named(tmp_path: Path) -> None:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["model"]["n_cluster"] = config["model"].pop("n_clusters")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = _snakemake("--dry-run", "--configfile", str(tmp_path / "config.yaml"))
+    result = snakemake("--dry-run", "--configfile", str(tmp_path / "config.yaml"))
     assert result.returncode != 0
     assert "n_cluster" in result.stdout + result.stderr
 
@@ -75,10 +64,10 @@ def tiny_run(tmp_path_factory) -> Path:
         "compare": {"extra_seeds": [7]},
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
                         str(workdir / "config.yaml"), "--cores", "2")
     assert result.returncode == 0, result.stderr[-5000:]
-    report = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+    report = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
                         str(workdir / "config.yaml"), "--report", str(workdir / "report.html"))
     assert report.returncode == 0, report.stderr[-5000:]
     return workdir
@@ -214,7 +203,7 @@ def test_benchmarks_and_logs_for_every_rule(tiny_run: Path) -> None:
 
 
 def test_rerun_is_a_no_op(tiny_run: Path) -> None:
-    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run), "--configfile",
+    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tiny_run), "--configfile",
                         str(tiny_run / "config.yaml"), "--cores", "1", "--dry-run")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
@@ -256,7 +245,7 @@ def test_same_config_and_seed_give_byte_identical_results(tiny_run: Path, tmp_pa
     shutil.copytree(tiny_run / "data", tmp_path / "data")
     shutil.copy(tiny_run / "config.yaml", tmp_path / "config.yaml")
     targets = ["results/tiny/clusters.tsv", "results/tiny/gene_importance.tsv"]
-    result = _snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(tmp_path / "config.yaml"), "--cores", "2", *targets)
     assert result.returncode == 0, result.stderr[-3000:]
     for target in targets:
@@ -267,7 +256,7 @@ def test_a_config_the_schema_refuses_is_one_line_with_a_hint(tmp_path: Path) -> 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["model"]["n_cluster"] = config["model"].pop("n_clusters")
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
-    result = _snakemake("--dry-run", "--configfile", str(tmp_path / "bad.yaml"))
+    result = snakemake("--dry-run", "--configfile", str(tmp_path / "bad.yaml"))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert ("config: model: Additional properties are not allowed ('n_cluster' was unexpected); did you mean "
