@@ -11,7 +11,8 @@ the held-out log-rank p of each candidate of ``deepsubtype.objective`` two ways:
 
 The Cox candidate is DeepType at the alpha its path chooses on all patients (walked once).
 
-    PYTHONPATH=benchmarks python benchmarks/objective_choice.py --cohort miniacc_mrna --hidden-layers 256 64 --seeds 0 1 2 --threads 1
+    PYTHONPATH=benchmarks python benchmarks/objective_choice.py --cohort miniacc_mrna \
+        --hidden-layers 256 64 --seeds 0 1 2 --threads 1
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from deepsubtype import DeepType
 from deepsubtype.cli import main
 from deepsubtype.io import InputError, attach_clinical
 from deepsubtype.normalize import normalize
-from deepsubtype.stages import PREDICT_FILES, predict_stage, train_stage
+from deepsubtype.outputs import PREDICT_FILES
+from deepsubtype.stages import predict_stage, train_stage
 from deepsubtype.transfer import load_reference, transfer_normalization
 
 from .conftest import FAST_MODEL, REPO, make_cohort, snakemake

@@ -48,7 +48,7 @@ def test_an_outcome_trained_model_is_ranked_by_its_out_of_fold_p(tmp_path: Path)
 
 def test_the_command_reads_a_results_folder(tmp_path: Path) -> None:
     from deepsubtype.cli import main
-    from deepsubtype.stages import SUMMARY_FILES
+    from deepsubtype.outputs import SUMMARY_FILES
 
     folder = tmp_path / "results" / "surv"
     for role, path in _tables(tmp_path).items():

@@ -10,6 +10,8 @@ from snakemake.utils import validate
 # their environment; then snakemake_job refuses to run (set PYTHONPATH=src or pip install -e . to fix).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from deepsubtype.outputs import (COMPARE_DIR, COMPARE_FILES, PREDICT_FILES, SUMMARY_FILES, SURVIVAL_DIR,
+                                 SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES)
 from deepsubtype.schema import CONFIG_SCHEMA, check_config
 
 # one line naming the key for a config the schema refuses; then Snakemake's validate fills in the defaults
@@ -211,10 +213,10 @@ def survival_settings(wildcards):
     }
 
 
-def survival_output(name, caption, label, kind="table"):
-    """A survival output marked for the report."""
+def survival_output(role, caption, label, kind="table"):
+    """A survival output (SURVIVAL_FILES[role]), marked for the report."""
     return report(
-        f"results/{{cohort}}/survival/{name}",
+        f"results/{{cohort}}/{SURVIVAL_DIR}/{SURVIVAL_FILES[role]}",
         caption=f"../report/{caption}",
         category="{cohort}",
         subcategory="5 survival",
@@ -227,10 +229,10 @@ def cluster_settings(wildcards):
     return {"label_column": cohort.get("target"), "method": config["plots"]["embedding"], "seed": config["seed"]}
 
 
-def validation_output(name, caption, label, kind="table"):
-    """An out-of-fold validation output marked for the report."""
+def validation_output(role, caption, label, kind="table"):
+    """An out-of-fold validation output (VALIDATION_FILES[role]), marked for the report."""
     return report(
-        f"results/{{cohort}}/validation/{name}",
+        f"results/{{cohort}}/{VALIDATION_DIR}/{VALIDATION_FILES[role]}",
         caption=f"../report/{caption}",
         category="{cohort}",
         subcategory="6 out-of-fold validation",
@@ -272,7 +274,7 @@ def compare_inputs(wildcards):
         "model": f"results/{wildcards.cohort}/model",
     }
     if validation_enabled(wildcards.cohort):
-        inputs["out_of_fold_logrank"] = f"results/{wildcards.cohort}/validation/oof_logrank.tsv"
+        inputs["out_of_fold_logrank"] = f"results/{wildcards.cohort}/{SUMMARY_FILES['oof_logrank']}"
     return inputs
 
 
@@ -290,10 +292,10 @@ def compare_settings(wildcards):
     }
 
 
-def compare_output(name, caption, label, kind="table"):
-    """A comparison output marked for the report."""
+def compare_output(role, caption, label, kind="table"):
+    """A comparison output (COMPARE_FILES[role]), marked for the report."""
     return report(
-        f"results/{{cohort}}/compare/{name}",
+        f"results/{{cohort}}/{COMPARE_DIR}/{COMPARE_FILES[role]}",
         caption=f"../report/{caption}",
         category="{cohort}",
         subcategory="7 compare",
@@ -383,10 +385,10 @@ def predict_settings(wildcards):
     }
 
 
-def predict_output(name, caption, label):
-    """A predict output marked for the report."""
+def predict_output(role, caption, label):
+    """A predict output (PREDICT_FILES[role]), marked for the report."""
     return report(
-        f"results/{{cohort}}/{name}",
+        f"results/{{cohort}}/{PREDICT_FILES[role]}",
         caption=f"../report/{caption}",
         category="{cohort}",
         subcategory="1 predict",
@@ -400,20 +402,18 @@ def validation_summary_inputs(wildcards):
     inputs = {}
     for cohort in VALIDATION:
         source = config["cohorts"][cohort]["model_from"]
-        inputs[f"{cohort}/overlap"] = f"results/{cohort}/overlap.tsv"
-        inputs[f"{cohort}/agreement"] = f"results/{cohort}/agreement.tsv"
+        for table in ("overlap", "agreement"):
+            inputs[f"{cohort}/{table}"] = f"results/{cohort}/{PREDICT_FILES[table]}"
         for name, role in ((cohort, cohort), (source, f"{cohort}/training")):
-            inputs[f"{role}/clusters"] = f"results/{name}/clusters.tsv"
+            inputs[f"{role}/clusters"] = f"results/{name}/{SUMMARY_FILES['clusters']}"
             if "survival" in config["cohorts"][name]:
-                inputs[f"{role}/logrank"] = f"results/{name}/survival/logrank.tsv"
-                inputs[f"{role}/cox"] = f"results/{name}/survival/cox.tsv"
+                inputs[f"{role}/logrank"] = f"results/{name}/{SURVIVAL_DIR}/{SURVIVAL_FILES['logrank']}"
+                inputs[f"{role}/cox"] = f"results/{name}/{SURVIVAL_DIR}/{SURVIVAL_FILES['cox_terms']}"
     return inputs
 
 
 def summary_files(cohort):
     """The result tables of one cohort that results/summary.tsv reads, by role (see cohort_summary)."""
-    from deepsubtype.stages.aggregate import SUMMARY_FILES
-
     roles = ["clusters"]
     if "survival" in config["cohorts"][cohort]:
         roles += ["logrank", "cox_model"]
@@ -430,27 +430,12 @@ def summary_cohorts():
                      "trained_on": config["cohorts"][cohort].get("model_from")} for cohort in COHORTS}
 
 
-SURVIVAL_TARGETS = (
-    "kaplan_meier.tsv",
-    "logrank.tsv",
-    "excluded.tsv",
-    "pairwise_logrank.tsv",
-    "cox.tsv",
-    "cox_model.tsv",
-    "kaplan_meier.png",
-    "cox_forest.png",
-)
-
-
 def all_outputs():
     outputs = ["results/summary.tsv"]
     for cohort in VALIDATION:
-        outputs += [
-            f"results/{cohort}/{name}"
-            for name in ("normalized.h5ad", "clusters.tsv", "overlap.tsv", "missing_genes.txt", "agreement.tsv")
-        ]
+        outputs += [f"results/{cohort}/{name}" for name in PREDICT_FILES.values()]
         if "survival" in config["cohorts"][cohort]:
-            outputs += [f"results/{cohort}/survival/{name}" for name in SURVIVAL_TARGETS]
+            outputs += [f"results/{cohort}/{SURVIVAL_DIR}/{name}" for name in SURVIVAL_FILES.values()]
     if VALIDATION:
         outputs.append("results/validation_summary.tsv")
     for cohort in DISCOVERY:
@@ -472,23 +457,11 @@ def all_outputs():
         if cohort in MUDATA_COHORTS:
             outputs.append(f"results/{cohort}/normalized.h5mu")
         if "survival" in config["cohorts"][cohort]:
-            outputs += [f"results/{cohort}/survival/{name}" for name in SURVIVAL_TARGETS]
+            outputs += [f"results/{cohort}/{SURVIVAL_DIR}/{name}" for name in SURVIVAL_FILES.values()]
             if validation_enabled(cohort):
-                outputs += [
-                    f"results/{cohort}/validation/{name}"
-                    for name in (
-                        "oof_clusters.tsv",
-                        "stability.tsv",
-                        "oof_logrank.tsv",
-                        "oof_cox.tsv",
-                        "oof_kaplan_meier.png",
-                    )
-                ]
+                outputs += [f"results/{cohort}/{VALIDATION_DIR}/{name}" for name in VALIDATION_FILES.values()]
         if config["compare"]["run"]:
-            outputs += [
-                f"results/{cohort}/compare/{name}"
-                for name in ("metrics.tsv", "summary.tsv", "metrics.png", "consensus_cdf.png")
-            ]
+            outputs += [f"results/{cohort}/{COMPARE_DIR}/{name}" for name in COMPARE_FILES.values()]
         if sweep_enabled():
             outputs += [f"results/{cohort}/sweep/runs.tsv", f"results/{cohort}/sweep/summary.tsv"]
     if config["compare"]["run"]:

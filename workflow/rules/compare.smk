@@ -2,10 +2,10 @@ rule compare:
     input:
         unpack(compare_inputs),
     output:
-        metrics=compare_output("metrics.tsv", "compare_metrics.rst", "methods compared"),
-        summary=compare_output("summary.tsv", "compare_summary.rst", "methods over seeds"),
-        figure=compare_output("metrics.png", "compare_figure.rst", "methods compared", "figure"),
-        consensus=compare_output("consensus_cdf.png", "consensus_cdf.rst", "consensus clustering", "figure"),
+        metrics=compare_output("metrics", "compare_metrics.rst", "methods compared"),
+        summary=compare_output("summary", "compare_summary.rst", "methods over seeds"),
+        figure=compare_output("figure", "compare_figure.rst", "methods compared", "figure"),
+        consensus=compare_output("consensus", "consensus_cdf.rst", "consensus clustering", "figure"),
         provenance="results/{cohort}/provenance/compare.json",
     params:
         settings=compare_settings,

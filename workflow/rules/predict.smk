@@ -5,11 +5,11 @@ rule predict:
     input:
         unpack(predict_inputs),
     output:
-        normalized="results/{cohort}/normalized.h5ad",
-        clusters=predict_output("clusters.tsv", "predict_clusters.rst", "predicted clusters"),
-        overlap=predict_output("overlap.tsv", "overlap.rst", "gene overlap with the training cohort"),
-        missing_genes="results/{cohort}/missing_genes.txt",
-        agreement=predict_output("agreement.tsv", "agreement.rst", "agreement with the target"),
+        normalized=f"results/{{cohort}}/{PREDICT_FILES['normalized']}",
+        clusters=predict_output("clusters", "predict_clusters.rst", "predicted clusters"),
+        overlap=predict_output("overlap", "overlap.rst", "gene overlap with the training cohort"),
+        missing_genes=f"results/{{cohort}}/{PREDICT_FILES['missing_genes']}",
+        agreement=predict_output("agreement", "agreement.rst", "agreement with the target"),
         provenance="results/{cohort}/provenance/predict.json",
     wildcard_constraints:
         cohort=cohort_pattern(VALIDATION),

@@ -5,11 +5,11 @@ rule validate:
         model="results/{cohort}/model",
         clusters="results/{cohort}/clusters.tsv",
     output:
-        clusters=validation_output("oof_clusters.tsv", "oof_clusters.rst", "out-of-fold clusters"),
-        stability=validation_output("stability.tsv", "stability.rst", "cluster stability"),
-        logrank=validation_output("oof_logrank.tsv", "oof_logrank.rst", "out-of-fold log-rank"),
-        cox=validation_output("oof_cox.tsv", "oof_cox.rst", "out-of-fold Cox"),
-        km_plot=validation_output("oof_kaplan_meier.png", "oof_kaplan_meier.rst", "out-of-fold Kaplan-Meier", "figure"),
+        clusters=validation_output("clusters", "oof_clusters.rst", "out-of-fold clusters"),
+        stability=validation_output("stability", "stability.rst", "cluster stability"),
+        logrank=validation_output("logrank", "oof_logrank.rst", "out-of-fold log-rank"),
+        cox=validation_output("cox", "oof_cox.rst", "out-of-fold Cox"),
+        km_plot=validation_output("km_plot", "oof_kaplan_meier.rst", "out-of-fold Kaplan-Meier", "figure"),
         provenance="results/{cohort}/provenance/validate.json",
     params:
         settings=validation_settings,

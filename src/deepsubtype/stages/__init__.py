@@ -6,7 +6,8 @@ One module per stage (:mod:`.study`: importing a cBioPortal study or a GEO serie
 calling the library and writing its outputs; :mod:`._files` (log, atomic writes, provenance), :mod:`._inputs`
 (clinical checks, targets, model settings) and :mod:`._scores` are what they share. Every output is written to
 a temporary name beside its target and renamed into place only when the stage succeeds, so a failed stage
-leaves no partial output. Names load on first use: a job imports only its own stage's dependencies.
+leaves no partial output. The file names each stage writes are in :mod:`deepsubtype.outputs`. Names load on
+first use: a job imports only its own stage's dependencies.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ _EXPORTS = {
     "import_cbioportal_stage": ".study", "import_geo_stage": ".study",
     "normalize_stage": ".normalize", "export_mudata_stage": ".normalize",
     "train_stage": ".train", "cluster_stage": ".cluster", "genes_stage": ".genes",
-    "SURVIVAL_FILES": ".survival", "survival_stage": ".survival",
-    "VALIDATION_FILES": ".validate", "validation_stage": ".validate",
-    "COMPARE_FILES": ".compare", "compare_stage": ".compare",
-    "SWEEP_RUN_FILES": ".sweep", "sweep_run_stage": ".sweep", "sweep_summary_stage": ".sweep",
-    "PREDICT_FILES": ".predict", "predict_stage": ".predict",
+    "survival_stage": ".survival",
+    "validation_stage": ".validate",
+    "compare_stage": ".compare",
+    "sweep_run_stage": ".sweep", "sweep_summary_stage": ".sweep",
+    "predict_stage": ".predict",
     "aggregate_cohorts": ".aggregate", "validation_summary_stage": ".aggregate", "summary_stage": ".aggregate",
-    "SUMMARY_FILES": ".aggregate",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import InputError, check_cohort_name
+from ..outputs import SUMMARY_FILES
 from ._files import _atomic, _read_clusters, _write_table
 
 __all__ = ["SUMMARY_FILES", "aggregate_cohorts", "cohort_summary", "summary_stage", "validation_summary_stage"]
@@ -86,10 +87,6 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
     return table
 
 
-#: The result tables :func:`cohort_summary` reads, by role, as paths under a cohort's results directory.
-SUMMARY_FILES = {"clusters": "clusters.tsv", "logrank": "survival/logrank.tsv", "cox_model": "survival/cox_model.tsv",
-                 "oof_logrank": "validation/oof_logrank.tsv", "genes": "gene_importance.tsv",
-                 "compare": "compare/summary.tsv"}
 
 
 def _rank_against_baselines(compare_summary: str | Path, own_p: float | None, by: str) -> str:

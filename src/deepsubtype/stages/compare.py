@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from ..ensemble import DeepTypeEnsemble, load_model
 from ..io import InputError
+from ..outputs import COMPARE_FILES
 from ..plots import consensus_cdf, method_metrics
 from ._files import EMBEDDING_KEY, _atomic, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _target
@@ -23,9 +24,6 @@ __all__ = ["COMPARE_FILES", "compare_stage"]
 logger = logging.getLogger(__name__)
 
 
-#: Files written by :func:`compare_stage` into its output directory.
-COMPARE_FILES = {"metrics": "metrics.tsv", "summary": "summary.tsv", "figure": "metrics.png",
-                 "consensus": "consensus_cdf.png"}
 _COMPARE_METRICS = ["logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds"]
 
 

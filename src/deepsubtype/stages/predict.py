@@ -13,6 +13,7 @@ import pandas as pd
 from ..ensemble import load_model
 from ..io import InputError, Orientation
 from ..normalize import MissingPolicy, Scale
+from ..outputs import PREDICT_FILES
 from ..survival import InvalidPolicy
 from ._files import _atomic, _provenance, _write_table
 from ._inputs import _check_clinical, _read_raw
@@ -23,9 +24,6 @@ __all__ = ["PREDICT_FILES", "predict_stage"]
 logger = logging.getLogger(__name__)
 
 
-#: Files written by :func:`predict_stage` into its output directory.
-PREDICT_FILES = {"normalized": "normalized.h5ad", "clusters": "clusters.tsv", "overlap": "overlap.tsv",
-                 "missing_genes": "missing_genes.txt", "agreement": "agreement.tsv"}
 
 
 def predict_stage(model_dir: str | Path, training_normalized: str | Path, expression: str | Path,

@@ -9,6 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from ..outputs import SURVIVAL_FILES
 from ..plots import cox_forest, kaplan_meier
 from ..survival import (
     MIN_CLUSTER_SIZE,
@@ -26,17 +27,6 @@ __all__ = ["SURVIVAL_FILES", "survival_stage"]
 logger = logging.getLogger(__name__)
 
 
-#: Files written by :func:`survival_stage` into its output directory.
-SURVIVAL_FILES = {
-    "km_table": "kaplan_meier.tsv",
-    "logrank": "logrank.tsv",
-    "excluded": "excluded.tsv",
-    "pairwise": "pairwise_logrank.tsv",
-    "cox_terms": "cox.tsv",
-    "cox_model": "cox_model.tsv",
-    "km_plot": "kaplan_meier.png",
-    "forest_plot": "cox_forest.png",
-}
 
 
 #: ``excluded.tsv``'s reason for a patient without a survival time or event.

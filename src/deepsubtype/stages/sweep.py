@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..estimator import DeepType
 from ..importance import gene_importance
+from ..outputs import SWEEP_RUN_FILES
 from ._files import _atomic, _read_clusters, _to_tsv, _write_table
 from ._inputs import _check_n_clusters, _estimator_params, _target
 from ._scores import _clustering_metrics, _silhouettes
@@ -20,9 +21,6 @@ __all__ = ["SWEEP_RUN_FILES", "sweep_run_stage", "sweep_summary_stage"]
 
 logger = logging.getLogger(__name__)
 
-
-#: Files of one sweep run's directory.
-SWEEP_RUN_FILES = {"metrics": "metrics.tsv", "clusters": "clusters.tsv", "genes": "gene_importance.tsv"}
 
 def sweep_run_stage(normalized: str | Path, output_dir: str | Path, *, alpha: float, beta: float, n_clusters: int,
                     seed: int, task: str = "classification", target: str | None = None,

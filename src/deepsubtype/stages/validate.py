@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..ensemble import load_model
 from ..io import InputError, Orientation
+from ..outputs import VALIDATION_FILES
 from ..plots import kaplan_meier
 from ..survival import MIN_CLUSTER_SIZE, CoxUnavailable, cox_by_cluster, logrank_table, survival_frame
 from ..validation import cluster_stability, out_of_fold_clusters
@@ -22,14 +23,6 @@ __all__ = ["VALIDATION_FILES", "validation_stage"]
 logger = logging.getLogger(__name__)
 
 
-#: Files written by :func:`validation_stage` into its output directory.
-VALIDATION_FILES = {
-    "clusters": "oof_clusters.tsv",
-    "stability": "stability.tsv",
-    "logrank": "oof_logrank.tsv",
-    "cox": "oof_cox.tsv",
-    "km_plot": "oof_kaplan_meier.png",
-}
 
 
 def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: str | Path, output_dir: str | Path,

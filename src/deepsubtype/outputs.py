@@ -1,0 +1,52 @@
+"""Every stage's output files, named once: the stages write these names, the Snakemake rules declare them
+(``workflow/rules/common.smk`` builds each rule's outputs and the default targets from these mappings) and
+the summary reads them. Keys are the roles (the rules' output names); values are file names inside the
+stage's output directory. No heavy imports: the workflow reads this module while it parses.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
+           "SUMMARY_FILES", "SURVIVAL_DIR", "VALIDATION_DIR", "COMPARE_DIR"]
+
+#: The survival stage's directory in a cohort's results, and its files (:func:`deepsubtype.stages.survival_stage`).
+SURVIVAL_DIR = "survival"
+SURVIVAL_FILES = {
+    "km_table": "kaplan_meier.tsv",
+    "logrank": "logrank.tsv",
+    "excluded": "excluded.tsv",
+    "pairwise": "pairwise_logrank.tsv",
+    "cox_terms": "cox.tsv",
+    "cox_model": "cox_model.tsv",
+    "km_plot": "kaplan_meier.png",
+    "forest_plot": "cox_forest.png",
+}
+
+#: The out-of-fold validation's directory and files (:func:`deepsubtype.stages.validation_stage`).
+VALIDATION_DIR = "validation"
+VALIDATION_FILES = {
+    "clusters": "oof_clusters.tsv",
+    "stability": "stability.tsv",
+    "logrank": "oof_logrank.tsv",
+    "cox": "oof_cox.tsv",
+    "km_plot": "oof_kaplan_meier.png",
+}
+
+#: The comparison with the baselines: directory and files (:func:`deepsubtype.stages.compare_stage`).
+COMPARE_DIR = "compare"
+COMPARE_FILES = {"metrics": "metrics.tsv", "summary": "summary.tsv", "figure": "metrics.png",
+                 "consensus": "consensus_cdf.png"}
+
+#: A ``model_from`` cohort's files, in its results directory itself (:func:`deepsubtype.stages.predict_stage`).
+PREDICT_FILES = {"normalized": "normalized.h5ad", "clusters": "clusters.tsv", "overlap": "overlap.tsv",
+                 "missing_genes": "missing_genes.txt", "agreement": "agreement.tsv"}
+
+#: One sweep run's files, in its own directory (:func:`deepsubtype.stages.sweep_run_stage`).
+SWEEP_RUN_FILES = {"metrics": "metrics.tsv", "clusters": "clusters.tsv", "genes": "gene_importance.tsv"}
+
+#: The result tables :func:`deepsubtype.stages.aggregate.cohort_summary` reads, by role, as paths under a
+#: cohort's results directory.
+SUMMARY_FILES = {"clusters": "clusters.tsv", "logrank": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['logrank']}",
+                 "cox_model": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['cox_model']}",
+                 "oof_logrank": f"{VALIDATION_DIR}/{VALIDATION_FILES['logrank']}", "genes": "gene_importance.tsv",
+                 "compare": f"{COMPARE_DIR}/{COMPARE_FILES['summary']}"}
