@@ -28,6 +28,7 @@ import yaml
 
 from . import __version__
 from .io import InputError
+from .outputs import SUMMARY_FILES
 from .schema import check_model_settings
 from .survival import MIN_CLUSTER_SIZE
 from .tasks import TASKS
@@ -354,7 +355,7 @@ def _run(arguments: argparse.Namespace) -> None:
     elif stage == "summary":
         tasks, sources = dict(options["tasks"]), dict(options["sources"])
         stages.summary_stage({cohort: {"files": {role: Path(directory) / name
-                                                 for role, name in stages.SUMMARY_FILES.items()
+                                                 for role, name in SUMMARY_FILES.items()
                                                  if (Path(directory) / name).is_file()},
                                        "task": tasks.get(cohort, "classification"), "trained_on": sources.get(cohort)}
                               for cohort, directory in options["results"]}, options["output"], options["page"])
