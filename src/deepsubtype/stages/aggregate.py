@@ -13,7 +13,7 @@ from ..io import InputError, check_cohort_name
 from ..outputs import SUMMARY_FILES
 from ._files import _atomic, _read_clusters, _write_table
 
-__all__ = ["SUMMARY_FILES", "aggregate_cohorts", "cohort_summary", "summary_stage", "validation_summary_stage"]
+__all__ = ["aggregate_cohorts", "cohort_summary", "summary_stage", "validation_summary_stage"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +85,6 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
     table = pd.DataFrame(rows).drop_duplicates(subset=["cohort", "role"], keep="first", ignore_index=True)
     _write_table(table, output)
     return table
-
-
 
 
 def _rank_against_baselines(compare_summary: str | Path, own_p: float | None, by: str) -> str:

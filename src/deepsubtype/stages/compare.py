@@ -19,7 +19,7 @@ from ._files import EMBEDDING_KEY, _atomic, _read_clusters, _save_figure, _to_ts
 from ._inputs import _target
 from ._scores import _clustering_metrics
 
-__all__ = ["COMPARE_FILES", "compare_stage"]
+__all__ = ["compare_stage"]
 
 logger = logging.getLogger(__name__)
 

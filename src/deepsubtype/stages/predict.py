@@ -19,11 +19,9 @@ from ._files import _atomic, _provenance, _write_table
 from ._inputs import _check_clinical, _read_raw
 from ._scores import _silhouettes
 
-__all__ = ["PREDICT_FILES", "predict_stage"]
+__all__ = ["predict_stage"]
 
 logger = logging.getLogger(__name__)
-
-
 
 
 def predict_stage(model_dir: str | Path, training_normalized: str | Path, expression: str | Path,

@@ -22,11 +22,9 @@ from ..survival import (
 )
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
 
-__all__ = ["SURVIVAL_FILES", "survival_stage"]
+__all__ = ["survival_stage"]
 
 logger = logging.getLogger(__name__)
-
-
 
 
 #: ``excluded.tsv``'s reason for a patient without a survival time or event.

@@ -17,7 +17,7 @@ from ._files import _atomic, _read_clusters, _to_tsv, _write_table
 from ._inputs import _check_n_clusters, _estimator_params, _target
 from ._scores import _clustering_metrics, _silhouettes
 
-__all__ = ["SWEEP_RUN_FILES", "sweep_run_stage", "sweep_summary_stage"]
+__all__ = ["sweep_run_stage", "sweep_summary_stage"]
 
 logger = logging.getLogger(__name__)
 

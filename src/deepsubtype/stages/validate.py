@@ -18,11 +18,9 @@ from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _read_raw, _target
 from ._scores import _cluster_c_index
 
-__all__ = ["VALIDATION_FILES", "validation_stage"]
+__all__ = ["validation_stage"]
 
 logger = logging.getLogger(__name__)
-
-
 
 
 def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: str | Path, output_dir: str | Path,
