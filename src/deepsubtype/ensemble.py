@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 _ENSEMBLE_FILE = "ensemble.json"
 #: Facts of the representative fit that the ensemble shows as its own (see ``DeepTypeEnsemble.__getattr__``).
 _FROM_REPRESENTATIVE = frozenset({"task", "views", "classes_", "alpha_", "alpha_path_", "history_", "k_scores_",
-                                  "k_criterion", "n_rounds_", "converged_", "device_", "beta", "n_clusters",
-                                  "objective_", "objective_scores_",
+                                  "k_criterion", "n_rounds_", "converged_", "device_", "precision_", "beta",
+                                  "n_clusters", "objective_", "objective_scores_",
                                   "hidden_layers", "_view_sizes", "importance"})
 
 

@@ -33,7 +33,7 @@ from .checkpoint import fingerprint as checkpoint_fingerprint
 from .checkpoint import read_checkpoint
 from .cluster import relabel_by_size, score_n_clusters, squared_distances
 from .io import InputError
-from .model import ACTIVATIONS, resolve_device
+from .model import ACTIVATIONS, resolve_device, resolve_precision
 from .objective import BASELINE_OBJECTIVES, OBJECTIVES, baseline_labels, chosen_objective, objective_scores
 from .persistence import load_model, save_model
 from .tasks import TASKS, PrimaryTask, Task, primary_task
@@ -194,8 +194,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         All are always available as ``pattern_importances_``, ``pattern_minmax_importances_`` and
         ``first_layer_importances_``.
     precision
-        ``float32``; ``tf32`` (TensorFloat-32 matrix products on CUDA) or ``bf16``
-        (bfloat16 autocast of the network's forward pass; losses in float32).
+        ``auto`` (default): ``bf16`` on devices with bfloat16 matrix units (CPUs with AMX-BF16 or AVX-512 BF16,
+        CUDA GPUs of compute capability 8 and up), ``float32`` elsewhere; ``float32``; ``tf32``
+        (TensorFloat-32 matrix products on CUDA) or ``bf16`` (bfloat16 autocast of the network's training
+        forward and backward pass; weights, optimizer, losses, the L2,1 term, k-means, the representation
+        that is clustered and the importances stay float32).
     device
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``cuda:N``.
     random_state
@@ -225,6 +228,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     objective_scores_ : list of dict
         With ``objective="auto"`` and ``task="survival"``: per candidate, ``objective``, ``n_clusters``, the
         log-rank ``held_out_p`` of its cross-validated held-out clusters, ``folds`` and ``chosen``; else empty.
+    precision_ : str
+        The precision the fit trained in (``precision`` with ``auto`` resolved on its device).
     fit_warnings_ : list of str
         Signs of a failed fit (empty when none): a primary loss no better than the trivial
         predictor's, first-layer columns all near zero, or one cluster holding nearly every sample.
@@ -284,7 +289,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "importance": [StrOptions(set(IMPORTANCE_MEASURES))],
-        "precision": [StrOptions({"float32", "tf32", "bf16"})],
+        "precision": [StrOptions({"auto", "float32", "tf32", "bf16"})],
         "device": [str],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
         "checkpoint": [str, Path, None],
@@ -319,7 +324,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         validation_fraction: float = 0.0,
         patience: int = 20,
         importance: str = "pattern_minmax",
-        precision: str = "float32",
+        precision: str = "auto",
         device: str = "auto",
         random_state: int | None = 0,
         checkpoint: str | Path | None = None,
@@ -597,7 +602,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.random_state is None:
             logger.info("random_state=None: drew seed %d (pass it as random_state to repeat this fit)", seed)
         self.seed_ = seed
-        fingerprint = checkpoint_fingerprint(self.get_params(), X, target) if self.checkpoint is not None else ""
+        # the precision as resolved: "auto" trains differently on devices with and without bf16 units
+        params = {**self.get_params(), "precision": resolve_precision(self.precision, device)}
+        fingerprint = checkpoint_fingerprint(params, X, target) if self.checkpoint is not None else ""
         resumed = read_checkpoint(self.checkpoint, fingerprint, device) if self.checkpoint is not None else None
         return Training(self, X, target, n_outputs, device, seed, fingerprint, resumed, alpha)
 
@@ -638,6 +645,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_rounds_ = len(training.history["rounds"])
         self.history_ = training.history
         self.device_ = str(training.device)
+        self.precision_ = training.precision
         self.fit_seconds_ = time.perf_counter() - training.started
         if self.checkpoint is not None:
             Path(self.checkpoint).unlink(missing_ok=True)

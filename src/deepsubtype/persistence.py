@@ -64,6 +64,7 @@ def save_model(model: DeepType, path: str | Path) -> None:
         "objective_scores": model.objective_scores_,
         "fit_warnings": model.fit_warnings_,
         "fit_seconds": float(model.fit_seconds_),
+        "precision": model.precision_,
         "history": model.history_,
     }
     (directory / META_FILE).write_text(json.dumps(meta, indent=1))
@@ -139,4 +140,6 @@ def _restore(cls: type[DeepType], meta: dict[str, Any], state: dict[str, torch.T
     model.history_ = meta["history"]
     model.n_rounds_ = len(meta["history"]["rounds"])
     model.device_ = str(resolve_device(device))
+    # absent in older model files, which trained in the precision they name ("float32" unless set)
+    model.precision_ = meta.get("precision", params.get("precision", "float32"))
     return model

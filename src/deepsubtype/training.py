@@ -39,7 +39,7 @@ import torch
 
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_atomically
 from .cluster import kmeans, match_labels
-from .model import DeepTypeNetwork, add_l21_gradient_
+from .model import DeepTypeNetwork, add_l21_gradient_, resolve_precision
 from .tasks import primary_task
 
 if TYPE_CHECKING:
@@ -187,8 +187,9 @@ class Training:
         if self.alpha == "auto" and self.validation is None and resumed is None:
             self.selection = model._split_validation(self.full_target, self.generator, SELECTION_FRACTION)
         self.batching(self.selection)
+        self.precision = resolve_precision(model.precision, device)
         self.autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                                       enabled=model.precision == "bf16")
+                                       enabled=self.precision == "bf16")
 
     # ------------------------------------------------------------------ state
     def new_optimizer(self) -> torch.optim.Adam:
@@ -210,7 +211,7 @@ class Training:
             torch.set_rng_state(self.rng_state)
             if self.cuda_rng_state is not None:
                 torch.cuda.set_rng_state(self.cuda_rng_state, self.device)
-            torch.backends.cuda.matmul.allow_tf32 = self.model.precision == "tf32"
+            torch.backends.cuda.matmul.allow_tf32 = self.precision == "tf32"
             try:
                 yield
             finally:

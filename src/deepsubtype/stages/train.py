@@ -85,7 +85,8 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
                     agreement.min(), agreement.max(), float(np.median(agreement)),
                     np.bincount(model.labels_).tolist())
     logger.info("alpha %s (%s)", model.alpha_, "chosen on the path" if model.alpha_path_ else "fixed")
-    logger.info("trained on %s: %d rounds, converged=%s", model.device_, model.n_rounds_, model.converged_)
+    logger.info("trained on %s in %s: %d rounds, converged=%s", model.device_, model.precision_, model.n_rounds_,
+                model.converged_)
 
     result = ad.AnnData(obs=adata.obs.copy())
     result.obsm[EMBEDDING_KEY] = model.transform(adata).astype(np.float32)
@@ -96,6 +97,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
         "n_rounds": int(model.n_rounds_),
         "converged": bool(model.converged_),
         "device": model.device_,
+        "precision": model.precision_,
         "n_fits": n_fits,
     }
     if isinstance(model, DeepTypeEnsemble):
