@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import torch
+from _job import snakemake_job
 
-from deepsubtype.stages import compare_stage, snakemake_job
+from deepsubtype.stages import compare_stage
 
 torch.set_num_threads(snakemake.threads)
 with snakemake_job(snakemake):

@@ -1,6 +1,8 @@
 """Rule genes: deepsubtype.stages.genes_stage on the snakemake object."""
 
-from deepsubtype.stages import genes_stage, snakemake_job
+from _job import snakemake_job
+
+from deepsubtype.stages import genes_stage
 
 with snakemake_job(snakemake):
     genes_stage(snakemake.input.model, snakemake.output.table, snakemake.output.plot, snakemake.output.heatmap,

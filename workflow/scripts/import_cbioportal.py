@@ -1,6 +1,8 @@
 """Rule import_cbioportal: deepsubtype.stages.import_cbioportal_stage on the snakemake object."""
 
-from deepsubtype.stages import import_cbioportal_stage, snakemake_job
+from _job import snakemake_job
+
+from deepsubtype.stages import import_cbioportal_stage
 
 with snakemake_job(snakemake):
     study = snakemake.params.study

@@ -1,6 +1,8 @@
 """Rule normalize: deepsubtype.stages.normalize_stage on the snakemake object."""
 
-from deepsubtype.stages import normalize_stage, snakemake_job
+from _job import snakemake_job
+
+from deepsubtype.stages import normalize_stage
 
 with snakemake_job(snakemake):
     # settings["expression"]: the matrix, or every view's matrix with its settings (the rule's inputs)

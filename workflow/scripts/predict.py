@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from deepsubtype.stages import predict_stage, snakemake_job
+from _job import snakemake_job
+
+from deepsubtype.stages import predict_stage
 
 with snakemake_job(snakemake):
     predict_stage(snakemake.input.model, snakemake.input.training, snakemake.input.expression,

@@ -1,6 +1,8 @@
 """Rule summary: deepsubtype.stages.summary_stage on the snakemake object."""
 
-from deepsubtype.stages import snakemake_job, summary_stage
+from _job import snakemake_job
+
+from deepsubtype.stages import summary_stage
 
 with snakemake_job(snakemake):
     summary_stage(snakemake.params.cohorts, snakemake.output.table, snakemake.output.page)

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from deepsubtype.stages import snakemake_job, survival_stage
+from _job import snakemake_job
+
+from deepsubtype.stages import survival_stage
 
 with snakemake_job(snakemake):
     survival_stage(snakemake.input.clusters, snakemake.input.normalized, Path(snakemake.output.km_table).parent,

@@ -1,6 +1,8 @@
 """Rule sweep_summary: deepsubtype.stages.sweep_summary_stage on the snakemake object."""
 
-from deepsubtype.stages import snakemake_job, sweep_summary_stage
+from _job import snakemake_job
+
+from deepsubtype.stages import sweep_summary_stage
 
 with snakemake_job(snakemake):
     runs = {name: path for name, path in snakemake.input.items()}

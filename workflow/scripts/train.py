@@ -1,8 +1,9 @@
 """Rule train: deepsubtype.stages.train_stage on the snakemake object."""
 
 import torch
+from _job import snakemake_job
 
-from deepsubtype.stages import snakemake_job, train_stage
+from deepsubtype.stages import train_stage
 
 torch.set_num_threads(snakemake.threads)
 with snakemake_job(snakemake):

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import torch
+from _job import snakemake_job
 
-from deepsubtype.stages import snakemake_job, validation_stage
+from deepsubtype.stages import validation_stage
 
 torch.set_num_threads(snakemake.threads)
 with snakemake_job(snakemake):

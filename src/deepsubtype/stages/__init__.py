@@ -16,7 +16,7 @@ from .._lazy import lazy_exports
 
 #: Public names and the stage module each lives in.
 _EXPORTS = {
-    "EMBEDDING_KEY": "._files", "logging_to": "._files", "snakemake_job": "._files", "write_provenance": "._files",
+    "EMBEDDING_KEY": "._files", "logging_to": "._files", "write_provenance": "._files",
     "check_checkout_library": "._files",
     "import_cbioportal_stage": ".study", "import_geo_stage": ".study",
     "normalize_stage": ".normalize", "export_mudata_stage": ".normalize",

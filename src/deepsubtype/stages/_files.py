@@ -20,7 +20,7 @@ import pandas as pd
 from .. import __version__
 from ..io import InputError
 
-__all__ = ["EMBEDDING_KEY", "logging_to", "write_provenance", "snakemake_job", "check_checkout_library"]
+__all__ = ["EMBEDDING_KEY", "logging_to", "write_provenance", "check_checkout_library"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,32 +113,6 @@ def write_provenance(path: str | Path, *, stage: str, settings: dict[str, Any],
                             "outputs": _checksums(outputs)}
     with _atomic(path) as temporary:
         temporary.write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
-
-
-@contextlib.contextmanager
-def snakemake_job(snakemake: Any) -> Iterator[None]:
-    """The frame of every workflow script: log to the rule's log file; once the body succeeded, write the
-    rule's ``provenance`` output for all its other outputs (see :func:`write_provenance`).
-
-    Refuses to run when the ``deepsubtype`` imported is not the workflow checkout's own ``src/deepsubtype``
-    (an installed copy of another version shadowing it). Bad input ends the job with its one line on the
-    console (and in the log), no traceback."""
-    try:
-        with logging_to(snakemake.log[0]):
-            check_checkout_library(snakemake.scriptdir)
-            yield
-            provenance = snakemake.output.provenance
-            cohort = snakemake.wildcards.get("cohort")
-            settings = {
-                "seed": snakemake.config.get("seed"),
-                "wildcards": dict(snakemake.wildcards.items()),
-                "params": dict(snakemake.params.items()),
-                "cohort_config": snakemake.config.get("cohorts", {}).get(cohort) if cohort else None,
-            }
-            write_provenance(provenance, stage=snakemake.rule, settings=settings, inputs=list(snakemake.input),
-                             outputs=[output for output in snakemake.output if output != provenance])
-    except InputError as error:
-        raise SystemExit(f"InputError: {error}") from None
 
 
 def check_checkout_library(scriptdir: str | Path | None) -> None:
