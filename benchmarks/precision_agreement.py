@@ -13,54 +13,33 @@ the top 20 / 50 genes of the default ranking between the precisions.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-import anndata as ad
 import numpy as np
 import torch
-import yaml
-from seed_robustness import logrank_p  # benchmarks/ is the script's directory
+from seed_robustness import cohort_parser, logrank_p, read_cohort  # benchmarks/ is the script's directory
 from sklearn.metrics import adjusted_rand_score
 
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble
 from deepsubtype.importance import gene_importance
-from deepsubtype.io import attach_clinical, read_clinical, read_expression
-from deepsubtype.stages._inputs import _estimator_params, _target
-from deepsubtype.transfer import transfer_normalization
+from deepsubtype.stages._inputs import _estimator_params
 
 PRECISIONS = ("float32", "bf16")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("normalized")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--cohort", required=True)
-    parser.add_argument("--validation", help="a model_from cohort of the config to call with each model")
+    parser = cohort_parser(__doc__)
     parser.add_argument("--blocks", type=int, nargs="+", default=[0], help="first seed of each block")
     parser.add_argument("--n-fits", type=int, help="fits per block (default: the config's model.n_fits)")
     parser.add_argument("--threads", type=int, default=2)
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
 
-    config = yaml.safe_load(Path(arguments.config).read_text())
+    config, adata, y, external, model_params = read_cohort(arguments.config, arguments.cohort, arguments.normalized,
+                                                           arguments.validation)
     cohort = config["cohorts"][arguments.cohort]
-    model_params = {**config.get("model", {}), **cohort.get("model", {})}
     survival = cohort.get("survival", {})
-    adata = ad.read_h5ad(arguments.normalized)
     task = cohort.get("task", "classification")
-    y = _target(adata, task, cohort.get("target"), survival.get("time"), survival.get("event"), arguments.normalized)
     n_fits = arguments.n_fits or int(model_params.get("n_fits", 1))
-    external = None
-    if arguments.validation:
-        other = config["cohorts"][arguments.validation]
-        raw = attach_clinical(read_expression(other["expression"], orientation=other.get("orientation",
-                                                                                           "samples_x_genes")),
-                              read_clinical(other["clinical"], sample_column=other.get("sample_column")))
-        external = transfer_normalization(raw, adata, centering=config.get("predict", {}).get("centering",
-                                                                                                "training")).adata
 
     jaccard = lambda a, b, size: len(set(a[:size]) & set(b[:size])) / len(set(a[:size]) | set(b[:size]))  # noqa: E731
     print(f"{arguments.cohort}: {n_fits} fits per block, torch {torch.__version__}, "

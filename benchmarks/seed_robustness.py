@@ -71,17 +71,46 @@ def logrank_p(labels: np.ndarray, obs: pd.DataFrame, survival: dict) -> tuple[fl
     return float(test["p_value"]), float(test["p_value_without_small"])
 
 
+def cohort_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with the arguments :func:`read_cohort` takes: the cohort's ``normalized.h5ad``, ``--config``,
+    ``--cohort`` and ``--validation``."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("normalized")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--cohort", required=True)
+    parser.add_argument("--validation", help="a model_from cohort of the config to call with each model")
+    return parser
+
+
+def read_cohort(config_path: str, name: str, normalized: str, validation: str | None = None,
+                overrides: dict | None = None) -> tuple[dict, ad.AnnData, np.ndarray, ad.AnnData | None, dict]:
+    """(config, the cohort's normalized AnnData, its primary target, the ``validation`` cohort normalized with
+    its settings or None, the cohort's model settings with ``overrides``) for a cohort of a config file."""
+    config = yaml.safe_load(Path(config_path).read_text())
+    cohort = config["cohorts"][name]
+    model_params = {**config.get("model", {}), **cohort.get("model", {}), **(overrides or {})}
+    survival = cohort.get("survival", {})
+    adata = ad.read_h5ad(normalized)
+    y = _target(adata, cohort.get("task", "classification"), cohort.get("target"), survival.get("time"),
+                survival.get("event"), normalized)
+    external = None
+    if validation:
+        other = config["cohorts"][validation]
+        raw = attach_clinical(read_expression(other["expression"], orientation=other.get("orientation",
+                                                                                           "samples_x_genes")),
+                              read_clinical(other["clinical"], sample_column=other.get("sample_column")))
+        external = transfer_normalization(raw, adata, centering=config.get("predict", {}).get("centering",
+                                                                                                "training")).adata
+    return config, adata, y, external, model_params
+
+
 def mean_pairwise(values: list, score) -> tuple[float, float, float]:
     scores = [score(a, b) for a, b in itertools.combinations(values, 2)]
     return float(np.min(scores)), float(np.median(scores)), float(np.max(scores))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("normalized")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--cohort", required=True)
-    parser.add_argument("--validation", help="a model_from cohort of the config to call with each model")
+    parser = cohort_parser(__doc__)
     parser.add_argument("--markers", help="marker set name in benchmarks/markers.tsv")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-fits", type=int, help="fits per seed block (default: the config's model.n_fits)")
@@ -91,24 +120,14 @@ def main() -> None:
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
 
-    config = yaml.safe_load(Path(arguments.config).read_text())
+    overrides = {key: yaml.safe_load(value) for key, value in (o.split("=", 1) for o in arguments.overrides)}
+    config, adata, y, external, model_params = read_cohort(arguments.config, arguments.cohort, arguments.normalized,
+                                                           arguments.validation, overrides)
     cohort = config["cohorts"][arguments.cohort]
-    model_params = {**config.get("model", {}), **cohort.get("model", {}),
-                    **{key: yaml.safe_load(value) for key, value in (o.split("=", 1) for o in arguments.overrides)}}
     survival = cohort.get("survival", {})
-    adata = ad.read_h5ad(arguments.normalized)
     task = cohort.get("task", "classification")
-    y = _target(adata, task, cohort.get("target"), survival.get("time"), survival.get("event"), arguments.normalized)
     params = _estimator_params(model_params, task, 0, "cpu", adata)
     n_fits = arguments.n_fits or int(model_params.get("n_fits", 1))
-    external = None
-    if arguments.validation:
-        other = config["cohorts"][arguments.validation]
-        raw = attach_clinical(read_expression(other["expression"], orientation=other.get("orientation",
-                                                                                           "samples_x_genes")),
-                              read_clinical(other["clinical"], sample_column=other.get("sample_column")))
-        external = transfer_normalization(raw, adata, centering=config.get("predict", {}).get("centering",
-                                                                                                "training")).adata
 
     name = lambda gene: str(gene).split(":", 1)[-1]  # noqa: E731  (several views: "view:gene")
     present: set[str] = set()
