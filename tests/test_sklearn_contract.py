@@ -6,8 +6,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepsubtype import DeepType
 
-_SMALL = dict(hidden_layers=(8,), pretrain_steps=20, joint_steps=5, max_rounds=2, kmeans_n_init=2, device="cpu",
-              n_clusters=2)
+# alpha stays "auto" (the default), its branches as short as the pretraining: the checks fit hundreds of times
+_SMALL = dict(hidden_layers=(8,), pretrain_steps=20, path_steps=10, joint_steps=5, max_rounds=2, kmeans_n_init=2,
+              device="cpu", n_clusters=2)
 
 _NEEDS_LABELS = {
     "check_clustering": "fits a clusterer without y; a supervised primary task needs y "

@@ -82,7 +82,7 @@ def test_beta_tuning_keeps_a_per_view_alpha() -> None:
 
 def test_random_state_none_draws_a_seed_and_records_it() -> None:
     X, y = make_classification(n_samples=80, n_features=8, random_state=0)
-    small = dict(hidden_layers=(8, 4), n_clusters=2, pretrain_steps=20, joint_steps=5, max_rounds=1,
+    small = dict(hidden_layers=(8, 4), n_clusters=2, pretrain_steps=20, path_steps=10, joint_steps=5, max_rounds=1,
                  kmeans_n_init=1, device="cpu")
     first, second = (DeepType(random_state=None, **small).fit(X, y) for _ in range(2))
     assert first.seed_ != second.seed_, "None must not silently mean seed 0"
