@@ -6,7 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepsubtype import DeepType
 
-# alpha stays "auto" (the default), its branches as short as the pretraining: the checks fit hundreds of times
+# alpha stays "auto" (the default), its branches half as long as the pretraining: the checks fit hundreds of times
 _SMALL = dict(hidden_layers=(8,), pretrain_steps=20, path_steps=10, joint_steps=5, max_rounds=2, kmeans_n_init=2,
               device="cpu", n_clusters=2)
 
