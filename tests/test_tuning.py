@@ -89,3 +89,16 @@ def test_random_state_none_draws_a_seed_and_records_it() -> None:
     again = DeepType(random_state=first.seed_, **small).fit(X, y)
     np.testing.assert_array_equal(again.labels_, first.labels_)
     assert DeepType(random_state=3, **small).fit(X, y).seed_ == 3
+
+
+def test_random_state_none_draws_one_seed_per_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # an alpha="auto" fit drew a second seed for the fit after the alpha path: seed_ named only the second, so
+    # random_state=seed_ repeated a different fit (CI: one label of 80 differed)
+    draws = iter([11, 12, 13])
+    monkeypatch.setattr("deepsubtype.estimator._draw_seed", lambda: next(draws))
+    X, y = make_classification(n_samples=80, n_features=8, random_state=0)
+    small = dict(hidden_layers=(8, 4), n_clusters=2, pretrain_steps=20, path_steps=10, joint_steps=5, max_rounds=1,
+                 kmeans_n_init=1, device="cpu")
+    drawn = DeepType(random_state=None, **small).fit(X, y)
+    assert drawn.seed_ == 11 and next(draws) == 12, "one fit, one seed"
+    np.testing.assert_array_equal(DeepType(random_state=11, **small).fit(X, y).labels_, drawn.labels_)

@@ -87,6 +87,13 @@ def assignment_confidence(distances: np.ndarray) -> np.ndarray:
     return np.where(nearest[:, 1] > 0, margin, 0.0)
 
 
+def _draw_seed() -> int:
+    """A fresh seed from the operating system's entropy, logged so that the fit can be repeated."""
+    seed = int(np.random.SeedSequence().entropy % 2**63)
+    logger.info("random_state=None: drew seed %d (pass it as random_state to repeat this fit)", seed)
+    return seed
+
+
 def _as_frame_or_array(X: Any) -> Any:
     """AnnData -> DataFrame (so gene names travel); numpy and pandas pass through."""
     if hasattr(X, "to_df") and hasattr(X, "var_names"):
@@ -513,12 +520,17 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         samples still shape the clusters and are clustered.
         """
         started = time.perf_counter()
-        objective, scores, target, path, alpha_records = self._objective_and_target(X, y)
-        self.objective_ = objective
-        if path is not None:
-            self._fit_along(X, target, path, alpha_records)
-        else:
-            self._fit_primary(X, target)
+        # every part of one fit (objective choice, alpha path, the fit itself) shares one seed, even when drawn
+        self._drawn_seed = _draw_seed() if self.random_state is None else None
+        try:
+            objective, scores, target, path, alpha_records = self._objective_and_target(X, y)
+            self.objective_ = objective
+            if path is not None:
+                self._fit_along(X, target, path, alpha_records)
+            else:
+                self._fit_primary(X, target)
+        finally:
+            del self._drawn_seed
         self.objective_scores_ = scores
         if scores:
             self.fit_seconds_ = time.perf_counter() - started  # the choice's fits included
@@ -565,9 +577,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _baseline_target(self, X: Any, objective: str) -> np.ndarray:
         """Clusters (n_samples,) of baseline ``objective`` on ``X``: the classes a baseline objective learns."""
-        seed = 0 if self.random_state is None else int(self.random_state)
         labels = baseline_labels(objective, np.asarray(_as_frame_or_array(X), dtype=np.float32), self.n_clusters,
-                                 k_range=tuple(self.n_clusters_range), seed=seed)
+                                 k_range=tuple(self.n_clusters_range), seed=self._seed())
         logger.info("objective %s: learning its %d clusters of %d samples (sizes %s) as classes", objective,
                     int(labels.max()) + 1, len(labels), np.bincount(labels).tolist())
         return labels
@@ -598,15 +609,22 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         target, n_outputs = self._encode_target(y, n_samples)
 
         device = resolve_device(self.device)
-        seed = int(np.random.SeedSequence().entropy % 2**63) if self.random_state is None else int(self.random_state)
-        if self.random_state is None:
-            logger.info("random_state=None: drew seed %d (pass it as random_state to repeat this fit)", seed)
+        seed = self._seed()
         self.seed_ = seed
         # the precision as resolved: "auto" trains differently on devices with and without bf16 units
         params = {**self.get_params(), "precision": resolve_precision(self.precision, device)}
         fingerprint = checkpoint_fingerprint(params, X, target) if self.checkpoint is not None else ""
         resumed = read_checkpoint(self.checkpoint, fingerprint, device) if self.checkpoint is not None else None
         return Training(self, X, target, n_outputs, device, seed, fingerprint, resumed, alpha)
+
+    def _seed(self) -> int:
+        """``random_state``, or for ``None`` the seed :meth:`fit` drew for this fit (a fresh one outside ``fit``)."""
+        if self.random_state is not None:
+            return int(self.random_state)
+        drawn = getattr(self, "_drawn_seed", None)
+        if drawn is None:
+            drawn = self._drawn_seed = _draw_seed()
+        return drawn
 
     def _alpha_path(self, X: Any, y: Any) -> AlphaPath | None:
         """The first part of an ``alpha="auto"`` fit (trunk and scored branches) for a caller that pools several
