@@ -1,4 +1,5 @@
-"""How stable is `objective: auto`'s choice over the seed of its inner split, and does a pooled test help?
+"""How stable is `objective: auto`'s choice over the seed of its inner split, and do a pooled test or the
+one-standard-error rule help?
 
 On all patients of a cohort (as the fit on all patients chooses), for several seeds of the inner 3-fold split,
 the held-out log-rank p of each candidate of ``deepsubtype.objective`` two ways:
@@ -8,6 +9,10 @@ the held-out log-rank p of each candidate of ``deepsubtype.objective`` two ways:
 - ``pooled``: every fold model assigns all patients, its labels are matched (Hungarian) to the first fold
   model's labels of all patients, and each patient keeps the matched label of the fold that held it out; one
   log-rank test on all patients (K - 1 degrees of freedom). The matching looks at no outcome.
+
+Each candidate's mean fold z (Stouffer's z of each fold's p) is printed beside them, and the choice three
+ways: the lowest per-fold p (the rule until 2026-12-05), the lowest pooled p, and the library's rule
+(``deepsubtype.objective.choose_objective``: a significant baseline unless the Cox loss beats it by one SE).
 
 The Cox candidate is DeepType at the alpha its path chooses on all patients (walked once).
 
@@ -28,12 +33,22 @@ from survival_objective import BUNDLED, logrank_p, synthetic
 
 from deepsubtype import DeepType
 from deepsubtype.cluster import match_labels
-from deepsubtype.objective import BASELINE_OBJECTIVES, OBJECTIVES, _baseline_k, _logrank_statistic, baseline_pipeline
+from deepsubtype.objective import (
+    BASELINE_OBJECTIVES,
+    OBJECTIVES,
+    _baseline_k,
+    _fold_z,
+    _logrank_statistic,
+    baseline_pipeline,
+    choose_objective,
+)
 from deepsubtype.training import choose_alpha
 
 
-def scores(model: DeepType, X: np.ndarray, y: np.ndarray, alpha: float, seed: int) -> dict[str, tuple[float, float]]:
-    """``{candidate: (per-fold p, pooled p)}`` for the inner split of ``seed``."""
+def scores(model: DeepType, X: np.ndarray, y: np.ndarray, alpha: float,
+           seed: int) -> tuple[dict[str, tuple[float, float, float]], str]:
+    """``({candidate: (per-fold p, pooled p, mean fold z)}, the library's choice)`` for the inner split of
+    ``seed``."""
     statistics: dict[str, list[tuple[float, int]]] = {name: [] for name in OBJECTIVES}
     pooled = {name: np.full(len(X), -1) for name in OBJECTIVES}
     first: dict[str, tuple[np.ndarray, int]] = {}
@@ -49,11 +64,14 @@ def scores(model: DeepType, X: np.ndarray, y: np.ndarray, alpha: float, seed: in
             reference, k_reference = first.setdefault(name, (labels, k))
             permutation = match_labels(labels, reference, k, max(k, k_reference))
             pooled[name][test] = permutation[labels[test]]
-    result = {}
+    result, records = {}, []
     for name in OBJECTIVES:
         statistic, df = (sum(values) for values in zip(*statistics[name], strict=True))
-        result[name] = (float(chi2.sf(statistic, df)) if df > 0 else 1.0, logrank_p(pooled[name], y))
-    return result
+        fold_z = [_fold_z(*fold) for fold in statistics[name]]
+        result[name] = (float(chi2.sf(statistic, df)) if df > 0 else 1.0, logrank_p(pooled[name], y),
+                        float(np.mean(fold_z)))
+        records.append({"held_out_p": result[name][0], "fold_z": fold_z})
+    return result, OBJECTIVES[choose_objective(records)]
 
 
 def main() -> None:
@@ -81,15 +99,16 @@ def main() -> None:
         path = training.walk_alpha_path()
     alpha = next(record["alpha"] for record in choose_alpha([path])[1] if record["chosen"])
     print(f"{arguments.cohort}: {len(y)} patients, {int(y[:, 1].sum())} events, alpha {alpha:g}")
-    print("| inner split seed | " + " | ".join(f"{name}: per fold / pooled" for name in OBJECTIVES)
-          + " | chosen: per fold / pooled |")
+    print("| inner split seed | " + " | ".join(f"{name}: per fold / pooled / mean z" for name in OBJECTIVES)
+          + " | chosen: per fold / pooled / one-SE rule |")
     print("| --- " * (len(OBJECTIVES) + 2) + "|")
     for seed in arguments.seeds:
-        result = scores(model, X, y, alpha, seed)
+        result, rule = scores(model, X, y, alpha, seed)
         chosen = [min(OBJECTIVES, key=lambda name, way=way: (result[name][way], OBJECTIVES.index(name)))
                   for way in (0, 1)]
-        print(f"| {seed} | " + " | ".join(f"{result[name][0]:.2g} / {result[name][1]:.2g}" for name in OBJECTIVES)
-              + f" | {chosen[0]} / {chosen[1]} |", flush=True)
+        print(f"| {seed} | " + " | ".join(f"{result[name][0]:.2g} / {result[name][1]:.2g} / {result[name][2]:.2f}"
+                                         for name in OBJECTIVES)
+              + f" | {chosen[0]} / {chosen[1]} / {rule} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble, load_model
-from deepsubtype.objective import baseline_labels, baseline_pipeline, objective_scores
+from deepsubtype.objective import SIGNIFICANCE, baseline_labels, baseline_pipeline, choose_objective, objective_scores
 
 FAST = dict(hidden_layers=(32, 8), alpha=0.001, learning_rate=0.005, pretrain_steps=200, joint_steps=20,
             max_rounds=3, kmeans_n_init=3, alpha_ramp_steps=50, n_clusters=2, device="cpu")
@@ -42,6 +42,24 @@ def test_baselines_fit_predict_and_choose_k_by_silhouette() -> None:
     assert pipeline[:-1].transform(X).shape == (90, 5) and pipeline.predict(X[:4]).shape == (4,)
     with pytest.raises(ValueError, match="unknown baseline 'snf'"):
         baseline_pipeline("snf", 2, X.shape)
+
+
+def _record(held_out_p: float, fold_z: list[float]) -> dict[str, object]:
+    return {"held_out_p": held_out_p, "fold_z": fold_z}
+
+
+def test_the_choice_keeps_the_cox_loss_unless_a_significant_baseline_is_within_one_standard_error() -> None:
+    cox = _record(1e-4, [3.0, 2.5, 3.5])
+    # no baseline separates held-out survival: the Cox loss, however weak its own p
+    assert choose_objective([_record(0.3, [0.5, 0.1, 0.6]), _record(SIGNIFICANCE, [1.0, 1.0, 1.0]),
+                             _record(0.2, [0.9, 0.5, 0.7])]) == 0
+    # a significant baseline close to the Cox loss (differences -0.5, 1, 0.5: mean 0.33, SE 0.44): the
+    # baseline, the lower p of two
+    assert choose_objective([cox, _record(0.01, [2.0, 2.5, 3.0]), _record(0.001, [3.5, 1.5, 3.0])]) == 2
+    # the Cox loss ahead by more than one standard error in every fold: the Cox loss
+    assert choose_objective([cox, _record(0.01, [1.5, 1.0, 2.0]), _record(0.5, [0.0, 0.0, 0.0])]) == 0
+    # ahead on average, but one fold the other way: within one standard error, so the baseline
+    assert choose_objective([_record(1e-6, [6.0, 4.0, 0.5]), _record(0.001, [2.0, 2.0, 2.0])]) == 1
 
 
 def test_a_prognostic_module_is_learnt_from_the_baseline_clusters(tmp_path: Path) -> None:

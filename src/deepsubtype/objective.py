@@ -6,8 +6,17 @@ finds it unaided and the Cox-trained network does not (``benchmarks/RESULTS.md``
 ``DeepType(task="survival", objective="auto")`` the fit therefore chooses between candidate objectives by how
 well each one's clusters separate survival *on patients it did not train on*: within the fit's own
 patients, ``folds``-fold cross-validation, every candidate fitted on the training folds and its clusters
-assigned to the held-out fold, and the multivariate log-rank p of the pooled held-out clusters (lowest wins,
-ties to the Cox loss; each fold tested on its own and the folds' chi-squares summed). The candidates:
+assigned to the held-out fold, each fold's held-out clusters log-rank tested on their own. The choice
+(:func:`choose_objective`):
+
+- a baseline is a candidate only where its held-out clusters separate survival (the folds' chi-squares
+  summed, p < :data:`SIGNIFICANCE`): clusters that do not are no reason to leave the paper's objective;
+- the best such baseline (lowest p) is trained on unless the Cox loss beats it by more than one standard
+  error: the folds' log-rank z-scores (Stouffer's z of each fold's p), paired by fold, their mean difference
+  against its standard error. This is the paper's one-standard-error rule, with the baseline as the simpler
+  model (it never saw the outcome, so its clusters cannot be fitted to the training patients' noise).
+
+The candidates:
 
 - ``primary``: DeepType on the Cox loss (the paper's objective), at the alpha the fit chose on all its
   patients (so the inner fits are plain fits: alpha is chosen once, not per inner fold);
@@ -28,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -37,8 +46,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-__all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "baseline_pipeline", "baseline_labels", "objective_scores",
-           "chosen_objective"]
+__all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "SIGNIFICANCE", "baseline_pipeline", "baseline_labels",
+           "objective_scores", "choose_objective", "chosen_objective"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +55,8 @@ logger = logging.getLogger(__name__)
 OBJECTIVES: tuple[str, ...] = ("primary", "kmeans", "pca_kmeans")
 #: The candidates that are an unsupervised method's clusters.
 BASELINE_OBJECTIVES: tuple[str, ...] = ("kmeans", "pca_kmeans")
+#: A baseline's held-out log-rank p must be below this for its clusters to replace the Cox loss.
+SIGNIFICANCE = 0.05
 #: Principal components kept by ``pca_kmeans`` (at most; fewer when the matrix has fewer rows or columns).
 N_COMPONENTS = 50
 
@@ -97,15 +108,22 @@ def _logrank_statistic(labels: np.ndarray, y: np.ndarray) -> tuple[float, int]:
     return float(row["test_statistic"]), int(row["degrees_of_freedom"])
 
 
+def _fold_z(statistic: float, df: int) -> float:
+    """Stouffer's z of one fold's log-rank test (p clipped to [1e-300, 1 - 1e-12]; an undefined test is p 1)."""
+    p = float(chi2.sf(statistic, df)) if df > 0 else 1.0
+    return float(norm.isf(min(max(p, 1e-300), 1.0 - 1e-12)))
+
+
 def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, folds: int = 3,
                      seed: int = 0) -> list[dict[str, Any]]:
     """Score every candidate objective of a survival DeepType ``model`` on ``X`` (n, genes) and ``y`` (n, 2).
 
     Returns one record per candidate of :data:`OBJECTIVES`: ``objective``, ``n_clusters`` (its most common K
-    over the folds), ``held_out_p``, ``folds`` and ``chosen`` (the lowest p; ties to ``primary``). Each fold's
-    held-out clusters are tested on their own (a fold's cluster numbers mean nothing in another fold) and the
-    folds' log-rank chi-squares and degrees of freedom are summed: ``held_out_p`` is that sum's chi-square p.
-    The ``primary`` candidate's fits are clones of ``model`` at ``alpha`` (no checkpoint, seed ``seed``)."""
+    over the folds), ``held_out_p``, ``fold_z``, ``folds`` and ``chosen`` (:func:`choose_objective`). Each
+    fold's held-out clusters are tested on their own (a fold's cluster numbers mean nothing in another fold):
+    ``held_out_p`` is the chi-square p of the folds' summed log-rank chi-squares and degrees of freedom,
+    ``fold_z`` the folds' z-scores in fold order. The ``primary`` candidate's fits are clones of ``model`` at
+    ``alpha`` (no checkpoint, seed ``seed``)."""
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.float64)
     statistics: dict[str, list[tuple[float, int]]] = {name: [] for name in OBJECTIVES}
@@ -126,13 +144,28 @@ def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, fo
     for name in OBJECTIVES:
         statistic, df = (sum(values) for values in zip(*statistics[name], strict=True))
         records.append({"objective": name, "n_clusters": int(np.bincount(n_clusters[name]).argmax()),
-                        "held_out_p": float(chi2.sf(statistic, df)) if df > 0 else 1.0, "folds": folds})
-    best = min(range(len(records)), key=lambda index: (records[index]["held_out_p"], index))
+                        "held_out_p": float(chi2.sf(statistic, df)) if df > 0 else 1.0,
+                        "fold_z": [_fold_z(*fold) for fold in statistics[name]], "folds": folds})
+    best = choose_objective(records)
     for index, record in enumerate(records):
         record["chosen"] = index == best
-        logger.info("objective %s: log-rank p %.3g of %d-fold held-out clusters%s", record["objective"],
-                    record["held_out_p"], folds, " (chosen)" if record["chosen"] else "")
+        logger.info("objective %s: log-rank p %.3g of %d-fold held-out clusters (fold z %s)%s", record["objective"],
+                    record["held_out_p"], folds, ", ".join(f"{z:.2f}" for z in record["fold_z"]),
+                    " (chosen)" if record["chosen"] else "")
     return records
+
+
+def choose_objective(records: list[dict[str, Any]]) -> int:
+    """The index of the chosen record of :func:`objective_scores` (the first is ``primary``, the Cox loss): the
+    baseline with the lowest ``held_out_p`` below :data:`SIGNIFICANCE`, unless the Cox loss's mean fold z
+    exceeds that baseline's by more than the standard error of the paired differences; else the Cox loss."""
+    significant = [index for index in range(1, len(records)) if records[index]["held_out_p"] < SIGNIFICANCE]
+    if not significant:
+        return 0
+    best = min(significant, key=lambda index: (records[index]["held_out_p"], index))
+    difference = np.asarray(records[0]["fold_z"]) - np.asarray(records[best]["fold_z"])
+    standard_error = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else 0.0
+    return 0 if float(difference.mean()) > standard_error else best
 
 
 def chosen_objective(records: list[dict[str, Any]]) -> str:
