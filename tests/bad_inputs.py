@@ -1,7 +1,8 @@
 """The catalogue of bad inputs: each case writes a broken cohort and says which stage must refuse it, and how.
 
-``tests/test_bad_inputs.py`` feeds every case through the ``deepsubtype`` command
-and through ``snakemake``; ``docs/bad-inputs.md`` is generated from this list
+``tests/unit/test_bad_inputs.py`` feeds every case through the ``deepsubtype`` command
+and ``tests/workflow/test_bad_inputs.py`` through ``snakemake``; both write the cases with
+:func:`write_cases`; ``docs/bad-inputs.md`` is generated from this list
 (``python -m tests.bad_inputs > docs/bad-inputs.md``) and a test keeps it in step.
 
 Paths in messages are relative to the working directory: each case's files live in
@@ -10,7 +11,9 @@ Paths in messages are relative to the working directory: each case's files live 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import json
 import pickle
 import shutil
 from collections.abc import Callable
@@ -21,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .conftest import CBIOPORTAL_STUDY, GEO_SERIES, make_cohort
+from .conftest import CBIOPORTAL_STUDY, FAST_MODEL, GEO_SERIES, make_cohort
 
 Stage = Literal["config", "import", "normalize", "train", "survival", "genes", "aggregate"]
 
@@ -431,6 +434,38 @@ CASES: list[BadInput] = [
     BadInput("cohort_name_shell", "cohort name with shell characters ('a;rm -rf ~')", "config",
              "'a;rm -rf ~' does not match", _settings(), cohort_name="a;rm -rf ~"),
 ]
+
+
+#: The model settings of both test modules: :data:`~tests.conftest.FAST_MODEL`, shorter.
+QUICK_MODEL = {**FAST_MODEL, "pretrain_steps": 60, "joint_steps": 10, "max_rounds": 2}
+#: What each stage writes, per cohort (relative to results/<cohort>/): must be absent after an error.
+STAGE_OUTPUTS = {
+    "import": ["input"],
+    "normalize": ["normalized.h5ad"],
+    "train": ["model", "embedding.h5ad", "tuning.tsv", "k_selection.tsv", "fits.tsv", "plots/training_history.png"],
+    "survival": ["survival"],
+    "genes": ["gene_importance.tsv"],
+}
+
+
+def write_cases(directory: Path) -> Path:
+    """Every case's files under ``directory/data/<case>/`` (and an unbroken cohort in ``data/good/``);
+    ``directory/entries.json`` holds their config entries. Returns ``directory``."""
+    with contextlib.chdir(directory):
+        entries = {case.name: case.build(Path("data") / case.name) for case in CASES}
+        entries["good"] = write_cohort(Path("data") / "good")
+    (directory / "entries.json").write_text(json.dumps(entries))
+    return directory
+
+
+def case_entry(workdir: Path, name: str) -> dict[str, Any]:
+    """The config entry of case ``name`` (or ``good``), as :func:`write_cases` wrote it in ``workdir``."""
+    return json.loads((workdir / "entries.json").read_text())[name]
+
+
+def case_source(workdir: Path, case: BadInput) -> str:
+    """What an import case reads: ``cbioportal`` or ``geo``."""
+    return "geo" if "geo" in case_entry(workdir, case.name) else "cbioportal"
 
 
 def markdown_table() -> str:

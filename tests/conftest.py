@@ -80,6 +80,27 @@ def write_three_views(directory: Path) -> dict[str, dict[str, object]]:
     return specs
 
 
+def write_h5mu(directory: Path, obs: bool = True) -> tuple[Path, dict[str, dict[str, object]]]:
+    """The three views of :func:`write_three_views` (noise_b lacks eight patients) as one .h5mu, the clinical
+    table as its global obs; also returns the same views as text files."""
+    import anndata as ad
+    import mudata
+
+    specs = write_three_views(directory)
+    parts = {}
+    for name, _ in VIEWS:
+        frame = pd.read_csv(specs[name]["path"], sep="\t", index_col=0)
+        parts[name] = ad.AnnData(frame.to_numpy(np.float32), obs=pd.DataFrame(index=frame.index.astype(str)),
+                                 var=pd.DataFrame(index=frame.columns))
+    with mudata.set_options(pull_on_update=False):
+        data = mudata.MuData(parts)
+        if obs:
+            clinical = pd.read_csv(directory / "clinical.tsv", sep="\t", index_col=0)
+            data.obs = clinical.loc[data.obs_names]
+        data.write_h5mu(directory / "cohort.h5mu")
+    return directory / "cohort.h5mu", specs
+
+
 def separated_classes(n_samples: int, n_classes: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
     """``n_samples`` x 20 z-scored features of which the first 5 are informative, ``n_classes`` well-separated
     classes (scikit-learn's ``make_classification``, unshuffled)."""
@@ -166,12 +187,69 @@ FAST_MODEL = {
 }
 
 
-#: Fixtures that run the Snakemake workflow for real: every test using one is end to end (``e2e``).
-WORKFLOW_FIXTURES = frozenset({"tiny_run", "snakemake_run"})
+def write_model_from_cohorts(workdir: Path, **validation_cohort) -> Path:
+    """Two generated cohorts under ``workdir/data``: ``tiny`` (60 patients) trains, ``tiny_new`` (48 other
+    patients, genes in another order) takes its model (``model_from``; ``validation_cohort`` added to its
+    entry); returns the written ``workdir/config.yaml``."""
+    expression, clinical = make_cohort(n_samples=60, seed=0)
+    new_expression, new_clinical = make_cohort(n_samples=48, seed=5)
+    new_expression.index = pd.Index([f"N{i:03d}" for i in range(48)], name="sample")
+    new_clinical["sample"] = new_expression.index
+    (workdir / "data").mkdir(exist_ok=True)
+    expression.to_csv(workdir / "data/expression.tsv", sep="\t")
+    clinical.to_csv(workdir / "data/clinical.tsv", sep="\t", index=False, na_rep="NA")
+    new_expression.iloc[:, ::-1].to_csv(workdir / "data/new.tsv", sep="\t")  # genes in another order
+    new_clinical.to_csv(workdir / "data/new_clinical.tsv", sep="\t", index=False, na_rep="NA")
+    survival = {"time": "time", "event": "event", "unit": "months", "covariates": ["age"]}
+    config = {
+        "seed": 1, "device": "cpu",
+        "cohorts": {
+            "tiny": {"expression": "data/expression.tsv", "clinical": "data/clinical.tsv", "sample_column": "sample",
+                     "target": "subtype", "survival": survival},
+            "tiny_new": {"model_from": "tiny", "expression": "data/new.tsv", "clinical": "data/new_clinical.tsv",
+                         "sample_column": "sample", "target": "subtype", "survival": survival,
+                         **validation_cohort},
+        },
+        "normalize": {"n_top_genes": 100}, "model": {**FAST_MODEL, "n_fits": 2}, "compare": {"run": False},
+        "validation": {"folds": 0},
+    }
+    import yaml
+
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def sweep_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two generated cohorts and a sweep of 2 alphas x 2 seeds at K = 3."""
+    import yaml
+
+    workdir = tmp_path_factory.mktemp("sweep")
+    cohorts = {}
+    for name, seed in (("first", 0), ("second", 1)):
+        expression, clinical = make_cohort(n_samples=45, n_genes=80, seed=seed)
+        (workdir / name).mkdir()
+        expression.to_csv(workdir / name / "expression.tsv", sep="\t")
+        clinical.to_csv(workdir / name / "clinical.tsv", sep="\t", index=False, na_rep="NA")
+        cohorts[name] = {"expression": f"{name}/expression.tsv", "clinical": f"{name}/clinical.tsv",
+                         "sample_column": "sample", "target": "subtype",
+                         "survival": {"time": "time", "event": "event", "unit": "months"}}
+    config = {"seed": 0, "device": "cpu", "cohorts": cohorts, "normalize": {"n_top_genes": 60},
+              "model": {**FAST_MODEL, "pretrain_steps": 100, "max_rounds": 2},
+              "sweep": {"alphas": [0.0, 0.002], "seeds": [3, 4]}, "compare": {"run": False}}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+#: The end-to-end tests: each runs the Snakemake workflow for real (the rest are in ``tests/unit/``).
+WORKFLOW_TESTS = Path(__file__).resolve().parent / "workflow"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that depend on a real workflow run ``e2e``, so ``pytest -m "not e2e"`` skips them."""
+    """Mark every test under ``tests/workflow/`` ``e2e``, so ``pytest -m "not e2e"`` runs ``tests/unit/`` exactly;
+    a test marked ``e2e`` by hand elsewhere is refused (it belongs in ``tests/workflow/``)."""
     for item in items:
-        if WORKFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if item.path.resolve().is_relative_to(WORKFLOW_TESTS):
             item.add_marker(pytest.mark.e2e)
+        elif item.get_closest_marker("e2e"):
+            raise pytest.UsageError(f"{item.nodeid} is marked e2e: end-to-end tests go in tests/workflow/")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from deepsubtype import io
 from deepsubtype.io import InputError, attach_clinical, read_clinical, read_expression
 
-from .conftest import REPO
+from ..conftest import REPO
 
 
 @pytest.mark.parametrize("name", ["m.tsv", "m.tsv.gz", "m.csv", "m.csv.gz", "m.txt", "m.parquet", "m.h5ad"])

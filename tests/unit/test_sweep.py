@@ -1,4 +1,4 @@
-"""Sweeps: the summary functions, and a workflow run over two cohorts x a grid of alpha and seeds."""
+"""Sweeps: the summary functions, and dry runs of a sweep (GPU requests, config checks)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 
 from deepsubtype.sweep import seed_agreement, summarize_sweep, top_gene_overlap
 
-from .conftest import FAST_MODEL, make_cohort, snakemake
+from ..conftest import snakemake
 
 
 def test_seed_agreement_ignores_label_names_and_compares_shared_samples() -> None:
@@ -41,45 +41,6 @@ def test_summarize_sweep_one_row_per_setting() -> None:
     assert summary.loc[0, "logrank_p_median"] == pytest.approx(0.02)
     assert summary.loc[0, "converged_fraction"] == 0.5
     assert summary.loc[0, "seed_ari"] == 1.0 and np.isnan(summary.loc[1, "seed_ari"])
-
-
-@pytest.fixture(scope="module")
-def sweep_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two generated cohorts and a sweep of 2 alphas x 2 seeds at K = 3."""
-    workdir = tmp_path_factory.mktemp("sweep")
-    cohorts = {}
-    for name, seed in (("first", 0), ("second", 1)):
-        expression, clinical = make_cohort(n_samples=45, n_genes=80, seed=seed)
-        (workdir / name).mkdir()
-        expression.to_csv(workdir / name / "expression.tsv", sep="\t")
-        clinical.to_csv(workdir / name / "clinical.tsv", sep="\t", index=False, na_rep="NA")
-        cohorts[name] = {"expression": f"{name}/expression.tsv", "clinical": f"{name}/clinical.tsv",
-                         "sample_column": "sample", "target": "subtype",
-                         "survival": {"time": "time", "event": "event", "unit": "months"}}
-    config = {"seed": 0, "device": "cpu", "cohorts": cohorts, "normalize": {"n_top_genes": 60},
-              "model": {**FAST_MODEL, "pretrain_steps": 100, "max_rounds": 2},
-              "sweep": {"alphas": [0.0, 0.002], "seeds": [3, 4]}, "compare": {"run": False}}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return workdir
-
-
-@pytest.mark.e2e
-def test_sweep_over_cohorts_alphas_and_seeds(sweep_workdir: Path) -> None:
-    result = snakemake("--cores", "2", "results/sweep_summary.tsv", workdir=sweep_workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    for cohort in ("first", "second"):
-        runs = pd.read_csv(sweep_workdir / "results" / cohort / "sweep" / "runs.tsv", sep="\t")
-        assert sorted(runs["run"]) == ["a0.002_b1.2_k3_s3", "a0.002_b1.2_k3_s4", "a0_b1.2_k3_s3", "a0_b1.2_k3_s4"]
-        assert {"logrank_p", "ari", "silhouette", "primary_loss", "n_rounds"} <= set(runs.columns)
-        assert runs["ari"].min() > 0.8, "well-separated groups are found at every setting"
-        clusters = pd.read_csv(sweep_workdir / "results" / cohort / "sweep" / "a0_b1.2_k3_s3" / "clusters.tsv",
-                               sep="\t")
-        assert len(clusters) == 45
-    everything = pd.read_csv(sweep_workdir / "results" / "sweep_summary.tsv", sep="\t")
-    assert list(everything["cohort"]) == ["first", "first", "second", "second"]
-    assert list(everything["alpha"]) == [0.0, 0.002, 0.0, 0.002]
-    assert (everything["n_seeds"] == 2).all() and everything["seed_ari"].between(0.8, 1.0).all()
-    assert everything["top_genes_jaccard"].between(0, 1).all()
 
 
 def test_training_rules_alone_request_the_gpu(sweep_workdir: Path) -> None:

@@ -1,4 +1,5 @@
-"""Applying a trained model to new patients: normalization transfer, gene mapping, the predict stage and CLI."""
+"""Applying a trained model to new patients: normalization transfer, gene mapping, the predict stage and CLI,
+model_from checked by a dry run."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from deepsubtype.outputs import PREDICT_FILES
 from deepsubtype.stages import predict_stage, train_stage
 from deepsubtype.transfer import load_reference, transfer_normalization
 
-from .conftest import FAST_MODEL, REPO, make_cohort, snakemake
+from ..conftest import FAST_MODEL, REPO, make_cohort, snakemake, write_model_from_cohorts
 
 MODEL = {**FAST_MODEL, "hidden_layers": tuple(FAST_MODEL["hidden_layers"])}
 
@@ -214,74 +215,13 @@ def test_cli_assigns_a_single_new_sample(trained, tmp_path: Path, capsys) -> Non
     assert "at least 2 samples" in capsys.readouterr().err
 
 
-def _workflow_config(workdir: Path, **validation_cohort) -> Path:
-    expression, clinical = make_cohort(n_samples=60, seed=0)
-    new_expression, new_clinical = make_cohort(n_samples=48, seed=5)
-    new_expression.index = pd.Index([f"N{i:03d}" for i in range(48)], name="sample")
-    new_clinical["sample"] = new_expression.index
-    (workdir / "data").mkdir(exist_ok=True)
-    expression.to_csv(workdir / "data/expression.tsv", sep="\t")
-    clinical.to_csv(workdir / "data/clinical.tsv", sep="\t", index=False, na_rep="NA")
-    new_expression.iloc[:, ::-1].to_csv(workdir / "data/new.tsv", sep="\t")  # genes in another order
-    new_clinical.to_csv(workdir / "data/new_clinical.tsv", sep="\t", index=False, na_rep="NA")
-    survival = {"time": "time", "event": "event", "unit": "months", "covariates": ["age"]}
-    config = {
-        "seed": 1, "device": "cpu",
-        "cohorts": {
-            "tiny": {"expression": "data/expression.tsv", "clinical": "data/clinical.tsv", "sample_column": "sample",
-                     "target": "subtype", "survival": survival},
-            "tiny_new": {"model_from": "tiny", "expression": "data/new.tsv", "clinical": "data/new_clinical.tsv",
-                         "sample_column": "sample", "target": "subtype", "survival": survival,
-                         **validation_cohort},
-        },
-        "normalize": {"n_top_genes": 100}, "model": {**FAST_MODEL, "n_fits": 2}, "compare": {"run": False},
-        "validation": {"folds": 0},
-    }
-    import yaml
-
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return workdir / "config.yaml"
-
-
-@pytest.mark.e2e
-def test_workflow_applies_a_cohort_model_to_another_cohort(tmp_path: Path) -> None:
-
-    config = _workflow_config(tmp_path)
-    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
-                        str(config), "--cores", "2")
-    assert result.returncode == 0, result.stderr[-5000:]
-    new = tmp_path / "results/tiny_new"
-    assert not (new / "model").exists() and not (new / "embedding.h5ad").exists(), "nothing trained on it"
-    clusters = pd.read_csv(new / "clusters.tsv", sep="\t")
-    assert len(clusters) == 48 and set(clusters["cluster"]) == {0, 1, 2}
-    assert set(clusters["confidence"]) <= {0.5, 1.0}, "calls of a 2-fit ensemble: the share of fits agreeing"
-    assert (tmp_path / "results/tiny/model/ensemble.json").is_file()
-    agreement = pd.read_csv(new / "agreement.tsv", sep="\t")
-    assert agreement.loc[1, "ari"] > 0.8, "the new patients' calls follow their subtypes"
-    logrank = pd.read_csv(new / "survival/logrank.tsv", sep="\t")
-    assert 0 <= logrank.loc[0, "p_value"] <= 1
-    summary = pd.read_csv(tmp_path / "results/validation_summary.tsv", sep="\t")
-    assert list(summary["cohort"]) == ["tiny", "tiny_new"] and list(summary["role"]) == ["discovery", "validation"]
-    assert summary.loc[1, "n_genes_found"] == 100 and summary.loc[1, "n_genes_missing"] == 0
-    assert summary["logrank_p"].between(0, 1).all()
-    whole = summary["small_clusters"].isna()
-    assert (summary.loc[whole, "logrank_p_without_small"] == summary.loc[whole, "logrank_p"]).all()
-    assert (new / "provenance/predict.json").exists() and (tmp_path / "logs/tiny_new/predict.log").exists()
-    report = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
-                        str(config), "--report", str(tmp_path / "report.html"))
-    assert report.returncode == 0, report.stderr[-3000:]
-    html = (tmp_path / "report.html").read_text(errors="replace")
-    for name in ("overlap.tsv", "agreement.tsv", "validation_summary.tsv", "kaplan_meier.png"):
-        assert name in html
-
-
 @pytest.mark.parametrize(("setting", "message"), [
     ({"model_from": "nowhere"}, "model_from 'nowhere' is not a cohort of the config"),
     ({"model_from": "tiny_new"}, "cannot take its model from itself"),
 ])
 def test_model_from_must_name_a_training_cohort(tmp_path: Path, setting: dict, message: str) -> None:
 
-    config = _workflow_config(tmp_path, **setting)
+    config = write_model_from_cohorts(tmp_path, **setting)
     result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
                         str(config), "--dry-run")
     assert result.returncode != 0 and message in result.stdout + result.stderr

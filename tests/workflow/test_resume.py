@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FAST_MODEL, make_cohort, snakemake, snakemake_command
+from ..conftest import FAST_MODEL, make_cohort, snakemake, snakemake_command
 
 pytestmark = pytest.mark.e2e
 

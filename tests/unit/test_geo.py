@@ -1,22 +1,17 @@
-"""GEO series matrices: the reader on the shipped test series, its refusals, and a Snakemake run from it."""
+"""GEO series matrices: the reader on the shipped test series and its refusals."""
 
 from __future__ import annotations
 
 import gzip
-import json
-import shutil
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
-import yaml
 
 from deepsubtype.geo import read_series_matrix
 from deepsubtype.io import InputError
 
-from .conftest import FAST_MODEL, GEO_SERIES, REPO, make_cohort, snakemake
+from ..conftest import GEO_SERIES, make_cohort
 
 SERIES = GEO_SERIES / "GSE99999_series_matrix.txt.gz"
 PLATFORM = GEO_SERIES / "GPL99999-tbl-1.txt"
@@ -69,28 +64,3 @@ def test_a_file_that_is_not_a_series_matrix_is_named(tmp_path: Path) -> None:
         read_series_matrix(path)
     with pytest.raises(InputError, match="no such.txt.gz: file not found"):
         read_series_matrix(tmp_path / "no such.txt.gz")
-
-
-@pytest.mark.e2e
-def test_snakemake_runs_from_a_series_matrix(tmp_path: Path) -> None:
-    """import_geo -> normalize -> train -> cluster -> survival on the shipped series."""
-    shutil.copytree(GEO_SERIES, tmp_path / "geo")
-    config = {
-        "seed": 0, "device": "cpu",
-        "cohorts": {"gse99999": {
-            "geo": {"series_matrix": "geo/GSE99999_series_matrix.txt.gz", "platform": "geo/GPL99999-tbl-1.txt"},
-            "task": "classification", "target": "subtype",
-            "survival": {"time": "os time (months)", "event": "os event", "unit": "months", "covariates": ["age"]}}},
-        "normalize": {"n_top_genes": 100},
-        "model": {**FAST_MODEL, "n_fits": 1},
-    }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
-                        str(tmp_path / "config.yaml"), "--cores", "2", "results/gse99999/survival/logrank.tsv")
-    assert result.returncode == 0, result.stderr[-5000:]
-    normalized = ad.read_h5ad(tmp_path / "results/gse99999/normalized.h5ad")
-    assert normalized.n_obs == 60 and normalized.n_vars == 100 and "os event" in normalized.obs
-    assert json.loads((tmp_path / "results/gse99999/input/import.json").read_text())["genes"] == 120
-    assert "139 probes -> 120 genes" in (tmp_path / "logs/gse99999/import.log").read_text()
-    logrank = pd.read_csv(tmp_path / "results/gse99999/survival/logrank.tsv", sep="\t")
-    assert logrank["n_samples"].iloc[0] == 60 and logrank["p_value"].between(0, 1).all()

@@ -14,7 +14,7 @@ from deepsubtype.normalize import normalize
 from deepsubtype.stages import validation_stage
 from deepsubtype.validation import fold_estimator, fold_normalized, fold_scaled, out_of_fold_clusters
 
-from .conftest import FAST_MODEL, make_cohort
+from ..conftest import FAST_MODEL, make_cohort
 
 MODEL = {**FAST_MODEL, "hidden_layers": tuple(FAST_MODEL["hidden_layers"]), "device": "cpu"}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import FAST_MODEL, REPO, write_tiny_cohort
+from ..conftest import FAST_MODEL, REPO, write_tiny_cohort
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="needs the 'slurm' extra")
 

@@ -13,7 +13,7 @@ from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble, consensus_labels, consensus_support, fit_table, load_model
 from deepsubtype.importance import gene_importance
 
-from .conftest import separated_classes
+from ..conftest import separated_classes
 
 SMALL = dict(hidden_layers=(32, 16), learning_rate=0.005, batch_size=128, pretrain_steps=300, joint_steps=30,
              max_rounds=5, kmeans_n_init=5, alpha=0.006, alpha_ramp_steps=50, device="cpu")

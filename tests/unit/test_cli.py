@@ -11,7 +11,7 @@ import pytest
 
 from deepsubtype.cli import main
 
-from .conftest import FAST_MODEL
+from ..conftest import FAST_MODEL
 
 
 def _set_options(params: dict) -> list[str]:

@@ -13,7 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 from deepsubtype import DeepType
 from deepsubtype.importance import gene_importance
 
-from .conftest import separated_classes
+from ..conftest import separated_classes
 
 SMALL = dict(hidden_layers=(32, 16), learning_rate=0.005, batch_size=128, pretrain_steps=300, joint_steps=30,
              max_rounds=5, kmeans_n_init=5, alpha_ramp_steps=50, device="cpu")

@@ -1,4 +1,6 @@
-"""Every case of the bad-input catalogue (tests/bad_inputs.py) through ``deepsubtype`` and through ``snakemake``.
+"""Every case of the bad-input catalogue (tests/bad_inputs.py) through ``deepsubtype``, and its table in docs.
+
+The same cases through ``snakemake``: tests/workflow/test_bad_inputs.py.
 
 Errors must give one line naming the file and the column or sample, and leave no
 output of the failing stage (nor a temporary file) behind; warnings must be logged
@@ -9,56 +11,35 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from deepsubtype.cli import main
 
-from .bad_inputs import CASES, BadInput, markdown_table, write_cohort
-from .conftest import FAST_MODEL, REPO, snakemake
+from ..bad_inputs import (
+    CASES,
+    QUICK_MODEL,
+    STAGE_OUTPUTS,
+    BadInput,
+    case_entry,
+    case_source,
+    markdown_table,
+    write_cases,
+)
+from ..conftest import REPO
 
 CLI_CASES = [case for case in CASES if case.cli]
-SNAKEMAKE_CASES = [case for case in CASES if case.snakemake]
-#: Cases Snakemake stops before any job runs (config schema, missing input files): one dry run each.
-PARSE_CASES = [case for case in SNAKEMAKE_CASES if case.stage == "config" or case.snakemake_message]
-#: Cases a job refuses: all in one ``snakemake --keep-going`` run, one cohort each.
-JOB_CASES = [case for case in SNAKEMAKE_CASES if case not in PARSE_CASES]
-#: The subcommand of a stage, where its name differs from it (the import stages: per source, see _source).
+#: The subcommand of a stage, where its name differs from it (the import stages: per source, see case_source).
 COMMANDS = {"config": "aggregate"}
-QUICK_MODEL = {**FAST_MODEL, "pretrain_steps": 60, "joint_steps": 10, "max_rounds": 2}
-#: What each stage writes, per cohort (relative to results/<cohort>/): must be absent after an error.
-STAGE_OUTPUTS = {
-    "import": ["input"],
-    "normalize": ["normalized.h5ad"],
-    "train": ["model", "embedding.h5ad", "tuning.tsv", "k_selection.tsv", "fits.tsv", "plots/training_history.png"],
-    "survival": ["survival"],
-    "genes": ["gene_importance.tsv"],
-}
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every case's files under ``data/<case>/`` (and an unbroken cohort in ``data/good/``); entries.json
     holds their config entries."""
-    directory = tmp_path_factory.mktemp("bad_inputs")
-    with contextlib.chdir(directory):
-        entries = {case.name: case.build(Path("data") / case.name) for case in CASES}
-        entries["good"] = write_cohort(Path("data") / "good")
-    (directory / "entries.json").write_text(json.dumps(entries))
-    return directory
-
-
-def _entry(workdir: Path, name: str) -> dict[str, Any]:
-    return json.loads((workdir / "entries.json").read_text())[name]
-
-
-def _source(workdir: Path, case: BadInput) -> str:
-    """What an import case reads: ``cbioportal`` or ``geo``."""
-    return "geo" if "geo" in _entry(workdir, case.name) else "cbioportal"
+    return write_cases(tmp_path_factory.mktemp("bad_inputs"))
 
 
 def _model_options(entry: dict[str, Any]) -> list[str]:
@@ -86,7 +67,7 @@ def good_run(workdir: Path) -> Path:
     """The unbroken cohort normalized, trained and clustered: clusters for the survival cases."""
     out = workdir / "good"
     with contextlib.chdir(workdir):
-        entry = _entry(workdir, "good")
+        entry = case_entry(workdir, "good")
         assert _normalize(entry, out / "normalized.h5ad") == 0
         assert main(["train", str(out / "normalized.h5ad"), str(out / "model"), str(out / "embedding.h5ad"),
                      "--target", "subtype", "--device", "cpu", *_model_options(entry)]) == 0
@@ -96,7 +77,7 @@ def good_run(workdir: Path) -> Path:
 
 def _run_cli(case: BadInput, workdir: Path, good_run: Path) -> tuple[int, Path]:
     """Run the case's failing subcommand (after the stages it needs); return its exit status and output dir."""
-    entry = _entry(workdir, case.name)
+    entry = case_entry(workdir, case.name)
     out = Path("results") / case.name
     if case.stage == "config":
         return main(["aggregate", str(out / "all.tsv"), f"{case.cohort_name}={good_run / 'clusters.tsv'}"]), out
@@ -142,74 +123,14 @@ def test_cli(case: BadInput, workdir: Path, good_run: Path, capsys: pytest.Captu
             return
         assert status == 2, stderr
         errors = [line for line in stderr.splitlines() if "error" in line.lower()]
-        command = f"import-{_source(workdir, case)}" if case.stage == "import" else COMMANDS.get(case.stage, case.stage)
+        command = (f"import-{case_source(workdir, case)}" if case.stage == "import"
+                   else COMMANDS.get(case.stage, case.stage))
         assert errors == [f"deepsubtype {command}: error: "
                           f"{errors[0].split(': error: ', 1)[1]}"] if errors else False, stderr
         assert case.expected() in errors[0]
         for name in STAGE_OUTPUTS.get(case.stage, ["all.tsv"]):
             assert not (out / name).exists(), f"{name} left behind"
         assert not [p for p in Path(".").rglob(".partial-*")], "temporary file left behind"
-
-
-def _config(workdir: Path, cases: list[BadInput]) -> dict[str, Any]:
-    return {
-        "seed": 0,
-        "device": "cpu",
-        "cohorts": {case.name: _entry(workdir, case.name) for case in cases},
-        "normalize": {"n_top_genes": 100},
-        "model": dict(QUICK_MODEL),  # a copy: the misspelled-key case edits it
-        "validation": {"folds": 0},
-        "compare": {"run": False},
-    }
-
-
-def _snakemake_with_config(workdir: Path, config: dict[str, Any], *arguments: str) -> subprocess.CompletedProcess[str]:
-    path = workdir / f"config-{len(list(workdir.glob('config-*.yaml')))}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return snakemake(*arguments, workdir=workdir, configfile=path)
-
-
-def _target(case: BadInput) -> str:
-    return {"normalize": f"results/{case.name}/normalized.h5ad",
-            "train": f"results/{case.name}/embedding.h5ad",
-            "survival": f"results/{case.name}/survival/logrank.tsv",
-            "import": f"results/{case.name}/input/clinical.tsv"}[case.stage]
-
-
-@pytest.fixture(scope="module")
-def snakemake_run(workdir: Path) -> subprocess.CompletedProcess[str]:
-    """One run over every job-level case, each its own cohort, going on past failed jobs."""
-    return _snakemake_with_config(workdir, _config(workdir, JOB_CASES), "--cores", "2", "--keep-going",
-                      *[_target(case) for case in JOB_CASES])
-
-
-@pytest.mark.parametrize("case", SNAKEMAKE_CASES, ids=[case.name for case in SNAKEMAKE_CASES])
-def test_snakemake(case: BadInput, workdir: Path, snakemake_run: subprocess.CompletedProcess[str]) -> None:
-    if case in PARSE_CASES:
-        config = _config(workdir, [case])
-        if case.cohort_name:
-            config["cohorts"][case.cohort_name] = config["cohorts"].pop(case.name)
-        if case.misspelled_key:
-            config["model"]["n_cluster"] = config["model"].pop("n_clusters")
-        result = _snakemake_with_config(workdir, config, "--dry-run")
-        assert result.returncode != 0
-        assert case.expected("snakemake") in result.stdout + result.stderr
-        return
-    log = (workdir / "logs" / case.name / f"{case.stage}.log").read_text()
-    results = workdir / "results" / case.name
-    if case.outcome == "warning":
-        assert (workdir / _target(case)).exists(), snakemake_run.stderr[-3000:]
-        assert case.expected("snakemake") in log
-        return
-    errors = [line for line in log.splitlines() if " ERROR " in line]
-    assert len(errors) == 1 and case.expected("snakemake") in errors[0], log
-    rule = f"import_{_source(workdir, case)}" if case.stage == "import" else case.stage
-    assert f"Error in rule {rule}" in snakemake_run.stderr
-    assert f"InputError: {case.expected('snakemake')}" in snakemake_run.stderr, "its one line on the console"
-    assert "Traceback (most recent call last)" not in snakemake_run.stderr
-    for name in STAGE_OUTPUTS[case.stage]:
-        assert not (results / name).exists(), f"{name} left behind"
-    assert not list(results.rglob(".partial-*")), "temporary file left behind"
 
 
 def test_catalogue_is_documented() -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anndata as ad
 import mudata
 import numpy as np
-import pandas as pd
 import pytest
 
 from deepsubtype import InputError
@@ -15,29 +13,11 @@ from deepsubtype.h5mu import modalities, read_modality, to_mudata
 from deepsubtype.io import read_clinical, read_expression
 from deepsubtype.stages import export_mudata_stage, normalize_stage
 
-from .conftest import FAST_MODEL, VIEWS, snakemake_in, write_three_views
-
-
-def _write_h5mu(directory: Path, obs: bool = True) -> tuple[Path, dict[str, dict[str, object]]]:
-    """The three views of test_multiview (noise_b lacks eight patients) as one .h5mu, the clinical table as its
-    global obs; also returns the same views as text files."""
-    specs = write_three_views(directory)
-    parts = {}
-    for name, _ in VIEWS:
-        frame = pd.read_csv(specs[name]["path"], sep="\t", index_col=0)
-        parts[name] = ad.AnnData(frame.to_numpy(np.float32), obs=pd.DataFrame(index=frame.index.astype(str)),
-                                 var=pd.DataFrame(index=frame.columns))
-    with mudata.set_options(pull_on_update=False):
-        data = mudata.MuData(parts)
-        if obs:
-            clinical = pd.read_csv(directory / "clinical.tsv", sep="\t", index_col=0)
-            data.obs = clinical.loc[data.obs_names]
-        data.write_h5mu(directory / "cohort.h5mu")
-    return directory / "cohort.h5mu", specs
+from ..conftest import write_h5mu
 
 
 def test_modalities_are_views_and_the_global_obs_is_the_clinical_table(tmp_path: Path) -> None:
-    path, specs = _write_h5mu(tmp_path)
+    path, specs = write_h5mu(tmp_path)
     assert modalities(path) == ["signal", "noise_b", "noise_c"], "the file's order, not h5py's alphabetical one"
     from_h5mu = normalize_stage(path, path, tmp_path / "from_h5mu.h5ad")
     from_text = normalize_stage(specs, tmp_path / "clinical.tsv", tmp_path / "from_text.h5ad")
@@ -49,7 +29,7 @@ def test_modalities_are_views_and_the_global_obs_is_the_clinical_table(tmp_path:
 
 
 def test_normalized_h5mu_holds_each_view_with_its_own_patients(tmp_path: Path) -> None:
-    path, _ = _write_h5mu(tmp_path)
+    path, _ = write_h5mu(tmp_path)
     normalized = normalize_stage(path, path, tmp_path / "normalized.h5ad")
     export_mudata_stage(tmp_path / "normalized.h5ad", tmp_path / "normalized.h5mu")
     with mudata.set_options(pull_on_update=False):
@@ -68,7 +48,7 @@ def test_normalized_h5mu_holds_each_view_with_its_own_patients(tmp_path: Path) -
 
 
 def test_h5mu_mistakes_are_one_line_naming_the_file(tmp_path: Path) -> None:
-    path, _ = _write_h5mu(tmp_path)
+    path, _ = write_h5mu(tmp_path)
     with pytest.raises(InputError, match=r"cohort.h5mu: 3 modalities \(signal, noise_b, noise_c\); name one"):
         read_modality(path)
     with pytest.raises(InputError, match=r"cohort.h5mu: no modality 'rna' \(modalities: signal, noise_b"):
@@ -76,28 +56,10 @@ def test_h5mu_mistakes_are_one_line_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"clinical.tsv: modality 'rna' is for a .h5mu file"):
         read_expression(tmp_path / "clinical.tsv", modality="rna")
     (tmp_path / "bare").mkdir()
-    bare, _ = _write_h5mu(tmp_path / "bare", obs=False)
+    bare, _ = write_h5mu(tmp_path / "bare", obs=False)
     with pytest.raises(InputError, match="the global obs has no columns.*give the cohort a `clinical` file"):
         normalize_stage(bare, bare, tmp_path / "none.h5ad")
     assert not (tmp_path / "none.h5ad").exists()
     (tmp_path / "broken.h5mu").write_text("not hdf5")
     with pytest.raises(InputError, match=r"broken.h5mu: not a readable .h5mu file"):
         modalities(tmp_path / "broken.h5mu")
-
-
-@pytest.mark.e2e
-def test_workflow_with_a_mudata_cohort(tmp_path: Path) -> None:
-    path, _ = _write_h5mu(tmp_path)
-    config = {
-        "seed": 0, "device": "cpu",
-        "cohorts": {"multi": {"mudata": str(path), "target": "group",
-                              "survival": {"time": "time", "event": "event", "unit": "months"}}},
-        "model": {**FAST_MODEL, "alpha": 0.01, "pretrain_steps": 300, "n_fits": 1},
-    }
-    result = snakemake_in(tmp_path, config, "results/multi/genes", "results/multi/normalized.h5mu",
-                          "results/multi/survival/logrank.tsv")
-    assert result.returncode == 0, result.stderr[-4000:]
-    results = tmp_path / "results" / "multi"
-    assert sorted(p.name for p in (results / "genes").glob("*.tsv")) == ["noise_b.tsv", "noise_c.tsv", "signal.tsv"]
-    assert modalities(results / "normalized.h5mu") == ["signal", "noise_b", "noise_c"]
-    assert (pd.read_csv(results / "survival" / "logrank.tsv", sep="\t")["p_value"] >= 0).all()
