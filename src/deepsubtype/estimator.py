@@ -234,7 +234,8 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         :meth:`predict_target` predicts them).
     objective_scores_ : list of dict
         With ``objective="auto"`` and ``task="survival"``: per candidate, ``objective``, ``n_clusters``, the
-        log-rank ``held_out_p`` of its cross-validated held-out clusters, ``folds`` and ``chosen``; else empty.
+        log-rank ``held_out_p`` of its cross-validated held-out clusters, their per-fold z-scores ``fold_z``,
+        ``folds`` and ``chosen``; else empty.
     precision_ : str
         The precision the fit trained in (``precision`` with ``auto`` resolved on its device).
     fit_warnings_ : list of str

@@ -11,10 +11,11 @@ assigned to the held-out fold, each fold's held-out clusters log-rank tested on 
 
 - a baseline is a candidate only where its held-out clusters separate survival (the folds' chi-squares
   summed, p < :data:`SIGNIFICANCE`): clusters that do not are no reason to leave the paper's objective;
-- the best such baseline (lowest p) is trained on unless the Cox loss beats it by more than one standard
-  error: the folds' log-rank z-scores (Stouffer's z of each fold's p), paired by fold, their mean difference
-  against its standard error. This is the paper's one-standard-error rule, with the baseline as the simpler
-  model (it never saw the outcome, so its clusters cannot be fitted to the training patients' noise).
+- among the candidates, the one-standard-error rule (as the paper chooses alpha): each fold's log-rank test
+  as a z-score (Stouffer's z of its p), the best candidate by mean z, then the simplest candidate whose mean
+  z is within one standard error of the best's (the SE of the fold-paired differences), in the order k-means
+  on the genes, k-means on principal components, the Cox loss. The baselines count as simpler: they never
+  saw the outcome, so their clusters cannot be fitted to the training patients' noise.
 
 The candidates:
 
@@ -156,16 +157,20 @@ def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, fo
 
 
 def choose_objective(records: list[dict[str, Any]]) -> int:
-    """The index of the chosen record of :func:`objective_scores` (the first is ``primary``, the Cox loss): the
-    baseline with the lowest ``held_out_p`` below :data:`SIGNIFICANCE`, unless the Cox loss's mean fold z
-    exceeds that baseline's by more than the standard error of the paired differences; else the Cox loss."""
-    significant = [index for index in range(1, len(records)) if records[index]["held_out_p"] < SIGNIFICANCE]
-    if not significant:
-        return 0
-    best = min(significant, key=lambda index: (records[index]["held_out_p"], index))
-    difference = np.asarray(records[0]["fold_z"]) - np.asarray(records[best]["fold_z"])
-    standard_error = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else 0.0
-    return 0 if float(difference.mean()) > standard_error else best
+    """The index of the chosen record of :func:`objective_scores` (in :data:`OBJECTIVES` order), by the
+    one-standard-error rule over the candidates from the simplest, :data:`BASELINE_OBJECTIVES` in order, to the
+    Cox loss: the first whose mean fold z is within one standard error of the best candidate's (the SE of the
+    paired fold differences). A baseline is a candidate only where its ``held_out_p`` is below
+    :data:`SIGNIFICANCE`; the Cox loss always is."""
+    eligible = [index for index in range(1, len(records)) if records[index]["held_out_p"] < SIGNIFICANCE] + [0]
+    z = {index: np.asarray(records[index]["fold_z"], dtype=np.float64) for index in eligible}
+    best = max(eligible, key=lambda index: (float(z[index].mean()), index == 0))
+    for index in eligible:
+        difference = z[best] - z[index]
+        standard_error = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else 0.0
+        if float(difference.mean()) <= standard_error:
+            return index
+    return best
 
 
 def chosen_objective(records: list[dict[str, Any]]) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV, KFold
 
 from .estimator import DeepType
+from .objective import SIGNIFICANCE
 from .training import alpha_text
 
 __all__ = ["alpha_path_table", "one_standard_error_choice", "tune_alpha_beta", "tuning_table"]
@@ -136,7 +137,8 @@ def objective_table(model: Any) -> pd.DataFrame:
     return pd.DataFrame({
         "parameter": "objective", "alpha": _alpha_cell(model.alpha_), "beta": model.beta,
         "held_out_loss": np.nan, "held_out_se": np.nan, "n_genes_tenth": np.nan, "chosen": frame["chosen"],
-        "criterion": f"log-rank p of {folds}-fold cross-validated held-out clusters, lowest (ties to primary); "
-                     "the Cox fits at the alpha chosen on all patients",
+        "criterion": f"log-rank test of {folds}-fold cross-validated held-out clusters: baselines with p < "
+                     f"{SIGNIFICANCE:g}, then the simplest within one SE of the best mean fold z; the Cox fits at "
+                     "the alpha chosen on all patients",
         "objective": frame["objective"], "held_out_logrank_p": frame["held_out_p"],
     }, columns=TUNING_COLUMNS)

@@ -48,7 +48,7 @@ def _record(held_out_p: float, fold_z: list[float]) -> dict[str, object]:
     return {"held_out_p": held_out_p, "fold_z": fold_z}
 
 
-def test_the_choice_keeps_the_cox_loss_unless_a_significant_baseline_is_within_one_standard_error() -> None:
+def test_the_choice_is_the_simplest_candidate_within_one_standard_error_of_the_best() -> None:
     cox = _record(1e-4, [3.0, 2.5, 3.5])
     # no baseline separates held-out survival: the Cox loss, however weak its own p
     assert choose_objective([_record(0.3, [0.5, 0.1, 0.6]), _record(SIGNIFICANCE, [1.0, 1.0, 1.0]),
@@ -60,6 +60,9 @@ def test_the_choice_keeps_the_cox_loss_unless_a_significant_baseline_is_within_o
     assert choose_objective([cox, _record(0.01, [1.5, 1.0, 2.0]), _record(0.5, [0.0, 0.0, 0.0])]) == 0
     # ahead on average, but one fold the other way: within one standard error, so the baseline
     assert choose_objective([_record(1e-6, [6.0, 4.0, 0.5]), _record(0.001, [2.0, 2.0, 2.0])]) == 1
+    # PCA + k-means best, k-means within one standard error of it: k-means, the simpler
+    assert choose_objective([_record(0.01, [1.0, 1.5, 1.0]), _record(0.004, [2.0, 1.5, 2.0]),
+                             _record(0.003, [2.1, 2.5, 1.6])]) == 1
 
 
 def test_a_prognostic_module_is_learnt_from_the_baseline_clusters(tmp_path: Path) -> None:
