@@ -473,8 +473,9 @@ def markdown_table() -> str:
     lines = [
         "# Bad inputs: what each one gets",
         "",
-        "Every case below is a test: `tests/test_bad_inputs.py` writes the broken cohort (see `tests/bad_inputs.py`),",
-        "runs it through the `deepsubtype` command and through `snakemake`, checks the one-line message and that",
+        "Every case below is a test: `tests/bad_inputs.py` writes the broken cohort, `tests/unit/test_bad_inputs.py`",
+        "runs it through the `deepsubtype` command and `tests/workflow/test_bad_inputs.py` through `snakemake`;",
+        "both check the one-line message and that",
         "the stage left no output behind. Errors stop with exit status 2 (`deepsubtype`) or a failed job whose log",
         "ends with the message (`snakemake`); warnings are logged and the run goes on. `data/<case>/` holds the",
         "case's input files and `results/<case>/` its outputs, as in a pipeline run.",
