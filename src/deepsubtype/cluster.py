@@ -176,3 +176,19 @@ def score_n_clusters(points: torch.Tensor, candidates: list[int], *, generator: 
             "stability": float(np.mean(agreements)),
         })
     return records
+
+
+def assignment_confidence(distances: np.ndarray) -> np.ndarray:
+    """Relative margin of the nearest centre over the second nearest: ``1 - d1 / d2`` per row of
+    ``distances`` (n, K).
+
+    0 = halfway between two centres (a coin toss), 1 = on its centre; free of the
+    representation's units, so comparable across models. With one cluster every confidence is 1.
+    """
+    distances = np.asarray(distances, dtype=np.float64)
+    if distances.shape[1] < 2:
+        return np.ones(distances.shape[0])
+    nearest = np.sort(distances, axis=1)[:, :2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = 1.0 - nearest[:, 0] / nearest[:, 1]
+    return np.where(nearest[:, 1] > 0, margin, 0.0)

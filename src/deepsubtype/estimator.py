@@ -16,7 +16,6 @@ after every round, so that an interrupted fit resumes where it stopped.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from numbers import Integral, Real
 from pathlib import Path
@@ -31,7 +30,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .checkpoint import fingerprint as checkpoint_fingerprint
 from .checkpoint import read_checkpoint
-from .cluster import relabel_by_size, score_n_clusters, squared_distances
+from .cluster import assignment_confidence, relabel_by_size, squared_distances
+from .fit_checks import fit_warnings
+from .gene_scores import activation_pattern, feature_ranges
 from .io import InputError
 from .model import ACTIVATIONS, resolve_device, resolve_precision
 from .objective import BASELINE_OBJECTIVES, OBJECTIVES, baseline_labels, chosen_objective, objective_scores
@@ -39,18 +40,14 @@ from .persistence import load_model, save_model
 from .tasks import TASKS, PrimaryTask, Task, primary_task
 from .training import AlphaPath, Training, choose_alpha, one_standard_error
 
-__all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "assignment_confidence",
-           "one_standard_error", "resolve_device"]
+__all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "one_standard_error",
+           "resolve_device"]
 
 #: The gene importances a fit offers (see the ``importance`` parameter of :class:`DeepType`).
 IMPORTANCE_MEASURES: tuple[str, ...] = ("pattern", "pattern_minmax", "first_layer")
 #: The regularization path of ``alpha="auto"``: L2,1 weights a factor of ~3 apart, from none to a weight that
 #: collapses most networks (the paper's 0.006 suits 20,000 genes x 1,024 units; other shapes need other values).
 DEFAULT_ALPHA_GRID: tuple[float, ...] = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
-#: Fit checks: a model is flagged when one cluster holds at least this share of the samples ...
-_DOMINANT_CLUSTER_SHARE = 0.95
-#: ... or its primary loss is above this share of the trivial predictor's.
-_TRIVIAL_LOSS_SHARE = 0.98
 
 #: The published setting (Chen et al. 2020, original code on METABRIC): the defaults of :class:`DeepType` but
 #: alpha, which is chosen from the data by default (``alpha="auto"``; the paper's 0.006 was set for 20,000
@@ -69,22 +66,6 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
 }
 
 logger = logging.getLogger(__name__)
-
-
-def assignment_confidence(distances: np.ndarray) -> np.ndarray:
-    """Relative margin of the nearest centre over the second nearest: ``1 - d1 / d2`` per row of
-    ``distances`` (n, K).
-
-    0 = halfway between two centres (a coin toss), 1 = on its centre; free of the
-    representation's units, so comparable across models. With one cluster every confidence is 1.
-    """
-    distances = np.asarray(distances, dtype=np.float64)
-    if distances.shape[1] < 2:
-        return np.ones(distances.shape[0])
-    nearest = np.sort(distances, axis=1)[:, :2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        margin = 1.0 - nearest[:, 0] / nearest[:, 1]
-    return np.where(nearest[:, 1] > 0, margin, 0.0)
 
 
 def _draw_seed() -> int:
@@ -404,31 +385,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return task.encode(self, y, n_samples, fit=fit)
 
     # ----------------------------------------------------------------- training
-    def _split_validation(self, target: torch.Tensor, generator: torch.Generator,
-                          fraction: float | None = None) -> torch.Tensor | None:
-        """Sorted rows of ``fraction`` (default ``validation_fraction``) of the labelled samples, held out;
-        None when the fraction is 0."""
-        fraction = self.validation_fraction if fraction is None else fraction
-        if fraction <= 0:
-            return None
-        rows = torch.arange(target.shape[0], device=target.device)
-        candidates = rows[self._primary.labelled(target)]
-        n_validation = max(1, round(fraction * len(candidates)))
-        if n_validation >= len(candidates):
-            raise ValueError(f"validation_fraction={fraction} leaves no labelled sample to train on")
-        shuffled = candidates[torch.randperm(len(candidates), generator=generator,
-                                             device=generator.device).to(rows.device)]
-        return shuffled[:n_validation].sort().values
-
-    def _hold_out(self, target: torch.Tensor, validation: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(training rows, target with the ``validation`` rows masked as missing so no training step sees them)."""
-        rows = torch.arange(target.shape[0], device=target.device)
-        if validation is None:
-            return rows, target
-        task = self._primary
-        training = rows if task.has_target else rows[~torch.isin(rows, validation)]
-        return training, task.mask(target, validation)
-
     def _view_sizes(self) -> list[int] | None:
         return [int(size) for _, size in self.views] if self.views else None
 
@@ -439,21 +395,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if len(alphas) != n_layers:
             raise ValueError(f"alpha has {len(alphas)} values for {n_layers} views")
         return [float(a) for a in alphas]
-
-    def _alphas_at(self, alpha: Any, step: int) -> list[float]:
-        """:meth:`_alphas` with the ramp of ``alpha_ramp_steps`` applied at optimizer step ``step``."""
-        if self.alpha_ramp_steps <= 0:
-            return self._alphas(alpha)
-        return [value * (1.0 - math.exp(-step / self.alpha_ramp_steps)) for value in self._alphas(alpha)]
-
-    def _learning_rate_at(self, phase: str, local: int, n_steps: int) -> float:
-        """Adam's learning rate at step ``local`` of ``n_steps`` of a phase: along a half cosine from
-        ``learning_rate`` down to ``learning_rate * lr_decay`` during pretraining and again in each branch of
-        the alpha path, then constant in the joint rounds."""
-        final = self.learning_rate * self.lr_decay
-        if phase == "joint":
-            return final
-        return final + 0.5 * (self.learning_rate - final) * (1.0 + math.cos(math.pi * local / max(n_steps, 1)))
 
     def _check_alpha(self) -> None:
         if isinstance(self.alpha, str):  # "auto", the only string _parameter_constraints admits
@@ -498,21 +439,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         elif not (isinstance(self.n_clusters, int | np.integer) and 1 <= self.n_clusters <= n_samples):
             raise ValueError(f"n_clusters={self.n_clusters!r} must be 'auto' or between 1 and the number of "
                              f"samples ({n_samples})")
-
-    def _choose_n_clusters(self, hidden: torch.Tensor, generator: torch.Generator) -> None:
-        """Set ``n_clusters_`` and ``k_scores_`` from the pretrained representation ``hidden`` (n, width)."""
-        n_samples = hidden.shape[0]
-        if self.n_clusters == "auto":
-            low, high = self.n_clusters_range
-            candidates = list(range(low, high + 1))
-        else:
-            candidates = [int(self.n_clusters)] if 2 <= int(self.n_clusters) < n_samples else []
-        self.k_scores_ = score_n_clusters(hidden, candidates, generator=generator, n_init=self.kmeans_n_init)
-        if self.n_clusters == "auto":
-            best = max(self.k_scores_, key=lambda record: (record[self.k_criterion], -record["n_clusters"]))
-            self.n_clusters_ = int(best["n_clusters"])
-        else:
-            self.n_clusters_ = int(self.n_clusters)
 
     def fit(self, X: Any, y: Any = None) -> DeepType:
         """Train on ``X`` (n_samples, n_genes: numpy, pandas or AnnData) and primary target ``y``.
@@ -655,9 +581,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         with training.own_random_state():
             labels, centers, hidden = training.run_rounds()
             self.alpha_ = tuple(training.alpha) if isinstance(training.alpha, list) else training.alpha
-            self.fit_warnings_ = self._fit_checks(training.X, training.full_target, labels, training.initial_norm)
-            self.pattern_importances_ = self._pattern(training.X, hidden)  # the last round's: no step came after
-            self.feature_ranges_ = self._ranges(training.X)
+            self.fit_warnings_ = fit_warnings(self, training.X, training.full_target, labels, training.initial_norm)
+            # the last round's representation: no step came after it
+            self.pattern_importances_ = activation_pattern(training.X, hidden, self._view_sizes())
+            self.feature_ranges_ = feature_ranges(training.X)
         order = relabel_by_size(labels, self.n_clusters_)
         self.labels_ = order[labels]
         self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(training.device)].cpu().numpy()
@@ -669,71 +596,6 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         if self.checkpoint is not None:
             Path(self.checkpoint).unlink(missing_ok=True)
         return self
-
-    @torch.no_grad()
-    def _column_norms(self) -> torch.Tensor:
-        """L2 norm of every first-layer weight column (all views, in column order): (n_features,)."""
-        return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0)
-                          for layer in self.network_.first_layers])
-
-    @torch.no_grad()
-    def _ranges(self, X: torch.Tensor) -> np.ndarray:
-        """Per feature, max - min over the samples where its view is present (0 where absent): (n_features,)."""
-        present = ~torch.isnan(X)
-        high = torch.where(present, X, -torch.inf).amax(0)
-        low = torch.where(present, X, torch.inf).amin(0)
-        return torch.where(present.any(0), high - low, 0.0).cpu().numpy().astype(np.float64)
-
-    @torch.no_grad()
-    def _pattern(self, X: torch.Tensor, hidden: torch.Tensor, chunk: int = 2048) -> np.ndarray:
-        """Per feature, ``||cov(x_j, H)||`` over the samples where its view is present: (n_features,).
-
-        ``hidden`` is the representation ``H`` of ``X`` (n, width); genes are taken ``chunk`` at a time so
-        that the centred copy stays small on large cohorts."""
-        hidden = hidden.float()
-        parts = []
-        for block in torch.split(X, self._view_sizes() or [X.shape[1]], dim=1):
-            present = ~torch.isnan(block[:, 0])
-            if int(present.sum()) < 2:
-                parts.append(torch.zeros(block.shape[1], device=X.device))
-                continue
-            h = hidden[present] - hidden[present].mean(0)
-            for start in range(0, block.shape[1], chunk):
-                x = block[present, start:start + chunk]
-                covariance = (x - x.mean(0)).T @ h / (len(h) - 1)
-                parts.append(torch.linalg.vector_norm(covariance, dim=1))
-        return torch.cat(parts).cpu().numpy().astype(np.float64)
-
-    @torch.no_grad()
-    def _fit_checks(self, X: torch.Tensor, target: torch.Tensor, labels: np.ndarray | None, initial_norm: float,
-                    *, log: bool = True) -> list[str]:
-        """Signs of a failed fit, one sentence each (logged as warnings unless ``log`` is false): primary loss on
-        the labelled samples of ``target`` no better than the trivial predictor's, every first-layer column near
-        zero (largest norm under 1 % of the initial median), or one cluster of ``labels`` (if given) holding
-        nearly every sample."""
-        found = []
-        self.network_.eval()
-        output = torch.cat([self.network_(X[start:start + 4096])[1].float() for start in range(0, X.shape[0], 4096)])
-        self.network_.train()
-        task = self._primary
-        if task.has_target or not self.views:
-            loss = float(task.loss(output, target, X))
-            trivial = float(task.loss(task.trivial_output(output, target, X), target, X))
-            if trivial > 0 and loss >= _TRIVIAL_LOSS_SHARE * trivial:
-                found.append(f"primary loss {loss:.4g} is no better than the trivial predictor's {trivial:.4g} "
-                             "(the network did not learn the primary task)")
-        largest = float(self._column_norms().max())
-        if largest < 0.01 * initial_norm:
-            found.append(f"every first-layer weight column is near zero (largest norm {largest:.3g}, initial "
-                         f"median {initial_norm:.3g}): the sparsity weight alpha is too large")
-        if labels is not None:
-            counts = np.bincount(labels, minlength=self.n_clusters_)
-            if self.n_clusters_ >= 2 and counts.max() >= _DOMINANT_CLUSTER_SHARE * len(labels):
-                found.append(f"one cluster holds {counts.max()} of {len(labels)} samples: no subtypes found")
-        if log:
-            for sentence in found:
-                logger.warning("failed fit? %s", sentence)
-        return found
 
     # --------------------------------------------------------------- inference
     def _input(self, X: Any) -> torch.Tensor:
@@ -769,7 +631,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     def first_layer_importances_(self) -> np.ndarray:
         """L2 norm of each gene's first-layer weight column (the paper's importance), shape (n_features_in_,)."""
         check_is_fitted(self, "network_")
-        return self._column_norms().cpu().numpy()
+        return self.network_.column_norms().cpu().numpy()
 
     @property
     def pattern_minmax_importances_(self) -> np.ndarray:

@@ -115,6 +115,12 @@ class DeepTypeNetwork(nn.Module):
         assert all(isinstance(layer, nn.Linear) for layer in layers)
         return layers  # type: ignore[return-value]
 
+    @torch.no_grad()
+    def column_norms(self) -> torch.Tensor:
+        """L2 norm of every first-layer weight column (all views, in column order): (n_features,); the paper's
+        gene importance."""
+        return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0) for layer in self.first_layers])
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(H, output)``: representation (batch, hidden[-1]) and head output."""
         if self.view_sizes is None:

@@ -38,14 +38,15 @@ import numpy as np
 import torch
 
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_atomically
-from .cluster import kmeans, match_labels
+from .cluster import kmeans, match_labels, score_n_clusters
+from .fit_checks import fit_warnings
 from .model import DeepTypeNetwork, add_l21_gradient_, resolve_precision
 from .tasks import primary_task
 
 if TYPE_CHECKING:
     from .estimator import DeepType
 
-__all__ = ["AlphaPath", "Training", "alpha_text", "choose_alpha", "one_standard_error"]
+__all__ = ["AlphaPath", "Training", "alpha_text", "choose_alpha", "learning_rate_at", "one_standard_error"]
 
 logger = logging.getLogger("deepsubtype.estimator")
 
@@ -125,6 +126,16 @@ def choose_alpha(paths: Sequence[AlphaPath]) -> tuple[int, list[dict[str, Any]]]
     return chosen, records
 
 
+def learning_rate_at(learning_rate: float, lr_decay: float, phase: str, local: int, n_steps: int) -> float:
+    """Adam's learning rate at step ``local`` of ``n_steps`` of a phase: along a half cosine from
+    ``learning_rate`` down to ``learning_rate * lr_decay`` during pretraining and again in each branch of the
+    alpha path, then constant in the joint rounds."""
+    final = learning_rate * lr_decay
+    if phase == "joint":
+        return final
+    return final + 0.5 * (learning_rate - final) * (1.0 + math.cos(math.pi * local / max(n_steps, 1)))
+
+
 class _BatchStream:
     """Endless mini-batches of ``rows`` (sample indices), reshuffled every epoch, last partial batch dropped.
 
@@ -175,21 +186,69 @@ class Training:
         self.full_target = torch.from_numpy(target).to(device)
         self.step = 0
         self.history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
-        self.initial_norm = float(model._column_norms().median())
+        self.initial_norm = float(model.network_.column_norms().median())
         model.alpha_path_ = []
         self.alpha: Any = model.alpha if alpha is None else alpha  # "auto": walk_alpha_path, then a new Training
         if resumed is None:
-            self.validation = model._split_validation(self.full_target, self.generator)
+            self.validation = self.split_validation(self.full_target, self.generator)
         else:
             self.validation = resumed["validation"].to(device) if "validation" in resumed else None
         # alpha="auto" scores the path on held-out samples: the validation rows, else rows held out for it alone
         self.selection = self.validation
         if self.alpha == "auto" and self.validation is None and resumed is None:
-            self.selection = model._split_validation(self.full_target, self.generator, SELECTION_FRACTION)
+            self.selection = self.split_validation(self.full_target, self.generator, SELECTION_FRACTION)
         self.batching(self.selection)
         self.precision = resolve_precision(model.precision, device)
         self.autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                                        enabled=self.precision == "bf16")
+
+    # --------------------------------------------------------------- schedules
+    def split_validation(self, target: torch.Tensor, generator: torch.Generator,
+                         fraction: float | None = None) -> torch.Tensor | None:
+        """Sorted rows of ``fraction`` (default ``validation_fraction``) of the labelled samples, held out;
+        None when the fraction is 0."""
+        fraction = self.model.validation_fraction if fraction is None else fraction
+        if fraction <= 0:
+            return None
+        rows = torch.arange(target.shape[0], device=target.device)
+        candidates = rows[self.model._primary.labelled(target)]
+        n_validation = max(1, round(fraction * len(candidates)))
+        if n_validation >= len(candidates):
+            raise ValueError(f"validation_fraction={fraction} leaves no labelled sample to train on")
+        shuffled = candidates[torch.randperm(len(candidates), generator=generator,
+                                             device=generator.device).to(rows.device)]
+        return shuffled[:n_validation].sort().values
+
+    def hold_out(self, target: torch.Tensor, validation: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(training rows, target with the ``validation`` rows masked as missing so no training step sees them)."""
+        rows = torch.arange(target.shape[0], device=target.device)
+        if validation is None:
+            return rows, target
+        task = self.model._primary
+        training = rows if task.has_target else rows[~torch.isin(rows, validation)]
+        return training, task.mask(target, validation)
+
+    def alphas_at(self, alpha: Any, step: int) -> list[float]:
+        """:meth:`DeepType._alphas` with the ramp of ``alpha_ramp_steps`` applied at optimizer step ``step``."""
+        if self.model.alpha_ramp_steps <= 0:
+            return self.model._alphas(alpha)
+        return [value * (1.0 - math.exp(-step / self.model.alpha_ramp_steps)) for value in self.model._alphas(alpha)]
+
+    def choose_n_clusters(self, hidden: torch.Tensor, generator: torch.Generator) -> None:
+        """Set the model's ``n_clusters_`` and ``k_scores_`` from the pretrained representation ``hidden``
+        (n, width)."""
+        model, n_samples = self.model, hidden.shape[0]
+        if model.n_clusters == "auto":
+            low, high = model.n_clusters_range
+            candidates = list(range(low, high + 1))
+        else:
+            candidates = [int(model.n_clusters)] if 2 <= int(model.n_clusters) < n_samples else []
+        model.k_scores_ = score_n_clusters(hidden, candidates, generator=generator, n_init=model.kmeans_n_init)
+        if model.n_clusters == "auto":
+            best = max(model.k_scores_, key=lambda record: (record[model.k_criterion], -record["n_clusters"]))
+            model.n_clusters_ = int(best["n_clusters"])
+        else:
+            model.n_clusters_ = int(model.n_clusters)
 
     # ------------------------------------------------------------------ state
     def new_optimizer(self) -> torch.optim.Adam:
@@ -199,7 +258,7 @@ class Training:
 
     def batching(self, held_out: torch.Tensor | None) -> None:
         """Mini-batches of the rows not ``held_out`` (their target masked so no training step sees them)."""
-        rows, self.target = self.model._hold_out(self.full_target, held_out)
+        rows, self.target = self.hold_out(self.full_target, held_out)
         self.batches = _BatchStream(rows, min(self.model.batch_size, len(rows)), self.generator)
         self.steps_per_epoch = max(1, len(rows) // self.batches.batch_size)
 
@@ -260,14 +319,14 @@ class Training:
     def collapse(self) -> str:
         """Why the network is a failed fit now, '' when it is not: a primary loss on the training rows no
         better than the trivial predictor's, or every first-layer column near zero (the checks of
-        :meth:`DeepType._fit_checks`)."""
-        reasons = self.model._fit_checks(self.X, self.target, None, self.initial_norm, log=False)
+        :func:`~deepsubtype.fit_checks.fit_warnings`)."""
+        reasons = fit_warnings(self.model, self.X, self.target, None, self.initial_norm, log=False)
         return "; ".join(reasons)
 
     def train(self, n_steps: int, phase: str, alpha: Any, *, round_index: int = 0,
               centers: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> None:
         """``n_steps`` optimizer steps of ``phase`` (pretrain, path or joint) at L2,1 weight ``alpha``, with the
-        learning rate of :meth:`DeepType._learning_rate_at`; pretraining with validation rows stops early."""
+        learning rate of :func:`learning_rate_at`; pretraining with validation rows stops early."""
         model, device = self.model, self.device
         task, reconstruction = model._primary, primary_task("reconstruction")
         self.network.train()
@@ -296,11 +355,11 @@ class Training:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             sparsity = penalty = torch.zeros((), device=device)
-            for layer, weight in zip(self.network.first_layers, model._alphas_at(alpha, self.step), strict=True):
+            for layer, weight in zip(self.network.first_layers, self.alphas_at(alpha, self.step), strict=True):
                 norm = add_l21_gradient_(layer.weight, weight)
                 sparsity, penalty = sparsity + norm, penalty + weight * norm
             for group in self.optimizer.param_groups:
-                group["lr"] = model._learning_rate_at(phase, local, n_steps)
+                group["lr"] = learning_rate_at(model.learning_rate, model.lr_decay, phase, local, n_steps)
             self.optimizer.step()
             self.step += 1
             counted += 1
@@ -344,7 +403,7 @@ class Training:
         for alpha in path.alphas:
             self._restore(trunk)
             self.train(int(model.path_steps), "path", alpha)
-            norms = model._column_norms()
+            norms = model.network_.column_norms()
             path.terms.append(self.selection_terms())
             path.n_genes_tenth.append(int((norms >= 0.1 * norms.max()).sum()))
             path.collapsed.append(self.collapse())
@@ -402,7 +461,7 @@ class Training:
         model.converged_ = False
         resumed, alpha = self.resumed, self.alpha
         if resumed is None:
-            model._choose_n_clusters(model._represent(self.X), self.generator)
+            self.choose_n_clusters(model._represent(self.X), self.generator)
             self.save_checkpoint(0, alpha, None, None)
             first_round = 1
         else:

@@ -310,11 +310,12 @@ def test_defaults_are_the_published_setting_with_a_decaying_learning_rate() -> N
 
 
 def test_learning_rate_falls_along_a_half_cosine_then_stays() -> None:
-    model = DeepType(learning_rate=1e-3, lr_decay=0.1)
-    assert model._learning_rate_at("pretrain", 0, 100) == pytest.approx(1e-3)
-    assert model._learning_rate_at("pretrain", 50, 100) == pytest.approx(5.5e-4)
-    assert model._learning_rate_at("joint", 0, 100) == pytest.approx(1e-4)
-    assert DeepType(lr_decay=1.0)._learning_rate_at("pretrain", 30, 100) == pytest.approx(1e-3)
+    from deepsubtype.training import learning_rate_at
+
+    assert learning_rate_at(1e-3, 0.1, "pretrain", 0, 100) == pytest.approx(1e-3)
+    assert learning_rate_at(1e-3, 0.1, "pretrain", 50, 100) == pytest.approx(5.5e-4)
+    assert learning_rate_at(1e-3, 0.1, "joint", 0, 100) == pytest.approx(1e-4)
+    assert learning_rate_at(1e-3, 1.0, "pretrain", 30, 100) == pytest.approx(1e-3)
 
 
 def test_alpha_path_chooses_by_held_out_loss_and_records_it(separated) -> None:

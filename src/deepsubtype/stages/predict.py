@@ -44,7 +44,7 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
       (what :func:`survival_stage` reads), ``uns["transfer"]`` = the overlap report (and
       ``uns["survival_invalid"]``, the patients ``survival_invalid="drop"`` left out);
     - ``clusters.tsv``: ``sample``, ``cluster`` (the training cohort's cluster ids),
-      ``distance_to_center``, ``confidence`` (:func:`~deepsubtype.estimator.assignment_confidence` for one fit;
+      ``distance_to_center``, ``confidence`` (:func:`~deepsubtype.cluster.assignment_confidence` for one fit;
       for several, the share of fits that make the call),
       ``second_cluster``, ``silhouette`` (in the representation; NA with one cluster or one patient);
     - ``overlap.tsv``: ``measure``, ``value``: genes found and missing, the platform check, the
