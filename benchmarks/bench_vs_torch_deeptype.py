@@ -14,7 +14,11 @@ install it with ``--no-deps``)::
     .venv-bench/bin/pip install --no-deps -e . torch-deeptype==0.1.2
     .venv-bench/bin/python benchmarks/bench_vs_torch_deeptype.py --samples 2000 --genes 2000
 
-Prints one line per implementation (seconds, steps) and the ratio.
+DeepType runs at the paper's alpha (0.006, pinned: ``alpha="auto"`` would add its path's steps) once per
+``--precisions`` entry (``float32``, ``bf16``); torch-deeptype in float32, as it ships. Prints one line per
+implementation (seconds, steps, the training loop's GFLOP/s: 6 x batch x the network's weights per step,
+forward and backward) and each one's speed-up over torch-deeptype; set the GFLOP/s beside
+``benchmarks/matmul_ceiling.py``'s float32 and bf16 ceilings.
 """
 
 from __future__ import annotations
@@ -77,11 +81,13 @@ def time_torch_deeptype(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, 
     return time.perf_counter() - start, batches * (args.pretrain_epochs + args.joint_epochs * args.inner_steps)
 
 
-def time_deepsubtype(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, device: str) -> tuple[float, int]:
+def time_deepsubtype(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, device: str,
+                     precision: str) -> tuple[float, int]:
     batches = math.ceil(X.shape[0] / args.batch_size)
-    model = DeepType(hidden_layers=tuple(args.hidden), n_clusters=4, batch_size=args.batch_size,
+    model = DeepType(hidden_layers=tuple(args.hidden), n_clusters=4, batch_size=args.batch_size, alpha=0.006,
                      pretrain_steps=args.pretrain_epochs * batches, joint_steps=args.inner_steps * batches,
-                     max_rounds=args.joint_epochs, tol=-1.0, kmeans_n_init=1, device=device, random_state=0)
+                     max_rounds=args.joint_epochs, tol=-1.0, kmeans_n_init=1, device=device, random_state=0,
+                     precision=precision)
     start = time.perf_counter()
     model.fit(X, y)
     if device.startswith("cuda"):
@@ -102,24 +108,30 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each; the median is reported")
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bf16"], help="DeepType's precisions")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     X, y = make_data(args.samples, args.genes, seed=0)
-    ours_runs, theirs_runs = [], []
-    for _ in range(args.repeats):  # interleaved, so that machine noise hits both alike
-        ours_time, our_steps = time_deepsubtype(X, y, args, args.device)
-        theirs_time, their_steps = time_torch_deeptype(X, y, args, args.device)
-        ours_runs.append(ours_time)
-        theirs_runs.append(theirs_time)
-    ours, theirs = float(np.median(ours_runs)), float(np.median(theirs_runs))
+    sizes = [X.shape[1], *args.hidden, 4]
+    flops_per_step = 6 * args.batch_size * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    runs: dict[str, list[float]] = {f"deepsubtype {precision}": [] for precision in args.precisions}
+    runs["torch-deeptype float32"] = []
+    steps: dict[str, int] = {}
+    for _ in range(args.repeats):  # interleaved, so that machine noise hits all alike
+        for precision in args.precisions:
+            seconds, steps[f"deepsubtype {precision}"] = time_deepsubtype(X, y, args, args.device, precision)
+            runs[f"deepsubtype {precision}"].append(seconds)
+        seconds, steps["torch-deeptype float32"] = time_torch_deeptype(X, y, args, args.device)
+        runs["torch-deeptype float32"].append(seconds)
     print(f"data {args.samples} x {args.genes}, hidden {args.hidden}, device {args.device}, "
           f"torch threads {torch.get_num_threads()}")
-    print(f"deepsubtype     {ours:8.2f} s  {our_steps} optimizer steps  (median of {args.repeats}: "
-          f"{', '.join(f'{t:.2f}' for t in ours_runs)})")
-    print(f"torch-deeptype  {theirs:8.2f} s  {their_steps} optimizer steps  (median of {args.repeats}: "
-          f"{', '.join(f'{t:.2f}' for t in theirs_runs)})")
-    print(f"speed-up        {theirs / ours:8.2f} x")
+    theirs = float(np.median(runs["torch-deeptype float32"]))
+    for name, times in runs.items():
+        median = float(np.median(times))
+        print(f"{name:24s} {median:8.2f} s  {steps[name]} optimizer steps  "
+              f"{flops_per_step * steps[name] / median / 1e9:6.0f} GFLOP/s  {theirs / median:5.2f} x torch-deeptype  "
+              f"(median of {args.repeats}: {', '.join(f'{t:.2f}' for t in times)})")
 
 
 if __name__ == "__main__":
