@@ -134,7 +134,7 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         models = [clone(base).set_params(random_state=seed, checkpoint=_checkpoint_of(base.checkpoint, seed),
                                          objective=objective) for seed in seeds]
         for model in models:
-            model.objective_ = objective
+            model.objective_, model.baseline_rule_ = objective, first.baseline_rule_
         paths: list[AlphaPath | None] = [None] * len(models)
         records: list[dict[str, Any]] = []
         if base.alpha == "auto":  # every fit walks its path, the pooled held-out scores choose one alpha for all

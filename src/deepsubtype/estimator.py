@@ -35,7 +35,14 @@ from .fit_checks import fit_warnings
 from .gene_scores import activation_pattern, feature_ranges
 from .io import InputError
 from .model import ACTIVATIONS, resolve_device, resolve_precision
-from .objective import BASELINE_OBJECTIVES, OBJECTIVES, baseline_labels, chosen_objective, objective_scores
+from .objective import (
+    BASELINE_OBJECTIVES,
+    OBJECTIVES,
+    BaselineRule,
+    baseline_rule,
+    chosen_objective,
+    objective_scores,
+)
 from .persistence import load_model, save_model
 from .tasks import TASKS, PrimaryTask, Task, primary_task
 from .training import AlphaPath, Training, choose_alpha, one_standard_error
@@ -213,6 +220,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         What the primary loss was trained on: ``primary`` (the task's loss on ``y``), ``kmeans`` or
         ``pca_kmeans`` (that baseline's clusters as classes; then ``classes_`` are its cluster numbers and
         :meth:`predict_target` predicts them).
+    baseline_rule_ : BaselineRule or None
+        Where ``objective_`` is a baseline, its fitted k-means centres (and PCA), by which :meth:`predict`
+        assigns patients (:class:`~deepsubtype.objective.BaselineRule`); ``labels_`` are its clusters. None
+        otherwise.
     objective_scores_ : list of dict
         With ``objective="auto"`` and ``task="survival"``: per candidate, ``objective``, ``n_clusters``, the
         log-rank ``held_out_p`` of its cross-validated held-out clusters, their per-fold z-scores ``fold_z``,
@@ -470,6 +481,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         ``y`` for ``primary``, else the baseline's clusters (:meth:`_baseline_target`)."""
         self._validate_params()
         self._check_objective()
+        self.baseline_rule_: BaselineRule | None = None
         scores: list[dict[str, Any]] = []
         path, alpha_records = None, []
         if self.objective == "auto" and self.task == "survival":
@@ -503,9 +515,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return chosen_objective(scores), scores, path, alpha_records
 
     def _baseline_target(self, X: Any, objective: str) -> np.ndarray:
-        """Clusters (n_samples,) of baseline ``objective`` on ``X``: the classes a baseline objective learns."""
-        labels = baseline_labels(objective, np.asarray(_as_frame_or_array(X), dtype=np.float32), self.n_clusters,
-                                 k_range=tuple(self.n_clusters_range), seed=self._seed())
+        """Clusters (n_samples,) of baseline ``objective`` on ``X``: the classes a baseline objective learns;
+        the baseline's rule is kept in ``baseline_rule_``."""
+        matrix = np.asarray(_as_frame_or_array(X), dtype=np.float32)
+        self.baseline_rule_ = baseline_rule(objective, matrix, self.n_clusters, k_range=tuple(self.n_clusters_range),
+                                            seed=self._seed())
+        labels = self.baseline_rule_.assign(matrix)
         logger.info("objective %s: learning its %d clusters of %d samples (sizes %s) as classes", objective,
                     int(labels.max()) + 1, len(labels), np.bincount(labels).tolist())
         return labels
@@ -585,9 +600,18 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             # the last round's representation: no step came after it
             self.pattern_importances_ = activation_pattern(training.X, hidden, self._view_sizes())
             self.feature_ranges_ = feature_ranges(training.X)
-        order = relabel_by_size(labels, self.n_clusters_)
-        self.labels_ = order[labels]
-        self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(training.device)].cpu().numpy()
+        rule = getattr(self, "baseline_rule_", None)
+        if rule is not None:  # a baseline's clusters: its own, by its own rule; centres in the representation
+            classes = rule.assign(training.X.cpu().numpy())
+            order = relabel_by_size(classes, rule.n_clusters)
+            self.baseline_rule_, self.labels_ = rule.renumbered(order), order[classes]
+            self.n_clusters_ = rule.n_clusters
+            points = hidden.float().cpu().numpy()
+            self.cluster_centers_ = np.stack([points[self.labels_ == k].mean(0) for k in range(self.n_clusters_)])
+        else:
+            order = relabel_by_size(labels, self.n_clusters_)
+            self.labels_ = order[labels]
+            self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(training.device)].cpu().numpy()
         self.n_rounds_ = len(training.history["rounds"])
         self.history_ = training.history
         self.device_ = str(training.device)
@@ -663,16 +687,21 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         return self._represent(self._input(X)).cpu().numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        """Cluster of each sample of ``X``: index of the nearest centre, shape (n_samples,)."""
+        """Cluster of each sample of ``X``: index of the nearest centre (:meth:`distances`), shape (n_samples,)."""
+        if getattr(self, "baseline_rule_", None) is not None:
+            return self.baseline_rule_.assign(self._input(X).cpu().numpy())
         hidden = self._represent(self._input(X))
         centers = torch.from_numpy(self.cluster_centers_).to(hidden)
         return squared_distances(hidden, centers).argmin(1).cpu().numpy()
 
     def distances(self, X: Any) -> np.ndarray:
-        """Euclidean distance of each sample's representation to each cluster centre: (n_samples, n_clusters_).
+        """Euclidean distance of each sample to each cluster centre: (n_samples, n_clusters_).
 
         ``predict`` is the column of the smallest; the values are in representation units (those of
-        ``distance_to_center`` in ``clusters.tsv``)."""
+        ``distance_to_center`` in ``clusters.tsv``), or in the baseline's space (genes or principal
+        components, :attr:`baseline_rule_`) for a model that learnt a baseline's clusters."""
+        if getattr(self, "baseline_rule_", None) is not None:
+            return self.baseline_rule_.distances(self._input(X).cpu().numpy())
         hidden = self._represent(self._input(X))
         centers = torch.from_numpy(self.cluster_centers_).to(hidden)
         return squared_distances(hidden, centers).clamp_min(0).sqrt().cpu().numpy()

@@ -25,15 +25,19 @@ The candidates:
   compare stage's baselines of the same names, :func:`baseline_pipeline`).
 
 A baseline that wins becomes the network's primary task: DeepType learns its clusters of all the fit's
-patients as classes (with the L2,1 and k-means terms as always), so the model still has a representation, a
-gene ranking and a ``predict`` for new patients. The choice looks at the patients' outcomes, so a
-validation that refits the model per fold (:mod:`deepsubtype.validation`) repeats it inside every fold; the
-out-of-fold p of such a model is the honest figure, its in-sample p is not.
+patients as classes (with the L2,1 and k-means terms as always), so the model still has a representation and a
+gene ranking; its clusters are the baseline's, and it assigns new patients by the baseline's own rule
+(:class:`BaselineRule`, the nearest k-means centre in the baseline's space), as the choice scored the baseline:
+a network trained on 60-odd patients reproduces its classes in sample but assigns held-out patients less
+faithfully than the centres it learnt them from (``benchmarks/RESULTS.md``). The choice looks at the
+patients' outcomes, so a validation that refits the model per fold (:mod:`deepsubtype.validation`) repeats it
+inside every fold; the out-of-fold p of such a model is the honest figure, its in-sample p is not.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,8 +51,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-__all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "SIGNIFICANCE", "baseline_pipeline", "baseline_labels",
-           "objective_scores", "choose_objective", "chosen_objective"]
+__all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "SIGNIFICANCE", "BaselineRule", "baseline_pipeline", "baseline_rule",
+           "baseline_labels", "objective_scores", "choose_objective", "chosen_objective"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +92,59 @@ def _baseline_k(name: str, X: np.ndarray, n_clusters: int | str, k_range: tuple[
     return max(scores, key=lambda k: (scores[k], -k))
 
 
-def baseline_labels(name: str, X: np.ndarray, n_clusters: int | str, *, k_range: tuple[int, int] = (2, 8),
-                    seed: int = 0) -> np.ndarray:
-    """Clusters (n,) of baseline ``name`` on ``X`` (n, genes; NaN read as 0, a z-scored gene's mean)."""
+@dataclass(frozen=True)
+class BaselineRule:
+    """A fitted baseline's own assignment: the nearest of ``centers`` (K, space) in its space, the genes or, with
+    ``components`` (c, genes) and ``mean`` (genes,), their principal components. A model that learnt a
+    baseline's clusters assigns new patients with it, as the objective's choice scored the baseline."""
+
+    centers: np.ndarray
+    mean: np.ndarray | None = None
+    components: np.ndarray | None = None
+
+    @classmethod
+    def from_pipeline(cls, pipeline: Pipeline) -> BaselineRule:
+        """The rule of a fitted :func:`baseline_pipeline`."""
+        centers = np.asarray(pipeline[-1].cluster_centers_, dtype=np.float64)
+        if isinstance(pipeline[0], PCA):
+            return cls(centers, np.asarray(pipeline[0].mean_, dtype=np.float64),
+                       np.asarray(pipeline[0].components_, dtype=np.float64))
+        return cls(centers)
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.centers.shape[0])
+
+    def distances(self, X: np.ndarray) -> np.ndarray:
+        """Euclidean distance of each row of ``X`` (n, genes; NaN read as 0) to each centre: (n, K)."""
+        points = np.nan_to_num(np.asarray(X, dtype=np.float64))
+        if self.components is not None:
+            points = (points - self.mean) @ self.components.T
+        return np.sqrt(np.maximum(((points[:, None, :] - self.centers[None, :, :]) ** 2).sum(-1), 0.0))
+
+    def assign(self, X: np.ndarray) -> np.ndarray:
+        """The nearest centre of each row of ``X`` (n, genes): (n,)."""
+        return self.distances(X).argmin(1)
+
+    def renumbered(self, order: np.ndarray) -> BaselineRule:
+        """The same rule with cluster ``k`` renamed ``order[k]``."""
+        return BaselineRule(self.centers[np.argsort(order)], self.mean, self.components)
+
+
+def baseline_rule(name: str, X: np.ndarray, n_clusters: int | str, *, k_range: tuple[int, int] = (2, 8),
+                  seed: int = 0) -> BaselineRule:
+    """Baseline ``name`` fitted on ``X`` (n, genes; NaN read as 0, a z-scored gene's mean), K from
+    ``n_clusters`` (``"auto"``: the silhouette's choice in ``k_range``), as a :class:`BaselineRule`."""
     X = np.nan_to_num(np.asarray(X, dtype=np.float64))
     k = _baseline_k(name, X, n_clusters, k_range, seed)
-    return baseline_pipeline(name, k, X.shape, seed=seed).fit_predict(X)
+    return BaselineRule.from_pipeline(baseline_pipeline(name, k, X.shape, seed=seed).fit(X))
+
+
+def baseline_labels(name: str, X: np.ndarray, n_clusters: int | str, *, k_range: tuple[int, int] = (2, 8),
+                    seed: int = 0) -> np.ndarray:
+    """Clusters (n,) of baseline ``name`` on ``X`` (n, genes; NaN read as 0): :func:`baseline_rule`'s
+    assignment of ``X`` itself."""
+    return baseline_rule(name, X, n_clusters, k_range=k_range, seed=seed).assign(X)
 
 
 def _logrank_statistic(labels: np.ndarray, y: np.ndarray) -> tuple[float, int]:

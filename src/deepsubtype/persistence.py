@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import __version__
 from .io import InputError
 from .model import DeepTypeNetwork, resolve_device
+from .objective import BaselineRule
 
 if TYPE_CHECKING:
     from .estimator import DeepType
@@ -41,6 +42,12 @@ def save_model(model: DeepType, path: str | Path) -> None:
         state["pattern_importances"] = torch.from_numpy(np.asarray(model.pattern_importances_))
     if getattr(model, "feature_ranges_", None) is not None:
         state["feature_ranges"] = torch.from_numpy(np.asarray(model.feature_ranges_))
+    rule = getattr(model, "baseline_rule_", None)
+    if rule is not None:
+        state["baseline_centers"] = torch.from_numpy(rule.centers)
+        if rule.components is not None:
+            state["baseline_mean"], state["baseline_components"] = (torch.from_numpy(rule.mean),
+                                                                    torch.from_numpy(rule.components))
     torch.save(state, directory / WEIGHTS_FILE)
     meta: dict[str, Any] = {
         "format": "deepsubtype.DeepType",
@@ -129,6 +136,10 @@ def _restore(cls: type[DeepType], meta: dict[str, Any], state: dict[str, torch.T
     model.pattern_importances_ = None if pattern is None else pattern.numpy()
     ranges = state.get("feature_ranges")
     model.feature_ranges_ = None if ranges is None else ranges.numpy()
+    # absent in older model files and for other objectives: assignment in the representation
+    model.baseline_rule_ = None if "baseline_centers" not in state else BaselineRule(
+        state["baseline_centers"].numpy(), *(state[key].numpy() if key in state else None
+                                             for key in ("baseline_mean", "baseline_components")))
     model.converged_ = meta["converged"]
     chosen = meta.get("alpha", params["alpha"])  # absent in older model files: the fixed alpha
     model.alpha_ = tuple(chosen) if isinstance(chosen, list) else chosen

@@ -10,7 +10,14 @@ from sklearn.metrics import adjusted_rand_score
 
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble, load_model
-from deepsubtype.objective import SIGNIFICANCE, baseline_labels, baseline_pipeline, choose_objective, objective_scores
+from deepsubtype.objective import (
+    SIGNIFICANCE,
+    BaselineRule,
+    baseline_labels,
+    baseline_pipeline,
+    choose_objective,
+    objective_scores,
+)
 
 FAST = dict(hidden_layers=(32, 8), alpha=0.001, learning_rate=0.005, pretrain_steps=200, joint_steps=20,
             max_rounds=3, kmeans_n_init=3, alpha_ramp_steps=50, n_clusters=2, device="cpu")
@@ -40,6 +47,13 @@ def test_baselines_fit_predict_and_choose_k_by_silhouette() -> None:
     assert len(set(baseline_labels("pca_kmeans", X, 2))) == 2
     pipeline = baseline_pipeline("pca_kmeans", 3, X.shape).fit(X)
     assert pipeline[:-1].transform(X).shape == (90, 5) and pipeline.predict(X[:4]).shape == (4,)
+    # the rule a model keeps assigns as the fitted pipeline does, new points included
+    new = X + np.random.default_rng(1).normal(0, 0.5, X.shape)
+    for name in ("kmeans", "pca_kmeans"):
+        fitted = baseline_pipeline(name, 3, X.shape).fit(X)
+        rule = BaselineRule.from_pipeline(fitted)
+        assert np.array_equal(rule.assign(new), fitted.predict(new))
+        assert np.array_equal(rule.renumbered(np.array([2, 0, 1])).assign(new), np.array([2, 0, 1])[rule.assign(new)])
     with pytest.raises(ValueError, match="unknown baseline 'snf'"):
         baseline_pipeline("snf", 2, X.shape)
 
@@ -72,15 +86,19 @@ def test_a_prognostic_module_is_learnt_from_the_baseline_clusters(tmp_path: Path
     assert set(scores) == {"primary", "kmeans", "pca_kmeans"} and sum(r["chosen"] for r in scores.values()) == 1
     assert model.objective_ in ("kmeans", "pca_kmeans") and scores[model.objective_]["chosen"]
     assert scores[model.objective_]["held_out_p"] < min(0.01, scores["primary"]["held_out_p"])
-    # the network learnt the baseline's classes, and its own clusters are the prognostic split
+    # the network learnt the baseline's classes; the model's clusters are the baseline's, the prognostic split,
+    # and it assigns patients by the baseline's rule
     assert list(model.classes_) == [0, 1]
     assert adjusted_rand_score(strong, model.labels_) > 0.9
-    assert adjusted_rand_score(strong, model.predict(X)) > 0.9
+    assert np.array_equal(model.predict(X), model.labels_)
+    assert np.array_equal(model.distances(X).argmin(1), model.labels_)
+    assert adjusted_rand_score(model.labels_, model.predict_target(X)) > 0.9
     with pytest.raises(ValueError, match="learnt the clusters of"):
         model.score(X, y)
     model.save(tmp_path / "model")
     loaded = DeepType.load(tmp_path / "model")
     assert loaded.objective_ == model.objective_ and loaded.objective_scores_ == model.objective_scores_
+    assert np.array_equal(loaded.baseline_rule_.centers, model.baseline_rule_.centers)
     assert np.array_equal(loaded.predict(X), model.predict(X))
     assert np.array_equal(loaded.predict_target(X), model.predict_target(X))
 
