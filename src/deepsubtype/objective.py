@@ -13,9 +13,10 @@ assigned to the held-out fold, each fold's held-out clusters log-rank tested on 
   summed, p < :data:`SIGNIFICANCE`): clusters that do not are no reason to leave the paper's objective;
 - among the candidates, the one-standard-error rule (as the paper chooses alpha): each fold's log-rank test
   as a z-score (Stouffer's z of its p), the best candidate by mean z, then the simplest candidate whose mean
-  z is within one standard error of the best's (the SE of the fold-paired differences), in the order k-means
-  on the genes, k-means on principal components, the Cox loss. The baselines count as simpler: they never
-  saw the outcome, so their clusters cannot be fitted to the training patients' noise.
+  z is within one standard error of the best's (the SE of the fold-paired differences), in the order of
+  their free parameters: k-means on the first 50 principal components (K x 50 centre coordinates), k-means
+  on the genes (K x genes), the Cox loss (a network fitted to the outcome). The baselines are the simpler:
+  they never saw the outcome, so their clusters cannot be fitted to the training patients' noise.
 
 The candidates:
 
@@ -209,11 +210,12 @@ def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, fo
 
 def choose_objective(records: list[dict[str, Any]]) -> int:
     """The index of the chosen record of :func:`objective_scores` (in :data:`OBJECTIVES` order), by the
-    one-standard-error rule over the candidates from the simplest, :data:`BASELINE_OBJECTIVES` in order, to the
-    Cox loss: the first whose mean fold z is within one standard error of the best candidate's (the SE of the
-    paired fold differences). A baseline is a candidate only where its ``held_out_p`` is below
-    :data:`SIGNIFICANCE`; the Cox loss always is."""
-    eligible = [index for index in range(1, len(records)) if records[index]["held_out_p"] < SIGNIFICANCE] + [0]
+    one-standard-error rule over the candidates from the simplest (:data:`BASELINE_OBJECTIVES` from the last:
+    ``pca_kmeans``, then ``kmeans``) to the Cox loss: the first whose mean fold z is within one standard error
+    of the best candidate's (the SE of the paired fold differences). A baseline is a candidate only where its
+    ``held_out_p`` is below :data:`SIGNIFICANCE`; the Cox loss always is."""
+    simplest_first = range(len(records) - 1, 0, -1)  # pca_kmeans (K x 50 centre coordinates), kmeans (K x genes)
+    eligible = [index for index in simplest_first if records[index]["held_out_p"] < SIGNIFICANCE] + [0]
     z = {index: np.asarray(records[index]["fold_z"], dtype=np.float64) for index in eligible}
     best = max(eligible, key=lambda index: (float(z[index].mean()), index == 0))
     for index in eligible:
