@@ -192,3 +192,8 @@ def assignment_confidence(distances: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         margin = 1.0 - nearest[:, 0] / nearest[:, 1]
     return np.where(nearest[:, 1] > 0, margin, 0.0)
+
+
+def cluster_means(points: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """The mean of each cluster's rows of ``points`` (n, d) under ``labels`` (n,): (n_clusters, d)."""
+    return np.stack([points[labels == k].mean(0) for k in range(n_clusters)])

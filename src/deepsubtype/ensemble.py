@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.metrics import adjusted_rand_score
 from tqdm import tqdm
 
-from .cluster import match_labels, relabel_by_size
+from .cluster import cluster_means, match_labels, relabel_by_size
 from .estimator import DeepType
 from .io import InputError
 from .training import AlphaPath, alpha_text, choose_alpha
@@ -154,7 +154,7 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
                         seeds[index], elapsed, elapsed / (index + 1) * (int(self.n_fits) - index - 1))
         self._combine()
         points = self.representative.transform(X).astype(np.float64)
-        self.cluster_centers_ = np.stack([points[self.labels_ == k].mean(0) for k in range(self.labels_.max() + 1)])
+        self.cluster_centers_ = cluster_means(points, self.labels_, int(self.labels_.max()) + 1)
         self.fit_seconds_ = time.perf_counter() - started
         return self
 

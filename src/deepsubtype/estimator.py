@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .checkpoint import fingerprint as checkpoint_fingerprint
 from .checkpoint import read_checkpoint
-from .cluster import assignment_confidence, relabel_by_size, squared_distances
+from .cluster import assignment_confidence, cluster_means, relabel_by_size, squared_distances
 from .fit_checks import fit_warnings
 from .gene_scores import activation_pattern, feature_ranges
 from .io import InputError
@@ -607,7 +607,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
             self.baseline_rule_, self.labels_ = rule.renumbered(order), order[classes]
             self.n_clusters_ = rule.n_clusters
             points = hidden.float().cpu().numpy()
-            self.cluster_centers_ = np.stack([points[self.labels_ == k].mean(0) for k in range(self.n_clusters_)])
+            self.cluster_centers_ = cluster_means(points, self.labels_, self.n_clusters_)
         else:
             order = relabel_by_size(labels, self.n_clusters_)
             self.labels_ = order[labels]

@@ -48,6 +48,7 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -103,6 +104,19 @@ class BaselineRule:
     mean: np.ndarray | None = None
     components: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        if (self.mean is None) != (self.components is None):
+            raise ValueError("a baseline rule has a PCA mean and components together or neither")
+        if self.components is not None and not (
+                self.mean.shape[0] == self.components.shape[1] and self.components.shape[0] == self.centers.shape[1]):
+            raise ValueError(f"baseline rule shapes disagree: mean {self.mean.shape}, components "
+                             f"{self.components.shape}, centres {self.centers.shape}")
+
+    @property
+    def n_features(self) -> int:
+        """The genes the rule reads."""
+        return int(self.centers.shape[1] if self.components is None else self.components.shape[1])
+
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline) -> BaselineRule:
         """The rule of a fitted :func:`baseline_pipeline`."""
@@ -121,7 +135,7 @@ class BaselineRule:
         points = np.nan_to_num(np.asarray(X, dtype=np.float64))
         if self.components is not None:
             points = (points - self.mean) @ self.components.T
-        return np.sqrt(np.maximum(((points[:, None, :] - self.centers[None, :, :]) ** 2).sum(-1), 0.0))
+        return euclidean_distances(points, self.centers)
 
     def assign(self, X: np.ndarray) -> np.ndarray:
         """The nearest centre of each row of ``X`` (n, genes): (n,)."""

@@ -140,6 +140,9 @@ def _restore(cls: type[DeepType], meta: dict[str, Any], state: dict[str, torch.T
     model.baseline_rule_ = None if "baseline_centers" not in state else BaselineRule(
         state["baseline_centers"].numpy(), *(state[key].numpy() if key in state else None
                                              for key in ("baseline_mean", "baseline_components")))
+    if model.baseline_rule_ is not None and model.baseline_rule_.n_features != model.n_features_in_:
+        raise ValueError(f"the baseline rule reads {model.baseline_rule_.n_features} genes, the model "
+                         f"{model.n_features_in_}")
     model.converged_ = meta["converged"]
     chosen = meta.get("alpha", params["alpha"])  # absent in older model files: the fixed alpha
     model.alpha_ = tuple(chosen) if isinstance(chosen, list) else chosen

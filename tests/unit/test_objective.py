@@ -100,6 +100,17 @@ def test_a_prognostic_module_is_learnt_from_the_baseline_clusters(tmp_path: Path
     assert loaded.objective_ == model.objective_ and loaded.objective_scores_ == model.objective_scores_
     assert np.array_equal(loaded.baseline_rule_.centers, model.baseline_rule_.centers)
     assert np.array_equal(loaded.predict(X), model.predict(X))
+    # a weights file whose baseline centres do not fit the model's genes is refused, naming the directory
+    import torch
+
+    from deepsubtype.io import InputError
+
+    state = torch.load(tmp_path / "model" / "weights.pt", weights_only=True)
+    state["baseline_centers"] = state["baseline_centers"][:, :5]
+    state.pop("baseline_mean", None), state.pop("baseline_components", None)
+    torch.save(state, tmp_path / "model" / "weights.pt")
+    with pytest.raises(InputError, match=r"model: model.json and weights.pt do not describe one model .*reads 5 genes"):
+        DeepType.load(tmp_path / "model")
     assert np.array_equal(loaded.predict_target(X), model.predict_target(X))
 
 
