@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("clusters")
     compare.add_argument("model_dir")
     compare.add_argument("output_dir")
-    compare.add_argument("--out-of-fold-logrank", help="oof_logrank.tsv of the validate stage")
+    compare.add_argument("--out-of-fold-methods", help="oof_methods.tsv of the validate stage")
     compare.add_argument("--task", choices=TASKS, default="classification")
     compare.add_argument("--target")
     compare.add_argument("--time", dest="time_column")

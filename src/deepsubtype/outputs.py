@@ -30,6 +30,7 @@ VALIDATION_FILES = {
     "logrank": "oof_logrank.tsv",
     "cox": "oof_cox.tsv",
     "km_plot": "oof_kaplan_meier.png",
+    "methods": "oof_methods.tsv",
 }
 
 #: The comparison with the baselines: directory and files (:func:`deepsubtype.stages.compare_stage`).

@@ -12,13 +12,13 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test, proportional_hazard_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
-from scipy.stats import false_discovery_control
+from scipy.stats import chi2, false_discovery_control
 
 from .io import InputError
 
 __all__ = ["EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
-           "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "adjust_p_values", "pairwise_logrank_table",
-           "CoxResult", "CoxUnavailable", "cox_by_cluster"]
+           "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "per_fold_logrank", "adjust_p_values",
+           "pairwise_logrank_table", "CoxResult", "CoxUnavailable", "cox_by_cluster"]
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +216,20 @@ def logrank_table(frame: pd.DataFrame, *, min_cluster_size: int = MIN_CLUSTER_SI
     else:
         row["note"] = ""
     return pd.DataFrame([row])
+
+
+def per_fold_logrank(frame: pd.DataFrame, folds: pd.Series | np.ndarray) -> tuple[float, int, float]:
+    """The log-rank test of ``frame``'s clusters within each fold (``folds``: a fold per row), combined:
+    the folds' chi-squares and degrees of freedom summed, and the chi-square p of the sums, as
+    ``(statistic, degrees_of_freedom, p_value)``. A fold's cluster numbers need not mean what they mean in
+    another fold, so this needs no matching of clusters across folds. A fold with one cluster or no event
+    adds nothing; p is 1 when no fold has a test."""
+    statistic, df = 0.0, 0
+    for _, fold in frame.groupby(np.asarray(folds), sort=True):
+        fold_statistic, _ = _logrank_p(fold)
+        if np.isfinite(fold_statistic):
+            statistic, df = statistic + fold_statistic, df + fold["cluster"].nunique() - 1
+    return statistic, df, float(chi2.sf(statistic, df)) if df > 0 else 1.0
 
 
 def adjust_p_values(p_values: np.ndarray, method: str) -> np.ndarray:

@@ -11,11 +11,14 @@ alpha (``alpha="auto"``) and the number of clusters (``n_clusters="auto"``). Sev
 cohort's normalization (the transfer takes one matrix). The fold model's clusters are renamed to the
 full-data clusters by Hungarian matching on the training patients, so that "cluster 1" means the same
 subtype in every fold (a fold that finds more clusters than the full data numbers its extra ones after them).
+The baselines a survival fit may learn (k-means, PCA + k-means) are validated on the same splits and fold
+normalization (:func:`baseline_out_of_fold`), so that DeepType's out-of-fold p has a like-for-like neighbour.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import anndata as ad
@@ -29,9 +32,11 @@ from .cluster import match_labels
 from .ensemble import DeepTypeEnsemble
 from .estimator import DeepType
 from .normalize import minmax_scaled, normalize
+from .objective import baseline_rule
 from .transfer import transfer_normalization
 
-__all__ = ["out_of_fold_clusters", "cluster_stability", "fold_normalized", "fold_scaled"]
+__all__ = ["out_of_fold_clusters", "baseline_out_of_fold", "cluster_stability", "fold_matrices", "fold_normalized",
+           "fold_scaled"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +88,27 @@ def fold_estimator(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed:
     return DeepTypeEnsemble(clone(base), n_fits=n_fits, random_state=seed)
 
 
+def fold_matrices(X: Any, raw: ad.AnnData | None, n_samples: int, *, folds: int = 5, repeats: int = 1,
+                  seed: int = 0) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, Any, Any]]:
+    """``(repeat, fold, train, test, X_train, X_test)`` for each of ``repeats`` shuffled ``folds``-fold splits
+    of ``n_samples`` rows (split ``repeat`` shuffled with seed ``seed + repeat``): the rows of ``X`` normalized
+    inside the fold by :func:`fold_normalized` from ``raw``, else (an AnnData) by :func:`fold_scaled`, else
+    (a DataFrame or an array) as they are. Every out-of-fold procedure of this module uses these splits."""
+    splits = [(repeat, fold, train, test) for repeat in range(repeats) for fold, (train, test) in
+              enumerate(KFold(folds, shuffle=True, random_state=seed + repeat).split(np.zeros(n_samples)))]
+    # a progress bar on a terminal only (tqdm's disable=None); logs and CI get the log lines
+    for repeat, fold, train, test in tqdm(splits, desc="out-of-fold refits", unit="fold", disable=None):
+        if raw is not None:
+            X_train, X_test = fold_normalized(raw, X.uns["normalize"], train, test)
+        elif isinstance(X, ad.AnnData):
+            X_train, X_test = fold_scaled(X, train, test)
+        elif isinstance(X, pd.DataFrame):
+            X_train, X_test = X.iloc[train], X.iloc[test]  # rows, not column labels
+        else:
+            X_train, X_test = np.asarray(X)[train], np.asarray(X)[test]
+        yield repeat, fold, train, test, X_train, X_test
+
+
 def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, reference: np.ndarray, *,
                          folds: int = 5, repeats: int = 1, seed: int = 0, n_fits: int | None = None,
                          raw: ad.AnnData | None = None) -> pd.DataFrame:
@@ -98,22 +124,11 @@ def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, ref
     matched clusters of them, for :func:`cluster_stability`.
     """
     reference = np.asarray(reference)
-    n_samples = len(reference)
     n_reference = int(model.n_clusters_)
     y_array = None if y is None else np.asarray(y, dtype=object if np.asarray(y).ndim == 1 else float)
     rows, training_labels = [], []
-    splits = [(repeat, fold, train, test) for repeat in range(repeats) for fold, (train, test) in
-              enumerate(KFold(folds, shuffle=True, random_state=seed + repeat).split(np.zeros(n_samples)))]
-    # a progress bar on a terminal only (tqdm's disable=None); logs and CI get the log lines
-    for repeat, fold, train, test in tqdm(splits, desc="out-of-fold refits", unit="fold", disable=None):
-        if raw is not None:
-            X_train, X_test = fold_normalized(raw, X.uns["normalize"], train, test)
-        elif isinstance(X, ad.AnnData):
-            X_train, X_test = fold_scaled(X, train, test)
-        elif isinstance(X, pd.DataFrame):
-            X_train, X_test = X.iloc[train], X.iloc[test]  # rows, not column labels
-        else:
-            X_train, X_test = np.asarray(X)[train], np.asarray(X)[test]
+    for repeat, fold, train, test, X_train, X_test in fold_matrices(X, raw, len(reference), folds=folds,
+                                                                     repeats=repeats, seed=seed):
         fold_model = fold_estimator(model, n_fits, seed + repeat)
         fold_model.fit(X_train, None if y_array is None else y_array[train])
         permutation = match_labels(fold_model.labels_, reference[train], int(fold_model.n_clusters_),
@@ -127,6 +142,29 @@ def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, ref
     result = pd.concat(rows).sort_values(["repeat", "index"]).reset_index(drop=True)
     result.attrs["training_labels"] = training_labels
     return result
+
+
+def baseline_out_of_fold(name: str, X: Any, reference: np.ndarray, *, folds: int = 5, repeats: int = 1,
+                         seed: int = 0, raw: ad.AnnData | None = None) -> pd.DataFrame:
+    """Baseline ``name`` (``kmeans`` or ``pca_kmeans``) validated as DeepType is, for a like-for-like figure:
+    on the splits and fold normalization of :func:`out_of_fold_clusters` (same ``X``, ``raw``, ``folds``,
+    ``repeats`` and ``seed``), fitted on each fold's training patients with K = the number of clusters of
+    ``reference`` (n_samples,: the baseline's own clusters of all patients), the held-out patients assigned
+    to its nearest centre (:class:`~deepsubtype.objective.BaselineRule`) and the clusters matched to
+    ``reference`` on the training patients. Returns :func:`out_of_fold_clusters`' columns."""
+    reference = np.asarray(reference)
+    n_clusters = int(reference.max()) + 1
+    rows = []
+    for repeat, fold, train, test, X_train, X_test in fold_matrices(X, raw, len(reference), folds=folds,
+                                                                     repeats=repeats, seed=seed):
+        train_matrix, test_matrix = (np.asarray(part.X if isinstance(part, ad.AnnData) else part, dtype=np.float64)
+                                     for part in (X_train, X_test))
+        rule = baseline_rule(name, train_matrix, n_clusters, seed=seed + repeat)
+        permutation = match_labels(rule.assign(train_matrix), reference[train], rule.n_clusters, n_clusters)
+        rows.append(pd.DataFrame({"index": test, "repeat": repeat, "fold": fold,
+                                  "cluster": permutation[rule.assign(test_matrix)],
+                                  "in_sample_cluster": reference[test]}))
+    return pd.concat(rows).sort_values(["repeat", "index"]).reset_index(drop=True)
 
 
 def cluster_stability(reference: np.ndarray, training_labels: list[tuple[np.ndarray, np.ndarray]]

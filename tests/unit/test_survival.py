@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from deepsubtype.io import InputError
-from deepsubtype.survival import cox_by_cluster, kaplan_meier_table, logrank_table, survival_columns, survival_frame
+from deepsubtype.survival import (
+    cox_by_cluster,
+    kaplan_meier_table,
+    logrank_table,
+    per_fold_logrank,
+    survival_columns,
+    survival_frame,
+)
 
 
 def _clinical(**columns) -> pd.DataFrame:
@@ -83,6 +90,24 @@ def test_logrank_separates_different_groups() -> None:
 def test_logrank_with_one_cluster_is_undefined_not_an_error() -> None:
     frame = pd.DataFrame({"cluster": [0, 0, 0], "time": [1.0, 2.0, 3.0], "event": [1, 0, 1]})
     assert np.isnan(logrank_table(frame).loc[0, "p_value"])
+
+
+def test_per_fold_logrank_sums_the_folds_and_needs_no_matching_of_clusters() -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"cluster": np.tile(np.repeat([0, 1], 20), 3),
+                          "time": rng.exponential(np.tile(np.repeat([5.0, 30.0], 20), 3)), "event": 1})
+    folds = np.repeat([0, 1, 2], 40)
+    statistic, df, p = per_fold_logrank(frame, folds)
+    by_fold = [logrank_table(frame[folds == fold]).loc[0] for fold in range(3)]
+    assert df == 3 and np.isclose(statistic, sum(row["test_statistic"] for row in by_fold)) and p < 1e-6
+    # fold 1 names its clusters the other way round: the same figure (a pooled test would lose the difference)
+    swapped = frame.assign(cluster=np.where(folds == 1, 1 - frame["cluster"], frame["cluster"]))
+    assert np.allclose(per_fold_logrank(swapped, folds), (statistic, df, p))
+    assert logrank_table(swapped).loc[0, "p_value"] > p
+    # a fold with one cluster adds nothing; no fold with a test gives p 1
+    one_cluster = frame.assign(cluster=np.where(folds == 2, 0, frame["cluster"]))
+    assert per_fold_logrank(one_cluster, folds)[1] == 2
+    assert per_fold_logrank(frame.assign(cluster=0), folds) == (0.0, 0, 1.0)
 
 
 # R's survival::aml (Miller 1981, acute myelogenous leukaemia): weeks to relapse, maintained chemotherapy or not.

@@ -11,8 +11,15 @@ from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble
 from deepsubtype.io import InputError
 from deepsubtype.normalize import normalize
+from deepsubtype.objective import baseline_labels
 from deepsubtype.stages import validation_stage
-from deepsubtype.validation import fold_estimator, fold_normalized, fold_scaled, out_of_fold_clusters
+from deepsubtype.validation import (
+    baseline_out_of_fold,
+    fold_estimator,
+    fold_normalized,
+    fold_scaled,
+    out_of_fold_clusters,
+)
 
 from ..conftest import FAST_MODEL, make_cohort
 
@@ -118,3 +125,17 @@ def test_out_of_fold_clusters_take_rows_of_a_data_frame(normalized) -> None:
     from_frame = out_of_fold_clusters(model, frame, y, model.labels_, folds=3)
     from_array = out_of_fold_clusters(model, frame.to_numpy(), y, model.labels_, folds=3)
     pd.testing.assert_frame_equal(from_frame, from_array)
+
+
+def test_baselines_are_validated_on_deeptypes_folds_and_fold_normalization(raw, normalized) -> None:
+    """Same splits through the same fold_matrices (which normalizes inside each fold from ``raw``)."""
+    y = normalized.obs["subtype"].to_numpy(dtype=object)
+    model = DeepType(**{**MODEL, "n_clusters": 3}).fit(normalized, y)
+    deeptype = out_of_fold_clusters(model, normalized, y, model.labels_, folds=3, repeats=2, seed=4, raw=raw)
+    matrix = np.asarray(normalized.X, dtype=np.float64)
+    for name in ("kmeans", "pca_kmeans"):
+        own = baseline_labels(name, matrix, 3, seed=4)
+        oof = baseline_out_of_fold(name, normalized, own, folds=3, repeats=2, seed=4, raw=raw)
+        pd.testing.assert_frame_equal(oof[["index", "repeat", "fold"]], deeptype[["index", "repeat", "fold"]])
+        assert (oof["in_sample_cluster"] == own[oof["index"]]).all()
+        assert (oof["cluster"] == oof["in_sample_cluster"]).mean() >= 0.9, "well-separated groups stay put"

@@ -94,7 +94,7 @@ def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
             assert image.size[0] > 300 and image.size[1] > 200
     report = (tiny_run / "report.html").read_text(errors="replace")
     for name in ("kaplan_meier.png", "top_genes.png", "training_history.png", "gene_importance.tsv",
-                 "cox_forest.png", "pairwise_logrank.tsv", "oof_logrank.tsv"):
+                 "cox_forest.png", "pairwise_logrank.tsv", "oof_logrank.tsv", "oof_methods.tsv"):
         assert name in report
 
 
@@ -141,6 +141,12 @@ def test_out_of_fold_validation_beside_in_sample(tiny_run: Path) -> None:
     assert "each fold refits the gene filter and the z-score" in log, "nested: normalized inside every fold"
     cox = pd.read_csv(tiny_run / "results/tiny/validation/oof_cox.tsv", sep="\t")
     assert set(cox["assignment"]) == set(logrank["assignment"])
+    methods = pd.read_csv(tiny_run / "results/tiny/validation/oof_methods.tsv", sep="\t")
+    assert list(methods["method"]) == ["deepsubtype"] * 2 + ["kmeans"] * 2 + ["pca_kmeans"] * 2
+    assert list(methods["repeat"]) == [0, 1] * 3 and (methods["n_clusters"] == 3).all()
+    deepsubtype = methods[methods["method"] == "deepsubtype"]
+    assert np.allclose(deepsubtype["out_of_fold_p"], logrank["p_value"].iloc[1:]), "the same test as oof_logrank's"
+    assert (methods["per_fold_degrees_of_freedom"] > 0).all() and methods["out_of_fold_c_index"].between(0, 1).all()
 
 
 def test_compare_table_has_every_method(tiny_run: Path) -> None:
@@ -148,7 +154,10 @@ def test_compare_table_has_every_method(tiny_run: Path) -> None:
     methods = ["deepsubtype", "kmeans", "pca_kmeans", "consensus", "snf", "autoencoder"]
     assert list(metrics["method"]) == methods * 2 and list(metrics["seed"]) == [1] * 6 + [7] * 6
     assert {"logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds",
-            "logrank_p_out_of_fold"} <= set(metrics.columns)
+            "logrank_p_out_of_fold", "logrank_p_per_fold"} <= set(metrics.columns)
+    validated = metrics["seed"].eq(1) & metrics["method"].isin(["deepsubtype", "kmeans", "pca_kmeans"])
+    assert metrics.loc[validated, "logrank_p_out_of_fold"].between(0, 1).all(), "from the validate stage"
+    assert metrics.loc[~validated, ["logrank_p_out_of_fold", "logrank_p_per_fold"]].isna().all().all()
     assert metrics.loc[0, "ari"] > 0.9, "DeepType recovers the labelled groups"
     assert metrics["logrank_p"].between(0, 1).all()
     summary = pd.read_csv(tiny_run / "results/tiny/compare/summary.tsv", sep="\t")

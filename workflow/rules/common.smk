@@ -274,7 +274,7 @@ def compare_inputs(wildcards):
         "model": f"results/{wildcards.cohort}/model",
     }
     if validation_enabled(wildcards.cohort):
-        inputs["out_of_fold_logrank"] = f"results/{wildcards.cohort}/{SUMMARY_FILES['oof_logrank']}"
+        inputs["out_of_fold_methods"] = f"results/{wildcards.cohort}/{VALIDATION_DIR}/{VALIDATION_FILES['methods']}"
     return inputs
 
 

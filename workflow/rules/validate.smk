@@ -10,6 +10,7 @@ rule validate:
         logrank=validation_output("logrank", "oof_logrank.rst", "out-of-fold log-rank"),
         cox=validation_output("cox", "oof_cox.rst", "out-of-fold Cox"),
         km_plot=validation_output("km_plot", "oof_kaplan_meier.rst", "out-of-fold Kaplan-Meier", "figure"),
+        methods=validation_output("methods", "oof_methods.rst", "out-of-fold p beside the baselines"),
         provenance="results/{cohort}/provenance/validate.json",
     params:
         settings=validation_settings,

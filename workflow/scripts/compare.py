@@ -11,4 +11,4 @@ torch.set_num_threads(snakemake.threads)
 with snakemake_job(snakemake):
     compare_stage(snakemake.input.normalized, snakemake.input.embedding, snakemake.input.clusters,
                   snakemake.input.model, Path(snakemake.output.metrics).parent,
-                  out_of_fold_logrank=snakemake.input.get("out_of_fold_logrank"), **snakemake.params.settings)
+                  out_of_fold_methods=snakemake.input.get("out_of_fold_methods"), **snakemake.params.settings)

@@ -24,11 +24,12 @@ __all__ = ["compare_stage"]
 logger = logging.getLogger(__name__)
 
 
-_COMPARE_METRICS = ["logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds"]
+_COMPARE_METRICS = ["logrank_p", "logrank_p_out_of_fold", "logrank_p_per_fold", "cox_c_index", "silhouette",
+                    "smallest_cluster", "acc", "nmi", "ari", "seconds"]
 
 
 def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str | Path, model_dir: str | Path,
-                  output_dir: str | Path, *, out_of_fold_logrank: str | Path | None = None,
+                  output_dir: str | Path, *, out_of_fold_methods: str | Path | None = None,
                   task: str = "classification", target: str | None = None, time_column: str | None = None,
                   event_column: str | None = None, seed: int = 0, extra_seeds: list[int] | tuple[int, ...] = (),
                   consensus_k: tuple[int, int] = (2, 8), device: str = "cpu") -> pd.DataFrame:
@@ -36,7 +37,9 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
 
     One row per method and seed in ``metrics.tsv``: ``n_clusters``, ``smallest_cluster``,
     ``silhouette`` (in the method's own space), ``logrank_p`` and ``cox_c_index`` (with
-    survival columns; ``logrank_p_out_of_fold`` for DeepType when validation ran),
+    survival columns), ``logrank_p_out_of_fold`` and ``logrank_p_per_fold`` (where validation ran, from
+    its ``out_of_fold_methods`` table: DeepType's nested values and those of k-means and PCA + k-means validated on
+    the same folds, for the trained model's seed; medians over the validation's repeats),
     ``acc``/``nmi``/``ari`` against ``target`` (when given), ``seconds`` (fit time).
     ``seed`` uses the trained model; each of ``extra_seeds`` refits DeepType (same
     hyperparameters and K, on ``device``, as is the autoencoder baseline) and reruns every
@@ -88,11 +91,13 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
          **_clustering_metrics(adata, result.labels, silhouette(result), target=target, time_column=time_column,
                                event_column=event_column, source=str(normalized))}
         for result_seed, result in results])
-    if out_of_fold_logrank is not None:
-        oof = pd.read_csv(out_of_fold_logrank, sep="\t")
-        oof = oof[oof["assignment"].str.startswith("out-of-fold")]
-        table["logrank_p_out_of_fold"] = np.where((table["method"] == "deepsubtype") & (table["seed"] == seed),
-                                                  oof["p_value"].median(), np.nan)
+    if out_of_fold_methods is not None:
+        validated = pd.read_csv(out_of_fold_methods, sep="\t").groupby("method")[
+            ["out_of_fold_p", "out_of_fold_p_per_fold"]].median()
+        trained_seed = table["seed"] == seed
+        for column, source in (("logrank_p_out_of_fold", "out_of_fold_p"),
+                               ("logrank_p_per_fold", "out_of_fold_p_per_fold")):
+            table[column] = np.where(trained_seed, table["method"].map(validated[source]), np.nan)
     metrics = [m for m in _COMPARE_METRICS if m in table.columns]
     summary = _summarize_over_seeds(table, metrics)
     consensus = consensus_clustering(np.nan_to_num(X, nan=0.0), list(range(consensus_k[0], consensus_k[1] + 1)),

@@ -6,19 +6,21 @@ import logging
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 
 from ..ensemble import load_model
 from ..io import InputError, Orientation
+from ..objective import BASELINE_OBJECTIVES, baseline_labels
 from ..outputs import VALIDATION_FILES
 from ..plots import kaplan_meier
-from ..survival import MIN_CLUSTER_SIZE, CoxUnavailable, cox_by_cluster, logrank_table, survival_frame
-from ..validation import cluster_stability, out_of_fold_clusters
+from ..survival import MIN_CLUSTER_SIZE, CoxUnavailable, cox_by_cluster, logrank_table, per_fold_logrank, survival_frame
+from ..validation import baseline_out_of_fold, cluster_stability, out_of_fold_clusters
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _read_raw, _target
 from ._scores import _cluster_c_index
 
-__all__ = ["validation_stage"]
+__all__ = ["validation_stage", "methods_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,9 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     fold models on their training patients); the log-rank test and Cox hazard
     ratios for the in-sample clusters and for each repeat's out-of-fold clusters
     (``assignment`` column; clusters under ``min_cluster_size`` patients are named and the test is
-    repeated without them); the Kaplan-Meier plot of the first repeat.
+    repeated without them); the Kaplan-Meier plot of the first repeat; and ``methods``, DeepType's
+    out-of-fold p beside those of k-means and PCA + k-means validated on the same splits and fold normalization
+    (:func:`~deepsubtype.validation.baseline_out_of_fold`, K = the model's), per repeat (:func:`methods_table`).
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
@@ -66,6 +70,14 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed, n_fits=n_fits,
                                raw=raw)
     stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
+    matrix = np.nan_to_num(np.asarray(adata.X, dtype=np.float64))
+    methods = {"deepsubtype": (reference, oof)}
+    for name in BASELINE_OBJECTIVES:
+        own = baseline_labels(name, matrix, int(model.n_clusters_), seed=seed)
+        methods[name] = (own, baseline_out_of_fold(name, adata, own, folds=folds, repeats=repeats, seed=seed,
+                                                   raw=raw))
+    method_rows = methods_table(methods, adata.obs, time_column=time_column, event_column=event_column,
+                                source=str(normalized))
     oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
 
     logrank_rows, cox_rows = [], []
@@ -94,7 +106,33 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     cox_table = cox_table[["assignment", *[c for c in cox_table.columns if c != "assignment"]]]
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
-        for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table}.items():
+        for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table,
+                           "methods": method_rows}.items():
             _to_tsv(table, temporary / VALIDATION_FILES[key])
         _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
     return logrank
+
+
+def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical: pd.DataFrame, *, time_column: str,
+                  event_column: str, source: str) -> pd.DataFrame:
+    """One row per method and repeat of ``methods`` (name -> its clusters of all patients (n,) in ``clinical``'s
+    row order, and its out-of-fold assignments as :func:`~deepsubtype.validation.out_of_fold_clusters` returns
+    them): ``in_sample_p``, ``out_of_fold_p`` (the held-out clusters matched to the in-sample ones and tested
+    together), ``out_of_fold_p_per_fold`` (each fold's held-out clusters tested on their own and the
+    chi-squares summed: :func:`~deepsubtype.survival.per_fold_logrank`, no matching), ``out_of_fold_c_index``."""
+    names = clinical.index
+    rows = []
+    for method, (own, oof) in methods.items():
+        in_sample, _ = survival_frame(pd.Series(own, index=names), clinical, time_column=time_column,
+                                      event_column=event_column, source=source)
+        for repeat, group in oof.groupby("repeat"):
+            held_out = group.set_index(names[group["index"].to_numpy()])
+            frame, _ = survival_frame(held_out["cluster"], clinical, time_column=time_column,
+                                      event_column=event_column, source=source)
+            statistic, df, per_fold_p = per_fold_logrank(frame, held_out["fold"].reindex(frame.index))
+            rows.append({"method": method, "repeat": int(repeat), "n_clusters": int(len(np.unique(own))),
+                         "in_sample_p": float(logrank_table(in_sample)["p_value"].iloc[0]),
+                         "out_of_fold_p": float(logrank_table(frame)["p_value"].iloc[0]),
+                         "out_of_fold_p_per_fold": per_fold_p, "per_fold_statistic": statistic,
+                         "per_fold_degrees_of_freedom": df, "out_of_fold_c_index": _cluster_c_index(frame)})
+    return pd.DataFrame(rows)
