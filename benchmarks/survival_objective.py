@@ -34,17 +34,12 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import chi2
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from sklearn.model_selection import KFold
 
 from deepsubtype import DeepType
-from deepsubtype.cluster import match_labels
-from deepsubtype.objective import _logrank_statistic, baseline_pipeline
+from deepsubtype.objective import baseline_labels
 from deepsubtype.stages._inputs import _read_raw
-from deepsubtype.survival import logrank_table
-from deepsubtype.validation import fold_normalized, out_of_fold_clusters
+from deepsubtype.survival import logrank_table, per_fold_logrank
+from deepsubtype.validation import baseline_out_of_fold, out_of_fold_clusters
 
 BUNDLED = {  # normalized file, raw matrix, clinical table, time and event columns
     "gse4335": ("results/gse4335/normalized.h5ad", "resources/gse4335/expression.tsv.gz",
@@ -75,31 +70,11 @@ def logrank_p(labels: np.ndarray, y: np.ndarray) -> float:
 
 
 def per_fold_p(oof: pd.DataFrame, y: np.ndarray) -> float:
-    """Out-of-fold p that needs no cluster matching across folds: each fold's held-out clusters tested on their
-    own, chi-squares and degrees of freedom summed (as ``deepsubtype.objective`` scores its candidates)."""
-    tests = [_logrank_statistic(fold["cluster"].to_numpy(), y[fold["index"].to_numpy()])
-             for _, fold in oof.groupby("fold")]
-    statistic, df = (sum(values) for values in zip(*tests, strict=True))
-    return float(chi2.sf(statistic, df)) if df > 0 else 1.0
-
-
-def baseline_out_of_fold(name: str, X: object, matrix: np.ndarray, raw: ad.AnnData | None, reference: np.ndarray,
-                         n_clusters: int, seed: int) -> pd.DataFrame:
-    """Baseline ``name``'s clusters out of fold, as DeepType's are validated (same 5 folds, the normalization
-    redone per fold where the cohort has a raw matrix, each fold's clusters matched to ``reference``, its
-    clusters of all patients): the like-for-like figure beside its in-sample p."""
-    rows = []
-    for fold, (train, test) in enumerate(KFold(5, shuffle=True, random_state=seed).split(matrix)):
-        if raw is not None:
-            train_part, test_part = fold_normalized(raw, X.uns["normalize"], train, test)
-            X_train, X_test = np.asarray(train_part.X), np.asarray(test_part.X)
-        else:
-            X_train, X_test = matrix[train], matrix[test]
-        X_train, X_test = np.nan_to_num(X_train), np.nan_to_num(X_test)
-        pipeline = baseline_pipeline(name, n_clusters, X_train.shape, seed=seed).fit(X_train)
-        permutation = match_labels(pipeline.predict(X_train), reference[train], n_clusters)
-        rows.append(pd.DataFrame({"index": test, "fold": fold, "cluster": permutation[pipeline.predict(X_test)]}))
-    return pd.concat(rows).sort_values("index").reset_index(drop=True)
+    """Out-of-fold p that needs no cluster matching across folds (``deepsubtype.survival.per_fold_logrank``)."""
+    rows = oof["index"].to_numpy()
+    frame = pd.DataFrame({"cluster": oof["cluster"].to_numpy(), "time": y[rows, 0],
+                          "event": y[rows, 1].astype(np.int64)})
+    return per_fold_logrank(frame, oof["fold"].to_numpy())[2]
 
 
 class ChoiceLog(logging.Handler):
@@ -139,13 +114,12 @@ def main() -> None:
     X, y, matrix = X[known], y[known], matrix[known]
     if raw is not None:
         raw = raw[known].copy()
-    kmeans = KMeans(n_clusters, n_init=10, random_state=arguments.seed).fit_predict(matrix)
-    components = PCA(min(50, *matrix.shape), random_state=arguments.seed).fit_transform(matrix)
-    pca = KMeans(n_clusters, n_init=10, random_state=arguments.seed).fit_predict(components)
+    kmeans, pca = (baseline_labels(name, matrix, n_clusters, seed=arguments.seed) for name in ("kmeans", "pca_kmeans"))
     print(f"{arguments.cohort}: {len(y)} patients, {int(y[:, 1].sum())} events; k-means p {logrank_p(kmeans, y):.2g}, "
           f"PCA + k-means p {logrank_p(pca, y):.2g}")
     for name, reference in (("kmeans", kmeans), ("pca_kmeans", pca)):
-        oof = baseline_out_of_fold(name, X, np.nan_to_num(matrix), raw, reference, n_clusters, arguments.seed)
+        oof = baseline_out_of_fold(name, X if raw is not None else np.nan_to_num(matrix), reference, folds=5,
+                                   seed=arguments.seed, raw=raw)
         print(f"{name} out of fold: p {logrank_p(oof['cluster'].to_numpy(), y):.2g} (matched, pooled), "
               f"{per_fold_p(oof, y):.2g} (per fold)")
     choices = ChoiceLog()
