@@ -6,8 +6,29 @@ stage's output directory. No heavy imports: the workflow reads this module while
 
 from __future__ import annotations
 
-__all__ = ["SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
+__all__ = ["COHORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
            "SUMMARY_FILES", "SURVIVAL_DIR", "VALIDATION_DIR", "COMPARE_DIR"]
+
+#: A discovery cohort's own files at the top of its results directory, by role: ``normalized`` (the normalize
+#: stage), ``model`` (a directory), ``embedding``, ``tuning``, ``k_selection``, ``fits`` and ``history`` (the
+#: train stage), ``clusters`` and ``embedding_plot`` (cluster), the ``genes`` table, its plots, overlap and
+#: per-view directory (genes). The rules declare these paths and hand them to the stages one by one.
+COHORT_FILES = {
+    "normalized": "normalized.h5ad",
+    "model": "model",
+    "embedding": "embedding.h5ad",
+    "tuning": "tuning.tsv",
+    "k_selection": "k_selection.tsv",
+    "fits": "fits.tsv",
+    "history": "plots/training_history.png",
+    "clusters": "clusters.tsv",
+    "embedding_plot": "plots/embedding.png",
+    "genes": "gene_importance.tsv",
+    "genes_plot": "plots/top_genes.png",
+    "genes_heatmap": "plots/top_genes_heatmap.png",
+    "genes_overlap": "genes_overlap.tsv",
+    "genes_by_view": "genes",
+}
 
 #: The survival stage's directory in a cohort's results, and its files (:func:`deepsubtype.stages.survival_stage`).
 SURVIVAL_DIR = "survival"
@@ -47,7 +68,7 @@ SWEEP_RUN_FILES = {"metrics": "metrics.tsv", "clusters": "clusters.tsv", "genes"
 
 #: The result tables :func:`deepsubtype.stages.aggregate.cohort_summary` reads, by role, as paths under a
 #: cohort's results directory.
-SUMMARY_FILES = {"clusters": "clusters.tsv", "logrank": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['logrank']}",
+SUMMARY_FILES = {"clusters": COHORT_FILES["clusters"], "logrank": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['logrank']}",
                  "cox_model": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['cox_model']}",
-                 "oof_logrank": f"{VALIDATION_DIR}/{VALIDATION_FILES['logrank']}", "genes": "gene_importance.tsv",
+                 "oof_logrank": f"{VALIDATION_DIR}/{VALIDATION_FILES['logrank']}", "genes": COHORT_FILES["genes"],
                  "compare": f"{COMPARE_DIR}/{COMPARE_FILES['summary']}"}

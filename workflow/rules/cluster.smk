@@ -1,16 +1,16 @@
 rule cluster:
     input:
-        "results/{cohort}/embedding.h5ad",
+        result_path("embedding"),
     output:
         table=report(
-            "results/{cohort}/clusters.tsv",
+            result_path("clusters"),
             caption="../report/clusters.rst",
             category="{cohort}",
             subcategory="3 cluster",
             labels={"cohort": "{cohort}", "table": "clusters"},
         ),
         plot=report(
-            "results/{cohort}/plots/embedding.png",
+            result_path("embedding_plot"),
             caption="../report/embedding.rst",
             category="{cohort}",
             subcategory="3 cluster",

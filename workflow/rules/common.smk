@@ -10,7 +10,7 @@ from snakemake.utils import validate
 # their environment; then snakemake_job refuses to run (set PYTHONPATH=src or pip install -e . to fix).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from deepsubtype.outputs import (COMPARE_DIR, COMPARE_FILES, PREDICT_FILES, SUMMARY_FILES, SURVIVAL_DIR,
+from deepsubtype.outputs import (COHORT_FILES, COMPARE_DIR, COMPARE_FILES, PREDICT_FILES, SUMMARY_FILES, SURVIVAL_DIR,
                                  SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES)
 from deepsubtype.schema import CONFIG_SCHEMA, check_config
 
@@ -19,6 +19,11 @@ check_config(config)
 validate(config, schema=str(CONFIG_SCHEMA))
 
 COHORTS = sorted(config["cohorts"])
+
+
+def result_path(role, cohort="{cohort}"):
+    """A discovery cohort's file of role `role` (COHORT_FILES) under results/; a wildcard unless `cohort` is given."""
+    return f"results/{cohort}/{COHORT_FILES[role]}"
 
 
 def multi_view(name):
@@ -268,10 +273,10 @@ def validation_enabled(cohort):
 
 def compare_inputs(wildcards):
     inputs = {
-        "normalized": f"results/{wildcards.cohort}/normalized.h5ad",
-        "embedding": f"results/{wildcards.cohort}/embedding.h5ad",
-        "clusters": f"results/{wildcards.cohort}/clusters.tsv",
-        "model": f"results/{wildcards.cohort}/model",
+        "normalized": result_path("normalized", wildcards.cohort),
+        "embedding": result_path("embedding", wildcards.cohort),
+        "clusters": result_path("clusters", wildcards.cohort),
+        "model": result_path("model", wildcards.cohort),
     }
     if validation_enabled(wildcards.cohort):
         inputs["out_of_fold_methods"] = f"results/{wildcards.cohort}/{VALIDATION_DIR}/{VALIDATION_FILES['methods']}"
@@ -363,7 +368,7 @@ def sweep_run_settings(wildcards):
 def predict_inputs(wildcards):
     cohort = cohort_config(wildcards)
     source = cohort["model_from"]
-    return {"model": f"results/{source}/model", "training": f"results/{source}/normalized.h5ad",
+    return {"model": result_path("model", source), "training": result_path("normalized", source),
             **cohort_files(wildcards.cohort)}
 
 
@@ -439,21 +444,7 @@ def all_outputs():
     if VALIDATION:
         outputs.append("results/validation_summary.tsv")
     for cohort in DISCOVERY:
-        outputs += [
-            f"results/{cohort}/normalized.h5ad",
-            f"results/{cohort}/embedding.h5ad",
-            f"results/{cohort}/clusters.tsv",
-            f"results/{cohort}/k_selection.tsv",
-            f"results/{cohort}/tuning.tsv",
-            f"results/{cohort}/fits.tsv",
-            f"results/{cohort}/gene_importance.tsv",
-            f"results/{cohort}/genes_overlap.tsv",
-            f"results/{cohort}/genes",
-            f"results/{cohort}/plots/top_genes.png",
-            f"results/{cohort}/plots/top_genes_heatmap.png",
-            f"results/{cohort}/plots/embedding.png",
-            f"results/{cohort}/plots/training_history.png",
-        ]
+        outputs += [result_path(role, cohort) for role in COHORT_FILES]
         if cohort in MUDATA_COHORTS:
             outputs.append(f"results/{cohort}/normalized.h5mu")
         if "survival" in config["cohorts"][cohort]:

@@ -1,38 +1,38 @@
 rule genes:
     input:
-        model="results/{cohort}/model",
-        normalized="results/{cohort}/normalized.h5ad",
-        clusters="results/{cohort}/clusters.tsv",
+        model=result_path("model"),
+        normalized=result_path("normalized"),
+        clusters=result_path("clusters"),
     output:
         table=report(
-            "results/{cohort}/gene_importance.tsv",
+            result_path("genes"),
             caption="../report/gene_importance.rst",
             category="{cohort}",
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "table": "gene importance"},
         ),
         plot=report(
-            "results/{cohort}/plots/top_genes.png",
+            result_path("genes_plot"),
             caption="../report/top_genes.rst",
             category="{cohort}",
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "figure": "top genes"},
         ),
         heatmap=report(
-            "results/{cohort}/plots/top_genes_heatmap.png",
+            result_path("genes_heatmap"),
             caption="../report/top_genes_heatmap.rst",
             category="{cohort}",
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "figure": "top genes by cluster"},
         ),
         overlap=report(
-            "results/{cohort}/genes_overlap.tsv",
+            result_path("genes_overlap"),
             caption="../report/genes_overlap.rst",
             category="{cohort}",
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "table": "DeepType vs univariate top genes"},
         ),
-        by_view=directory("results/{cohort}/genes"),
+        by_view=directory(result_path("genes_by_view")),
         provenance="results/{cohort}/provenance/genes.json",
     params:
         n_top_plot=config["genes"]["n_top_plot"],

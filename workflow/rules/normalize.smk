@@ -2,7 +2,7 @@ rule normalize:
     input:
         unpack(normalize_inputs),
     output:
-        "results/{cohort}/normalized.h5ad",
+        result_path("normalized"),
         provenance="results/{cohort}/provenance/normalize.json",
     wildcard_constraints:
         cohort=cohort_pattern(DISCOVERY),
@@ -20,7 +20,7 @@ rule normalize:
 
 rule export_mudata:
     input:
-        "results/{cohort}/normalized.h5ad",
+        result_path("normalized"),
     output:
         "results/{cohort}/normalized.h5mu",
         provenance="results/{cohort}/provenance/export_mudata.json",

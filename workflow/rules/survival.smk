@@ -1,7 +1,7 @@
 rule survival:
     input:
-        clusters="results/{cohort}/clusters.tsv",
-        normalized="results/{cohort}/normalized.h5ad",
+        clusters=result_path("clusters"),
+        normalized=result_path("normalized"),
     output:
         km_table=survival_output("km_table", "kaplan_meier_table.rst", "median survival"),
         logrank=survival_output("logrank", "logrank.rst", "log-rank test"),

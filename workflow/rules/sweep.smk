@@ -3,7 +3,7 @@
 
 rule sweep_run:
     input:
-        "results/{cohort}/normalized.h5ad",
+        result_path("normalized"),
     output:
         run=directory(SWEEP_RUN),
         provenance="results/{cohort}/provenance/sweep/a{alpha}_b{beta}_k{k}_s{seed}.json",

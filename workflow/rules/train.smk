@@ -1,32 +1,32 @@
 rule train:
     input:
-        "results/{cohort}/normalized.h5ad",
+        result_path("normalized"),
     output:
-        model=directory("results/{cohort}/model"),
-        embedding="results/{cohort}/embedding.h5ad",
+        model=directory(result_path("model")),
+        embedding=result_path("embedding"),
         tuning=report(
-            "results/{cohort}/tuning.tsv",
+            result_path("tuning"),
             caption="../report/tuning.rst",
             category="{cohort}",
             subcategory="2 train",
             labels={"cohort": "{cohort}", "table": "choice of alpha and beta"},
         ),
         k_selection=report(
-            "results/{cohort}/k_selection.tsv",
+            result_path("k_selection"),
             caption="../report/k_selection.rst",
             category="{cohort}",
             subcategory="2 train",
             labels={"cohort": "{cohort}", "table": "choice of K"},
         ),
         fits=report(
-            "results/{cohort}/fits.tsv",
+            result_path("fits"),
             caption="../report/fits.rst",
             category="{cohort}",
             subcategory="2 train",
             labels={"cohort": "{cohort}", "table": "fits and their agreement"},
         ),
         history=report(
-            "results/{cohort}/plots/training_history.png",
+            result_path("history"),
             caption="../report/training_history.rst",
             category="{cohort}",
             subcategory="2 train",

@@ -1,9 +1,9 @@
 rule validate:
     input:
         unpack(normalize_inputs),
-        normalized="results/{cohort}/normalized.h5ad",
-        model="results/{cohort}/model",
-        clusters="results/{cohort}/clusters.tsv",
+        normalized=result_path("normalized"),
+        model=result_path("model"),
+        clusters=result_path("clusters"),
     output:
         clusters=validation_output("clusters", "oof_clusters.rst", "out-of-fold clusters"),
         stability=validation_output("stability", "stability.rst", "cluster stability"),
