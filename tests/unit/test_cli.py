@@ -88,6 +88,23 @@ def test_compare_with_an_unknown_target_column_names_it(cohort_files, tmp_path: 
     assert not (out / "compare").exists()
 
 
+def test_compare_after_a_survival_fit_that_learnt_a_baselines_clusters(cohort_files, tmp_path: Path) -> None:
+    """The autoencoder baseline copied the model's objective ("kmeans" here) onto the reconstruction task and
+    stopped the compare stage of every survival cohort whose fits chose a baseline."""
+    out = tmp_path / "out"
+    assert main(["normalize", str(cohort_files["expression"]), str(cohort_files["clinical"]),
+                 str(out / "normalized.h5ad"), "--sample-column", "sample", "--n-top-genes", "50"]) == 0
+    assert main(["train", str(out / "normalized.h5ad"), str(out / "model"), str(out / "embedding.h5ad"),
+                 "--task", "survival", "--time", "time", "--event", "event", "--device", "cpu",
+                 *_set_options({**FAST_MODEL, "pretrain_steps": 30, "objective": "kmeans"})]) == 0
+    assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv")]) == 0
+    assert main(["compare", str(out / "normalized.h5ad"), str(out / "embedding.h5ad"), str(out / "clusters.tsv"),
+                 str(out / "model"), str(out / "compare"), "--task", "survival", "--time", "time", "--event",
+                 "event"]) == 0
+    metrics = pd.read_csv(out / "compare" / "metrics.tsv", sep="\t")
+    assert "autoencoder" in set(metrics["method"]) and metrics["logrank_p"].between(0, 1).all()
+
+
 def test_unknown_embedding_plot_method_is_refused() -> None:
     import numpy as np
 

@@ -60,7 +60,9 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     base = model.estimator if isinstance(model, DeepTypeEnsemble) else model
     assignments = _read_clusters(clusters)
     points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)
-    autoencoder = {k: v for k, v in base.get_params().items() if k not in ("task", "beta", "n_clusters", "alpha")}
+    # the autoencoder is DeepType's reconstruction task: its own objective and no sparsity, whatever the model chose
+    autoencoder = {k: v for k, v in base.get_params().items()
+                   if k not in ("task", "beta", "n_clusters", "alpha", "objective")}
     autoencoder["alpha"] = 0.0
     results: list[tuple[int, BaselineResult]] = [
         (seed, BaselineResult("deepsubtype", assignments.reindex(adata.obs_names).to_numpy(), points,
