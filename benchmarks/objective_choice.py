@@ -31,7 +31,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold
 from survival_objective import BUNDLED, logrank_p, synthetic
 
-from deepsubtype import DeepType
+from deepsubtype import DeepType, fitting
 from deepsubtype.cluster import match_labels
 from deepsubtype.objective import (
     BASELINE_OBJECTIVES,
@@ -94,7 +94,7 @@ def main() -> None:
     X, y = np.nan_to_num(X[known]).astype(np.float32), y[known]
     model = DeepType(task="survival", hidden_layers=tuple(arguments.hidden_layers), n_clusters=n_clusters,
                      device="cpu", random_state=0)
-    training = model._start(X, y)
+    training = fitting.start(model, X, y)
     with training.own_random_state():
         path = training.walk_alpha_path()
     alpha = next(record["alpha"] for record in choose_alpha([path])[1] if record["chosen"])

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.metrics import adjusted_rand_score
 from tqdm import tqdm
 
+from . import fitting
 from .cluster import cluster_means, match_labels, relabel_by_size
 from .estimator import DeepType
 from .io import InputError
@@ -130,7 +131,7 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         # what the fits train on is settled once, by the first seed (for a survival task with objective
         # "auto", the cross-validated choice of deepsubtype.objective), and shared: every fit learns one target
         first = clone(base).set_params(random_state=seeds[0], checkpoint=None)
-        objective, scores, target, _, _ = first._objective_and_target(X, y)
+        objective, scores, target, _, _ = fitting.objective_and_target(first, X, y)
         models = [clone(base).set_params(random_state=seed, checkpoint=_checkpoint_of(base.checkpoint, seed),
                                          objective=objective) for seed in seeds]
         for model in models:
@@ -138,7 +139,7 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         paths: list[AlphaPath | None] = [None] * len(models)
         records: list[dict[str, Any]] = []
         if base.alpha == "auto":  # every fit walks its path, the pooled held-out scores choose one alpha for all
-            paths = [model._alpha_path(X, target) for model in models]
+            paths = [fitting.alpha_path(model, X, target) for model in models]
             walked = [path for path in paths if path is not None]
             if walked:
                 records = choose_alpha(walked)[1]
@@ -147,7 +148,8 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         # a progress bar on a terminal only (tqdm's disable=None); logs and CI get the log lines
         for index, (model, path) in enumerate(tqdm(list(zip(models, paths, strict=True)), desc="DeepType fits",
                                                    unit="fit", disable=None, leave=False)):
-            self.fits_.append(model._fit_along(X, target, path, records) if records else model._fit_primary(X, target))
+            self.fits_.append(fitting.fit_along(model, X, target, path, records) if records
+                              else fitting.fit_primary(model, X, target))
             model.objective_scores_ = scores
             elapsed = time.perf_counter() - started
             logger.info("fit %d of %d (seed %d) done: %.0f s so far, about %.0f s left", index + 1, self.n_fits,

@@ -16,7 +16,6 @@ after every round, so that an interrupted fit resumes where it stopped.
 from __future__ import annotations
 
 import logging
-import time
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,24 +27,15 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .checkpoint import fingerprint as checkpoint_fingerprint
-from .checkpoint import read_checkpoint
-from .cluster import assignment_confidence, cluster_means, relabel_by_size, squared_distances
-from .fit_checks import fit_warnings
-from .gene_scores import activation_pattern, feature_ranges
+from . import fitting
+from .cluster import assignment_confidence, squared_distances
+from .fitting import as_frame_or_array
 from .io import InputError
-from .model import ACTIVATIONS, resolve_device, resolve_precision
-from .objective import (
-    BASELINE_OBJECTIVES,
-    OBJECTIVES,
-    BaselineRule,
-    baseline_rule,
-    chosen_objective,
-    objective_scores,
-)
+from .model import ACTIVATIONS, resolve_device
+from .objective import BASELINE_OBJECTIVES, OBJECTIVES
 from .persistence import load_model, save_model
 from .tasks import TASKS, PrimaryTask, Task, primary_task
-from .training import AlphaPath, Training, choose_alpha, one_standard_error
+from .training import one_standard_error
 
 __all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "one_standard_error",
            "resolve_device"]
@@ -73,20 +63,6 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
 }
 
 logger = logging.getLogger(__name__)
-
-
-def _draw_seed() -> int:
-    """A fresh seed from the operating system's entropy, logged so that the fit can be repeated."""
-    seed = int(np.random.SeedSequence().entropy % 2**63)
-    logger.info("random_state=None: drew seed %d (pass it as random_state to repeat this fit)", seed)
-    return seed
-
-
-def _as_frame_or_array(X: Any) -> Any:
-    """AnnData -> DataFrame (so gene names travel); numpy and pandas pass through."""
-    if hasattr(X, "to_df") and hasattr(X, "var_names"):
-        return X.to_df()
-    return X
 
 
 class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -457,175 +433,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Missing entries of ``y`` (NaN/None) are ignored by the primary loss; those
         samples still shape the clusters and are clustered.
         """
-        started = time.perf_counter()
-        # every part of one fit (objective choice, alpha path, the fit itself) shares one seed, even when drawn
-        self._drawn_seed = _draw_seed() if self.random_state is None else None
-        try:
-            objective, scores, target, path, alpha_records = self._objective_and_target(X, y)
-            self.objective_ = objective
-            if path is not None:
-                self._fit_along(X, target, path, alpha_records)
-            else:
-                self._fit_primary(X, target)
-        finally:
-            del self._drawn_seed
-        self.objective_scores_ = scores
-        if scores:
-            self.fit_seconds_ = time.perf_counter() - started  # the choice's fits included
-        return self
-
-    def _objective_and_target(self, X: Any, y: Any) -> tuple[str, list[dict[str, Any]], Any, AlphaPath | None,
-                                                             list[dict[str, Any]]]:
-        """What the fit trains on: ``(objective, the records that chose it (empty unless chosen), the target,
-        the alpha path and its records when the choice already walked the Cox fit's path)``; the target is
-        ``y`` for ``primary``, else the baseline's clusters (:meth:`_baseline_target`)."""
-        self._validate_params()
-        self._check_objective()
-        self.baseline_rule_: BaselineRule | None = None
-        scores: list[dict[str, Any]] = []
-        path, alpha_records = None, []
-        if self.objective == "auto" and self.task == "survival":
-            objective, scores, path, alpha_records = self._choose_objective(X, y)
-        else:
-            objective = "primary" if self.objective == "auto" else self.objective
-        if objective == "primary":
-            return objective, scores, y, path, alpha_records
-        return objective, scores, self._baseline_target(X, objective), None, []
-
-    def _choose_objective(self, X: Any, y: Any) -> tuple[str, list[dict[str, Any]], AlphaPath | None,
-                                                         list[dict[str, Any]]]:
-        """The objective of an ``objective="auto"`` survival fit (:mod:`deepsubtype.objective`): ``(objective,
-        its records, the Cox fit's alpha path and alpha records)``; the Cox candidate's cross-validation fits
-        use the alpha its path chose on all samples. A checkpoint of the Cox fit (a baseline's holds other
-        targets) means the choice was made before an interruption: ``("primary", [], None, [])``."""
-        self.objective_ = "primary"
-        training = self._start(X, y)
-        if training.resumed is not None:
-            logger.info("a checkpoint of the Cox fit resumes: its objective was chosen before the interruption")
-            return "primary", [], None, []
-        alpha, path, alpha_records = self.alpha, None, []
-        if self.alpha == "auto":
-            with training.own_random_state():
-                path = training.walk_alpha_path()
-            alpha_records = choose_alpha([path])[1]
-            alpha = next(record["alpha"] for record in alpha_records if record["chosen"])
-        del training
-        scores = objective_scores(self, np.asarray(_as_frame_or_array(X), dtype=np.float32),
-                                  np.asarray(y, dtype=np.float64), alpha=alpha, seed=self.seed_)
-        return chosen_objective(scores), scores, path, alpha_records
-
-    def _baseline_target(self, X: Any, objective: str) -> np.ndarray:
-        """Clusters (n_samples,) of baseline ``objective`` on ``X``: the classes a baseline objective learns;
-        the baseline's rule is kept in ``baseline_rule_``."""
-        matrix = np.asarray(_as_frame_or_array(X), dtype=np.float32)
-        self.baseline_rule_ = baseline_rule(objective, matrix, self.n_clusters, k_range=tuple(self.n_clusters_range),
-                                            seed=self._seed())
-        labels = self.baseline_rule_.assign(matrix)
-        logger.info("objective %s: learning its %d clusters of %d samples (sizes %s) as classes", objective,
-                    int(labels.max()) + 1, len(labels), np.bincount(labels).tolist())
-        return labels
-
-    def _fit_primary(self, X: Any, y: Any) -> DeepType:
-        """A fit on the objective ``objective_`` with target ``y`` (the baseline's classes for a baseline)."""
-        training = self._start(X, y)
-        if training.resumed is None and self.alpha == "auto":
-            with training.own_random_state():
-                path = training.walk_alpha_path()
-            del training  # the path's copy of X and its network: the fit starts afresh, so free them first
-            return self._fit_along(X, y, path, choose_alpha([path])[1])
-        if training.resumed is None:
-            with training.own_random_state():
-                training.train(self.pretrain_steps, "pretrain", self.alpha)
-        return self._finish(training)
-
-    def _start(self, X: Any, y: Any, alpha: Any = None) -> Training:
-        """Check the parameters and data and set up a fit (network initialized, checkpoint read), at ``alpha``
-        instead of the ``alpha`` parameter when given."""
-        self._validate_params()
-        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, ensure_min_samples=2,
-                          ensure_all_finite="allow-nan" if self.views else True)
-        self._check_views(X)
-        n_samples = X.shape[0]
-        self._check_n_clusters(n_samples)
-        self._check_alpha()
-        target, n_outputs = self._encode_target(y, n_samples)
-
-        device = resolve_device(self.device)
-        seed = self._seed()
-        self.seed_ = seed
-        # the precision as resolved: "auto" trains differently on devices with and without bf16 units
-        params = {**self.get_params(), "precision": resolve_precision(self.precision, device)}
-        fingerprint = checkpoint_fingerprint(params, X, target) if self.checkpoint is not None else ""
-        resumed = read_checkpoint(self.checkpoint, fingerprint, device) if self.checkpoint is not None else None
-        return Training(self, X, target, n_outputs, device, seed, fingerprint, resumed, alpha)
-
-    def _seed(self) -> int:
-        """``random_state``, or for ``None`` the seed :meth:`fit` drew for this fit (a fresh one outside ``fit``)."""
-        if self.random_state is not None:
-            return int(self.random_state)
-        drawn = getattr(self, "_drawn_seed", None)
-        if drawn is None:
-            drawn = self._drawn_seed = _draw_seed()
-        return drawn
-
-    def _alpha_path(self, X: Any, y: Any) -> AlphaPath | None:
-        """The first part of an ``alpha="auto"`` fit (trunk and scored branches) for a caller that pools several
-        fits' paths (:class:`~deepsubtype.ensemble.DeepTypeEnsemble`); None when a checkpoint will resume it."""
-        training = self._start(X, y)
-        if training.resumed is not None:
-            return None
-        with training.own_random_state():
-            return training.walk_alpha_path()
-
-    def _fit_along(self, X: Any, y: Any, path: AlphaPath | None, records: list[dict[str, Any]]) -> DeepType:
-        """The rest of an ``alpha="auto"`` fit from :meth:`_alpha_path`'s ``path`` and the pooled ``records``
-        of :func:`~deepsubtype.training.choose_alpha`: a fit afresh at the chosen alpha (same seed, so the same
-        fit as with that alpha pinned), or the rest of the fit a checkpoint holds."""
-        chosen = next((record["alpha"] for record in records if record["chosen"]), None)
-        training = self._start(X, y, alpha=chosen if path is not None else None)
-        if training.resumed is None:
-            assert path is not None
-            with training.own_random_state():
-                training.take_alpha(path, records)
-        self._finish(training)
-        self.fit_seconds_ += path.seconds if path is not None else 0.0  # the path was walked before this call
-        return self
-
-    def _finish(self, training: Training) -> DeepType:
-        """Rounds of {k-means, joint training} after pretraining; the fitted attributes."""
-        with training.own_random_state():
-            labels, centers, hidden = training.run_rounds()
-            self.alpha_ = tuple(training.alpha) if isinstance(training.alpha, list) else training.alpha
-            self.fit_warnings_ = fit_warnings(self, training.X, training.full_target, labels, training.initial_norm)
-            # the last round's representation: no step came after it
-            self.pattern_importances_ = activation_pattern(training.X, hidden, self._view_sizes())
-            self.feature_ranges_ = feature_ranges(training.X)
-        rule = getattr(self, "baseline_rule_", None)
-        if rule is not None:  # a baseline's clusters: its own, by its own rule; centres in the representation
-            classes = rule.assign(training.X.cpu().numpy())
-            order = relabel_by_size(classes, rule.n_clusters)
-            self.baseline_rule_, self.labels_ = rule.renumbered(order), order[classes]
-            self.n_clusters_ = rule.n_clusters
-            points = hidden.float().cpu().numpy()
-            self.cluster_centers_ = cluster_means(points, self.labels_, self.n_clusters_)
-        else:
-            order = relabel_by_size(labels, self.n_clusters_)
-            self.labels_ = order[labels]
-            self.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(training.device)].cpu().numpy()
-        self.n_rounds_ = len(training.history["rounds"])
-        self.history_ = training.history
-        self.device_ = str(training.device)
-        self.precision_ = training.precision
-        self.fit_seconds_ = time.perf_counter() - training.started
-        if self.checkpoint is not None:
-            Path(self.checkpoint).unlink(missing_ok=True)
-        return self
+        return fitting.fit(self, X, y)
 
     # --------------------------------------------------------------- inference
     def _input(self, X: Any) -> torch.Tensor:
         check_is_fitted(self, "network_")
-        X = self._by_name(X) if hasattr(X, "var_names") else _as_frame_or_array(X)
-        X = validate_data(self, _as_frame_or_array(X), dtype=np.float32, reset=False,
+        X = self._by_name(X) if hasattr(X, "var_names") else as_frame_or_array(X)
+        X = validate_data(self, as_frame_or_array(X), dtype=np.float32, reset=False,
                           ensure_all_finite="allow-nan" if self.views else True)
         self._check_views(X)
         return torch.from_numpy(X).to(next(self.network_.parameters()).device)

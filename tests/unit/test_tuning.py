@@ -95,7 +95,7 @@ def test_random_state_none_draws_one_seed_per_fit(monkeypatch: pytest.MonkeyPatc
     # an alpha="auto" fit drew a second seed for the fit after the alpha path: seed_ named only the second, so
     # random_state=seed_ repeated a different fit (CI: one label of 80 differed)
     draws = iter([11, 12, 13])
-    monkeypatch.setattr("deepsubtype.estimator._draw_seed", lambda: next(draws))
+    monkeypatch.setattr("deepsubtype.fitting._draw_seed", lambda: next(draws))
     X, y = make_classification(n_samples=80, n_features=8, random_state=0)
     small = dict(hidden_layers=(8, 4), n_clusters=2, pretrain_steps=20, path_steps=10, joint_steps=5, max_rounds=1,
                  kmeans_n_init=1, device="cpu")
