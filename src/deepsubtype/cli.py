@@ -233,6 +233,28 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
     validate.add_argument("--clinical", help="the clinical table the normalize stage aligned the matrix to")
     validate.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
+    validate.add_argument("--fold-table", dest="fold_tables", action="append", metavar="FILE",
+                          help="a validate-fold table (repeatable, one per split): the folds are not refitted here")
+    fold = stages.add_parser("validate-fold", help="one split of the validation's refits, as its own job")
+    fold.add_argument("normalized")
+    fold.add_argument("output", help="TSV of the split's samples and their clusters under the fold model")
+    fold.add_argument("--repeat", type=int, required=True)
+    fold.add_argument("--fold", type=int, required=True)
+    fold.add_argument("--folds", type=int, default=5)
+    fold.add_argument("--repeats", type=int, default=1)
+    fold.add_argument("--seed", type=int, default=0)
+    fold.add_argument("--n-fits", type=int, default=1, help="fits per fold")
+    fold.add_argument("--task", choices=TASKS, default="classification")
+    fold.add_argument("--target", help="clinical column of the primary task")
+    fold.add_argument("--time", dest="time_column")
+    fold.add_argument("--event", dest="event_column")
+    fold.add_argument("--set", dest="model_params", type=_key_value, action="append", default=[],
+                      metavar="KEY=VALUE", help="DeepType hyperparameter, as for train (repeatable)")
+    fold.add_argument("--device", default="auto")
+    fold.add_argument("--expression", help="the cohort's raw matrix, as for validate (needs --clinical)")
+    fold.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
+    fold.add_argument("--clinical", help="the clinical table the normalize stage aligned the matrix to")
+    fold.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
     compare = stages.add_parser("compare", help="DeepType beside k-means, PCA, consensus, SNF and an autoencoder")
     compare.add_argument("normalized")
     compare.add_argument("embedding")
@@ -341,6 +363,10 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.survival_stage(**options)
     elif stage == "validate":
         stages.validation_stage(**options)
+    elif stage == "validate-fold":
+        options["model_params"] = dict(options["model_params"])
+        check_model_settings(options["model_params"])
+        stages.validation_fold_stage(**options)
     elif stage == "compare":
         stages.compare_stage(**options)
     elif stage == "sweep":

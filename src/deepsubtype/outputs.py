@@ -7,7 +7,7 @@ stage's output directory. No heavy imports: the workflow reads this module while
 from __future__ import annotations
 
 __all__ = ["COHORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
-           "SUMMARY_FILES", "SURVIVAL_DIR", "VALIDATION_DIR", "COMPARE_DIR"]
+           "SUMMARY_FILES", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE", "COMPARE_DIR"]
 
 #: A discovery cohort's own files at the top of its results directory, by role: ``normalized`` (the normalize
 #: stage), ``model`` (a directory), ``embedding``, ``tuning``, ``k_selection``, ``fits`` and ``history`` (the
@@ -53,6 +53,10 @@ VALIDATION_FILES = {
     "km_plot": "oof_kaplan_meier.png",
     "methods": "oof_methods.tsv",
 }
+
+#: One split's table of the validation's refits (:func:`deepsubtype.stages.validation_fold_stage`), a template
+#: over ``repeat`` and ``fold``: beside the validation's directory, which its stage replaces as a whole.
+VALIDATION_FOLD_FILE = "validation_folds/repeat{repeat}_fold{fold}.tsv"
 
 #: The comparison with the baselines: directory and files (:func:`deepsubtype.stages.compare_stage`).
 COMPARE_DIR = "compare"

@@ -35,8 +35,8 @@ from .normalize import minmax_scaled, normalize
 from .objective import baseline_rule
 from .transfer import transfer_normalization
 
-__all__ = ["out_of_fold_clusters", "baseline_out_of_fold", "cluster_stability", "fold_matrices", "fold_normalized",
-           "fold_scaled"]
+__all__ = ["out_of_fold_clusters", "fold_clusters", "match_folds", "baseline_out_of_fold", "cluster_stability",
+           "fold_matrices", "fold_normalized", "fold_scaled"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,18 @@ def fold_estimator(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed:
 
 
 def fold_matrices(X: Any, raw: ad.AnnData | None, n_samples: int, *, folds: int = 5, repeats: int = 1,
-                  seed: int = 0) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, Any, Any]]:
+                  seed: int = 0, only: tuple[int, int] | None = None
+                  ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, Any, Any]]:
     """``(repeat, fold, train, test, X_train, X_test)`` for each of ``repeats`` shuffled ``folds``-fold splits
     of ``n_samples`` rows (split ``repeat`` shuffled with seed ``seed + repeat``): the rows of ``X`` normalized
     inside the fold by :func:`fold_normalized` from ``raw``, else (an AnnData) by :func:`fold_scaled`, else
-    (a DataFrame or an array) as they are. Every out-of-fold procedure of this module uses these splits."""
+    (a DataFrame or an array) as they are; ``only=(repeat, fold)`` gives that split alone. Every out-of-fold
+    procedure of this module uses these splits."""
     splits = [(repeat, fold, train, test) for repeat in range(repeats) for fold, (train, test) in
-              enumerate(KFold(folds, shuffle=True, random_state=seed + repeat).split(np.zeros(n_samples)))]
+              enumerate(KFold(folds, shuffle=True, random_state=seed + repeat).split(np.zeros(n_samples)))
+              if only is None or (repeat, fold) == tuple(only)]
+    if not splits:
+        raise ValueError(f"no split {only} among {repeats} repeat(s) of {folds} folds")
     # a progress bar on a terminal only (tqdm's disable=None); logs and CI get the log lines
     for repeat, fold, train, test in tqdm(splits, desc="out-of-fold refits", unit="fold", disable=None):
         if raw is not None:
@@ -121,20 +126,59 @@ def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, ref
     clusters that fold clusters are matched to. Returns one row per sample and
     repeat: ``repeat``, ``fold``, ``cluster`` (out of fold, matched), ``in_sample_cluster``.
     ``attrs["training_labels"]`` keeps, per fold, the training rows and the fold model's
-    matched clusters of them, for :func:`cluster_stability`.
+    matched clusters of them, for :func:`cluster_stability`. The same as :func:`fold_clusters` for every
+    split, then :func:`match_folds`.
     """
+    y_array = _target_array(y)
+    tables = [_fit_fold(model, n_fits, seed, split, y_array)
+              for split in fold_matrices(X, raw, len(reference), folds=folds, repeats=repeats, seed=seed)]
+    return match_folds(tables, reference, int(model.n_clusters_))
+
+
+def fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, *, repeat: int, fold: int, folds: int = 5,
+                  repeats: int = 1, seed: int = 0, n_fits: int | None = None,
+                  raw: ad.AnnData | None = None) -> pd.DataFrame:
+    """One split of :func:`out_of_fold_clusters` (``repeat``, ``fold``; the other arguments as there), fitted on
+    its own so that the folds can run as separate jobs: one row per sample of the split, ``index``, ``repeat``,
+    ``fold``, ``held_out`` and ``fold_cluster`` (the fold model's cluster: ``labels_`` of a training sample,
+    ``predict`` of a held-out one, not yet matched to the full data's) and ``n_fold_clusters``. Tables of every
+    split, given to :func:`match_folds`, give :func:`out_of_fold_clusters`' result."""
+    splits = fold_matrices(X, raw, len(X) if not isinstance(X, ad.AnnData) else X.n_obs, folds=folds,
+                           repeats=repeats, seed=seed, only=(repeat, fold))
+    return _fit_fold(model, n_fits, seed, next(splits), _target_array(y))
+
+
+def _target_array(y: Any) -> np.ndarray | None:
+    return None if y is None else np.asarray(y, dtype=object if np.asarray(y).ndim == 1 else float)
+
+
+def _fit_fold(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed: int,
+              split: tuple[int, int, np.ndarray, np.ndarray, Any, Any], y: np.ndarray | None) -> pd.DataFrame:
+    """:func:`fold_clusters`' table of one split of :func:`fold_matrices`."""
+    repeat, fold, train, test, X_train, X_test = split
+    fold_model = fold_estimator(model, n_fits, seed + repeat)
+    fold_model.fit(X_train, None if y is None else y[train])
+    return pd.DataFrame({"index": np.concatenate([train, test]), "repeat": repeat, "fold": fold,
+                         "held_out": np.repeat([False, True], [len(train), len(test)]),
+                         "fold_cluster": np.concatenate([fold_model.labels_, fold_model.predict(X_test)]),
+                         "n_fold_clusters": int(fold_model.n_clusters_)})
+
+
+def match_folds(tables: list[pd.DataFrame], reference: np.ndarray, n_reference: int) -> pd.DataFrame:
+    """:func:`out_of_fold_clusters`' result from :func:`fold_clusters`' ``tables`` (one per split): each fold's
+    clusters renamed to the full-data clusters ``reference`` (n_samples,; ``n_reference`` clusters) by Hungarian
+    matching on its training samples."""
     reference = np.asarray(reference)
-    n_reference = int(model.n_clusters_)
-    y_array = None if y is None else np.asarray(y, dtype=object if np.asarray(y).ndim == 1 else float)
     rows, training_labels = [], []
-    for repeat, fold, train, test, X_train, X_test in fold_matrices(X, raw, len(reference), folds=folds,
-                                                                     repeats=repeats, seed=seed):
-        fold_model = fold_estimator(model, n_fits, seed + repeat)
-        fold_model.fit(X_train, None if y_array is None else y_array[train])
-        permutation = match_labels(fold_model.labels_, reference[train], int(fold_model.n_clusters_),
+    for table in sorted(tables, key=lambda table: (int(table["repeat"].iloc[0]), int(table["fold"].iloc[0]))):
+        repeat, fold = int(table["repeat"].iloc[0]), int(table["fold"].iloc[0])
+        held_out = table["held_out"].to_numpy(dtype=bool)
+        train, test = table["index"].to_numpy()[~held_out], table["index"].to_numpy()[held_out]
+        labels = table["fold_cluster"].to_numpy()
+        permutation = match_labels(labels[~held_out], reference[train], int(table["n_fold_clusters"].iloc[0]),
                                    max(n_reference, int(reference.max()) + 1))
-        assigned = permutation[fold_model.predict(X_test)]
-        training_labels.append((train, permutation[fold_model.labels_]))
+        assigned = permutation[labels[held_out]]
+        training_labels.append((train, permutation[labels[~held_out]]))
         rows.append(pd.DataFrame({"index": test, "repeat": repeat, "fold": fold, "cluster": assigned,
                                   "in_sample_cluster": reference[test]}))
         logger.info("repeat %d fold %d: %d held-out samples, %.0f %% in their in-sample cluster", repeat, fold,

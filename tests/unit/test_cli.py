@@ -105,6 +105,29 @@ def test_compare_after_a_survival_fit_that_learnt_a_baselines_clusters(cohort_fi
     assert "autoencoder" in set(metrics["method"]) and metrics["logrank_p"].between(0, 1).all()
 
 
+def test_validation_folds_from_the_command_line(cohort_files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["normalize", str(cohort_files["expression"]), str(cohort_files["clinical"]),
+                 str(out / "normalized.h5ad"), "--sample-column", "sample", "--n-top-genes", "50"]) == 0
+    model = _set_options({**FAST_MODEL, "pretrain_steps": 30})
+    assert main(["train", str(out / "normalized.h5ad"), str(out / "model"), str(out / "embedding.h5ad"),
+                 "--target", "subtype", "--device", "cpu", *model]) == 0
+    assert main(["cluster", str(out / "embedding.h5ad"), str(out / "clusters.tsv")]) == 0
+    tables = [out / f"fold{fold}.tsv" for fold in range(2)]
+    for fold, table in enumerate(tables):
+        assert main(["validate-fold", str(out / "normalized.h5ad"), str(table), "--repeat", "0", "--fold", str(fold),
+                     "--folds", "2", "--target", "subtype", "--device", "cpu", *model]) == 0
+    assert main(["validate", str(out / "normalized.h5ad"), str(out / "model"), str(out / "clusters.tsv"),
+                 str(out / "validation"), "--target", "subtype", "--time", "time", "--event", "event", "--folds", "2",
+                 *[option for table in tables for option in ("--fold-table", str(table))]]) == 0
+    oof = pd.read_csv(out / "validation" / "oof_clusters.tsv", sep="\t")
+    assert sorted(oof["sample"]) == sorted(pd.read_csv(out / "clusters.tsv", sep="\t")["sample"])
+    assert main(["validate", str(out / "normalized.h5ad"), str(out / "model"), str(out / "clusters.tsv"),
+                 str(out / "short"), "--time", "time", "--event", "event", "--folds", "2", "--fold-table",
+                 str(tables[0])]) == 2, "a missing split is bad input"
+    assert not (out / "short").exists()
+
+
 def test_unknown_embedding_plot_method_is_refused() -> None:
     import numpy as np
 

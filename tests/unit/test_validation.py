@@ -139,3 +139,36 @@ def test_baselines_are_validated_on_deeptypes_folds_and_fold_normalization(raw, 
         pd.testing.assert_frame_equal(oof[["index", "repeat", "fold"]], deeptype[["index", "repeat", "fold"]])
         assert (oof["in_sample_cluster"] == own[oof["index"]]).all()
         assert (oof["cluster"] == oof["in_sample_cluster"]).mean() >= 0.9, "well-separated groups stay put"
+
+
+def test_folds_as_separate_jobs_give_the_validation_of_one_job(cohort_files, tmp_path) -> None:
+    """validate-fold per split (the procedure from the config), then validate on the tables: the same files as
+    validate refitting the trained model's procedure itself."""
+    from deepsubtype.stages import cluster_stage, normalize_stage, train_stage, validation_fold_stage
+
+    out = tmp_path / "out"
+    normalize_stage(cohort_files["expression"], cohort_files["clinical"], out / "normalized.h5ad",
+                    sample_column="sample", n_top_genes=100)
+    params = {**FAST_MODEL, "n_fits": 2}
+    train_stage(out / "normalized.h5ad", out / "model", out / "embedding.h5ad", target="subtype",
+                model_params=params, seed=3, device="cpu")
+    cluster_stage(out / "embedding.h5ad", out / "clusters.tsv")
+    common = {"task": "classification", "target": "subtype", "folds": 3, "repeats": 2, "seed": 3, "device": "cpu",
+              "n_fits": 1, "expression": cohort_files["expression"], "clinical": cohort_files["clinical"],
+              "sample_column": "sample"}
+    tables = []
+    for repeat in range(2):
+        for fold in range(3):
+            tables.append(out / "folds" / f"repeat{repeat}_fold{fold}.tsv")
+            validation_fold_stage(out / "normalized.h5ad", tables[-1], repeat=repeat, fold=fold, model_params=params,
+                                  time_column="time", event_column="event", **common)
+    arguments = (out / "normalized.h5ad", out / "model", out / "clusters.tsv")
+    validation_stage(*arguments, out / "one_job", time_column="time", event_column="event", **common)
+    validation_stage(*arguments, out / "from_tables", time_column="time", event_column="event", fold_tables=tables,
+                     **common)
+    for name in ("oof_clusters.tsv", "stability.tsv", "oof_logrank.tsv", "oof_cox.tsv", "oof_methods.tsv"):
+        assert (out / "one_job" / name).read_bytes() == (out / "from_tables" / name).read_bytes(), name
+    with pytest.raises(InputError, match=r"5 fold tables for 2 repeat\(s\) of 3 folds: repeat 1 fold 2 is missing"):
+        validation_stage(*arguments, out / "short", time_column="time", event_column="event",
+                         fold_tables=tables[:5], **common)
+    assert not (out / "short").exists()

@@ -28,8 +28,8 @@ from ..conftest import FAST_MODEL, REPO, write_tiny_cohort
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="needs the 'slurm' extra")
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-TRAINING_RULES = {"train", "validate", "compare"}
-CPU_RULES = {"normalize", "cluster", "genes", "survival", "compare_all", "summary"}
+TRAINING_RULES = {"train", "validate_fold", "compare"}
+CPU_RULES = {"normalize", "cluster", "genes", "survival", "validate", "compare_all", "summary"}
 
 SBATCH = """#!{python}
 import json, os, subprocess, sys
@@ -112,9 +112,15 @@ def _snakemake_on_slurm(workdir: Path, state: Path, *arguments: str,
                           timeout=600)
 
 
+#: The sbatch options that say what a job asks for (the others name the job, its log and its step).
+RESOURCE_OPTIONS = ("-p", "--mem", "-t", "--gpus", "--gres", "--cpus-per-gpu", "--cpus-per-task")
+
+
 def _submissions(state: Path) -> dict[str, dict[str, str]]:
-    """Each rule's sbatch options (``--wrap`` left out), from the stand-in's record; one submission per rule."""
+    """Each rule's sbatch options (``--wrap`` left out), from the stand-in's record: one submission per rule and
+    wildcards (``validate_fold`` has one per split), every job of a rule asking for the same resources."""
     by_rule: dict[str, dict[str, str]] = {}
+    seen: set[str] = set()
     for line in (state / "sbatch.jsonl").read_text().splitlines():
         argv = json.loads(line)
         options: dict[str, str] = {}
@@ -125,8 +131,11 @@ def _submissions(state: Path) -> dict[str, dict[str, str]]:
                 name, equals, value = argument.partition("=")
                 following = argv[index + 1] if index + 1 < len(argv) else "-"
                 options[name] = value if equals else ("" if following.startswith("-") else following)
+        assert options["--comment"] not in seen, f"{options['--comment']} submitted twice"
+        seen.add(options["--comment"])
         rule = options["--comment"].removeprefix("rule_").split("_wildcards_")[0]
-        assert rule not in by_rule, f"{rule} submitted twice"
+        if rule in by_rule:
+            assert all(by_rule[rule].get(key) == options.get(key) for key in RESOURCE_OPTIONS), rule
         by_rule[rule] = options
     return by_rule
 
@@ -159,7 +168,8 @@ def test_the_profile_runs_the_workflow_through_sbatch(cpu_run: tuple[Path, subpr
     submissions = _submissions(workdir / "cpu_slurm")
     assert set(submissions) == TRAINING_RULES | CPU_RULES
     srun_calls = (workdir / "cpu_slurm" / "srun.jsonl").read_text().splitlines()
-    assert len(srun_calls) == len(submissions), "each job ran its rule as a job step"
+    jobs = (workdir / "cpu_slurm" / "sbatch.jsonl").read_text().splitlines()
+    assert len(srun_calls) == len(jobs) > len(submissions), "each job (one per fold for validate_fold) ran as a step"
     for rule, options in submissions.items():
         assert "--gpus" not in options and "--gres" not in options, f"{rule}: device=cpu asks for no GPU"
         assert options["-p"] == ("gpu" if rule in TRAINING_RULES else "cpu"), rule

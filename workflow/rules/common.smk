@@ -11,7 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from deepsubtype.outputs import (COHORT_FILES, COMPARE_DIR, COMPARE_FILES, PREDICT_FILES, SUMMARY_FILES, SURVIVAL_DIR,
-                                 SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES)
+                                 SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES, VALIDATION_FOLD_FILE)
 from deepsubtype.schema import CONFIG_SCHEMA, check_config
 
 # one line naming the key for a config the schema refuses; then Snakemake's validate fills in the defaults
@@ -264,6 +264,27 @@ def validation_settings(wildcards):
         "orientation": cohort_layout(wildcards.cohort)[0],
         "sample_column": cohort_layout(wildcards.cohort)[1],
     }
+
+
+def validation_fold_settings(wildcards):
+    """The validate_fold job's settings: the train rule's procedure, the split, the raw matrix's layout."""
+    validation = validation_settings(wildcards)
+    training = train_settings(wildcards)
+    return {
+        **{key: validation[key] for key in ("task", "target", "time_column", "event_column", "folds", "repeats",
+                                            "n_fits", "seed", "device", "orientation", "sample_column")},
+        "model_params": training["model_params"],
+        "tuning_grid": training["tuning_grid"],
+        "repeat": int(wildcards.repeat),
+        "fold": int(wildcards.fold),
+    }
+
+
+def fold_tables(wildcards):
+    """Every split's validate_fold table of the cohort, in (repeat, fold) order."""
+    validation = config["validation"]
+    return [f"results/{wildcards.cohort}/" + VALIDATION_FOLD_FILE.format(repeat=repeat, fold=fold)
+            for repeat in range(validation["repeats"]) for fold in range(validation["folds"])]
 
 
 def validation_enabled(cohort):

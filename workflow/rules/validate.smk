@@ -1,7 +1,36 @@
+# Each split of the validation (repeat x fold) is its own job: the folds run at once where there are cores
+# (a cluster runs them side by side) and beside the training, which they do not need (the procedure is the
+# config's). One thread each; `--set-threads validate_fold=N` gives large cohorts more.
+rule validate_fold:
+    input:
+        unpack(normalize_inputs),
+        normalized=result_path("normalized"),
+    output:
+        table="results/{cohort}/" + VALIDATION_FOLD_FILE,
+        provenance="results/{cohort}/provenance/validate_fold/repeat{repeat}_fold{fold}.json",
+    wildcard_constraints:
+        repeat=r"\d+",
+        fold=r"\d+",
+    params:
+        settings=validation_fold_settings,
+    threads: 1
+    resources:
+        gpu=uses_gpu,
+    log:
+        "logs/{cohort}/validate_fold/repeat{repeat}_fold{fold}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/validate_fold/repeat{repeat}_fold{fold}.tsv"
+    conda:
+        training_env
+    script:
+        "../scripts/validate_fold.py"
+
+
 rule validate:
     input:
         unpack(normalize_inputs),
         normalized=result_path("normalized"),
+        fold_tables=fold_tables,
         model=result_path("model"),
         clusters=result_path("clusters"),
     output:
@@ -14,9 +43,6 @@ rule validate:
         provenance="results/{cohort}/provenance/validate.json",
     params:
         settings=validation_settings,
-    threads: 4
-    resources:
-        gpu=uses_gpu,
     log:
         "logs/{cohort}/validate.log",
     benchmark:

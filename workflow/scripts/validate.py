@@ -12,4 +12,5 @@ with snakemake_job(snakemake):
     # one raw matrix: every fold refits the gene filter and the z-score on it (several views: no refit)
     validation_stage(snakemake.input.normalized, snakemake.input.model, snakemake.input.clusters,
                      Path(snakemake.output.clusters).parent, expression=snakemake.input.get("view_expression"),
-                     clinical=snakemake.input.clinical, **snakemake.params.settings)
+                     clinical=snakemake.input.clinical, fold_tables=list(snakemake.input.fold_tables),
+                     **snakemake.params.settings)

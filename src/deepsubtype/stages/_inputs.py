@@ -95,6 +95,40 @@ def _estimator_params(model_params: dict[str, Any] | None, task: str, seed: int,
     return params
 
 
+def _procedure_params(model_params: dict[str, Any] | None, task: str, seed: int, device: str, adata: ad.AnnData,
+                      tuning_grid: dict[str, Any] | None, source: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The DeepType keyword arguments of a config's ``model`` section (:func:`_estimator_params`, K checked
+    against ``adata``, ``alpha_grid`` from the tuning grid) and the tuning grid with its defaults (``alphas``,
+    ``betas``, ``folds``): what the train stage fits, and what every validation fold fits again."""
+    from ..estimator import DEFAULT_ALPHA_GRID
+    from ..tuning import DEFAULT_BETAS
+
+    params = _estimator_params(model_params, task, seed, device, adata)
+    _check_n_clusters(adata, params, source)
+    grid = {"alphas": list(DEFAULT_ALPHA_GRID), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
+    params["alpha_grid"] = tuple(float(value) for value in grid["alphas"])
+    return params, grid
+
+
+def _raw_for_folds(adata: ad.AnnData, expression: str | Path | None, orientation: Orientation,
+                   clinical: str | Path | None, sample_column: str | None, source: str) -> ad.AnnData | None:
+    """The raw matrix (``expression``, read as the normalize stage did) of ``adata``'s samples, in its row order,
+    for the validation folds to refit the gene filter and the z-score; None without ``expression`` or with
+    several views (the folds then refit what :func:`~deepsubtype.validation.fold_scaled` can)."""
+    if expression is None or "view" in adata.var.columns:
+        return None
+    if clinical is None:
+        raise InputError(f"{expression}: refitting the normalization per fold needs the clinical table too "
+                         "(--clinical)")
+    raw = _read_raw(expression, orientation, clinical, sample_column)
+    absent = adata.obs_names.difference(raw.obs_names, sort=False)
+    if len(absent):
+        raise InputError(f"{expression}: sample {absent[0]!r} of {source} is not in the raw matrix "
+                         f"({len(absent)} such samples)")
+    logger.info("each fold refits the gene filter and the z-score on its training patients (from %s)", expression)
+    return raw[adata.obs_names].copy()
+
+
 def _read_raw(expression: str | Path, orientation: Orientation, clinical: str | Path | None,
               sample_column: str | None) -> ad.AnnData:
     """A cohort's matrix as read (samples x genes), aligned to its clinical table when one is given."""

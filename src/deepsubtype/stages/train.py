@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from ..ensemble import DeepTypeEnsemble, consensus_support, fit_table
-from ..estimator import DEFAULT_ALPHA_GRID, DeepType
+from ..estimator import DeepType
 from ..plots import training_history
-from ..tuning import DEFAULT_BETAS, alpha_path_table, objective_table, tune_alpha_beta, tuning_table
+from ..tuning import alpha_path_table, objective_table, tune_alpha_beta, tuning_table
 from ._files import EMBEDDING_KEY, _atomic, _provenance, _save_figure, _write_table
-from ._inputs import _check_n_clusters, _estimator_params, _target
+from ._inputs import _procedure_params, _target
 
 __all__ = ["train_stage"]
 
@@ -54,11 +54,8 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
-    params = _estimator_params(model_params, task, seed, device, adata)
+    params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized))
     n_fits = int((model_params or {}).get("n_fits", 1))
-    _check_n_clusters(adata, params, str(normalized))
-    grid = {"alphas": list(DEFAULT_ALPHA_GRID), "betas": list(DEFAULT_BETAS), "folds": 5, **(tuning_grid or {})}
-    params["alpha_grid"] = tuple(float(value) for value in grid["alphas"])
     if params.get("beta") == "auto":
         if checkpoint is not None:
             logger.info("beta cross-validation is not checkpointed: %s is not used", checkpoint)

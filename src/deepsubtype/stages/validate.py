@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
 from ..ensemble import load_model
+from ..estimator import DeepType
 from ..io import InputError, Orientation
 from ..objective import BASELINE_OBJECTIVES, baseline_labels
 from ..outputs import VALIDATION_FILES
 from ..plots import kaplan_meier
 from ..survival import MIN_CLUSTER_SIZE, CoxUnavailable, cox_by_cluster, logrank_table, per_fold_logrank, survival_frame
-from ..validation import baseline_out_of_fold, cluster_stability, out_of_fold_clusters
-from ._files import _atomic, _read_clusters, _save_figure, _to_tsv
-from ._inputs import _read_raw, _target
+from ..tuning import tune_alpha_beta
+from ..validation import (
+    baseline_out_of_fold,
+    cluster_stability,
+    fold_clusters,
+    fold_matrices,
+    match_folds,
+    out_of_fold_clusters,
+)
+from ._files import _atomic, _read_clusters, _save_figure, _to_tsv, _write_table
+from ._inputs import _procedure_params, _raw_for_folds, _target
 from ._scores import _cluster_c_index
 
-__all__ = ["validation_stage", "methods_table"]
+__all__ = ["validation_stage", "validation_fold_stage", "methods_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +42,8 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
                      min_cluster_size: int = MIN_CLUSTER_SIZE, folds: int = 5, repeats: int = 1, seed: int = 0,
                      device: str = "auto", n_fits: int | None = 1, expression: str | Path | None = None,
                      orientation: Orientation = "samples_x_genes", clinical: str | Path | None = None,
-                     sample_column: str | None = None) -> pd.DataFrame:
+                     sample_column: str | None = None,
+                     fold_tables: Sequence[str | Path] | None = None) -> pd.DataFrame:
     """Out-of-fold clusters and their survival statistics beside the in-sample ones.
 
     Refits the model's procedure on ``folds``-1 folds (``repeats`` shuffled splits; the normalization,
@@ -41,7 +53,8 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     z-score on its training patients (:func:`~deepsubtype.validation.fold_normalized`); without it, or with
     several views, the fold refits the z-score from ``layers["log"]`` only, or nothing. The fold models
     assign the held-out patients with ``predict``; their clusters are matched to the full-data ones
-    (:func:`~deepsubtype.validation.out_of_fold_clusters`). Writes
+    (:func:`~deepsubtype.validation.out_of_fold_clusters`). ``fold_tables`` (one per split, written by
+    :func:`validation_fold_stage`, e.g. as separate jobs) replaces the refits. Writes
     :data:`VALIDATION_FILES`: the assignments; per-cluster stability (consensus of the
     fold models on their training patients); the log-rank test and Cox hazard
     ratios for the in-sample clusters and for each repeat's out-of-fold clusters
@@ -52,23 +65,16 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
-    model = load_model(model_dir, device=device)
+    model = load_model(model_dir, device=device if fold_tables is None else "cpu")  # with tables: K and no more
     assignments = _read_clusters(clusters)
     reference = assignments.reindex(adata.obs_names).to_numpy()
-    raw = None
-    if expression is not None and "view" not in adata.var.columns:
-        if clinical is None:
-            raise InputError(f"{expression}: refitting the normalization per fold needs the clinical table too "
-                             "(--clinical)")
-        raw = _read_raw(expression, orientation, clinical, sample_column)
-        absent = adata.obs_names.difference(raw.obs_names, sort=False)
-        if len(absent):
-            raise InputError(f"{expression}: sample {absent[0]!r} of {normalized} is not in the raw matrix "
-                             f"({len(absent)} such samples)")
-        raw = raw[adata.obs_names].copy()
-        logger.info("each fold refits the gene filter and the z-score on its training patients (from %s)", expression)
-    oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed, n_fits=n_fits,
-                               raw=raw)
+    raw = _raw_for_folds(adata, expression, orientation, clinical, sample_column, str(normalized))
+    if fold_tables is None:
+        oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed,
+                                   n_fits=n_fits, raw=raw)
+    else:
+        oof = match_folds(_read_fold_tables(fold_tables, adata, folds=folds, repeats=repeats), reference,
+                          int(model.n_clusters_))
     stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
     matrix = np.nan_to_num(np.asarray(adata.X, dtype=np.float64))
     methods = {"deepsubtype": (reference, oof)}
@@ -136,3 +142,60 @@ def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical:
                          "out_of_fold_p_per_fold": per_fold_p, "per_fold_statistic": statistic,
                          "per_fold_degrees_of_freedom": df, "out_of_fold_c_index": _cluster_c_index(frame)})
     return pd.DataFrame(rows)
+
+
+def validation_fold_stage(normalized: str | Path, output: str | Path, *, repeat: int, fold: int, folds: int = 5,
+                          repeats: int = 1, seed: int = 0, n_fits: int = 1, task: str = "classification",
+                          target: str | None = None, time_column: str | None = None, event_column: str | None = None,
+                          model_params: dict[str, Any] | None = None, tuning_grid: dict[str, Any] | None = None,
+                          device: str = "auto", expression: str | Path | None = None,
+                          orientation: Orientation = "samples_x_genes", clinical: str | Path | None = None,
+                          sample_column: str | None = None) -> pd.DataFrame:
+    """One split (``repeat``, ``fold``) of :func:`validation_stage`'s refits, on its own so that the folds run
+    as separate jobs, at once where there are cores, and beside the training (they need only the config).
+
+    The procedure is the train stage's (``model_params``, ``tuning_grid``, ``task`` and its columns, ``seed``,
+    ``device``: the same fits as ``validation_stage`` refits from the trained model), with ``n_fits`` fits, on
+    the split's training patients normalized from ``expression`` as there; ``beta: auto`` is cross-validated
+    on them too. Writes ``output`` (TSV, :func:`~deepsubtype.validation.fold_clusters`: each sample of the
+    split, held out or not, and its cluster under the fold model, not yet matched to the full data's)."""
+    adata = ad.read_h5ad(normalized)
+    y = _target(adata, task, target, time_column, event_column, str(normalized))
+    params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized))
+    raw = _raw_for_folds(adata, expression, orientation, clinical, sample_column, str(normalized))
+    if params.get("beta") == "auto":  # chosen on the fold's training patients, as alpha and K are
+        (_, _, train, _, X_train, _), = fold_matrices(adata, raw, adata.n_obs, folds=folds, repeats=repeats,
+                                                      seed=seed, only=(repeat, fold))
+        search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), X_train, np.asarray(y)[train], alphas=None,
+                                 betas=grid["betas"], folds=grid["folds"])
+        params["beta"] = search.best_estimator_.beta
+        logger.info("repeat %d fold %d: cross-validated choice on its training patients: beta=%g", repeat, fold,
+                    params["beta"])
+    table = fold_clusters(DeepType(**params), adata, y, repeat=repeat, fold=fold, folds=folds, repeats=repeats,
+                          seed=seed, n_fits=n_fits, raw=raw)
+    table.insert(0, "sample", adata.obs_names[table["index"].to_numpy()])
+    _write_table(table, output)
+    return table
+
+
+def _read_fold_tables(paths: Sequence[str | Path], adata: ad.AnnData, *, folds: int,
+                      repeats: int) -> list[pd.DataFrame]:
+    """The tables of :func:`validation_fold_stage`, checked: one per split of ``repeats`` x ``folds``, on the
+    samples of ``adata`` (their ``index`` recomputed from the ``sample`` names)."""
+    tables, seen = [], set()
+    for path in paths:
+        table = pd.read_csv(path, sep="\t")
+        missing = {"sample", "repeat", "fold", "held_out", "fold_cluster", "n_fold_clusters"} - set(table.columns)
+        if missing:
+            raise InputError(f"{path}: not a validation fold table (no column {sorted(missing)[0]!r})")
+        index = adata.obs_names.get_indexer(table["sample"].astype(str))
+        if (index < 0).any():
+            raise InputError(f"{path}: sample {table['sample'][index < 0].iloc[0]!r} is not in the cohort")
+        seen.add((int(table["repeat"].iloc[0]), int(table["fold"].iloc[0])))
+        tables.append(table.assign(index=index))
+    expected = {(repeat, fold) for repeat in range(repeats) for fold in range(folds)}
+    if seen != expected or len(tables) != len(expected):
+        absent = sorted(expected - seen)
+        raise InputError(f"{len(tables)} fold tables for {repeats} repeat(s) of {folds} folds"
+                         + (f": repeat {absent[0][0]} fold {absent[0][1]} is missing" if absent else ""))
+    return tables
