@@ -106,7 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--provenance", metavar="FILE",
                         help="write the package versions and this command's settings to FILE (JSON) on success")
     stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    _add_import_stages(stages)
+    _add_normalize_stages(stages)
+    _add_model_stages(stages)
+    _add_survival_stages(stages)
+    _add_comparison_stages(stages)
+    _add_result_stages(stages)
+    return parser
 
+
+def _add_import_stages(stages: Any) -> None:
+    """The subcommands files of a public source read into a matrix and a clinical table."""
     sources = {"import-cbioportal": ("a cBioPortal study folder", "study",
                                      "the study folder (meta_study.txt, meta_*.txt, data_*.txt, case_lists/)"),
                "import-geo": ("a GEO series matrix", "series_matrix", "GSExxxx_series_matrix.txt[.gz]")}
@@ -127,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     imports["import-geo"].add_argument("--gene-column", help="its gene symbol column (default: the first of the "
                                        "usual names)")
 
+
+def _add_normalize_stages(stages: Any) -> None:
+    """The subcommands normalize and export-mudata."""
     normalize = stages.add_parser("normalize", help="read, align and normalize an expression matrix")
     normalize.add_argument("expression", nargs="+",
                            help="expression matrix (.h5ad, .csv/.tsv[.gz], .parquet; a .h5mu file: each modality a "
@@ -154,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("normalized", help="normalized .h5ad")
     export.add_argument("output", help=".h5mu to write")
 
+
+def _add_model_stages(stages: Any) -> None:
+    """The subcommands train, cluster and genes."""
     train = stages.add_parser("train", help="fit DeepType on a normalized .h5ad")
     train.add_argument("normalized")
     train.add_argument("model_dir", help="directory to write the model to")
@@ -198,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     genes.add_argument("--time", dest="time_column", help="survival time column (task survival)")
     genes.add_argument("--event", dest="event_column", help="survival event column (task survival)")
 
+
+def _add_survival_stages(stages: Any) -> None:
+    """The subcommands survival, validate and validate-fold."""
     survival = stages.add_parser("survival", help="Kaplan-Meier and log-rank test by cluster")
     survival.add_argument("clusters")
     survival.add_argument("normalized", help="normalized .h5ad holding the clinical columns")
@@ -255,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     fold.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
     fold.add_argument("--clinical", help="the clinical table the normalize stage aligned the matrix to")
     fold.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
+
+
+def _add_comparison_stages(stages: Any) -> None:
+    """The subcommands compare, sweep and sweep-summary."""
     compare = stages.add_parser("compare", help="DeepType beside k-means, PCA, consensus, SNF and an autoencoder")
     compare.add_argument("normalized")
     compare.add_argument("embedding")
@@ -289,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_summary.add_argument("summary_output", help="summary.tsv to write (one row per alpha, beta, K)")
     sweep_summary.add_argument("run_dirs", nargs="+", help="directories written by deepsubtype sweep")
 
+
+def _add_result_stages(stages: Any) -> None:
+    """The subcommands predict, summary and aggregate."""
     predict = stages.add_parser("predict", help="assign the patients of a new cohort (or one new sample file) "
                                 "to a trained model's clusters")
     predict.add_argument("model_dir", help="model directory written by train")
@@ -331,7 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
                                   "sweep/summary.tsv) into one, with a cohort column")
     aggregate.add_argument("output")
     aggregate.add_argument("summaries", nargs="+", metavar="COHORT=PATH", type=_cohort_path)
-    return parser
 
 
 def _run(arguments: argparse.Namespace) -> None:
