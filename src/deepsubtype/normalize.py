@@ -14,7 +14,6 @@ from typing import Literal
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scanpy as sc
 
 from .io import InputError
 
@@ -234,6 +233,10 @@ def to_log_scale(adata: ad.AnnData, scale: Scale | Literal["auto"] | str, steps:
     steps["scale"] = scale
     adata.X = X
     refuse_impossible_values(adata, scale, source, values)
+    # scanpy takes ~2 s to import: loaded where it transforms, so that a job refusing bad input (and every
+    # job that only needs this module's checks) does not pay for it
+    import scanpy as sc
+
     if scale == "counts":
         sc.pp.normalize_total(adata, target_sum=target_sum)
         sc.pp.log1p(adata)
@@ -314,6 +317,8 @@ def normalize(
 
     adata.layers["log"] = np.asarray(adata.X, dtype=np.float32).copy()
     if zscore:
+        import scanpy as sc
+
         sc.pp.scale(adata, zero_center=True)
         adata.X = np.asarray(adata.X, dtype=np.float32)
     steps["zscore"] = bool(zscore)

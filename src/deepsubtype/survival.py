@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.exceptions import ConvergenceError
-from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test, proportional_hazard_test
-from lifelines.utils import median_survival_times, restricted_mean_survival_time
 from scipy.stats import chi2, false_discovery_control
 
 from .io import InputError
+
+# lifelines takes ~1 s to import: its functions are loaded where a statistic is computed, so that the jobs that
+# only check survival columns (normalize, train) do not pay for it
+if TYPE_CHECKING:
+    from lifelines import CoxPHFitter
 
 __all__ = ["EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
            "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "per_fold_logrank", "adjust_p_values",
@@ -148,6 +149,9 @@ def kaplan_meier_table(frame: pd.DataFrame, *, horizon: float | None = None) -> 
     (lifelines reports it as infinity). With ``horizon``, also the restricted mean
     survival time up to it (``rmst``: area under the Kaplan-Meier curve, in time units).
     """
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times, restricted_mean_survival_time
+
     rows = []
     for cluster, group in frame.groupby("cluster", sort=True):
         fitter = KaplanMeierFitter().fit(group["time"], group["event"])
@@ -174,6 +178,8 @@ def _logrank_p(frame: pd.DataFrame) -> tuple[float, float]:
     """Statistic and p-value of the multivariate log-rank test across ``frame``'s clusters (NaN when undefined)."""
     if frame["cluster"].nunique() < 2 or not frame["event"].any():
         return np.nan, np.nan
+    from lifelines.statistics import multivariate_logrank_test
+
     result = multivariate_logrank_test(frame["time"], frame["cluster"], frame["event"])
     return float(result.test_statistic), float(result.p_value)
 
@@ -251,6 +257,8 @@ def pairwise_logrank_table(frame: pd.DataFrame, *, adjustment: str = "holm") -> 
     columns = ["cluster_a", "cluster_b", "test_statistic", "p_value", "p_adjusted", "adjustment"]
     if frame["cluster"].nunique() < 2:
         return pd.DataFrame(columns=columns)
+    from lifelines.statistics import pairwise_logrank_test
+
     summary = pairwise_logrank_test(frame["time"], frame["cluster"], frame["event"]).summary
     table = pd.DataFrame({
         "cluster_a": [pair[0] for pair in summary.index],
@@ -324,6 +332,10 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
     if n_terms >= n_events:
         raise CoxUnavailable(f"{n_terms} terms (clusters and covariates) for {n_events} events: a Cox model needs "
                              "fewer terms than events")
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+    from lifelines.statistics import proportional_hazard_test
+
     try:
         fitter = CoxPHFitter().fit(design, duration_col="time", event_col="event")
     except ConvergenceError as error:
