@@ -283,7 +283,7 @@ def validation_fold_settings(wildcards):
 def fold_tables(wildcards):
     """Every split's validate_fold table of the cohort, in (repeat, fold) order."""
     validation = config["validation"]
-    return [f"results/{wildcards.cohort}/" + VALIDATION_FOLD_FILE.format(repeat=repeat, fold=fold)
+    return [f"results/{wildcards.cohort}/{VALIDATION_FOLD_FILE.format(repeat=repeat, fold=fold)}"
             for repeat in range(validation["repeats"]) for fold in range(validation["folds"])]
 
 

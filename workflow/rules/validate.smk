@@ -7,7 +7,7 @@ rule validate_fold:
         unpack(normalize_inputs),
         normalized=result_path("normalized"),
     output:
-        table="results/{cohort}/" + VALIDATION_FOLD_FILE,
+        table=f"results/{{cohort}}/{VALIDATION_FOLD_FILE}",
         provenance="results/{cohort}/provenance/validate_fold/repeat{repeat}_fold{fold}.json",
     wildcard_constraints:
         repeat=r"\d+",
