@@ -172,3 +172,12 @@ def test_folds_as_separate_jobs_give_the_validation_of_one_job(cohort_files, tmp
         validation_stage(*arguments, out / "short", time_column="time", event_column="event",
                          fold_tables=tables[:5], **common)
     assert not (out / "short").exists()
+    foreign = pd.read_csv(tables[0], sep="\t").assign(sample="not_a_patient")
+    foreign.to_csv(out / "foreign.tsv", sep="\t", index=False)
+    pd.read_csv(tables[0], sep="\t").drop(columns="held_out").to_csv(out / "other.tsv", sep="\t", index=False)
+    for bad, message in (("foreign.tsv", r"foreign\.tsv: sample 'not_a_patient' is not in the cohort"),
+                         ("other.tsv", r"other\.tsv: not a validation fold table \(no column 'held_out'\)")):
+        with pytest.raises(InputError, match=message):
+            validation_stage(*arguments, out / "bad", time_column="time", event_column="event",
+                             fold_tables=[out / bad, *tables[1:]], **common)
+        assert not (out / "bad").exists()
