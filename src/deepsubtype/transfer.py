@@ -186,7 +186,6 @@ def transfer_normalization(adata: ad.AnnData, reference: Reference | str | Path 
     available = pd.Index(adata.var_names.astype(str))  # drop_genes may have removed some
     found, absent = _check_overlap(genes, available, reference, source, missing_genes, max_missing_share)
     n_found, n_missing = int(found.sum()), len(absent)
-    share = n_missing / len(genes)
     adata = to_log_scale(adata, scale, steps, target_sum=reference.target_sum, source=source)
     if steps["scale"] != reference.scale:
         logger.warning("%s: scale %s, the training cohort's was %s: both are brought to log scale, but check the "
@@ -196,40 +195,9 @@ def transfer_normalization(adata: ad.AnnData, reference: Reference | str | Path 
     log = np.tile(reference.mean, (adata.n_obs, 1))  # absent genes: the training mean
     log[:, found] = log_values[:, columns[found]]
 
-    shared = np.flatnonzero(found)
-    own_mean = log[:, shared].mean(0)
-    own_sd = log[:, shared].std(0, ddof=1) if adata.n_obs >= 2 else np.full(len(shared), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = own_sd / reference.std[shared]
-    report: dict[str, Any] = {
-        "training_cohort": reference.source,
-        "n_samples": int(adata.n_obs),
-        "n_training_genes": int(len(genes)),
-        "n_found": n_found,
-        "n_missing": n_missing,
-        "missing_share": share,
-        "max_missing_share": float(max_missing_share),
-        "missing_genes_rule": missing_genes,
-        "n_cohort_genes": int(len(available)),
-        "n_cohort_genes_unused": int(len(available) - n_found),
-        "scale_training": reference.scale,
-        "scale_cohort": steps["scale"],
-        "centering": centering if reference.zscore else "none (training not z-scored)",
-        "gene_mean_correlation": _correlation(own_mean, reference.mean[shared]),
-        "gene_sd_correlation": _correlation(own_sd, reference.std[shared]),
-        "gene_sd_ratio_median": float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else float("nan"),
-    }
-
-    if not reference.zscore:
-        X = log
-    elif centering == "training":
-        X = (log - reference.mean) / reference.std
-    else:
-        sd = log.std(0, ddof=1)
-        X = (log - log.mean(0)) / np.where(sd > 0, sd, 1.0)
-        X[:, ~found] = 0.0  # the training mean, z-scored
-    if reference.minmax is not None:
-        X = minmax_scaled(X, *reference.minmax)
+    report = _overlap_report(log, found, reference, steps["scale"], centering, missing_genes,
+                             max_missing_share, n_cohort_genes=len(available))
+    X = _scaled(log, found, reference, centering)
     result = ad.AnnData(X=X.astype(np.float32), obs=adata.obs.copy(),
                         var=pd.DataFrame({"found": found, "training_mean": reference.mean,
                                           "training_std": reference.std}, index=genes),
@@ -244,6 +212,52 @@ def transfer_normalization(adata: ad.AnnData, reference: Reference | str | Path 
             result.uns[key] = adata.uns[key]
     logger.info("%s on the training genes of %s: %d of %d found (%.1f %% missing, filled with the training mean), "
                 "centering %s; per-gene means correlate at %.2f, SDs at %.2f", source, reference.source, n_found,
-                len(genes), 100 * share, report["centering"], report["gene_mean_correlation"],
+                len(genes), 100 * report["missing_share"], report["centering"], report["gene_mean_correlation"],
                 report["gene_sd_correlation"])
     return Transfer(result, report, [str(gene) for gene in absent])
+
+
+def _overlap_report(log: np.ndarray, found: np.ndarray, reference: Reference, scale: str, centering: str,
+                    missing_genes: str, max_missing_share: float, *, n_cohort_genes: int) -> dict[str, Any]:
+    """The transfer's report (see :func:`transfer_normalization`) from the cohort's log values on the training
+    genes (n_samples, n_training_genes) and which of those genes were ``found``."""
+    shared = np.flatnonzero(found)
+    n_found, n_missing = int(found.sum()), int((~found).sum())
+    own_mean = log[:, shared].mean(0)
+    own_sd = log[:, shared].std(0, ddof=1) if log.shape[0] >= 2 else np.full(len(shared), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = own_sd / reference.std[shared]
+    return {
+        "training_cohort": reference.source,
+        "n_samples": int(log.shape[0]),
+        "n_training_genes": int(len(found)),
+        "n_found": n_found,
+        "n_missing": n_missing,
+        "missing_share": n_missing / len(found),
+        "max_missing_share": float(max_missing_share),
+        "missing_genes_rule": missing_genes,
+        "n_cohort_genes": int(n_cohort_genes),
+        "n_cohort_genes_unused": int(n_cohort_genes - n_found),
+        "scale_training": reference.scale,
+        "scale_cohort": scale,
+        "centering": centering if reference.zscore else "none (training not z-scored)",
+        "gene_mean_correlation": _correlation(own_mean, reference.mean[shared]),
+        "gene_sd_correlation": _correlation(own_sd, reference.std[shared]),
+        "gene_sd_ratio_median": float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else float("nan"),
+    }
+
+
+def _scaled(log: np.ndarray, found: np.ndarray, reference: Reference, centering: str) -> np.ndarray:
+    """The log values (n_samples, n_training_genes) scaled as the training cohort was: z-scored with its means
+    and SDs (``training``) or the cohort's own (``own``, absent genes at 0), then min-max where it was."""
+    if not reference.zscore:
+        X = log
+    elif centering == "training":
+        X = (log - reference.mean) / reference.std
+    else:
+        sd = log.std(0, ddof=1)
+        X = (log - log.mean(0)) / np.where(sd > 0, sd, 1.0)
+        X[:, ~found] = 0.0  # the training mean, z-scored
+    if reference.minmax is not None:
+        X = minmax_scaled(X, *reference.minmax)
+    return X

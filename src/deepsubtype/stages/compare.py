@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import anndata as ad
 import numpy as np
@@ -46,8 +48,6 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     baseline. ``summary.tsv``: per method, the
     median, minimum and maximum of each metric over seeds. Writes :data:`COMPARE_FILES`.
     """
-    from sklearn.base import clone
-
     from ..compare import BaselineResult, consensus_clustering, run_baselines, silhouette
 
     adata = ad.read_h5ad(normalized)
@@ -71,35 +71,16 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     results += [(seed, result) for result in run_baselines(X, n_clusters, seed=seed, autoencoder_params=autoencoder,
                                                            view_sizes=view_sizes)]
     y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
-    started = time.perf_counter()
-    # a progress bar on a terminal only (tqdm's disable=None); logs get one line per seed
-    for index, extra in enumerate(tqdm(extra_seeds, desc="comparison seeds", unit="seed", disable=None, leave=False)):
-        if base is model:
-            refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
-        else:  # an ensemble of other seeds: extra * n_fits, ... (blocks that do not overlap the trained one's)
-            refit = clone(model).set_params(random_state=extra * model.n_fits,
-                                            estimator__n_clusters=n_clusters).fit(adata, y)
-        results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
-                                              float(refit.fit_seconds_))))
-        results += [(extra, result)
-                    for result in run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder,
-                                                view_sizes=view_sizes)]
-        elapsed = time.perf_counter() - started
-        logger.info("comparison seed %d (%d of %d) done: %.0f s so far, about %.0f s left", extra, index + 1,
-                    len(extra_seeds), elapsed, elapsed / (index + 1) * (len(extra_seeds) - index - 1))
-
+    results += _refit_seeds(model, adata, y, n_clusters, extra_seeds,
+                            lambda extra: run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder,
+                                                        view_sizes=view_sizes))
     table = pd.DataFrame([
         {"method": result.method, "seed": result_seed, "seconds": result.seconds,
          **_clustering_metrics(adata, result.labels, silhouette(result), target=target, time_column=time_column,
                                event_column=event_column, source=str(normalized))}
         for result_seed, result in results])
     if out_of_fold_methods is not None:
-        validated = pd.read_csv(out_of_fold_methods, sep="\t").groupby("method")[
-            ["out_of_fold_p", "out_of_fold_p_per_fold"]].median()
-        trained_seed = table["seed"] == seed
-        for column, source in (("logrank_p_out_of_fold", "out_of_fold_p"),
-                               ("logrank_p_per_fold", "out_of_fold_p_per_fold")):
-            table[column] = np.where(trained_seed, table["method"].map(validated[source]), np.nan)
+        _add_out_of_fold(table, out_of_fold_methods, seed)
     metrics = [m for m in _COMPARE_METRICS if m in table.columns]
     summary = _summarize_over_seeds(table, metrics)
     consensus = consensus_clustering(np.nan_to_num(X, nan=0.0), list(range(consensus_k[0], consensus_k[1] + 1)),
@@ -115,6 +96,41 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
         _save_figure(consensus_cdf(consensus.consensus, consensus.delta_area),
                      temporary / COMPARE_FILES["consensus"])
     return table
+
+
+def _refit_seeds(model: Any, adata: ad.AnnData, y: Any, n_clusters: int, extra_seeds: Sequence[int],
+                 baselines: Callable[[int], list[Any]]) -> list[tuple[int, Any]]:
+    """(seed, result) of DeepType refitted (same hyperparameters and K) and of every baseline, per extra seed."""
+    from sklearn.base import clone
+
+    from ..compare import BaselineResult
+
+    results: list[tuple[int, Any]] = []
+    started = time.perf_counter()
+    # a progress bar on a terminal only (tqdm's disable=None); logs get one line per seed
+    for index, extra in enumerate(tqdm(extra_seeds, desc="comparison seeds", unit="seed", disable=None, leave=False)):
+        if not isinstance(model, DeepTypeEnsemble):
+            refit = clone(model).set_params(random_state=extra, n_clusters=n_clusters).fit(adata, y)
+        else:  # an ensemble of other seeds: extra * n_fits, ... (blocks that do not overlap the trained one's)
+            refit = clone(model).set_params(random_state=extra * model.n_fits,
+                                            estimator__n_clusters=n_clusters).fit(adata, y)
+        results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
+                                              float(refit.fit_seconds_))))
+        results += [(extra, result) for result in baselines(extra)]
+        elapsed = time.perf_counter() - started
+        logger.info("comparison seed %d (%d of %d) done: %.0f s so far, about %.0f s left", extra, index + 1,
+                    len(extra_seeds), elapsed, elapsed / (index + 1) * (len(extra_seeds) - index - 1))
+    return results
+
+
+def _add_out_of_fold(table: pd.DataFrame, out_of_fold_methods: str | Path, seed: int) -> None:
+    """Add the validation's out-of-fold p (medians over repeats, ``oof_methods.tsv``) to the trained seed's rows."""
+    validated = pd.read_csv(out_of_fold_methods, sep="\t").groupby("method")[
+        ["out_of_fold_p", "out_of_fold_p_per_fold"]].median()
+    trained_seed = table["seed"] == seed
+    for column, source in (("logrank_p_out_of_fold", "out_of_fold_p"),
+                           ("logrank_p_per_fold", "out_of_fold_p_per_fold")):
+        table[column] = np.where(trained_seed, table["method"].map(validated[source]), np.nan)
 
 
 def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import anndata as ad
 import numpy as np
@@ -55,17 +56,9 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
 
     Nothing is written unless every step succeeds. Returns ``clusters.tsv``'s table.
     """
-    from ..compare import label_agreement
-    from ..transfer import load_reference, transfer_normalization
+    from ..transfer import transfer_normalization
 
-    model = load_model(model_dir, device=device)
-    training = ad.read_h5ad(training_normalized)
-    reference = load_reference(training, source=str(training_normalized))
-    trained_on = list(getattr(model, "feature_names_in_", []))
-    if trained_on != list(reference.genes):
-        raise InputError(f"{training_normalized}: its genes are not those the model in {model_dir} was trained on "
-                         f"({len(reference.genes)} against {len(trained_on)}); give the training cohort's own "
-                         "normalized.h5ad")
+    model, training, reference = _model_and_reference(model_dir, training_normalized, device)
     adata = _read_raw(expression, orientation, clinical, sample_column)
     if clinical is not None:
         _check_clinical(adata, str(clinical), target=target, time_column=time_column, event_column=event_column,
@@ -73,47 +66,20 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     settings = {"scale": scale, "missing": missing, "missing_genes": missing_genes,
                 "max_missing_share": max_missing_share, "source": str(expression)}
     transfer = transfer_normalization(adata, reference, centering=centering, **settings)
-    distances = model.distances(transfer.adata)
-    labels = model.predict(transfer.adata)
-    order = np.argsort(np.where(np.arange(distances.shape[1]) == labels[:, None], np.inf, distances), axis=1)
-    points = model.transform(transfer.adata)
-    silhouette = _silhouettes(points, labels)
-    table = pd.DataFrame({
-        "sample": transfer.adata.obs_names,
-        "cluster": labels,
-        "distance_to_center": distances[np.arange(len(labels)), labels],
-        "confidence": model.confidence(transfer.adata),
-        "second_cluster": order[:, 0] if distances.shape[1] > 1 else labels,
-        "silhouette": silhouette,
-    })
-
+    table = _assignment_table(model, transfer.adata)
+    labels = table["cluster"].to_numpy()
     report = dict(transfer.report)
     if reference.zscore and adata.n_obs >= 2:
         other = "own" if centering == "training" else "training"
-        quiet = logging.getLogger("deepsubtype.transfer")
-        level = quiet.level
-        quiet.setLevel(logging.WARNING)  # the comparison's own log line would read as the run's
-        try:
-            other_labels = model.predict(transfer_normalization(adata, reference, centering=other,
-                                                                **settings).adata)
-        finally:
-            quiet.setLevel(level)
+        other_labels = _labels_under_centering(model, adata, reference, other, settings)
         report[f"calls_unchanged_with_centering_{other}"] = float((other_labels == labels).mean())
     report["mean_confidence"] = float(table["confidence"].mean())
     sizes = np.bincount(labels, minlength=int(model.n_clusters_))
     report.update({f"n_cluster_{k}": int(n) for k, n in enumerate(sizes)})
     overlap = pd.DataFrame({"measure": list(report), "value": [str(v) if not isinstance(v, float) else f"{v:.6g}"
                                                                for v in report.values()]})
-
-    rows = []
-    for name, obs, assigned in (("training cohort (in-sample)", training.obs, model.labels_),
-                                ("this cohort (predicted)", transfer.adata.obs, labels)):
-        labelled = target is not None and target in obs.columns and len(obs) == len(assigned)
-        known = int(obs[target].notna().sum()) if labelled else 0
-        metrics = (label_agreement(obs[target], assigned) if known
-                   else {"acc": np.nan, "nmi": np.nan, "ari": np.nan})
-        rows.append({"assignment": name, "target": target or "NA", "n_labelled": known, **metrics})
-    agreement = pd.DataFrame(rows)
+    agreement = _agreement_table(target, [("training cohort (in-sample)", training.obs, model.labels_),
+                                          ("this cohort (predicted)", transfer.adata.obs, labels)])
     logger.info("%s: cluster sizes %s, mean confidence %.2f", expression, dict(enumerate(sizes.tolist())),
                 report["mean_confidence"])
 
@@ -125,9 +91,69 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     output = Path(output_dir)
     with _atomic(output / PREDICT_FILES["normalized"]) as temporary:
         transfer.adata.write_h5ad(temporary, compression="gzip")
-    _write_table(table, output / PREDICT_FILES["clusters"])
-    _write_table(overlap, output / PREDICT_FILES["overlap"])
+    for role, frame in (("clusters", table), ("overlap", overlap), ("agreement", agreement)):
+        _write_table(frame, output / PREDICT_FILES[role])
     with _atomic(output / PREDICT_FILES["missing_genes"]) as temporary:
         temporary.write_text("".join(f"{gene}\n" for gene in transfer.missing_genes))
-    _write_table(agreement, output / PREDICT_FILES["agreement"])
     return table
+
+
+def _model_and_reference(model_dir: str | Path, training_normalized: str | Path,
+                         device: str) -> tuple[Any, ad.AnnData, Any]:
+    """The trained model, its cohort's ``normalized.h5ad`` and the normalization reference recorded there;
+    refused when the two disagree on the genes."""
+    from ..transfer import load_reference
+
+    model = load_model(model_dir, device=device)
+    training = ad.read_h5ad(training_normalized)
+    reference = load_reference(training, source=str(training_normalized))
+    trained_on = list(getattr(model, "feature_names_in_", []))
+    if trained_on != list(reference.genes):
+        raise InputError(f"{training_normalized}: its genes are not those the model in {model_dir} was trained on "
+                         f"({len(reference.genes)} against {len(trained_on)}); give the training cohort's own "
+                         "normalized.h5ad")
+    return model, training, reference
+
+
+def _assignment_table(model: Any, adata: ad.AnnData) -> pd.DataFrame:
+    """``clusters.tsv`` of :func:`predict_stage`: each patient of ``adata`` (normalized on the model's genes) with
+    its nearest centre, distance, confidence, runner-up centre and silhouette."""
+    distances = model.distances(adata)
+    labels = model.predict(adata)
+    runner_up = np.argsort(np.where(np.arange(distances.shape[1]) == labels[:, None], np.inf, distances), axis=1)
+    return pd.DataFrame({
+        "sample": adata.obs_names,
+        "cluster": labels,
+        "distance_to_center": distances[np.arange(len(labels)), labels],
+        "confidence": model.confidence(adata),
+        "second_cluster": runner_up[:, 0] if distances.shape[1] > 1 else labels,
+        "silhouette": _silhouettes(model.transform(adata), labels),
+    })
+
+
+def _labels_under_centering(model: Any, adata: ad.AnnData, reference: Any, centering: str,
+                            settings: dict[str, Any]) -> np.ndarray:
+    """The calls ``model`` would make with the other ``centering``: the share unchanged goes in ``overlap.tsv``."""
+    from ..transfer import transfer_normalization
+
+    quiet = logging.getLogger("deepsubtype.transfer")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # the comparison's own log line would read as the run's
+    try:
+        return model.predict(transfer_normalization(adata, reference, centering=centering, **settings).adata)
+    finally:
+        quiet.setLevel(level)
+
+
+def _agreement_table(target: str | None, assignments: list[tuple[str, pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
+    """``agreement.tsv``: ACC/NMI/ARI of each (name, obs, labels) assignment against ``target`` where labelled."""
+    from ..compare import label_agreement
+
+    rows = []
+    for name, obs, assigned in assignments:
+        labelled = target is not None and target in obs.columns and len(obs) == len(assigned)
+        known = int(obs[target].notna().sum()) if labelled else 0
+        metrics = (label_agreement(obs[target], assigned) if known
+                   else {"acc": np.nan, "nmi": np.nan, "ari": np.nan})
+        rows.append({"assignment": name, "target": target or "NA", "n_labelled": known, **metrics})
+    return pd.DataFrame(rows)

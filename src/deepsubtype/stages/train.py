@@ -56,49 +56,9 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     y = _target(adata, task, target, time_column, event_column, str(normalized))
     params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized))
     n_fits = int((model_params or {}).get("n_fits", 1))
-    if params.get("beta") == "auto":
-        if checkpoint is not None:
-            logger.info("beta cross-validation is not checkpointed: %s is not used", checkpoint)
-        search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), adata, y, alphas=None, betas=grid["betas"],
-                                 folds=grid["folds"])
-        params["beta"] = search.best_estimator_.beta
-        logger.info("cross-validated choice: beta=%g", params["beta"])
-        model: DeepType | DeepTypeEnsemble = (search.best_estimator_ if n_fits == 1 else
-                                              DeepTypeEnsemble(DeepType(**params), n_fits=n_fits,
-                                                               random_state=seed).fit(adata, y))
-        table = pd.concat([tuning_table(search), alpha_path_table(model)], ignore_index=True)
-    else:
-        single = DeepType(**params, checkpoint=checkpoint)
-        model = single.fit(adata, y) if n_fits == 1 else DeepTypeEnsemble(single, n_fits=n_fits,
-                                                                          random_state=seed).fit(adata, y)
-        table = alpha_path_table(model)
-    if model.objective_scores_:
-        table = pd.concat([table, objective_table(model)], ignore_index=True)
-    logger.info("objective %s (%s)", model.objective_, "chosen by cross-validated log-rank p"
-                if model.objective_scores_ else "fixed")
-    if isinstance(model, DeepTypeEnsemble):
-        agreement = model.fit_agreement_[np.triu_indices(n_fits, 1)]
-        logger.info("%d fits: pairwise ARI of their clusters %.2f-%.2f (median %.2f); consensus sizes %s", n_fits,
-                    agreement.min(), agreement.max(), float(np.median(agreement)),
-                    np.bincount(model.labels_).tolist())
-    logger.info("alpha %s (%s)", model.alpha_, "chosen on the path" if model.alpha_path_ else "fixed")
-    logger.info("trained on %s in %s: %d rounds, converged=%s", model.device_, model.precision_, model.n_rounds_,
-                model.converged_)
-
-    result = ad.AnnData(obs=adata.obs.copy())
-    result.obsm[EMBEDDING_KEY] = model.transform(adata).astype(np.float32)
-    result.uns["deeptype"] = {
-        "cluster_centers": model.cluster_centers_.astype(np.float32),
-        "labels": model.labels_.astype(np.int64),
-        "n_clusters": int(model.n_clusters_),
-        "n_rounds": int(model.n_rounds_),
-        "converged": bool(model.converged_),
-        "device": model.device_,
-        "precision": model.precision_,
-        "n_fits": n_fits,
-    }
-    if isinstance(model, DeepTypeEnsemble):
-        result.uns["deeptype"]["consensus_support"] = consensus_support(model.co_assignment_, model.labels_)
+    model, table = _fit(adata, y, params, grid, n_fits=n_fits, seed=seed, checkpoint=checkpoint)
+    _log_fit(model, n_fits)
+    result = _embedding(adata, model, n_fits)
     result.uns["provenance"] = _provenance(stage="train", task=task, target=target, time=time_column,
                                            event=event_column, seed=seed, device=device,
                                            params={k: v for k, v in model.get_params().items()})
@@ -121,3 +81,61 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
             title += f"\nWARNING, failed fit? {model.fit_warnings_[0]}"
         _save_figure(training_history(model.history_, tuning=table, title=title), history_plot)
     return model
+
+
+def _fit(adata: ad.AnnData, y: Any, params: dict[str, Any], grid: dict[str, Any], *, n_fits: int, seed: int,
+         checkpoint: str | Path | None) -> tuple[DeepType | DeepTypeEnsemble, pd.DataFrame]:
+    """The fitted model (one fit, or an ensemble of ``n_fits``) and its tuning table: beta's cross-validation
+    when ``params["beta"]`` is ``"auto"``, alpha's path, and the objective's choice."""
+    if params.get("beta") == "auto":
+        if checkpoint is not None:
+            logger.info("beta cross-validation is not checkpointed: %s is not used", checkpoint)
+        search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), adata, y, alphas=None, betas=grid["betas"],
+                                 folds=grid["folds"])
+        params = {**params, "beta": search.best_estimator_.beta}
+        logger.info("cross-validated choice: beta=%g", params["beta"])
+        model: DeepType | DeepTypeEnsemble = (search.best_estimator_ if n_fits == 1 else
+                                              DeepTypeEnsemble(DeepType(**params), n_fits=n_fits,
+                                                               random_state=seed).fit(adata, y))
+        tables = [tuning_table(search), alpha_path_table(model)]
+    else:
+        single = DeepType(**params, checkpoint=checkpoint)
+        model = single.fit(adata, y) if n_fits == 1 else DeepTypeEnsemble(single, n_fits=n_fits,
+                                                                          random_state=seed).fit(adata, y)
+        tables = [alpha_path_table(model)]
+    if model.objective_scores_:
+        tables.append(objective_table(model))
+    return model, pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+
+
+def _log_fit(model: DeepType | DeepTypeEnsemble, n_fits: int) -> None:
+    """The train log's summary of a fit: objective, the fits' agreement, alpha, device, precision, rounds."""
+    logger.info("objective %s (%s)", model.objective_, "chosen by cross-validated log-rank p"
+                if model.objective_scores_ else "fixed")
+    if isinstance(model, DeepTypeEnsemble):
+        agreement = model.fit_agreement_[np.triu_indices(n_fits, 1)]
+        logger.info("%d fits: pairwise ARI of their clusters %.2f-%.2f (median %.2f); consensus sizes %s", n_fits,
+                    agreement.min(), agreement.max(), float(np.median(agreement)),
+                    np.bincount(model.labels_).tolist())
+    logger.info("alpha %s (%s)", model.alpha_, "chosen on the path" if model.alpha_path_ else "fixed")
+    logger.info("trained on %s in %s: %d rounds, converged=%s", model.device_, model.precision_, model.n_rounds_,
+                model.converged_)
+
+
+def _embedding(adata: ad.AnnData, model: DeepType | DeepTypeEnsemble, n_fits: int) -> ad.AnnData:
+    """``embedding.h5ad``: ``adata``'s obs, the representation in ``obsm`` and the clusters in ``uns``."""
+    result = ad.AnnData(obs=adata.obs.copy())
+    result.obsm[EMBEDDING_KEY] = model.transform(adata).astype(np.float32)
+    result.uns["deeptype"] = {
+        "cluster_centers": model.cluster_centers_.astype(np.float32),
+        "labels": model.labels_.astype(np.int64),
+        "n_clusters": int(model.n_clusters_),
+        "n_rounds": int(model.n_rounds_),
+        "converged": bool(model.converged_),
+        "device": model.device_,
+        "precision": model.precision_,
+        "n_fits": n_fits,
+    }
+    if isinstance(model, DeepTypeEnsemble):
+        result.uns["deeptype"]["consensus_support"] = consensus_support(model.co_assignment_, model.labels_)
+    return result

@@ -86,20 +86,38 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
                                 source=str(normalized))
     oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
 
-    logrank_rows, cox_rows = [], []
     labelled = {"in-sample": assignments}
     for repeat, group in oof.groupby("repeat"):
         labelled[f"out-of-fold, repeat {repeat}"] = group.set_index("sample")["cluster"]
+    logrank, cox_table, km_figure = _survival_by_assignment(
+        labelled, adata.obs, time_column=time_column, event_column=event_column, time_unit=time_unit,
+        covariates=covariates, min_cluster_size=min_cluster_size, folds=folds, source=str(normalized))
+    with _atomic(output_dir) as temporary:
+        temporary.mkdir(parents=True)
+        for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table,
+                           "methods": method_rows}.items():
+            _to_tsv(table, temporary / VALIDATION_FILES[key])
+        _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
+    return logrank
+
+
+def _survival_by_assignment(labelled: dict[str, pd.Series], clinical: pd.DataFrame, *, time_column: str,
+                            event_column: str, time_unit: str, covariates: Sequence[str], min_cluster_size: int,
+                            folds: int, source: str) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """The log-rank rows (with C-index and agreement with the in-sample clusters) and Cox terms of each named
+    assignment (sample -> cluster; the first is the in-sample one), and the Kaplan-Meier figure of repeat 0."""
+    logrank_rows, cox_rows, km_figure = [], [], None
+    in_sample = next(iter(labelled.values()))
     for name, labels in labelled.items():
-        frame, _ = survival_frame(labels, adata.obs, time_column=time_column, event_column=event_column,
-                                  source=str(normalized))
-        agreement = float((labels == assignments[labels.index]).mean())
+        frame, _ = survival_frame(labels, clinical, time_column=time_column, event_column=event_column,
+                                  source=source)
+        agreement = float((labels == in_sample[labels.index]).mean())
         test = logrank_table(frame, min_cluster_size=min_cluster_size).assign(
             assignment=name, c_index=_cluster_c_index(frame), agreement_with_in_sample=agreement)
         logrank_rows.append(test)
         if frame["cluster"].nunique() >= 2:
             try:
-                cox = cox_by_cluster(frame, adata.obs, covariates=covariates, source=str(normalized))
+                cox = cox_by_cluster(frame, clinical, covariates=covariates, source=source)
                 cox_rows.append(cox.terms.assign(assignment=name))
             except CoxUnavailable as reason:
                 logger.warning("%s clusters: no Cox model: %s", name, reason)
@@ -110,13 +128,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     logrank = logrank[["assignment", *[c for c in logrank.columns if c != "assignment"]]]
     cox_table = pd.concat(cox_rows, ignore_index=True) if cox_rows else pd.DataFrame(columns=["assignment"])
     cox_table = cox_table[["assignment", *[c for c in cox_table.columns if c != "assignment"]]]
-    with _atomic(output_dir) as temporary:
-        temporary.mkdir(parents=True)
-        for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table,
-                           "methods": method_rows}.items():
-            _to_tsv(table, temporary / VALIDATION_FILES[key])
-        _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
-    return logrank
+    return logrank, cox_table, km_figure
 
 
 def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical: pd.DataFrame, *, time_column: str,
