@@ -32,6 +32,7 @@ from sklearn.model_selection import KFold
 from survival_objective import BUNDLED, logrank_p, synthetic
 
 from deepsubtype import DeepType, fitting
+from deepsubtype.alpha_path import choose_alpha
 from deepsubtype.cluster import match_labels
 from deepsubtype.objective import (
     BASELINE_OBJECTIVES,
@@ -42,7 +43,6 @@ from deepsubtype.objective import (
     baseline_pipeline,
     choose_objective,
 )
-from deepsubtype.training import choose_alpha
 
 
 def scores(model: DeepType, X: np.ndarray, y: np.ndarray, alpha: float,

@@ -37,16 +37,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import (
-    _CELL_MISSING,
-    ImportedCohort,
-    _examples,
-    _parser_errors_named,
-    clean_ids,
-    clean_labels,
-    leading_comment_lines,
-    most_variable_per_name,
-)
+from .io import ImportedCohort, most_variable_per_name
+from .tables import CELL_MISSING, clean_ids, clean_labels, examples, leading_comment_lines, parser_errors_named
 
 __all__ = ["read_study", "study_files"]
 
@@ -57,7 +49,7 @@ EXPRESSION_KINDS = ("MRNA_EXPRESSION", "PROTEIN_LEVEL", "METHYLATION")
 #: Columns of a profile's data file that are not samples.
 _GENE_COLUMNS = ("Hugo_Symbol", "Entrez_Gene_Id", "Composite.Element.REF")
 #: cBioPortal's placeholders for missing clinical values, on top of the usual missing tokens.
-_CLINICAL_MISSING = [*_CELL_MISSING, "[Not Available]", "[Not Applicable]", "[Unknown]", "[Not Evaluated]",
+_CLINICAL_MISSING = [*CELL_MISSING, "[Not Available]", "[Not Applicable]", "[Unknown]", "[Not Evaluated]",
                      "[Discrepancy]", "[Completed]", "[Not Reported]", "[Pending]"]
 #: A survival status attribute: ``OS_STATUS``, ``DFS_STATUS``, ...; its values must read ``0:...``/``1:...``.
 _STATUS_COLUMN = re.compile(r"^[A-Z0-9]+_STATUS$")
@@ -67,7 +59,7 @@ _CODED_STATUS = re.compile(r"^\s*[01]\s*:")
 def _meta(path: Path) -> dict[str, str]:
     """A meta or case-list file's ``key: value`` lines (the value may hold further colons)."""
     fields = {}
-    with _parser_errors_named(path):
+    with parser_errors_named(path):
         for line in path.read_text(encoding="utf-8-sig").splitlines():
             key, colon, value = line.partition(":")
             if colon and key.strip():
@@ -131,12 +123,12 @@ def study_files(folder: str | Path, profile: str | None = None, case_list: str |
 def _read_attributes(path: Path, id_column: str) -> pd.DataFrame:
     """A clinical attributes file past its ``#`` header lines, indexed by ``id_column``, missing cells NaN."""
     skip = leading_comment_lines(path)
-    with _parser_errors_named(path):
+    with parser_errors_named(path):
         frame = pd.read_csv(path, sep="\t", skiprows=skip, dtype=str, keep_default_na=False,
                             na_values=_CLINICAL_MISSING, encoding="utf-8-sig")
     frame.columns = clean_ids(frame.columns, path, "column")
     if id_column not in frame.columns:
-        raise InputError(f"{path}: no {id_column} column (columns: {_examples(frame.columns, 6)})")
+        raise InputError(f"{path}: no {id_column} column (columns: {examples(frame.columns, 6)})")
     if frame[id_column].isna().any():
         row = int(np.flatnonzero(frame[id_column].isna())[0])
         raise InputError(f"{path}: empty {id_column} in data row {row + 1}")
@@ -177,16 +169,16 @@ def _read_profile(path: Path) -> tuple[np.ndarray, pd.Index, pd.DataFrame]:
     """(values genes x samples float32, sample ids, gene id columns) of a profile's data file."""
     if not path.exists():
         raise InputError(f"{path}: the profile's data file does not exist")
-    with _parser_errors_named(path):
+    with parser_errors_named(path):
         header = pd.read_csv(path, sep="\t", nrows=0, encoding="utf-8-sig").columns
         # missing tokens in sample columns only: a gene may be called "NA" in no table, but keep ids as written
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            na_values={name: _CELL_MISSING for name in header if name not in _GENE_COLUMNS})
+                            na_values={name: CELL_MISSING for name in header if name not in _GENE_COLUMNS})
     frame.columns = clean_ids(frame.columns, path, "column")
     id_columns = [column for column in frame.columns if column in _GENE_COLUMNS]
     if not {"Hugo_Symbol", "Entrez_Gene_Id"} & set(id_columns):
         raise InputError(f"{path}: neither a Hugo_Symbol nor an Entrez_Gene_Id column (columns: "
-                         f"{_examples(frame.columns, 4)})")
+                         f"{examples(frame.columns, 4)})")
     samples = frame.columns.drop(id_columns)
     if samples.has_duplicates:
         raise InputError(f"{path}: duplicate sample column {samples[samples.duplicated()][0]!r}")
@@ -219,14 +211,14 @@ def _gene_names(ids: pd.DataFrame, values: np.ndarray, path: Path,
         logger.warning("%s: %d rows have neither a Hugo_Symbol nor an Entrez_Gene_Id: dropped", path, unnamed.sum())
     if by_entrez:
         logger.warning("%s: %d rows without a Hugo_Symbol are named by their Entrez id (e.g. %s)", path, by_entrez,
-                       _examples(names[symbol.isna() & entrez.notna()]))
+                       examples(names[symbol.isna() & entrez.notna()]))
     kept = most_variable_per_name(values, names)
     named = names.dropna()
     duplicated = named[named.duplicated()].unique()
     collapsed = len(named) - len(kept)
     if len(duplicated):
         logger.warning("%s: %d gene symbols on several rows (e.g. %s): the row with the largest variance kept, "
-                       "%d rows dropped", path, len(duplicated), _examples(duplicated), collapsed)
+                       "%d rows dropped", path, len(duplicated), examples(duplicated), collapsed)
     report.update(rows=int(len(names)), rows_without_gene=int(unnamed.sum()), rows_named_by_entrez=by_entrez,
                   symbols_on_several_rows=int(len(duplicated)), rows_collapsed=int(collapsed),
                   collapse_rule="the row with the largest variance across samples", genes=int(len(kept)))
@@ -280,7 +272,7 @@ def read_study(folder: str | Path, *, profile: str | None = None, case_list: str
         absent = listed.difference(samples, sort=False)
         if len(absent):
             logger.warning("%s: %d listed samples are not in the profile (e.g. %s)", case_path, len(absent),
-                           _examples(absent))
+                           examples(absent))
         profiled = samples[samples.isin(listed)]
         report["case_list_file"] = case_path.name
         report["samples_not_in_case_list"] = int(len(samples) - len(profiled))
@@ -294,7 +286,7 @@ def read_study(folder: str | Path, *, profile: str | None = None, case_list: str
     repeated = profiled[patients.duplicated().to_numpy()]
     if len(repeated):
         logger.warning("%s: %d patients have several profiled samples; each keeps its first (in the data file's "
-                       "order), dropped: %s", data_path, patients[repeated].nunique(), _examples(repeated))
+                       "order), dropped: %s", data_path, patients[repeated].nunique(), examples(repeated))
     keep = profiled[~patients.duplicated().to_numpy()]
     report.update(samples_in_profile=int(len(samples)), samples_dropped_same_patient=[str(s) for s in repeated],
                   samples=int(len(keep)), patients=int(len(keep)))

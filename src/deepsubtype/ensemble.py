@@ -33,10 +33,10 @@ from sklearn.metrics import adjusted_rand_score
 from tqdm import tqdm
 
 from . import fitting
+from .alpha_path import AlphaPath, alpha_text, choose_alpha
 from .cluster import cluster_means, match_labels, relabel_by_size
 from .estimator import DeepType
 from .io import InputError
-from .training import AlphaPath, alpha_text, choose_alpha
 
 __all__ = ["DeepTypeEnsemble", "consensus_labels", "consensus_support", "fit_table", "load_model"]
 

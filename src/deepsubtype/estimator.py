@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import fitting
+from .alpha_path import one_standard_error
 from .cluster import assignment_confidence, squared_distances
 from .fitting import as_frame_or_array
 from .io import InputError
@@ -35,7 +36,6 @@ from .model import ACTIVATIONS, resolve_device
 from .objective import BASELINE_OBJECTIVES, OBJECTIVES
 from .persistence import load_model, save_model
 from .tasks import TASKS, PrimaryTask, Task, primary_task
-from .training import one_standard_error
 
 __all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPERPARAMETERS", "one_standard_error",
            "resolve_device"]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import validate_data
 
+from .alpha_path import AlphaPath, choose_alpha
 from .checkpoint import fingerprint as checkpoint_fingerprint
 from .checkpoint import read_checkpoint
 from .cluster import cluster_means, relabel_by_size
@@ -30,7 +31,7 @@ from .fit_checks import fit_warnings
 from .gene_scores import activation_pattern, feature_ranges
 from .model import resolve_device, resolve_precision
 from .objective import BaselineRule, baseline_rule, chosen_objective, objective_scores
-from .training import AlphaPath, Training, choose_alpha
+from .training import Training
 
 if TYPE_CHECKING:
     from .estimator import DeepType
@@ -190,7 +191,7 @@ def alpha_path(model: DeepType, X: Any, y: Any) -> AlphaPath | None:
 
 def fit_along(model: DeepType, X: Any, y: Any, path: AlphaPath | None, records: Records) -> DeepType:
     """The rest of an ``alpha="auto"`` fit from :func:`alpha_path`'s ``path`` and the pooled ``records``
-    of :func:`~deepsubtype.training.choose_alpha`: a fit afresh at the chosen alpha (same seed, so the same
+    of :func:`~deepsubtype.alpha_path.choose_alpha`: a fit afresh at the chosen alpha (same seed, so the same
     fit as with that alpha pinned), or the rest of the fit a checkpoint holds."""
     chosen = next((record["alpha"] for record in records if record["chosen"]), None)
     training = start(model, X, y, alpha=chosen if path is not None else None)

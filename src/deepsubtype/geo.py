@@ -27,16 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import (
-    _CELL_MISSING,
-    ImportedCohort,
-    _examples,
-    _parser_errors_named,
-    clean_labels,
-    leading_comment_lines,
-    most_variable_per_name,
-    open_text,
-)
+from .io import ImportedCohort, most_variable_per_name
+from .tables import CELL_MISSING, clean_labels, examples, leading_comment_lines, open_text, parser_errors_named
 
 __all__ = ["read_series_matrix", "SYMBOL_COLUMNS"]
 
@@ -69,7 +61,7 @@ def _sample_table(lines: list[tuple[str, list[str]]], path: Path) -> pd.DataFram
         elif name != "geo_accession" and name not in columns:  # repeated fields (e.g. contact lines): the first
             columns[name] = cells
     table = pd.DataFrame(columns, index=pd.Index(accessions, name="sample"))
-    table = table.replace({value: np.nan for value in [*_CELL_MISSING, "null"]})
+    table = table.replace({value: np.nan for value in [*CELL_MISSING, "null"]})
     return clean_labels(table, path)
 
 
@@ -78,7 +70,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     sample_lines: list[tuple[str, list[str]]] = []
     series: dict[str, str] = {}
     table_lines: list[str] = []
-    with _parser_errors_named(path), open_text(path) as handle:
+    with parser_errors_named(path), open_text(path) as handle:
         inside = False
         for line in handle:
             if line.startswith(_TABLE_BEGIN):
@@ -93,13 +85,13 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
                 series.setdefault(line.split("\t", 1)[0].removeprefix("!Series_"), " ".join(_cells(line)))
     if not table_lines:
         raise InputError(f"{path}: no data table between {_TABLE_BEGIN} and {_TABLE_END}")
-    with _parser_errors_named(path):
+    with parser_errors_named(path):
         text = pd.read_csv(io.StringIO("".join(table_lines)), sep="\t", dtype=str, quotechar='"',
                            keep_default_na=False)
     if text.columns[0] != "ID_REF":
         raise InputError(f"{path}: the data table starts with {text.columns[0]!r}, not ID_REF")
     text = text.set_index("ID_REF")
-    text = text.mask(text.isin([*_CELL_MISSING, "null"]))
+    text = text.mask(text.isin([*CELL_MISSING, "null"]))
     values = text.apply(pd.to_numeric, errors="coerce")
     bad = values.isna() & text.notna()
     if bad.to_numpy().any():
@@ -111,14 +103,14 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
 
 def _platform_symbols(path: Path, gene_column: str | None) -> tuple[pd.Series, str]:
     """Probe id -> gene symbol (text, possibly empty) from a GEO platform table, and the column used."""
-    with _parser_errors_named(path):
+    with parser_errors_named(path):
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, skiprows=leading_comment_lines(path))
     if "ID" not in table.columns:
-        raise InputError(f"{path}: no ID column in the platform table (columns: {_examples(table.columns, 5)})")
+        raise InputError(f"{path}: no ID column in the platform table (columns: {examples(table.columns, 5)})")
     column = gene_column or next((name for name in SYMBOL_COLUMNS if name in table.columns), None)
     if column is None or column not in table.columns:
         raise InputError(f"{path}: no gene symbol column{f' {gene_column!r}' if gene_column else ''} (columns: "
-                         f"{_examples(table.columns, 8)}); name it with geo.gene_column")
+                         f"{examples(table.columns, 8)}); name it with geo.gene_column")
     return table.set_index("ID")[column].str.strip(), column
 
 
@@ -175,6 +167,6 @@ def read_series_matrix(path: str | Path, *, platform: str | Path | None = None,
     clinical = samples.loc[expression.obs_names]
     report["clinical_columns"] = [str(name) for name in clinical.columns]
     logger.info("%s: %s, %d samples x %d genes, clinical columns %s", path, series.get("geo_accession", "?"),
-                expression.n_obs, expression.n_vars, _examples(clinical.columns, 8))
+                expression.n_obs, expression.n_vars, examples(clinical.columns, 8))
     return ImportedCohort(expression=expression, clinical=clinical, report=report)
 

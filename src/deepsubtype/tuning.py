@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, KFold
 
+from .alpha_path import alpha_text
 from .estimator import DeepType
 from .objective import SIGNIFICANCE
-from .training import alpha_text
 
 __all__ = ["alpha_path_table", "one_standard_error_choice", "tune_alpha_beta", "tuning_table"]
 

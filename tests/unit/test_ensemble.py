@@ -94,14 +94,14 @@ def test_fits_log_a_line_per_phase_round_and_fit(data, caplog) -> None:
 
 
 def _path(losses: list[list[float]], collapsed: list[str]) -> Any:
-    from deepsubtype.training import AlphaPath
+    from deepsubtype.alpha_path import AlphaPath
 
     return AlphaPath(alphas=[0.0, 0.01, 0.1, 1.0][:len(losses)], terms=[np.array(terms) for terms in losses],
                      n_genes_tenth=[10] * len(losses), collapsed=collapsed)
 
 
 def test_alpha_choice_pools_the_fits_and_skips_collapsed_branches_and_their_neighbours() -> None:
-    from deepsubtype.training import choose_alpha
+    from deepsubtype.alpha_path import choose_alpha
 
     first = _path([[1.0, 3.0], [0.6, 1.0], [0.5, 0.7], [0.4, 0.5]], ["", "", "", "collapsed"])
     second = _path([[2.0, 2.0], [0.9, 0.7], [0.3, 0.5], [0.45, 0.5]], ["", "", "", ""])
