@@ -14,12 +14,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "fingerprint", "read_checkpoint", "save_atomically"]
+if TYPE_CHECKING:
+    from .training import Training
+
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "fingerprint", "read_checkpoint", "restore_training",
+           "save_atomically", "training_state"]
 
 CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
 CHECKPOINT_VERSION = 4
@@ -72,3 +76,48 @@ def save_atomically(state: dict[str, Any], path: Path) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def training_state(training: Training, round_index: int, alpha: Any, labels: np.ndarray | None,
+                   centers: torch.Tensor | None) -> dict[str, Any]:
+    """Everything the rounds after ``round_index`` depend on: weights, optimizer, RNGs, batching, history, K and
+    alpha (CPU tensors and JSON text, what :func:`read_checkpoint` accepts)."""
+    model = training.model
+    state: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "fingerprint": training.fingerprint,
+        "device_type": training.device.type, "round": round_index, "step": training.step,
+        "network": {k: v.detach().cpu() for k, v in training.network.state_dict().items()},
+        "optimizer": training.optimizer.state_dict(), "generator": training.generator.get_state(),
+        "rng": torch.get_rng_state(), "batch_position": training.batches.position,
+        "history": json.dumps(training.history), "n_clusters": model.n_clusters_,
+        "k_scores": json.dumps(model.k_scores_), "alpha": json.dumps(alpha),
+        "alpha_path": json.dumps(model.alpha_path_),
+    }
+    if training.device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(training.device)
+    optional = {"batch_order": training.batches.order, "validation": training.validation, "centers": centers,
+                "labels": None if labels is None else torch.from_numpy(labels)}
+    state.update({key: value.cpu() for key, value in optional.items() if value is not None})
+    return state
+
+
+def restore_training(training: Training, resumed: dict[str, Any]) -> tuple[Any, np.ndarray | None,
+                                                                          torch.Tensor | None, int]:
+    """Put :func:`training_state`'s ``resumed`` back into ``training`` and its model; returns (alpha, the last
+    round's labels or None, its centres or None, the first round still to run)."""
+    model, device = training.model, training.device
+    training.network.load_state_dict(resumed["network"])
+    training.optimizer.load_state_dict(resumed["optimizer"])
+    training.generator.set_state(resumed["generator"])
+    torch.set_rng_state(resumed["rng"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(resumed["cuda_rng"], device)
+    training.batches.order = resumed["batch_order"].to(device) if "batch_order" in resumed else None
+    training.batches.position, training.step = resumed["batch_position"], resumed["step"]
+    training.history = json.loads(resumed["history"])
+    model.n_clusters_, model.k_scores_ = resumed["n_clusters"], json.loads(resumed["k_scores"])
+    model.alpha_path_ = json.loads(resumed["alpha_path"])
+    previous = centers = None
+    if "labels" in resumed:
+        previous, centers = resumed["labels"].numpy(), resumed["centers"].to(device)
+    return json.loads(resumed["alpha"]), previous, centers, resumed["round"] + 1

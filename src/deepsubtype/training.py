@@ -12,7 +12,6 @@ How the alpha path ranks alphas, and why the fit is then trained afresh: :mod:`d
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 
 from .alpha_path import AlphaPath
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_atomically
+from .checkpoint import restore_training, save_atomically, training_state
 from .cluster import kmeans, match_labels, score_n_clusters
 from .fit_checks import fit_warnings
 from .model import DeepTypeNetwork, add_l21_gradient_, resolve_precision
@@ -346,26 +345,10 @@ class Training:
     # ----------------------------------------------------------------- rounds
     def save_checkpoint(self, round_index: int, alpha: Any, labels: np.ndarray | None,
                         centers: torch.Tensor | None) -> None:
-        """Everything the rounds after ``round_index`` depend on: weights, optimizer, RNGs, batching, history."""
-        model = self.model
-        if model.checkpoint is None:
-            return
-        state: dict[str, Any] = {
-            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "fingerprint": self.fingerprint,
-            "device_type": self.device.type, "round": round_index, "step": self.step,
-            "network": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-            "rng": torch.get_rng_state(), "batch_position": self.batches.position,
-            "history": json.dumps(self.history), "n_clusters": model.n_clusters_,
-            "k_scores": json.dumps(model.k_scores_), "alpha": json.dumps(alpha),
-            "alpha_path": json.dumps(model.alpha_path_),
-        }
-        if self.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        optional = {"batch_order": self.batches.order, "validation": self.validation, "centers": centers,
-                    "labels": None if labels is None else torch.from_numpy(labels)}
-        state.update({key: value.cpu() for key, value in optional.items() if value is not None})
-        save_atomically(state, Path(model.checkpoint))  # type: ignore[arg-type]
+        """Everything the rounds after ``round_index`` depend on (:func:`~deepsubtype.checkpoint.training_state`),
+        to ``checkpoint`` when the model has one."""
+        if self.model.checkpoint is not None:
+            save_atomically(training_state(self, round_index, alpha, labels, centers), Path(self.model.checkpoint))
 
     def run_rounds(self) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
         """After pretraining (or from the checkpoint ``resumed``): K, then rounds of {k-means on all samples,
@@ -380,20 +363,7 @@ class Training:
             self.save_checkpoint(0, alpha, None, None)
             first_round = 1
         else:
-            self.network.load_state_dict(resumed["network"])
-            self.optimizer.load_state_dict(resumed["optimizer"])
-            self.generator.set_state(resumed["generator"])
-            torch.set_rng_state(resumed["rng"])
-            if device.type == "cuda":
-                torch.cuda.set_rng_state(resumed["cuda_rng"], device)
-            self.batches.order = resumed["batch_order"].to(device) if "batch_order" in resumed else None
-            self.batches.position, self.step = resumed["batch_position"], resumed["step"]
-            self.history = json.loads(resumed["history"])
-            model.n_clusters_, model.k_scores_ = resumed["n_clusters"], json.loads(resumed["k_scores"])
-            alpha, model.alpha_path_ = json.loads(resumed["alpha"]), json.loads(resumed["alpha_path"])
-            if "labels" in resumed:
-                previous, centers = resumed["labels"].numpy(), resumed["centers"].to(device)
-            first_round = resumed["round"] + 1
+            alpha, previous, centers, first_round = restore_training(self, resumed)
             logger.info("resuming from checkpoint %s at round %d", model.checkpoint, first_round)
         self.alpha = alpha
 
