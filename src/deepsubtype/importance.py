@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .ensemble import DeepTypeEnsemble
 from .estimator import IMPORTANCE_MEASURES, DeepType
+from .tasks import primary_task
 
-__all__ = ["cox_score_test", "gene_importance", "importance_measures", "ranking_overlap", "univariate_ranking"]
+__all__ = ["gene_importance", "importance_measures", "ranking_overlap", "univariate_ranking"]
 
 
 def importance_measures(model: DeepType | DeepTypeEnsemble) -> dict[str, np.ndarray]:
@@ -80,77 +80,24 @@ def gene_importance(model: DeepType | DeepTypeEnsemble, genes: list[str] | np.nd
     return table
 
 
-def cox_score_test(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``X`` (n, p), the score test of a one-covariate Cox model at beta = 0 (Breslow ties).
-
-    Returns ``(z, p_value)``, each (p,): z = U / sqrt(I) with U = sum over events of (x_i - risk-set
-    mean) and I = sum over events of the risk-set variance; two-sided normal p-value. Without ties
-    z**2 is the log-rank statistic of a binary covariate. Vectorized over genes: O(n p) after a sort.
-    """
-    order = np.argsort(-time, kind="stable")
-    X, time, event = np.asarray(X, dtype=np.float64)[order], time[order], event[order].astype(bool)
-    s0 = np.arange(1, len(time) + 1, dtype=np.float64)
-    s1, s2 = np.cumsum(X, 0), np.cumsum(X**2, 0)
-    # Breslow: everyone tied at t_i is at risk at t_i, so take the cumulative sums at the end of each tie run
-    last = np.searchsorted(-time, -time, side="right") - 1
-    mean = s1[last] / s0[last][:, None]
-    variance = s2[last] / s0[last][:, None] - mean**2
-    score = (X[event] - mean[event]).sum(0)
-    information = variance[event].sum(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(information > 0, score / np.sqrt(information), 0.0)
-    return z, 2 * stats.norm.sf(np.abs(z))
-
-
 def univariate_ranking(X: np.ndarray, y: Any, task: str, genes: list[str] | np.ndarray) -> pd.DataFrame | None:
     """Rank genes one at a time against the primary target: the floor DeepType's ranking should clear.
 
-    ``classification`` / ``binary`` with two classes: Welch's t-test; more classes: one-way ANOVA F;
-    ``regression``: Spearman correlation; ``survival`` (``y`` (n, 2) = time, event): Cox score test.
-    Samples with a missing target are left out. Returns ``gene``, ``test``, ``statistic`` (signed where
-    the test has a sign), ``p_value`` and ``rank`` (1 = strongest), sorted by rank; None for
-    ``reconstruction`` (no target).
+    Each task's one-gene test (:meth:`~deepsubtype.tasks.PrimaryTask.univariate_test`): ``classification`` /
+    ``binary`` with two classes, Welch's t-test; more classes, one-way ANOVA F; ``regression``, Spearman
+    correlation; ``survival`` (``y`` (n, 2) = time, event), the Cox score test. Samples with a missing target are
+    left out. Returns ``gene``, ``test``, ``statistic`` (signed where the test has a sign), ``p_value`` and
+    ``rank`` (1 = strongest), sorted by rank; None for ``reconstruction`` (no target).
     """
-    X = np.asarray(X, dtype=np.float64)
-    if task == "reconstruction":
+    result = primary_task(task).univariate_test(np.asarray(X, dtype=np.float64), y)
+    if result is None:
         return None
-    if task == "survival":
-        target = np.asarray(y, dtype=np.float64)
-        known = ~np.isnan(target).any(1)
-        statistic, p_value = cox_score_test(X[known], target[known, 0], target[known, 1])
-        test = "Cox score test (z)"
-    elif task == "regression":
-        target = pd.to_numeric(pd.Series(np.asarray(y, dtype=object)), errors="coerce").to_numpy(dtype=np.float64)
-        known = ~np.isnan(target)
-        ranks = stats.rankdata(X[known], axis=0)
-        statistic = np.nan_to_num(_pearson(ranks, stats.rankdata(target[known])))
-        n = int(known.sum())
-        t = statistic * np.sqrt((n - 2) / np.clip(1 - statistic**2, 1e-300, None))
-        p_value = 2 * stats.t.sf(np.abs(t), n - 2)
-        test = "Spearman correlation"
-    else:
-        labels = pd.Series(np.asarray(y, dtype=object))
-        known = labels.notna().to_numpy()
-        classes = sorted(labels[known].unique(), key=str)
-        groups = [X[(labels == value).to_numpy()] for value in classes]
-        if len(groups) == 2:
-            statistic, p_value = stats.ttest_ind(groups[1], groups[0], equal_var=False)
-            test = f"Welch t-test ({classes[1]} vs {classes[0]})"
-        else:
-            statistic, p_value = stats.f_oneway(*groups)
-            test = "one-way ANOVA F"
+    statistic, p_value, test = result
     statistic, p_value = np.nan_to_num(statistic), np.nan_to_num(p_value, nan=1.0)
     order = np.lexsort((np.arange(len(statistic)), p_value, -np.abs(statistic)))
     return pd.DataFrame({"gene": np.asarray(genes, dtype=object)[order], "test": test,
                          "statistic": statistic[order], "p_value": p_value[order],
                          "rank": np.arange(1, len(order) + 1)})
-
-
-def _pearson(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each column of ``matrix`` (n, p) with ``vector`` (n,)."""
-    centred, target = matrix - matrix.mean(0), vector - vector.mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return centred.T @ target / (np.sqrt((centred**2).sum(0)) * np.sqrt((target**2).sum()))
 
 
 def ranking_overlap(deeptype: pd.DataFrame, univariate: pd.DataFrame, sizes: tuple[int, ...] = (10, 20, 50, 100)

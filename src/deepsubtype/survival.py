@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, false_discovery_control
+from scipy.stats import chi2, false_discovery_control, norm
 
 from .io import InputError
 
@@ -17,7 +17,7 @@ from .io import InputError
 if TYPE_CHECKING:
     from lifelines import CoxPHFitter
 
-__all__ = ["EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
+__all__ = ["cox_score_test", "EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
            "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "per_fold_logrank", "adjust_p_values",
            "pairwise_logrank_table", "CoxResult", "CoxUnavailable", "cox_by_cluster"]
 
@@ -362,3 +362,25 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
         "n_dropped_missing_covariates": dropped,
     }])
     return CoxResult(terms=terms, model=model, fitter=fitter)
+
+
+def cox_score_test(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``X`` (n, p), the score test of a one-covariate Cox model at beta = 0 (Breslow ties).
+
+    Returns ``(z, p_value)``, each (p,): z = U / sqrt(I) with U = sum over events of (x_i - risk-set
+    mean) and I = sum over events of the risk-set variance; two-sided normal p-value. Without ties
+    z**2 is the log-rank statistic of a binary covariate. Vectorized over genes: O(n p) after a sort.
+    """
+    order = np.argsort(-time, kind="stable")
+    X, time, event = np.asarray(X, dtype=np.float64)[order], time[order], event[order].astype(bool)
+    s0 = np.arange(1, len(time) + 1, dtype=np.float64)
+    s1, s2 = np.cumsum(X, 0), np.cumsum(X**2, 0)
+    # Breslow: everyone tied at t_i is at risk at t_i, so take the cumulative sums at the end of each tie run
+    last = np.searchsorted(-time, -time, side="right") - 1
+    mean = s1[last] / s0[last][:, None]
+    variance = s2[last] / s0[last][:, None] - mean**2
+    score = (X[event] - mean[event]).sum(0)
+    information = variance[event].sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(information > 0, score / np.sqrt(information), 0.0)
+    return z, 2 * norm.sf(np.abs(z))

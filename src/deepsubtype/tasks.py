@@ -17,20 +17,26 @@ Encoded targets (numpy on the way in, torch inside the loop; ``n`` samples):
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from sklearn.preprocessing import LabelEncoder
 from torch.nn import functional as F
 
+from .errors import InputError
 from .model import cox_partial_likelihood_terms
+from .survival import cox_score_test, survival_columns
 
 if TYPE_CHECKING:
     from .estimator import DeepType
 
 __all__ = ["Task", "TASKS", "PrimaryTask", "primary_task"]
+
+logger = logging.getLogger(__name__)
 
 Task = Literal["classification", "binary", "regression", "survival", "reconstruction"]
 
@@ -76,6 +82,30 @@ class PrimaryTask:
         """What the head's ``output`` (n, outputs) predicts, in the target's own units."""
         return output[:, 0].cpu().numpy()
 
+    def target_columns(self, target: str | None, time_column: str | None,
+                       event_column: str | None) -> list[str | None]:
+        """The clinical columns the task's target is read from, as the config names them (none: no target)."""
+        return [target]
+
+    def read_target(self, obs: pd.DataFrame, columns: list[str], source: str) -> np.ndarray | None:
+        """The target of every sample from ``obs[columns]``, as ``DeepType.fit`` takes it (missing: None or
+        NaN); an :class:`~deepsubtype.errors.InputError` naming ``source`` when the task cannot train on it."""
+        column = columns[0]
+        values = obs[column].astype(object).where(obs[column].notna(), None)
+        known = values.dropna()
+        self.check_known(known, column, source)
+        logger.info("target %r: %d samples labelled, %d missing (kept for clustering)", column, len(known),
+                    len(values) - len(known))
+        return values.to_numpy()
+
+    def check_known(self, known: pd.Series, column: str, source: str) -> None:
+        """Refuse a target whose known values (``known``) the task cannot train on; any will do by default."""
+
+    def univariate_test(self, X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray, str] | None:
+        """Each gene (column of ``X`` (n, genes)) tested alone against the target ``y`` (samples with a missing
+        target left out): ``(statistic, p_value, test name)``, each array (genes,); None without a target."""
+        raise NotImplementedError
+
     def n_outputs(self, model: DeepType) -> int:
         """The head's width for a fitted ``model`` (its encoding learnt)."""
         return 1
@@ -105,6 +135,23 @@ class _Labels(PrimaryTask):
             if self.name == "binary" and len(model.classes_) != 2:
                 raise ValueError(f"task='binary' needs two classes, y has {len(model.classes_)}")
         return pd.Index(model.classes_).get_indexer(values.where(known, None).to_numpy())
+
+    def check_known(self, known: pd.Series, column: str, source: str) -> None:
+        if known.nunique() < 2:
+            raise InputError(f"{source}: target column {column!r} has {known.nunique()} distinct value(s); "
+                             f"the {self.name} task needs at least two")
+
+    def univariate_test(self, X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray, str]:
+        """Welch's t-test with two classes (second class against the first), one-way ANOVA F with more."""
+        labels = pd.Series(np.asarray(y, dtype=object))
+        known = labels.notna().to_numpy()
+        classes = sorted(labels[known].unique(), key=str)
+        groups = [X[(labels == value).to_numpy()] for value in classes]
+        if len(groups) == 2:
+            statistic, p_value = stats.ttest_ind(groups[1], groups[0], equal_var=False)
+            return statistic, p_value, f"Welch t-test ({classes[1]} vs {classes[0]})"
+        statistic, p_value = stats.f_oneway(*groups)
+        return statistic, p_value, "one-way ANOVA F"
 
 
 class Classification(_Labels):
@@ -182,6 +229,23 @@ class Regression(PrimaryTask):
         return output[:, 0].cpu().numpy() * model._target_scale + model._target_mean
 
 
+    def univariate_test(self, X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray, str]:
+        """Spearman correlation, with the t approximation's p-value."""
+        target = pd.to_numeric(pd.Series(np.asarray(y, dtype=object)), errors="coerce").to_numpy(dtype=np.float64)
+        known = ~np.isnan(target)
+        statistic = np.nan_to_num(_pearson(stats.rankdata(X[known], axis=0), stats.rankdata(target[known])))
+        n = int(known.sum())
+        t = statistic * np.sqrt((n - 2) / np.clip(1 - statistic**2, 1e-300, None))
+        return statistic, 2 * stats.t.sf(np.abs(t), n - 2), "Spearman correlation"
+
+
+def _pearson(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each column of ``matrix`` (n, p) with ``vector`` (n,)."""
+    centred, target = matrix - matrix.mean(0), vector - vector.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return centred.T @ target / (np.sqrt((centred**2).sum(0)) * np.sqrt((target**2).sum()))
+
+
 class Survival(PrimaryTask):
     """Negative Cox partial likelihood (Breslow ties) on (time, event); the head's one output is a log
     hazard ratio, the prediction a risk score."""
@@ -206,6 +270,24 @@ class Survival(PrimaryTask):
 
     def labelled(self, target: torch.Tensor) -> torch.Tensor:
         return ~torch.isnan(target).any(1)
+
+    def target_columns(self, target: str | None, time_column: str | None,
+                       event_column: str | None) -> list[str | None]:
+        return [time_column, event_column]
+
+    def read_target(self, obs: pd.DataFrame, columns: list[str], source: str) -> np.ndarray:
+        time_column, event_column = columns
+        time, event = survival_columns(obs, time_column=time_column, event_column=event_column, source=source)
+        if not (event == 1).any():
+            raise InputError(f"{source}: no event (1) in column {event_column!r}; the survival task needs events")
+        return np.column_stack([time, event]).astype(np.float32)
+
+    def univariate_test(self, X: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray, str]:
+        """The Cox score test (:func:`~deepsubtype.survival.cox_score_test`), z signed."""
+        target = np.asarray(y, dtype=np.float64)
+        known = ~np.isnan(target).any(1)
+        z, p_value = cox_score_test(X[known], target[known, 0], target[known, 1])
+        return z, p_value, "Cox score test (z)"
 
     def loss_terms(self, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         known = ~torch.isnan(target).any(dim=1)
@@ -245,6 +327,13 @@ class Reconstruction(PrimaryTask):
 
     def n_outputs(self, model: DeepType) -> int:
         return 0
+
+    def target_columns(self, target: str | None, time_column: str | None,
+                       event_column: str | None) -> list[str | None]:
+        return []
+
+    def univariate_test(self, X: np.ndarray, y: Any) -> None:
+        return None
 
 
 _REGISTRY: dict[str, PrimaryTask] = {task.name: task for task in

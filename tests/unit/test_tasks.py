@@ -89,3 +89,54 @@ def test_unseen_classes_read_as_missing_when_applying_an_encoding() -> None:
     kind.encode(model, ["x", "y", "x"], 3, fit=True)
     encoded, _ = kind.encode(model, ["y", "z", None], 3, fit=False)
     assert encoded.tolist() == [1, -1, -1]
+
+
+def test_the_config_schema_offers_every_task() -> None:
+    """A task registered in tasks.py fails here until the schema (which Snakemake's validate reads) lists it."""
+    from importlib.resources import files
+
+    import yaml
+
+    schema = yaml.safe_load(files("deepsubtype").joinpath("schemas/config.schema.yaml").read_text())
+
+    def task_enums(node: object) -> list[list[str]]:
+        if isinstance(node, dict):
+            found = [node["task"]["enum"]] if isinstance(node.get("task"), dict) and "enum" in node["task"] else []
+            return found + [enum for value in node.values() for enum in task_enums(value)]
+        if isinstance(node, list):
+            return [enum for value in node for enum in task_enums(value)]
+        return []
+
+    enums = task_enums(schema)
+    assert enums and all(enum == list(TASKS) for enum in enums)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_each_task_reads_its_target_and_tests_genes_alone(task: str) -> None:
+    """The target read from clinical columns and the one-gene test are the task's own: the columns it names are
+    read into what fit takes, and its univariate test gives one statistic and p-value per gene (none without a
+    target)."""
+    import pandas as pd
+
+    from deepsubtype.io import InputError
+
+    rng = np.random.default_rng(1)
+    kind = primary_task(task)
+    obs = pd.DataFrame({"label": ["a", "b"] * (N // 2), "value": rng.normal(size=N),
+                        "time": rng.exponential(10, N), "event": np.arange(N) % 2})
+    columns = kind.target_columns("value" if task == "regression" else "label", "time", "event")
+    if not kind.has_target:
+        assert columns == [] and kind.univariate_test(rng.normal(size=(N, 4)), None) is None
+        return
+    y = kind.read_target(obs, columns, "clinical.tsv")
+    kind.encode(  # what fit takes: the encoding accepts it
+        DeepType(task=task), y, N, fit=True)
+    statistic, p_value, test = kind.univariate_test(rng.normal(size=(N, 4)), y)
+    assert statistic.shape == p_value.shape == (4,) and test
+    assert np.all((p_value >= 0) & (p_value <= 1))
+    if task in ("classification", "binary"):
+        with pytest.raises(InputError, match=r"clinical.tsv: target column 'label' has 1 distinct value"):
+            kind.read_target(obs.assign(label="a"), columns, "clinical.tsv")
+    if task == "survival":
+        with pytest.raises(InputError, match=r"clinical.tsv: no event \(1\) in column 'event'"):
+            kind.read_target(obs.assign(event=0), columns, "clinical.tsv")

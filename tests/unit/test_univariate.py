@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from lifelines.statistics import logrank_test
 from scipy import stats
 
-from deepsubtype.importance import cox_score_test, ranking_overlap, univariate_ranking
+from deepsubtype.importance import ranking_overlap, univariate_ranking
+from deepsubtype.survival import cox_score_test
 
 GENES = [f"g{i}" for i in range(6)]
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..io import InputError, Orientation, attach_clinical, read_clinical, read_expression
 from ..survival import InvalidPolicy, invalid_survival, survival_columns
+from ..tasks import primary_task
 
 logger = logging.getLogger(__name__)
 
@@ -41,29 +42,17 @@ def _check_clinical(adata: ad.AnnData, source: str, *, target: str | None, time_
 
 def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str | None,
             event_column: str | None, source: str) -> np.ndarray | None:
-    """Primary-task target from ``adata.obs``, or None for reconstruction."""
-    if task == "reconstruction":
-        return None
-    columns = [time_column, event_column] if task == "survival" else [target]
+    """Primary-task target from ``adata.obs`` (:meth:`~deepsubtype.tasks.PrimaryTask.read_target`), or None for
+    a task without one."""
+    primary = primary_task(task)
+    columns = primary.target_columns(target, time_column, event_column)
     for column in columns:
         if column is None:
             raise InputError(f"{source}: task {task!r} needs a target column in the config")
         if column not in adata.obs.columns:
             raise InputError(f"{source}: target column {column!r} not found in the clinical table; "
                              f"columns are {list(adata.obs.columns)}")
-    if task == "survival":
-        time, event = survival_columns(adata.obs, time_column=time_column, event_column=event_column, source=source)
-        if not (event == 1).any():
-            raise InputError(f"{source}: no event (1) in column {event_column!r}; the survival task needs events")
-        return np.column_stack([time, event]).astype(np.float32)
-    values = adata.obs[target].astype(object).where(adata.obs[target].notna(), None)
-    known = values.dropna()
-    if task in ("classification", "binary") and known.nunique() < 2:
-        raise InputError(f"{source}: target column {target!r} has {known.nunique()} distinct value(s); "
-                         f"the {task} task needs at least two")
-    logger.info("target %r: %d samples labelled, %d missing (kept for clustering)", target, len(known),
-                len(values) - len(known))
-    return values.to_numpy()
+    return primary.read_target(adata.obs, columns, source) if columns else None
 
 
 def _check_n_clusters(adata: ad.AnnData, params: dict[str, Any], source: str) -> None:
