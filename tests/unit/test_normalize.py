@@ -168,3 +168,15 @@ def test_minmax_maps_each_gene_to_the_unit_interval_and_new_patients_by_the_trai
         assert np.allclose(fold_train.X, (X[train] - fold_low) / (fold_high - fold_low), atol=1e-5)
         assert np.allclose(fold_test.X, (X[test] - fold_low) / (fold_high - fold_low), atol=1e-5)
     assert not normalize(_adata(X), n_top_genes=None, scale="log").uns["normalize"]["minmax"]
+
+
+def test_the_normalize_stage_loads_no_heavy_library() -> None:
+    """Every normalize job (one per cohort, 41 in the bad-input catalogue) pays its imports: the stage needs
+    none of torch, scanpy, lifelines, scikit-learn or matplotlib (a task's target reader once pulled in torch)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, deepsubtype.stages.normalize; "
+            "print(','.join(m for m in ('torch', 'scanpy', 'lifelines', 'sklearn', 'matplotlib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "", f"the normalize stage imports {loaded}"

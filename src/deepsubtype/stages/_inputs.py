@@ -13,7 +13,6 @@ import pandas as pd
 
 from ..io import InputError, Orientation, attach_clinical, read_clinical, read_expression
 from ..survival import InvalidPolicy, invalid_survival, survival_columns
-from ..tasks import primary_task
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +43,8 @@ def _target(adata: ad.AnnData, task: str, target: str | None, time_column: str |
             event_column: str | None, source: str) -> np.ndarray | None:
     """Primary-task target from ``adata.obs`` (:meth:`~deepsubtype.tasks.PrimaryTask.read_target`), or None for
     a task without one."""
+    from ..tasks import primary_task  # torch: the stages that read no target (normalize) need not load it
+
     primary = primary_task(task)
     columns = primary.target_columns(target, time_column, event_column)
     for column in columns:
