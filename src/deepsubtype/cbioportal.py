@@ -225,21 +225,10 @@ def _gene_names(ids: pd.DataFrame, values: np.ndarray, path: Path,
     return kept.index.to_numpy(), pd.Index(kept.astype(str))
 
 
-def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None) -> ImportedCohort:
-    """Read a cBioPortal study folder: the expression profile ``profile`` (a stable id or data file name;
-    None = the study's only expression profile) of the samples of ``case_list`` (None = every profiled
-    sample), with sample and patient attributes joined per sample. Raises :class:`InputError` with one line
-    naming the file and the sample, patient, column or value at fault."""
-    folder = Path(folder)
-    metas = _metas(folder)
-    data_path, meta = _profile(folder, metas, profile)
-    report: dict[str, Any] = {"study": str(folder), "profile": meta.get("stable_id"),
-                              "profile_name": meta.get("profile_name"), "data_file": data_path.name,
-                              "datatype": meta.get("datatype"), "case_list": case_list}
-    values, samples, ids = _read_profile(data_path)
-    rows, genes = _gene_names(ids, values, data_path, report)
-    values = values[rows]
-
+def _attribute_tables(folder: Path, metas: dict[Path, dict[str, str]]
+                      ) -> tuple[Path, pd.DataFrame, Path | None, pd.DataFrame]:
+    """The sample attributes (indexed by SAMPLE_ID, with PATIENT_ID) and the patient attributes (indexed by
+    PATIENT_ID; empty without the file) with their paths, checked against each other."""
     sample_path = _clinical_file(folder, metas, "SAMPLE")
     if sample_path is None:
         raise InputError(f"{folder}: no sample attributes file (data_clinical_sample.txt or a meta file naming one)")
@@ -265,19 +254,44 @@ def read_study(folder: str | Path, *, profile: str | None = None, case_list: str
                              "each attribute in one of the two files")
     _check_status_codes(sample_table, sample_path, "sample")
 
-    profiled = samples
-    if case_list is not None:
-        case_path, case_meta = _case_list_file(folder, case_list)
-        listed = pd.Index([value for value in re.split(r"[\t ,]+", case_meta["case_list_ids"]) if value])
-        absent = listed.difference(samples, sort=False)
-        if len(absent):
-            logger.warning("%s: %d listed samples are not in the profile (e.g. %s)", case_path, len(absent),
-                           examples(absent))
-        profiled = samples[samples.isin(listed)]
-        report["case_list_file"] = case_path.name
-        report["samples_not_in_case_list"] = int(len(samples) - len(profiled))
-        if len(profiled) == 0:
-            raise InputError(f"{case_path}: none of its samples is in the profile {data_path.name}")
+    return sample_path, sample_table, patient_path, patient_table
+
+
+def _listed_samples(folder: Path, case_list: str, samples: pd.Index, data_path: Path,
+                    report: dict[str, Any]) -> pd.Index:
+    """The profiled ``samples`` that the case list ``case_list`` names (its file and the count left out go in
+    ``report``)."""
+    case_path, case_meta = _case_list_file(folder, case_list)
+    listed = pd.Index([value for value in re.split(r"[\t ,]+", case_meta["case_list_ids"]) if value])
+    absent = listed.difference(samples, sort=False)
+    if len(absent):
+        logger.warning("%s: %d listed samples are not in the profile (e.g. %s)", case_path, len(absent),
+                       examples(absent))
+    profiled = samples[samples.isin(listed)]
+    report["case_list_file"] = case_path.name
+    report["samples_not_in_case_list"] = int(len(samples) - len(profiled))
+    if len(profiled) == 0:
+        raise InputError(f"{case_path}: none of its samples is in the profile {data_path.name}")
+    return profiled
+
+
+def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None) -> ImportedCohort:
+    """Read a cBioPortal study folder: the expression profile ``profile`` (a stable id or data file name;
+    None = the study's only expression profile) of the samples of ``case_list`` (None = every profiled
+    sample), with sample and patient attributes joined per sample. Raises :class:`InputError` with one line
+    naming the file and the sample, patient, column or value at fault."""
+    folder = Path(folder)
+    metas = _metas(folder)
+    data_path, meta = _profile(folder, metas, profile)
+    report: dict[str, Any] = {"study": str(folder), "profile": meta.get("stable_id"),
+                              "profile_name": meta.get("profile_name"), "data_file": data_path.name,
+                              "datatype": meta.get("datatype"), "case_list": case_list}
+    values, samples, ids = _read_profile(data_path)
+    rows, genes = _gene_names(ids, values, data_path, report)
+    values = values[rows]
+
+    sample_path, sample_table, patient_path, patient_table = _attribute_tables(folder, metas)
+    profiled = samples if case_list is None else _listed_samples(folder, case_list, samples, data_path, report)
     unknown = profiled.difference(sample_table.index, sort=False)
     if len(unknown):
         raise InputError(f"{data_path}: sample {unknown[0]!r} is not in {sample_path.name} ({len(unknown)} such "

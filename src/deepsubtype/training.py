@@ -245,43 +245,19 @@ class Training:
               centers: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> None:
         """``n_steps`` optimizer steps of ``phase`` (pretrain, path or joint) at L2,1 weight ``alpha``, with the
         learning rate of :func:`learning_rate_at`; pretraining with validation rows stops early."""
-        model, device = self.model, self.device
-        task, reconstruction = model._primary, primary_task("reconstruction")
+        model = self.model
         self.network.train()
-        sums = torch.zeros(4, device=device)
+        sums = torch.zeros(4, device=self.device)
         counted = 0
         stopping = phase == "pretrain" and self.validation is not None
         best_loss, best_state, since_best = math.inf, None, 0
         phase_started = time.perf_counter()
         local, records = -1, 0
         for local in range(n_steps):
-            index = next(self.batches)
-            x = self.X[index]
-            with self.autocast:
-                hidden, output = self.network(x)
-            hidden, output = hidden.float(), output.float()
-            primary = task.loss(output, self.target[index], x)
-            loss = primary
-            if self.network.decoder is not None:  # every row: the held-out ones lack only their target
-                loss = loss + model.reconstruction_weight * reconstruction.loss(
-                    self.network.decoder(hidden), self.target[index], x)
-            if centers is not None and labels is not None:
-                cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
-                loss = loss + model.beta * cluster
-            else:
-                cluster = torch.zeros((), device=device)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            sparsity = penalty = torch.zeros((), device=device)
-            for layer, weight in zip(self.network.first_layers, self.alphas_at(alpha, self.step), strict=True):
-                norm = add_l21_gradient_(layer.weight, weight)
-                sparsity, penalty = sparsity + norm, penalty + weight * norm
-            for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate_at(model.learning_rate, model.lr_decay, phase, local, n_steps)
-            self.optimizer.step()
+            learning_rate = learning_rate_at(model.learning_rate, model.lr_decay, phase, local, n_steps)
+            sums += self.step_once(alpha, learning_rate, centers, labels)
             self.step += 1
             counted += 1
-            sums += torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + penalty])
             if counted == self.steps_per_epoch or local == n_steps - 1:
                 means = (sums / counted).tolist()
                 record = {"phase": phase, "round": round_index, "step": self.step, "primary": means[0],
@@ -312,6 +288,38 @@ class Training:
             logger.info("%s%s: %d steps in %.1f s; loss primary %.4g, sparsity %.4g, cluster %.4g%s",
                         phase, where, local + 1, time.perf_counter() - phase_started,
                         last["primary"], last["sparsity"], last["cluster"], held_out)
+
+    def step_once(self, alpha: Any, learning_rate: float, centers: torch.Tensor | None,
+                  labels: torch.Tensor | None) -> torch.Tensor:
+        """One optimizer step on the next mini-batch: primary loss (+ reconstruction, + ``beta`` x the k-means
+        loss to ``centers`` when given), the L2,1 gradient at ``alpha`` (ramped), Adam at ``learning_rate``.
+        Returns (4,): the batch's primary, L2,1 norm, cluster and total losses."""
+        model, device = self.model, self.device
+        index = next(self.batches)
+        x = self.X[index]
+        with self.autocast:
+            hidden, output = self.network(x)
+        hidden, output = hidden.float(), output.float()
+        primary = model._primary.loss(output, self.target[index], x)
+        loss = primary
+        if self.network.decoder is not None:  # every row: the held-out ones lack only their target
+            loss = loss + model.reconstruction_weight * primary_task("reconstruction").loss(
+                self.network.decoder(hidden), self.target[index], x)
+        if centers is not None and labels is not None:
+            cluster = (hidden - centers[labels[index]]).square().sum(1).mean()
+            loss = loss + model.beta * cluster
+        else:
+            cluster = torch.zeros((), device=device)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        sparsity = penalty = torch.zeros((), device=device)
+        for layer, weight in zip(self.network.first_layers, self.alphas_at(alpha, self.step), strict=True):
+            norm = add_l21_gradient_(layer.weight, weight)
+            sparsity, penalty = sparsity + norm, penalty + weight * norm
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+        self.optimizer.step()
+        return torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + penalty])
 
     def walk_alpha_path(self) -> AlphaPath:
         """The trunk at ``alpha_grid[0]``, then one branch per alpha of the grid, each scored on the held-out
