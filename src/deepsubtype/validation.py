@@ -35,7 +35,7 @@ from .normalize import minmax_scaled, normalize
 from .objective import baseline_rule
 from .transfer import transfer_normalization
 
-__all__ = ["out_of_fold_clusters", "fold_clusters", "match_folds", "baseline_out_of_fold", "cluster_stability",
+__all__ = ["out_of_fold_clusters", "fit_split", "match_folds", "baseline_out_of_fold", "cluster_stability",
            "fold_matrices", "fold_normalized", "fold_scaled"]
 
 logger = logging.getLogger(__name__)
@@ -126,36 +126,24 @@ def out_of_fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, ref
     clusters that fold clusters are matched to. Returns one row per sample and
     repeat: ``repeat``, ``fold``, ``cluster`` (out of fold, matched), ``in_sample_cluster``.
     ``attrs["training_labels"]`` keeps, per fold, the training rows and the fold model's
-    matched clusters of them, for :func:`cluster_stability`. The same as :func:`fold_clusters` for every
+    matched clusters of them, for :func:`cluster_stability`. The same as :func:`fit_split` for every
     split, then :func:`match_folds`.
     """
-    y_array = _target_array(y)
-    tables = [_fit_fold(model, n_fits, seed, split, y_array)
+    tables = [fit_split(model, split, y, n_fits=n_fits, seed=seed)
               for split in fold_matrices(X, raw, len(reference), folds=folds, repeats=repeats, seed=seed)]
     return match_folds(tables, reference, int(model.n_clusters_))
 
 
-def fold_clusters(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, *, repeat: int, fold: int, folds: int = 5,
-                  repeats: int = 1, seed: int = 0, n_fits: int | None = None,
-                  raw: ad.AnnData | None = None) -> pd.DataFrame:
-    """One split of :func:`out_of_fold_clusters` (``repeat``, ``fold``; the other arguments as there), fitted on
-    its own so that the folds can run as separate jobs: one row per sample of the split, ``index``, ``repeat``,
+def fit_split(model: DeepType | DeepTypeEnsemble, split: tuple[int, int, np.ndarray, np.ndarray, Any, Any], y: Any,
+              *, n_fits: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """One split of :func:`fold_matrices` (``(repeat, fold, train, test, X_train, X_test)``) fitted on its own, so
+    that the folds can run as separate jobs: ``model``'s procedure (``n_fits`` and ``seed`` as in
+    :func:`out_of_fold_clusters`) on the training rows. One row per sample of the split: ``index``, ``repeat``,
     ``fold``, ``held_out`` and ``fold_cluster`` (the fold model's cluster: ``labels_`` of a training sample,
     ``predict`` of a held-out one, not yet matched to the full data's) and ``n_fold_clusters``. Tables of every
     split, given to :func:`match_folds`, give :func:`out_of_fold_clusters`' result."""
-    splits = fold_matrices(X, raw, len(X) if not isinstance(X, ad.AnnData) else X.n_obs, folds=folds,
-                           repeats=repeats, seed=seed, only=(repeat, fold))
-    return _fit_fold(model, n_fits, seed, next(splits), _target_array(y))
-
-
-def _target_array(y: Any) -> np.ndarray | None:
-    return None if y is None else np.asarray(y, dtype=object if np.asarray(y).ndim == 1 else float)
-
-
-def _fit_fold(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed: int,
-              split: tuple[int, int, np.ndarray, np.ndarray, Any, Any], y: np.ndarray | None) -> pd.DataFrame:
-    """:func:`fold_clusters`' table of one split of :func:`fold_matrices`."""
     repeat, fold, train, test, X_train, X_test = split
+    y = None if y is None else np.asarray(y, dtype=object if np.asarray(y).ndim == 1 else float)
     fold_model = fold_estimator(model, n_fits, seed + repeat)
     fold_model.fit(X_train, None if y is None else y[train])
     return pd.DataFrame({"index": np.concatenate([train, test]), "repeat": repeat, "fold": fold,
@@ -165,7 +153,7 @@ def _fit_fold(model: DeepType | DeepTypeEnsemble, n_fits: int | None, seed: int,
 
 
 def match_folds(tables: list[pd.DataFrame], reference: np.ndarray, n_reference: int) -> pd.DataFrame:
-    """:func:`out_of_fold_clusters`' result from :func:`fold_clusters`' ``tables`` (one per split): each fold's
+    """:func:`out_of_fold_clusters`' result from :func:`fit_split`'s ``tables`` (one per split): each fold's
     clusters renamed to the full-data clusters ``reference`` (n_samples,; ``n_reference`` clusters) by Hungarian
     matching on its training samples."""
     reference = np.asarray(reference)

@@ -181,3 +181,31 @@ def test_folds_as_separate_jobs_give_the_validation_of_one_job(cohort_files, tmp
             validation_stage(*arguments, out / "bad", time_column="time", event_column="event",
                              fold_tables=[out / bad, *tables[1:]], **common)
         assert not (out / "bad").exists()
+
+
+def test_beta_auto_is_cross_validated_by_the_train_stage_and_again_inside_a_fold(cohort_files, tmp_path,
+                                                                                 caplog) -> None:
+    """beta: auto is chosen on all patients by train (its scores in tuning.tsv) and on a fold's training patients
+    alone by validate-fold (one shared helper), each logged with the patients it was chosen on."""
+    import logging
+
+    from deepsubtype.stages import normalize_stage, train_stage, validation_fold_stage
+
+    out = tmp_path / "out"
+    normalize_stage(cohort_files["expression"], cohort_files["clinical"], out / "normalized.h5ad",
+                    sample_column="sample", n_top_genes=100)
+    params = {**FAST_MODEL, "beta": "auto", "pretrain_steps": 60, "joint_steps": 10, "max_rounds": 2}
+    grid = {"betas": [0.4, 1.2], "folds": 2}
+    caplog.set_level(logging.INFO, logger="deepsubtype")
+    train_stage(out / "normalized.h5ad", out / "model", out / "embedding.h5ad", tuning=out / "tuning.tsv",
+                target="subtype", model_params=params, tuning_grid=grid, seed=0, device="cpu")
+    tuning = pd.read_csv(out / "tuning.tsv", sep="\t")
+    assert sorted(tuning.loc[tuning["parameter"] == "beta", "beta"]) == [0.4, 1.2]
+    assert tuning.loc[tuning["parameter"] == "beta", "chosen"].sum() == 1
+    table = validation_fold_stage(out / "normalized.h5ad", out / "fold.tsv", repeat=0, fold=1, folds=3,
+                                  target="subtype", model_params=params, tuning_grid=grid, seed=0, device="cpu")
+    assert table["held_out"].sum() == 20 and len(table) == 60
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(m.startswith("cross-validated choice (all patients): beta=") for m in messages), messages
+    assert any(m.startswith("cross-validated choice (repeat 0 fold 1, on its training patients): beta=")
+               for m in messages), messages

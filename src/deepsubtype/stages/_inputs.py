@@ -100,6 +100,20 @@ def _procedure_params(model_params: dict[str, Any] | None, task: str, seed: int,
     return params, grid
 
 
+def _cross_validated_beta(params: dict[str, Any], grid: dict[str, Any], X: Any, y: Any,
+                          where: str) -> tuple[dict[str, Any], Any]:
+    """``params`` with ``beta`` chosen by cross-validating ``grid["betas"]`` over ``grid["folds"]`` folds of
+    ``X``, ``y`` (:func:`~deepsubtype.tuning.tune_alpha_beta`; the train stage on all patients, a validation
+    fold on its training patients), and the search; ``where`` names them in the log."""
+    from ..estimator import DeepType
+    from ..tuning import tune_alpha_beta
+
+    search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), X, y, alphas=None, betas=grid["betas"],
+                             folds=grid["folds"])
+    logger.info("cross-validated choice (%s): beta=%g", where, search.best_estimator_.beta)
+    return {**params, "beta": search.best_estimator_.beta}, search
+
+
 def _raw_for_folds(adata: ad.AnnData, expression: str | Path | None, orientation: Orientation,
                    clinical: str | Path | None, sample_column: str | None, source: str) -> ad.AnnData | None:
     """The raw matrix (``expression``, read as the normalize stage did) of ``adata``'s samples, in its row order,

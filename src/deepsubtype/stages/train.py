@@ -13,9 +13,9 @@ import pandas as pd
 from ..ensemble import DeepTypeEnsemble, consensus_support, fit_table
 from ..estimator import DeepType
 from ..plots import training_history
-from ..tuning import alpha_path_table, objective_table, tune_alpha_beta, tuning_table
+from ..tuning import alpha_path_table, objective_table, tuning_table
 from ._files import EMBEDDING_KEY, _atomic, _provenance, _save_figure, _write_table
-from ._inputs import _procedure_params, _target
+from ._inputs import _cross_validated_beta, _procedure_params, _target
 
 __all__ = ["train_stage"]
 
@@ -90,10 +90,7 @@ def _fit(adata: ad.AnnData, y: Any, params: dict[str, Any], grid: dict[str, Any]
     if params.get("beta") == "auto":
         if checkpoint is not None:
             logger.info("beta cross-validation is not checkpointed: %s is not used", checkpoint)
-        search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), adata, y, alphas=None, betas=grid["betas"],
-                                 folds=grid["folds"])
-        params = {**params, "beta": search.best_estimator_.beta}
-        logger.info("cross-validated choice: beta=%g", params["beta"])
+        params, search = _cross_validated_beta(params, grid, adata, y, "all patients")
         model: DeepType | DeepTypeEnsemble = (search.best_estimator_ if n_fits == 1 else
                                               DeepTypeEnsemble(DeepType(**params), n_fits=n_fits,
                                                                random_state=seed).fit(adata, y))

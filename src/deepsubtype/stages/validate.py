@@ -18,17 +18,16 @@ from ..objective import BASELINE_OBJECTIVES, baseline_labels
 from ..outputs import VALIDATION_FILES
 from ..plots import kaplan_meier
 from ..survival import MIN_CLUSTER_SIZE, CoxUnavailable, cox_by_cluster, logrank_table, per_fold_logrank, survival_frame
-from ..tuning import tune_alpha_beta
 from ..validation import (
     baseline_out_of_fold,
     cluster_stability,
-    fold_clusters,
+    fit_split,
     fold_matrices,
     match_folds,
     out_of_fold_clusters,
 )
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv, _write_table
-from ._inputs import _procedure_params, _raw_for_folds, _target
+from ._inputs import _cross_validated_beta, _procedure_params, _raw_for_folds, _target
 from ._scores import _cluster_c_index
 
 __all__ = ["validation_stage", "validation_fold_stage", "methods_table"]
@@ -169,22 +168,18 @@ def validation_fold_stage(normalized: str | Path, output: str | Path, *, repeat:
     The procedure is the train stage's (``model_params``, ``tuning_grid``, ``task`` and its columns, ``seed``,
     ``device``: the same fits as ``validation_stage`` refits from the trained model), with ``n_fits`` fits, on
     the split's training patients normalized from ``expression`` as there; ``beta: auto`` is cross-validated
-    on them too. Writes ``output`` (TSV, :func:`~deepsubtype.validation.fold_clusters`: each sample of the
+    on them too. Writes ``output`` (TSV, :func:`~deepsubtype.validation.fit_split`: each sample of the
     split, held out or not, and its cluster under the fold model, not yet matched to the full data's)."""
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
     params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized))
     raw = _raw_for_folds(adata, expression, orientation, clinical, sample_column, str(normalized))
+    split = next(fold_matrices(adata, raw, adata.n_obs, folds=folds, repeats=repeats, seed=seed,
+                               only=(repeat, fold)))
     if params.get("beta") == "auto":  # chosen on the fold's training patients, as alpha and K are
-        (_, _, train, _, X_train, _), = fold_matrices(adata, raw, adata.n_obs, folds=folds, repeats=repeats,
-                                                      seed=seed, only=(repeat, fold))
-        search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), X_train, np.asarray(y)[train], alphas=None,
-                                 betas=grid["betas"], folds=grid["folds"])
-        params["beta"] = search.best_estimator_.beta
-        logger.info("repeat %d fold %d: cross-validated choice on its training patients: beta=%g", repeat, fold,
-                    params["beta"])
-    table = fold_clusters(DeepType(**params), adata, y, repeat=repeat, fold=fold, folds=folds, repeats=repeats,
-                          seed=seed, n_fits=n_fits, raw=raw)
+        params, _ = _cross_validated_beta(params, grid, split[4], np.asarray(y)[split[2]],
+                                          f"repeat {repeat} fold {fold}, on its training patients")
+    table = fit_split(DeepType(**params), split, y, n_fits=n_fits, seed=seed)
     table.insert(0, "sample", adata.obs_names[table["index"].to_numpy()])
     _write_table(table, output)
     return table
