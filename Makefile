@@ -24,11 +24,15 @@ run: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.html
 
+# One pytest-xdist worker per core, a test module per worker (its fixtures run once); tests/conftest.py gives each
+# worker and its Snakemake jobs one thread.
+PYTEST := $(BIN)/python -m pytest -n $(CORES) --dist loadscope
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts resources benchmarks

@@ -7,9 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pytest
+#: Under pytest-xdist (``make test`` runs one worker per core) each worker, and each Snakemake job it starts,
+#: computes on one thread: two workers' thread pools on the same cores spin against each other (the unit tests
+#: took 10 minutes instead of 2 that way). Set before numpy and torch are imported, which read it once.
+ONE_THREAD_PER_WORKER = "PYTEST_XDIST_WORKER" in os.environ
+if ONE_THREAD_PER_WORKER:
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+    # a job that asks for more threads (the SLURM profile's train: 4) sleeps its idle OpenMP threads instead of
+    # spinning them on cores the other worker is using
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 #: A small study folder in cBioPortal's format, with the format's quirks (see its README.md).
@@ -23,6 +34,8 @@ def snakemake_command(*arguments: str, workdir: Path | None = None, configfile: 
     workflow run in that directory with ``configfile`` (default ``workdir/config.yaml``)."""
     # a tiny cohort's fold fit is too small to use 2 threads: at 1 thread two validate_fold jobs share the 2 cores
     command = [sys.executable, "-m", "snakemake", "--set-threads", "validate_fold=1"]
+    if ONE_THREAD_PER_WORKER:  # jobs call torch.set_num_threads(threads): one each, as their worker
+        command += ["--max-threads", "1"]
     if workdir is not None:
         command += ["--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
                     str(configfile or workdir / "config.yaml")]

@@ -10,8 +10,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from lifelines import KaplanMeierFitter  # noqa: E402
-from lifelines.plotting import add_at_risk_counts  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter  # noqa: E402
 
@@ -94,6 +92,10 @@ def embedding_scatter(coordinates: np.ndarray, colourings: dict[str, pd.Series],
 
 def kaplan_meier(frame: pd.DataFrame, *, time_unit: str = "", title: str = "", p_value: float | None = None) -> Figure:
     """Kaplan-Meier curves per cluster with 95 % bands and an at-risk table (``frame``: cluster, time, event)."""
+    # lifelines here, not at the top: it takes ~1 s to import, and most stages plot no survival
+    from lifelines import KaplanMeierFitter
+    from lifelines.plotting import add_at_risk_counts
+
     fig, ax = plt.subplots(figsize=(7, 5.2))
     fitters = []
     for cluster, group in frame.groupby("cluster", sort=True):

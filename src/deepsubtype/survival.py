@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, false_discovery_control, norm
 
 from .io import InputError
 
@@ -230,6 +229,8 @@ def per_fold_logrank(frame: pd.DataFrame, folds: pd.Series | np.ndarray) -> tupl
     ``(statistic, degrees_of_freedom, p_value)``. A fold's cluster numbers need not mean what they mean in
     another fold, so this needs no matching of clusters across folds. A fold with one cluster or no event
     adds nothing; p is 1 when no fold has a test."""
+    from scipy.stats import chi2  # here, not at the top: the normalize stage imports this module, not scipy.stats
+
     statistic, df = 0.0, 0
     for _, fold in frame.groupby(np.asarray(folds), sort=True):
         fold_statistic, _ = _logrank_p(fold)
@@ -242,6 +243,8 @@ def adjust_p_values(p_values: np.ndarray, method: str) -> np.ndarray:
     """Multiple-testing adjustment: ``holm`` (family-wise error) or ``bh`` (Benjamini-Hochberg false discovery rate)."""
     p_values = np.asarray(p_values, dtype=float)
     if method == "bh":
+        from scipy.stats import false_discovery_control
+
         return false_discovery_control(p_values, method="bh")
     if method != "holm":
         raise ValueError(f"p-value adjustment must be 'holm' or 'bh', got {method!r}")
@@ -383,4 +386,6 @@ def cox_score_test(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[
     information = variance[event].sum(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(information > 0, score / np.sqrt(information), 0.0)
+    from scipy.stats import norm
+
     return z, 2 * norm.sf(np.abs(z))
