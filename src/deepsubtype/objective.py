@@ -53,6 +53,8 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from .survival import summed_logrank
+
 __all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "SIGNIFICANCE", "BaselineRule", "baseline_pipeline", "baseline_rule",
            "baseline_labels", "objective_scores", "choose_objective", "chosen_objective"]
 
@@ -209,9 +211,8 @@ def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, fo
             n_clusters[name].append(k)
     records = []
     for name in OBJECTIVES:
-        statistic, df = (sum(values) for values in zip(*statistics[name], strict=True))
         records.append({"objective": name, "n_clusters": int(np.bincount(n_clusters[name]).argmax()),
-                        "held_out_p": float(chi2.sf(statistic, df)) if df > 0 else 1.0,
+                        "held_out_p": summed_logrank(statistics[name])[2],
                         "fold_z": [_fold_z(*fold) for fold in statistics[name]], "folds": folds})
     best = choose_objective(records)
     for index, record in enumerate(records):

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from lifelines import CoxPHFitter
 
 __all__ = ["cox_score_test", "EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
-           "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "per_fold_logrank", "adjust_p_values",
-           "pairwise_logrank_table", "CoxResult", "CoxUnavailable", "cox_by_cluster"]
+           "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "per_fold_logrank", "summed_logrank",
+           "adjust_p_values", "pairwise_logrank_table", "CoxResult", "CoxUnavailable", "cox_by_cluster"]
 
 logger = logging.getLogger(__name__)
 
@@ -224,18 +224,25 @@ def logrank_table(frame: pd.DataFrame, *, min_cluster_size: int = MIN_CLUSTER_SI
 
 
 def per_fold_logrank(frame: pd.DataFrame, folds: pd.Series | np.ndarray) -> tuple[float, int, float]:
-    """The log-rank test of ``frame``'s clusters within each fold (``folds``: a fold per row), combined:
-    the folds' chi-squares and degrees of freedom summed, and the chi-square p of the sums, as
-    ``(statistic, degrees_of_freedom, p_value)``. A fold's cluster numbers need not mean what they mean in
-    another fold, so this needs no matching of clusters across folds. A fold with one cluster or no event
-    adds nothing; p is 1 when no fold has a test."""
+    """The log-rank test of ``frame``'s clusters within each fold (``folds``: a fold per row), combined by
+    :func:`summed_logrank`, as ``(statistic, degrees_of_freedom, p_value)``. A fold's cluster numbers need not
+    mean what they mean in another fold, so this needs no matching of clusters across folds."""
+    tests = []
+    for _, fold in frame.groupby(np.asarray(folds), sort=True):
+        fold_statistic, _ = _logrank_p(fold)
+        tests.append((fold_statistic, fold["cluster"].nunique() - 1) if np.isfinite(fold_statistic) else (0.0, 0))
+    return summed_logrank(tests)
+
+
+def summed_logrank(tests: list[tuple[float, int]]) -> tuple[float, int, float]:
+    """Several independent log-rank tests (``(chi-square, degrees of freedom)`` each; ``(0, 0)`` for a test that
+    is undefined: one cluster, no event) as one: the chi-squares and degrees of freedom summed, and the
+    chi-square p of the sums, as ``(statistic, degrees_of_freedom, p_value)``; p is 1 when no test is defined."""
     from scipy.stats import chi2  # here, not at the top: the normalize stage imports this module, not scipy.stats
 
     statistic, df = 0.0, 0
-    for _, fold in frame.groupby(np.asarray(folds), sort=True):
-        fold_statistic, _ = _logrank_p(fold)
-        if np.isfinite(fold_statistic):
-            statistic, df = statistic + fold_statistic, df + fold["cluster"].nunique() - 1
+    for fold_statistic, fold_df in tests:
+        statistic, df = statistic + fold_statistic, df + fold_df
     return statistic, df, float(chi2.sf(statistic, df)) if df > 0 else 1.0
 
 

@@ -68,9 +68,19 @@ def tune_alpha_beta(estimator: DeepType, X: Any, y: Any = None, *, alphas: Seque
     return search.fit(X, y)
 
 
-#: Columns of :func:`tuning_table` and :func:`alpha_path_table` (``tuning.tsv``).
+#: Columns of :func:`tuning_table`, :func:`alpha_path_table` and :func:`objective_table` (``tuning.tsv``).
 TUNING_COLUMNS = ["parameter", "alpha", "beta", "held_out_loss", "held_out_se", "n_genes_tenth", "chosen",
                   "criterion", "objective", "held_out_logrank_p"]
+#: The dtypes of the columns that are numbers or flags, the same in every table whether a column is filled or
+#: not, so that the tables concatenate to the same dtypes (``alpha`` is a number, or text for ``auto`` and per
+#: view alphas; the rest are text).
+_TUNING_DTYPES = {"beta": "float64", "held_out_loss": "float64", "held_out_se": "float64", "n_genes_tenth": "Int64",
+                  "chosen": "bool", "held_out_logrank_p": "float64"}
+
+
+def _tuning_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """A ``tuning.tsv`` table from its ``columns`` (each of :data:`TUNING_COLUMNS`; empty when none is given)."""
+    return pd.DataFrame(columns, columns=TUNING_COLUMNS).astype(_TUNING_DTYPES)
 
 
 def _alpha_cell(value: Any) -> str | float:
@@ -85,7 +95,7 @@ def tuning_table(search: GridSearchCV) -> pd.DataFrame:
     n_folds = sum(1 for key in results if key.startswith("split") and key.endswith("_test_score"))
     alphas, betas = results["param_alpha"], np.asarray(results["param_beta"], dtype=float)
     searched = [name for name, values in (("alpha", alphas), ("beta", betas)) if len(set(values)) > 1]
-    return pd.DataFrame({
+    return _tuning_frame({
         "parameter": "+".join(searched) or "none",
         "alpha": [_alpha_cell(value) for value in alphas],
         "beta": betas,
@@ -95,16 +105,16 @@ def tuning_table(search: GridSearchCV) -> pd.DataFrame:
         "chosen": np.arange(len(results["mean_test_score"])) == search.best_index_,
         "criterion": f"{n_folds}-fold cross-validated held-out primary loss"
                      + (", one-standard-error rule on alpha" if "alpha" in searched else ", lowest"),
-    }, columns=TUNING_COLUMNS)
+    })
 
 
 def alpha_path_table(model: DeepType) -> pd.DataFrame:
     """``tuning.tsv`` rows of a fitted model: its alpha path (``alpha="auto"``) or its fixed alpha and beta."""
     if not model.alpha_path_:
-        return pd.DataFrame({"parameter": ["none"], "alpha": [_alpha_cell(model.alpha_)], "beta": [model.beta],
-                             "held_out_loss": [np.nan], "held_out_se": [np.nan], "n_genes_tenth": [np.nan],
-                             "chosen": [True], "criterion": ["fixed in config"], "objective": [_objective(model)],
-                             "held_out_logrank_p": [np.nan]}, columns=TUNING_COLUMNS)
+        return _tuning_frame({"parameter": ["none"], "alpha": [_alpha_cell(model.alpha_)], "beta": [model.beta],
+                              "held_out_loss": [np.nan], "held_out_se": [np.nan], "n_genes_tenth": [np.nan],
+                              "chosen": [True], "criterion": ["fixed in config"], "objective": [_objective(model)],
+                              "held_out_logrank_p": [np.nan]})
     path = pd.DataFrame(model.alpha_path_)
     n_held_out, n_fits = int(path["n_selection"].iloc[0]), int(path["n_fits"].iloc[0])
     rule = (f"alpha branches from the pretrained network, primary loss of {n_held_out} held-out terms of "
@@ -113,12 +123,12 @@ def alpha_path_table(model: DeepType) -> pd.DataFrame:
     beside = collapsed.shift(-1, fill_value="").ne("") & collapsed.eq("")
     notes = np.where(collapsed.ne(""), "; not eligible: the network collapsed (" + collapsed + ")",
                      np.where(beside, "; not eligible: the next larger alpha collapsed the network", ""))
-    return pd.DataFrame({
+    return _tuning_frame({
         "parameter": "alpha", "alpha": path["alpha"], "beta": model.beta,
         "held_out_loss": path["selection_loss"], "held_out_se": path["selection_se"],
         "n_genes_tenth": path["n_genes_tenth"], "chosen": path["chosen"],
         "criterion": [rule + note for note in notes], "objective": _objective(model), "held_out_logrank_p": np.nan,
-    }, columns=TUNING_COLUMNS)
+    })
 
 
 def _objective(model: Any) -> str:
@@ -131,14 +141,14 @@ def objective_table(model: Any) -> pd.DataFrame:
     candidate, the log-rank p of its cross-validated held-out clusters and whether it was trained."""
     scores = getattr(model, "objective_scores_", [])
     if not scores:
-        return pd.DataFrame(columns=TUNING_COLUMNS)
+        return _tuning_frame({})
     frame = pd.DataFrame(scores)
     folds = int(frame["folds"].iloc[0])
-    return pd.DataFrame({
+    return _tuning_frame({
         "parameter": "objective", "alpha": _alpha_cell(model.alpha_), "beta": model.beta,
         "held_out_loss": np.nan, "held_out_se": np.nan, "n_genes_tenth": np.nan, "chosen": frame["chosen"],
         "criterion": f"log-rank test of {folds}-fold cross-validated held-out clusters: baselines with p < "
                      f"{SIGNIFICANCE:g}, then the simplest within one SE of the best mean fold z; the Cox fits at "
                      "the alpha chosen on all patients",
         "objective": frame["objective"], "held_out_logrank_p": frame["held_out_p"],
-    }, columns=TUNING_COLUMNS)
+    })

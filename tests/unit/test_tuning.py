@@ -102,3 +102,26 @@ def test_random_state_none_draws_one_seed_per_fit(monkeypatch: pytest.MonkeyPatc
     drawn = DeepType(random_state=None, **small).fit(X, y)
     assert drawn.seed_ == 11 and next(draws) == 12, "one fit, one seed"
     np.testing.assert_array_equal(DeepType(random_state=11, **small).fit(X, y).labels_, drawn.labels_)
+
+
+def test_tuning_tables_of_a_survival_fit_share_their_dtypes_and_concatenate_without_a_warning() -> None:
+    """A fixed alpha's row leaves the loss columns empty and the objective's rows the alpha path's: every table
+    still gives each column one dtype, so tuning.tsv's concatenation is the same in pandas versions that stop
+    ignoring all-NA columns (it warned: a FutureWarning, an error under this suite's filterwarnings)."""
+    import pandas as pd
+
+    from deepsubtype.tuning import alpha_path_table, objective_table
+
+    from ..conftest import FAST_MODEL, make_cohort
+
+    expression, clinical = make_cohort()
+    clinical = clinical.set_index("sample").loc[expression.index]
+    X = expression.to_numpy(np.float32)
+    X = (X - X.mean(0)) / X.std(0)
+    model = DeepType(**{**FAST_MODEL, "hidden_layers": tuple(FAST_MODEL["hidden_layers"])}, task="survival",
+                     device="cpu").fit(X, clinical[["time", "event"]].to_numpy(float))
+    tables = [alpha_path_table(model), objective_table(model)]
+    assert len(tables[1]) == 3, "objective auto scored its three candidates"
+    assert dict(tables[0].dtypes) == dict(tables[1].dtypes)
+    combined = pd.concat(tables, ignore_index=True)
+    assert str(combined["n_genes_tenth"].dtype) == "Int64" and combined["held_out_loss"].dtype == np.float64

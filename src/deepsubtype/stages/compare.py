@@ -68,12 +68,13 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
         (seed, BaselineResult("deepsubtype", assignments.reindex(adata.obs_names).to_numpy(), points,
                               float(model.fit_seconds_)))]
     view_sizes = [size for _, size in model.views] if model.views else None
-    results += [(seed, result) for result in run_baselines(X, n_clusters, seed=seed, autoencoder_params=autoencoder,
-                                                           view_sizes=view_sizes)]
+
+    def baselines(baseline_seed: int) -> list[BaselineResult]:
+        return run_baselines(X, n_clusters, seed=baseline_seed, autoencoder_params=autoencoder, view_sizes=view_sizes)
+
+    results += [(seed, result) for result in baselines(seed)]
     y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
-    results += _refit_seeds(model, adata, y, n_clusters, extra_seeds,
-                            lambda extra: run_baselines(X, n_clusters, seed=extra, autoencoder_params=autoencoder,
-                                                        view_sizes=view_sizes))
+    results += _refit_seeds(model, adata, y, n_clusters, extra_seeds, baselines)
     table = pd.DataFrame([
         {"method": result.method, "seed": result_seed, "seconds": result.seconds,
          **_clustering_metrics(adata, result.labels, silhouette(result), target=target, time_column=time_column,
