@@ -261,9 +261,12 @@ WORKFLOW_TESTS = Path(__file__).resolve().parent / "workflow"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test under ``tests/workflow/`` ``e2e``, so ``pytest -m "not e2e"`` runs ``tests/unit/`` exactly;
-    a test marked ``e2e`` by hand elsewhere is refused (it belongs in ``tests/workflow/``)."""
+    a test marked ``e2e`` by hand elsewhere is refused (it belongs in ``tests/workflow/``). The end-to-end tests
+    go first: pytest-xdist hands out modules in this order, and the long Snakemake runs started last would leave
+    one worker running them while the other idles."""
     for item in items:
         if item.path.resolve().is_relative_to(WORKFLOW_TESTS):
             item.add_marker(pytest.mark.e2e)
         elif item.get_closest_marker("e2e"):
             raise pytest.UsageError(f"{item.nodeid} is marked e2e: end-to-end tests go in tests/workflow/")
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)  # stable: each group keeps its order
