@@ -26,7 +26,7 @@ __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "fingerprint", "read_check
            "save_atomically", "training_state"]
 
 CHECKPOINT_FORMAT = "deepsubtype.DeepType.checkpoint"
-CHECKPOINT_VERSION = 4
+CHECKPOINT_VERSION = 5
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,13 @@ Shapes: ``X`` is (batch, n_genes); the encoder maps it to the representation
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "resolve_device", "resolve_precision", "DeepTypeNetwork", "l21_norm",
+__all__ = ["ACTIVATIONS", "resolve_device", "resolve_precision", "InputLayer", "DeepTypeNetwork", "l21_norm",
            "add_l21_gradient_", "cox_partial_likelihood", "cox_partial_likelihood_terms"]
 
 
@@ -53,14 +56,59 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def _mlp(sizes: list[int], activation: str, dropout: float, *, dropout_last: bool = True) -> nn.Sequential:
+class InputLayer(nn.Module):
+    """The first layer, ``x @ weight.T + bias`` as :class:`torch.nn.Linear` computes it, with its weight stored
+    genes-major: ``weight_by_gene`` (n_genes, width), each gene's weights contiguous; ``weight`` is the
+    (width, n_genes) view that ``nn.Linear`` would hold.
+
+    The first layer is the network's largest tensor and the L2,1 penalty works on its gene columns: stored
+    this way, the column norms are one contiguous pass, and the weight gradient ``x.T @ grad`` is the faster
+    product for a small batch (5,000 genes x 1,024 units on an AVX-512 CPU, 2 threads: norms 0.37 against
+    1.5 ms, bf16 gradient 3.4 against 4.3 ms). State dicts, and so model files, keep ``nn.Linear``'s
+    ``weight`` (width, n_genes); the optimizer's moments follow the parameter (genes-major).
+    """
+
+    def __init__(self, n_genes: int, width: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = n_genes, width
+        self.weight_by_gene = nn.Parameter(torch.empty(n_genes, width))
+        self.bias = nn.Parameter(torch.empty(width))
+        # nn.Linear's initialization: uniform within +-1/sqrt(n_genes) for the weights and the bias
+        bound = 1.0 / math.sqrt(n_genes) if n_genes > 0 else 0.0
+        nn.init.uniform_(self.weight_by_gene, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The weights as ``nn.Linear`` holds them: (width, n_genes), a view of ``weight_by_gene``."""
+        return self.weight_by_gene.t()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.bias, x, self.weight_by_gene)
+
+    def _save_to_state_dict(self, destination: dict[str, Any], prefix: str, keep_vars: bool) -> None:
+        weight = self.weight_by_gene if keep_vars else self.weight_by_gene.detach()
+        destination[prefix + "weight"] = weight.t().contiguous()
+        destination[prefix + "bias"] = self.bias if keep_vars else self.bias.detach()
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        if prefix + "weight" in state_dict:
+            state_dict[prefix + "weight_by_gene"] = state_dict.pop(prefix + "weight").t()
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, genes-major"
+
+
+def _mlp(sizes: list[int], activation: str, dropout: float, *, dropout_last: bool = True,
+         input_layer: bool = False) -> nn.Sequential:
     """Linear + activation per consecutive pair of ``sizes``, each followed by dropout (when ``dropout`` > 0)
     except, with ``dropout_last=False``, the last: the representation the k-means loss compares with centres
-    computed without dropout."""
+    computed without dropout. With ``input_layer``, the first linear map is an :class:`InputLayer`."""
     layers: list[nn.Module] = []
     n_layers = len(sizes) - 1
     for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(n_in, n_out))
+        layers.append(InputLayer(n_in, n_out) if input_layer and index == 0 else nn.Linear(n_in, n_out))
         layers.append(ACTIVATIONS[activation]())
         if dropout > 0 and (dropout_last or index < n_layers - 1):
             layers.append(nn.Dropout(dropout))
@@ -93,12 +141,13 @@ class DeepTypeNetwork(nn.Module):
                 raise ValueError(f"view sizes {self.view_sizes} do not add up to {n_features} features")
             if len(hidden_layers) < 2:
                 raise ValueError("several views need at least two hidden layers: the view branches and a shared one")
-            self.branches = nn.ModuleList(_mlp([size, hidden_layers[0]], activation, dropout)
+            self.branches = nn.ModuleList(_mlp([size, hidden_layers[0]], activation, dropout, input_layer=True)
                                           for size in self.view_sizes)
             shared_input = len(self.view_sizes) * (hidden_layers[0] + 1)
             self.encoder = _mlp([shared_input, *hidden_layers[1:]], activation, dropout, dropout_last=False)
         else:
-            self.encoder = _mlp([n_features, *hidden_layers], activation, dropout, dropout_last=False)
+            self.encoder = _mlp([n_features, *hidden_layers], activation, dropout, dropout_last=False,
+                                input_layer=True)
         if task == "reconstruction":
             decoder_sizes = [*reversed(hidden_layers)]
             self.head: nn.Module = nn.Sequential(_mlp(decoder_sizes, activation, dropout),
@@ -108,18 +157,19 @@ class DeepTypeNetwork(nn.Module):
         self.decoder = nn.Linear(hidden_layers[-1], n_features) if decoder and task != "reconstruction" else None
 
     @property
-    def first_layers(self) -> list[nn.Linear]:
-        """The input layers, one per view in column order; weights (hidden_layers[0], view features)."""
+    def first_layers(self) -> list[InputLayer]:
+        """The input layers, one per view in column order; ``weight_by_gene`` (view features, hidden_layers[0])."""
         blocks = list(self.branches) if self.view_sizes is not None else [self.encoder]
         layers = [block[0] for block in blocks]
-        assert all(isinstance(layer, nn.Linear) for layer in layers)
+        assert all(isinstance(layer, InputLayer) for layer in layers)
         return layers  # type: ignore[return-value]
 
     @torch.no_grad()
     def column_norms(self) -> torch.Tensor:
         """L2 norm of every first-layer weight column (all views, in column order): (n_features,); the paper's
         gene importance."""
-        return torch.cat([torch.linalg.vector_norm(layer.weight.detach(), ord=2, dim=0) for layer in self.first_layers])
+        return torch.cat([torch.linalg.vector_norm(layer.weight_by_gene.detach(), ord=2, dim=1)
+                          for layer in self.first_layers])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(H, output)``: representation (batch, hidden[-1]) and head output."""
@@ -141,20 +191,18 @@ def l21_norm(weight: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def add_l21_gradient_(weight: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Add the gradient of ``alpha * l21_norm(weight)`` to ``weight.grad``; return ``l21_norm(weight)``.
+def add_l21_gradient_(weight_by_gene: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Add the gradient of ``alpha * l21_norm(weight)`` to ``weight_by_gene.grad``; return ``l21_norm(weight)``.
 
-    The gradient is ``alpha * W[:, j] / ||W[:, j]||`` per gene column (0 for an all-zero
-    column, a valid subgradient). Two passes over the weight instead of autograd's several: the
-    first layer is the largest tensor of the network. The column norms as a sum of products along the
-    rows (``w * w``: ``square()`` runs torch's slower ``pow`` kernel, 3.2 against 2.4 ms at 1,024 x 5,000 on
-    an AVX-512 CPU, same values) and the update as one ``addcmul_`` (0.8 ms): against 3.7 ms for
-    ``linalg.vector_norm``'s strided reduction and a separate multiply and add.
+    ``weight_by_gene`` is an :class:`InputLayer`'s (n_genes, width). The gradient is ``alpha * w_j / ||w_j||``
+    per gene ``j`` (0 for an all-zero row, a valid subgradient). Two passes over the weight instead of
+    autograd's several: the first layer is the largest tensor of the network. Both are contiguous along each
+    gene's weights: the norms one reduction along rows, the update one ``addcmul_``.
     """
-    norms = torch.mul(weight, weight).sum(0).sqrt_()
+    norms = torch.linalg.vector_norm(weight_by_gene, ord=2, dim=1)
     if alpha:
-        assert weight.grad is not None, "call after backward()"
-        weight.grad.addcmul_(weight, alpha / norms.clamp_min(torch.finfo(norms.dtype).tiny))
+        assert weight_by_gene.grad is not None, "call after backward()"
+        weight_by_gene.grad.addcmul_(weight_by_gene, (alpha / norms.clamp_min(torch.finfo(norms.dtype).tiny))[:, None])
     return norms.sum()
 
 

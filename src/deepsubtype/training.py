@@ -314,7 +314,7 @@ class Training:
         loss.backward()
         sparsity = penalty = torch.zeros((), device=device)
         for layer, weight in zip(self.network.first_layers, self.alphas_at(alpha, self.step), strict=True):
-            norm = add_l21_gradient_(layer.weight, weight)
+            norm = add_l21_gradient_(layer.weight_by_gene, weight)
             sparsity, penalty = sparsity + norm, penalty + weight * norm
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate

@@ -67,18 +67,37 @@ def test_network_shapes(task: str, outputs: int, shape: tuple[int, int]) -> None
 def test_analytic_l21_gradient_equals_autograd() -> None:
     from deepsubtype.model import add_l21_gradient_
 
-    weight = torch.randn(6, 9, dtype=torch.float64, requires_grad=True)
-    (0.3 * l21_norm(weight)).backward()
-    expected = weight.grad.clone()
-    weight.grad.zero_()
-    value = add_l21_gradient_(weight, 0.3)
-    torch.testing.assert_close(weight.grad, expected)
-    assert value.item() == pytest.approx(l21_norm(weight).item())
+    weight_by_gene = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)  # 9 genes, 6 units
+    (0.3 * l21_norm(weight_by_gene.t())).backward()
+    expected = weight_by_gene.grad.clone()
+    weight_by_gene.grad.zero_()
+    value = add_l21_gradient_(weight_by_gene, 0.3)
+    torch.testing.assert_close(weight_by_gene.grad, expected)
+    assert value.item() == pytest.approx(l21_norm(weight_by_gene.t()).item())
     with torch.no_grad():
-        weight[:, 0] = 0.0
-    weight.grad.zero_()
-    add_l21_gradient_(weight, 0.3)
-    assert torch.all(weight.grad[:, 0] == 0), "zero columns get the zero subgradient, not NaN"
+        weight_by_gene[0] = 0.0
+    weight_by_gene.grad.zero_()
+    add_l21_gradient_(weight_by_gene, 0.3)
+    assert torch.all(weight_by_gene.grad[0] == 0), "zero columns get the zero subgradient, not NaN"
+
+
+def test_input_layer_is_a_linear_map_stored_genes_major() -> None:
+    from deepsubtype.model import InputLayer
+
+    torch.manual_seed(0)
+    linear, layer = torch.nn.Linear(7, 4), InputLayer(7, 4)
+    layer.load_state_dict(linear.state_dict())  # nn.Linear's layout: weight (4, 7)
+    assert layer.weight_by_gene.shape == (7, 4) and layer.weight_by_gene.is_contiguous()
+    x = torch.randn(5, 7)
+    torch.testing.assert_close(layer(x), linear(x))
+    saved = layer.state_dict()
+    assert set(saved) == {"weight", "bias"} and saved["weight"].shape == (4, 7) and saved["weight"].is_contiguous()
+    torch.testing.assert_close(saved["weight"], linear.weight.detach())
+    layer(x).sum().backward()
+    linear(x).sum().backward()
+    torch.testing.assert_close(layer.weight_by_gene.grad.t(), linear.weight.grad)
+    bound = 1 / math.sqrt(7)  # nn.Linear's initialization range
+    assert InputLayer(7, 4).weight_by_gene.abs().max() <= bound
 
 
 def test_multi_view_network_masks_missing_views() -> None:
