@@ -35,8 +35,8 @@ from tqdm import tqdm
 from . import fitting
 from .alpha_path import AlphaPath, alpha_text, choose_alpha
 from .cluster import cluster_means, match_labels, relabel_by_size
+from .errors import InputError
 from .estimator import DeepType
-from .io import InputError
 
 __all__ = ["DeepTypeEnsemble", "consensus_labels", "consensus_support", "fit_table", "load_model"]
 

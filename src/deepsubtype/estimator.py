@@ -30,8 +30,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import fitting
 from .alpha_path import one_standard_error
 from .cluster import assignment_confidence, squared_distances
+from .errors import InputError
 from .fitting import as_frame_or_array
-from .io import InputError
 from .model import ACTIVATIONS, resolve_device
 from .objective import BASELINE_OBJECTIVES, OBJECTIVES
 from .persistence import load_model, save_model

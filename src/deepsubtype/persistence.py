@@ -17,7 +17,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
-from .io import InputError
+from .errors import InputError
 from .model import DeepTypeNetwork, resolve_device
 from .objective import BaselineRule
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from .io import InputError
+from .errors import InputError
 
 # lifelines takes ~1 s to import: its functions are loaded where a statistic is computed, so that the jobs that
 # only check survival columns (normalize, train) do not pay for it

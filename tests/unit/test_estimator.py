@@ -410,3 +410,15 @@ def test_a_reconstruction_term_keeps_the_main_axis_a_cox_loss_alone_ignores(tmp_
     assert np.array_equal(DeepType.load(tmp_path / "model", device="cpu").predict(X), both.predict(X))
     with pytest.raises(ValueError, match="The 'reconstruction_weight' parameter of DeepType must be a float in"):
         DeepType(**{**settings, "reconstruction_weight": -1.0}).fit(X, y)
+
+
+def test_the_estimator_loads_no_omics_library() -> None:
+    """DeepType and DeepTypeEnsemble import without anndata, scanpy or lifelines (they take AnnData by duck typing),
+    so a fit runs where only torch, numpy, pandas and scikit-learn are installed (a GPU benchmark machine)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from deepsubtype import DeepType, DeepTypeEnsemble; "
+            "print(','.join(m for m in ('anndata', 'scanpy', 'lifelines') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "", f"the estimator imports {loaded}"
