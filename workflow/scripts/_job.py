@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from deepsubtype._allocator import keep_freed_memory
 from deepsubtype.io import InputError
 from deepsubtype.stages import check_checkout_library, logging_to, write_provenance
 
@@ -19,7 +20,9 @@ def snakemake_job(snakemake: Any) -> Iterator[None]:
 
     Refuses to run when the ``deepsubtype`` imported is not the workflow checkout's own ``src/deepsubtype``
     (an installed copy of another version shadowing it). Bad input ends the job with its one line on the
-    console (and in the log), no traceback."""
+    console (and in the log), no traceback. The job's allocator keeps freed memory for reuse
+    (:func:`deepsubtype._allocator.keep_freed_memory`)."""
+    keep_freed_memory()
     try:
         with logging_to(snakemake.log[0]):
             check_checkout_library(snakemake.scriptdir)

@@ -90,8 +90,10 @@ def _run(arguments: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 bad input)."""
+    from .._allocator import keep_freed_memory
     from ..stages import logging_to
 
+    keep_freed_memory()
     arguments = build_parser().parse_args(argv)
     try:
         with logging_to(arguments.log):
