@@ -63,9 +63,10 @@ class InputLayer(nn.Module):
 
     The first layer is the network's largest tensor and the L2,1 penalty works on its gene columns: stored
     this way, the column norms are one contiguous pass, and the weight gradient ``x.T @ grad`` is the faster
-    product for a small batch (5,000 genes x 1,024 units on an AVX-512 CPU, 2 threads: norms 0.37 against
-    1.5 ms, bf16 gradient 3.4 against 4.3 ms). State dicts, and so model files, keep ``nn.Linear``'s
-    ``weight`` (width, n_genes); the optimizer's moments follow the parameter (genes-major).
+    product for a small batch (115 patients, 5,000 genes x 1,024 units on an AVX-512 CPU, 2 threads: norms 0.25
+    against 1.07 ms, bf16 gradient 3.0 against 3.7 ms; ``benchmarks/first_layer_ops.py``). State dicts, and so
+    model files, keep ``nn.Linear``'s ``weight`` (width, n_genes); the optimizer's moments follow the parameter
+    (genes-major).
     """
 
     def __init__(self, n_genes: int, width: int) -> None:
