@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
+from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -53,7 +53,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from .survival import summed_logrank
+from .survival import chi_square_p, summed_logrank
 
 __all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "SIGNIFICANCE", "BaselineRule", "baseline_pipeline", "baseline_rule",
            "baseline_labels", "objective_scores", "choose_objective", "chosen_objective"]
@@ -179,8 +179,7 @@ def _logrank_statistic(labels: np.ndarray, y: np.ndarray) -> tuple[float, int]:
 
 def _fold_z(statistic: float, df: int) -> float:
     """Stouffer's z of one fold's log-rank test (p clipped to [1e-300, 1 - 1e-12]; an undefined test is p 1)."""
-    p = float(chi2.sf(statistic, df)) if df > 0 else 1.0
-    return float(norm.isf(min(max(p, 1e-300), 1.0 - 1e-12)))
+    return float(norm.isf(min(max(chi_square_p(statistic, df), 1e-300), 1.0 - 1e-12)))
 
 
 def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, folds: int = 3,

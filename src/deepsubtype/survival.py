@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["cox_score_test", "EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
            "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "per_fold_logrank", "summed_logrank",
-           "adjust_p_values", "pairwise_logrank_table", "CoxResult", "CoxUnavailable", "cox_by_cluster"]
+           "chi_square_p", "adjust_p_values", "pairwise_logrank_table", "CoxResult", "CoxUnavailable", "cox_by_cluster"]
 
 logger = logging.getLogger(__name__)
 
@@ -236,14 +236,20 @@ def per_fold_logrank(frame: pd.DataFrame, folds: pd.Series | np.ndarray) -> tupl
 
 def summed_logrank(tests: list[tuple[float, int]]) -> tuple[float, int, float]:
     """Several independent log-rank tests (``(chi-square, degrees of freedom)`` each; ``(0, 0)`` for a test that
-    is undefined: one cluster, no event) as one: the chi-squares and degrees of freedom summed, and the
-    chi-square p of the sums, as ``(statistic, degrees_of_freedom, p_value)``; p is 1 when no test is defined."""
-    from scipy.stats import chi2  # here, not at the top: the normalize stage imports this module, not scipy.stats
-
+    is undefined: one cluster, no event) as one: the chi-squares and degrees of freedom summed, and
+    :func:`chi_square_p` of the sums, as ``(statistic, degrees_of_freedom, p_value)``."""
     statistic, df = 0.0, 0
     for fold_statistic, fold_df in tests:
         statistic, df = statistic + fold_statistic, df + fold_df
-    return statistic, df, float(chi2.sf(statistic, df)) if df > 0 else 1.0
+    return statistic, df, chi_square_p(statistic, df)
+
+
+def chi_square_p(statistic: float, df: int) -> float:
+    """The chi-square p of a log-rank ``statistic`` on ``df`` degrees of freedom; 1 for an undefined test
+    (``df`` 0: one cluster, no event)."""
+    from scipy.stats import chi2  # here, not at the top: the normalize stage imports this module, not scipy.stats
+
+    return float(chi2.sf(statistic, df)) if df > 0 else 1.0
 
 
 def adjust_p_values(p_values: np.ndarray, method: str) -> np.ndarray:
@@ -381,6 +387,8 @@ def cox_score_test(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[
     mean) and I = sum over events of the risk-set variance; two-sided normal p-value. Without ties
     z**2 is the log-rank statistic of a binary covariate. Vectorized over genes: O(n p) after a sort.
     """
+    from scipy.stats import norm
+
     order = np.argsort(-time, kind="stable")
     X, time, event = np.asarray(X, dtype=np.float64)[order], time[order], event[order].astype(bool)
     s0 = np.arange(1, len(time) + 1, dtype=np.float64)
@@ -393,6 +401,4 @@ def cox_score_test(X: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[
     information = variance[event].sum(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(information > 0, score / np.sqrt(information), 0.0)
-    from scipy.stats import norm
-
     return z, 2 * norm.sf(np.abs(z))
