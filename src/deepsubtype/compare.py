@@ -47,13 +47,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BaselineResult:
-    """Labels (n,), the space they were found in (n, d) or a precomputed distance (n, n), and seconds."""
+    """Labels (n,), the space they were found in (n, d) or a precomputed distance (n, n), and seconds;
+    ``clusters_by``: the method that made the labels where it is not ``method`` itself (a DeepType that learnt
+    a baseline's clusters: ``kmeans`` or ``pca_kmeans``; its own: ``deeptype``)."""
 
     method: str
     labels: np.ndarray
     space: np.ndarray
     seconds: float
     precomputed: bool = False
+    clusters_by: str | None = None
 
 
 @dataclass(frozen=True)

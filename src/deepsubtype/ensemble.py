@@ -263,7 +263,10 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
                 "random_state": int(self.random_state), "top_n": int(self.top_n),
                 "representative": self.representative_, "n_clusters": int(self.n_clusters_),
                 "labels": self.labels_.tolist(), "cluster_centers": self.cluster_centers_.tolist(),
-                "fit_seconds": self.fit_seconds_, "fit_agreement": self.fit_agreement_.tolist()}
+                "fit_seconds": self.fit_seconds_, "fit_agreement": self.fit_agreement_.tolist(),
+                # the configured objective: each fit stores the one chosen for it ("auto" resolved), and a refit
+                # of the procedure (a validation fold) must choose again on its own patients
+                "objective": (DeepType() if self.estimator is None else self.estimator).objective}
         (directory / _ENSEMBLE_FILE).write_text(json.dumps(meta, indent=1))
 
     @classmethod
@@ -277,7 +280,8 @@ class DeepTypeEnsemble(ClusterMixin, BaseEstimator):
         if not isinstance(meta, dict) or meta.get("format") != "deepsubtype.DeepTypeEnsemble":
             raise InputError(f"{directory / _ENSEMBLE_FILE}: not a deepsubtype ensemble file")
         fits = [DeepType.load(directory / f"fit_{index}", device=device) for index in range(meta["n_fits"])]
-        base = clone(fits[0]).set_params(random_state=meta["random_state"])
+        base = clone(fits[0]).set_params(random_state=meta["random_state"],
+                                         objective=meta.get("objective", fits[0].objective))
         ensemble = cls(base, n_fits=meta["n_fits"], random_state=meta["random_state"], top_n=meta["top_n"])
         ensemble.fits_ = fits
         ensemble._combine()

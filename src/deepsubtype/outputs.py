@@ -7,7 +7,8 @@ stage's output directory. No heavy imports: the workflow reads this module while
 from __future__ import annotations
 
 __all__ = ["COHORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
-           "SUMMARY_FILES", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE", "COMPARE_DIR"]
+           "SUMMARY_FILES", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE", "VALIDATION_PERMUTATION_FILE",
+           "COMPARE_DIR"]
 
 #: A discovery cohort's own files at the top of its results directory, by role: ``normalized`` (the normalize
 #: stage), ``model`` (a directory), ``embedding``, ``tuning``, ``k_selection``, ``fits`` and ``history`` (the
@@ -41,6 +42,7 @@ SURVIVAL_FILES = {
     "cox_model": "cox_model.tsv",
     "km_plot": "kaplan_meier.png",
     "forest_plot": "cox_forest.png",
+    "beyond_target": "beyond_target.tsv",
 }
 
 #: The out-of-fold validation's directory and files (:func:`deepsubtype.stages.validation_stage`).
@@ -52,11 +54,17 @@ VALIDATION_FILES = {
     "cox": "oof_cox.tsv",
     "km_plot": "oof_kaplan_meier.png",
     "methods": "oof_methods.tsv",
+    "test": "oof_test.tsv",
 }
 
 #: One split's table of the validation's refits (:func:`deepsubtype.stages.validation_fold_stage`), a template
 #: over ``repeat`` and ``fold``: beside the validation's directory, which its stage replaces as a whole.
 VALIDATION_FOLD_FILE = "validation_folds/repeat{repeat}_fold{fold}.tsv"
+
+#: One permutation's refits of the calibrated out-of-fold test
+#: (:func:`deepsubtype.stages.validation_permutation_stage`), a template over ``permutation`` (1, 2, ...): beside
+#: the validation's directory, as the fold tables are.
+VALIDATION_PERMUTATION_FILE = "validation_permutations/permutation{permutation}.tsv"
 
 #: The comparison with the baselines: directory and files (:func:`deepsubtype.stages.compare_stage`).
 COMPARE_DIR = "compare"
@@ -74,5 +82,6 @@ SWEEP_RUN_FILES = {"metrics": "metrics.tsv", "clusters": "clusters.tsv", "genes"
 #: cohort's results directory.
 SUMMARY_FILES = {"clusters": COHORT_FILES["clusters"], "logrank": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['logrank']}",
                  "cox_model": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['cox_model']}",
+                 "beyond_target": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['beyond_target']}",
                  "oof_logrank": f"{VALIDATION_DIR}/{VALIDATION_FILES['logrank']}", "genes": COHORT_FILES["genes"],
                  "compare": f"{COMPARE_DIR}/{COMPARE_FILES['summary']}"}

@@ -5,7 +5,8 @@ alpha (:mod:`deepsubtype.training`; about twice the cost of one fit). ``beta="au
 alpha grid, are cross-validated here as in the paper: every (alpha, beta) of a grid is scored by the
 held-out primary-task loss over K folds (:meth:`DeepType.score`); alpha follows the one-standard-error
 rule, i.e. the largest (sparsest) alpha whose mean score is within one standard error of the best, and
-beta is the best for that alpha.
+beta is the best for that alpha. A survival fit may train on a baseline's clusters instead of the Cox loss
+(:mod:`deepsubtype.objective`): beta is then scored on those clusters as classes (:func:`beta_task`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
 from .alpha_path import alpha_text
 from .estimator import DeepType
-from .objective import SIGNIFICANCE
+from .fitting import objective_and_target
+from .objective import BASELINE_OBJECTIVES, SIGNIFICANCE
 
-__all__ = ["alpha_path_table", "one_standard_error_choice", "tune_alpha_beta", "tuning_table"]
+__all__ = ["alpha_path_table", "beta_task", "one_standard_error_choice", "tune_alpha_beta", "tuning_table"]
 
 #: Default grids: a factor of ~3 apart around the paper's alpha = 0.006 and beta = 1.2.
 DEFAULT_ALPHAS: tuple[float, ...] = (0.0, 0.0003, 0.001, 0.003, 0.006, 0.01)
@@ -49,23 +52,39 @@ def one_standard_error_choice(cv_results: dict[str, Any]) -> int:
 
 def tune_alpha_beta(estimator: DeepType, X: Any, y: Any = None, *, alphas: Sequence[float] | None = DEFAULT_ALPHAS,
                     betas: Sequence[float] | None = DEFAULT_BETAS, folds: int = 5,
-                    n_jobs: int | None = None) -> GridSearchCV:
+                    n_jobs: int | None = None, refit: bool = True) -> GridSearchCV:
     """Cross-validate ``estimator`` over ``alphas`` x ``betas`` and refit with the chosen pair.
 
     ``alphas`` or ``betas`` = ``None`` keeps the estimator's own value (an ``alpha="auto"``
     estimator then chooses alpha along its path in every fit). Folds are
     shuffled with the estimator's ``random_state``. Returns the fitted
     :class:`~sklearn.model_selection.GridSearchCV`: ``best_params_``,
-    ``best_estimator_`` (refitted on all samples) and ``cv_results_``.
+    ``best_estimator_`` (refitted on all samples; not with ``refit=False``) and ``cv_results_``.
     """
     grid: dict[str, list[Any]] = {
         "alpha": [float(a) for a in alphas] if alphas is not None else [estimator.alpha],
         "beta": [float(b) for b in betas] if betas is not None else [float(estimator.beta)],
     }
     search = GridSearchCV(estimator, grid, cv=KFold(folds, shuffle=True, random_state=estimator.random_state),
-                          refit=one_standard_error_choice if alphas is not None else True, n_jobs=n_jobs,
-                          error_score="raise")
+                          refit=(one_standard_error_choice if alphas is not None else True) if refit else False,
+                          n_jobs=n_jobs, error_score="raise")
     return search.fit(X, y)
+
+
+def beta_task(estimator: DeepType, X: Any, y: Any) -> tuple[DeepType, Any, str]:
+    """What ``beta`` is cross-validated on: ``(estimator, target, objective)``, the unfitted estimator and the
+    target of the task the fits of ``estimator`` on ``X`` (n_samples, n_genes), ``y`` train, and its objective.
+
+    The objective is settled first, as the fit settles it (:func:`~deepsubtype.fitting.objective_and_target`;
+    with ``task="survival"`` and ``objective="auto"`` the cross-validated choice of :mod:`deepsubtype.objective`,
+    at the estimator's own beta) and pinned, so that every fold trains one task: ``primary``, a clone with
+    ``objective="primary"`` and ``y``; a baseline's, a ``task="classification"`` clone and the baseline's
+    clusters of all ``X`` (n_samples,) as classes: the target the fit trains its network on, scored by the
+    held-out cross-entropy (a model that learnt a baseline's clusters has no score on ``y``)."""
+    objective, _, target, _, _ = objective_and_target(clone(estimator).set_params(checkpoint=None), X, y)
+    if objective in BASELINE_OBJECTIVES:
+        return clone(estimator).set_params(task="classification", objective="primary"), target, objective
+    return clone(estimator).set_params(objective="primary"), y, objective
 
 
 #: Columns of :func:`tuning_table`, :func:`alpha_path_table` and :func:`objective_table` (``tuning.tsv``).
@@ -88,9 +107,11 @@ def _alpha_cell(value: Any) -> str | float:
     return float(value) if isinstance(value, int | float) else alpha_text(value)
 
 
-def tuning_table(search: GridSearchCV) -> pd.DataFrame:
+def tuning_table(search: GridSearchCV, objective: str = "primary") -> pd.DataFrame:
     """One row per (alpha, beta) of a cross-validation: the mean held-out primary loss over folds, its
-    standard error, and which was chosen (``parameter`` names what was searched: alpha, beta or both)."""
+    standard error, and which was chosen (``parameter`` names what was searched: alpha, beta or both);
+    ``objective``: what the searched fits trained (:func:`beta_task`), a baseline's clusters as classes or
+    the primary task."""
     results = search.cv_results_
     n_folds = sum(1 for key in results if key.startswith("split") and key.endswith("_test_score"))
     alphas, betas = results["param_alpha"], np.asarray(results["param_beta"], dtype=float)
@@ -103,8 +124,11 @@ def tuning_table(search: GridSearchCV) -> pd.DataFrame:
         "held_out_se": np.asarray(results["std_test_score"], dtype=float) / np.sqrt(max(n_folds, 1)),
         "n_genes_tenth": np.nan,
         "chosen": np.arange(len(results["mean_test_score"])) == search.best_index_,
-        "criterion": f"{n_folds}-fold cross-validated held-out primary loss"
+        "criterion": f"{n_folds}-fold cross-validated held-out "
+                     + (f"loss on {objective}'s clusters as classes" if objective in BASELINE_OBJECTIVES
+                        else "primary loss")
                      + (", one-standard-error rule on alpha" if "alpha" in searched else ", lowest"),
+        "objective": objective,
     })
 
 

@@ -33,10 +33,13 @@ from .ensemble import DeepTypeEnsemble
 from .estimator import DeepType
 from .normalize import minmax_scaled, normalize
 from .objective import baseline_rule
+from .survival import group_log_hazard, per_fold_logrank
 from .transfer import transfer_normalization
 
 __all__ = ["out_of_fold_clusters", "fit_split", "match_folds", "baseline_out_of_fold", "cluster_stability",
-           "fold_matrices", "fold_normalized", "fold_scaled"]
+           "fold_matrices", "fold_normalized", "fold_scaled", "permutation_order", "permuted_survival",
+           "out_of_fold_statistic", "fixed_cluster_statistics", "refitted_statistics", "permutation_p",
+           "held_out_c_index"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,20 +186,24 @@ def baseline_out_of_fold(name: str, X: Any, reference: np.ndarray, *, folds: int
     ``repeats`` and ``seed``), fitted on each fold's training patients with K = the number of clusters of
     ``reference`` (n_samples,: the baseline's own clusters of all patients), the held-out patients assigned
     to its nearest centre (:class:`~deepsubtype.objective.BaselineRule`) and the clusters matched to
-    ``reference`` on the training patients. Returns :func:`out_of_fold_clusters`' columns."""
+    ``reference`` on the training patients. Returns :func:`out_of_fold_clusters`' columns and
+    ``attrs["training_labels"]``."""
     reference = np.asarray(reference)
     n_clusters = int(reference.max()) + 1
-    rows = []
+    rows, training_labels = [], []
     for repeat, fold, train, test, X_train, X_test in fold_matrices(X, raw, len(reference), folds=folds,
                                                                      repeats=repeats, seed=seed):
         train_matrix, test_matrix = (np.asarray(part.X if isinstance(part, ad.AnnData) else part, dtype=np.float64)
                                      for part in (X_train, X_test))
         rule = baseline_rule(name, train_matrix, n_clusters, seed=seed + repeat)
         permutation = match_labels(rule.assign(train_matrix), reference[train], rule.n_clusters, n_clusters)
+        training_labels.append((train, permutation[rule.assign(train_matrix)]))
         rows.append(pd.DataFrame({"index": test, "repeat": repeat, "fold": fold,
                                   "cluster": permutation[rule.assign(test_matrix)],
                                   "in_sample_cluster": reference[test]}))
-    return pd.concat(rows).sort_values(["repeat", "index"]).reset_index(drop=True)
+    result = pd.concat(rows).sort_values(["repeat", "index"]).reset_index(drop=True)
+    result.attrs["training_labels"] = training_labels
+    return result
 
 
 def cluster_stability(reference: np.ndarray, training_labels: list[tuple[np.ndarray, np.ndarray]]
@@ -222,3 +229,124 @@ def cluster_stability(reference: np.ndarray, training_labels: list[tuple[np.ndar
                      "min_consensus": float(np.min(shares)) if shares else float("nan"),
                      "n_refits": len(shares)})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ the calibrated test
+# The statistic of the out-of-fold survival test is each fold's held-out clusters log-rank tested on their own and
+# the chi-squares summed over the folds (averaged over repeats): it needs no matching of a fold's clusters to the
+# full data's, so a permutation of the outcomes needs the folds refitted, not the full-data model. Under the null
+# (survival independent of expression and target) the (time, event) pairs are exchangeable between patients; a
+# procedure that never sees survival keeps its clusters under any permutation, one that learns from it (task
+# survival: the Cox loss, the objective and beta choices) must be refitted on every permuted cohort. Only then is
+# the observed statistic's rank among the permuted ones a valid p (Simon, Subramanian, Li & Menezes, Brief.
+# Bioinform. 2011): the chi-square p of the same statistic is not, for a procedure that saw the outcomes of the
+# other folds (benchmarks/null_calibration.py).
+
+
+def permutation_order(n_samples: int, permutation: int, seed: int) -> np.ndarray:
+    """Patients' row order of permutation number ``permutation`` of ``n_samples`` survival records (the (time,
+    event) pair of patient ``order[i]`` goes to patient ``i``): the identity for 0 (the observed outcomes), else
+    a shuffle drawn from ``(seed, permutation)`` alone, so that a permutation is the same in every job."""
+    if permutation == 0:
+        return np.arange(n_samples)
+    return np.random.default_rng([int(seed), int(permutation)]).permutation(n_samples)
+
+
+def permuted_survival(clinical: pd.DataFrame, columns: tuple[str, str], permutation: int, seed: int) -> pd.DataFrame:
+    """A copy of ``clinical`` (samples x columns) with its survival ``columns`` (time, event) moved together by
+    :func:`permutation_order`; every other column (target, covariates) stays with its patient."""
+    order = permutation_order(len(clinical), permutation, seed)
+    permuted = clinical.copy()
+    for column in columns:
+        permuted[column] = clinical[column].to_numpy()[order]
+    return permuted
+
+
+def out_of_fold_statistic(assignments: pd.DataFrame, time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+    """The out-of-fold test statistic of held-out ``assignments`` (``index``, ``repeat``, ``fold``, ``cluster``;
+    ``index`` into ``time``/``event``, (n_samples,), NaN where unknown): per repeat, each fold's clusters
+    log-rank tested on their own and the chi-squares and degrees of freedom summed. One row per repeat:
+    ``repeat``, ``statistic``, ``degrees_of_freedom``."""
+    time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
+    rows = []
+    for repeat, group in assignments.groupby("repeat", sort=True):
+        index = group["index"].to_numpy()
+        known = np.isfinite(time[index]) & np.isfinite(event[index])
+        frame = pd.DataFrame({"cluster": group["cluster"].to_numpy()[known], "time": time[index][known],
+                              "event": event[index][known]})
+        statistic, df, _ = per_fold_logrank(frame, group["fold"].to_numpy()[known])
+        rows.append({"repeat": int(repeat), "statistic": statistic, "degrees_of_freedom": df})
+    return pd.DataFrame(rows)
+
+
+def fixed_cluster_statistics(assignments: pd.DataFrame, time: np.ndarray, event: np.ndarray, *, permutations: int,
+                             seed: int = 0) -> np.ndarray:
+    """:func:`out_of_fold_statistic` (mean over repeats) of ``assignments`` under permutations 1..``permutations``
+    of the outcomes (:func:`permutation_order`) with the clusters held fixed: the permutation distribution of a
+    procedure that never saw survival. (permutations,)."""
+    time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
+    draws = []
+    for permutation in range(1, permutations + 1):
+        order = permutation_order(len(time), permutation, seed)
+        draws.append(out_of_fold_statistic(assignments, time[order], event[order])["statistic"].mean())
+    return np.asarray(draws, dtype=np.float64)
+
+
+def permutation_p(observed: float, permuted: np.ndarray) -> float:
+    """``(1 + #{permuted >= observed}) / (1 + B)``: the permutation p of ``observed`` among ``permuted`` (B,),
+    valid at every level (the observed statistic counts as one of the B + 1 draws; ties count against it,
+    within 1e-9 relative rounding); NaN without permutations."""
+    permuted = np.asarray(permuted, dtype=np.float64)
+    if permuted.size == 0:
+        return float("nan")
+    at_least = permuted >= observed - 1e-9 * max(1.0, abs(observed))
+    return float((1 + at_least.sum()) / (1 + permuted.size))
+
+
+def refitted_statistics(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, time: np.ndarray, event: np.ndarray, *,
+                        permutations: int, folds: int = 5, repeats: int = 1, seed: int = 0,
+                        n_fits: int | None = None, raw: ad.AnnData | None = None) -> np.ndarray:
+    """:func:`out_of_fold_statistic` (mean over repeats) under permutations 1..``permutations`` of the outcomes,
+    every split of :func:`fold_matrices` refitted by ``model``'s procedure (:func:`fit_split`) on the permuted
+    cohort: the permutation distribution of a procedure that learns from survival. ``y`` (n_samples, ...) is
+    the target it learns, moved with the outcomes (for ``task="survival"`` the (time, event) pairs themselves);
+    ``time``, ``event`` (n_samples,) the outcomes the statistic tests. (permutations,)."""
+    time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    draws = []
+    for permutation in range(1, permutations + 1):
+        order = permutation_order(len(time), permutation, seed)
+        tables = [fit_split(model, split, y[order], n_fits=n_fits, seed=seed)
+                  for split in fold_matrices(X, raw, len(time), folds=folds, repeats=repeats, seed=seed)]
+        held_out = pd.concat([table[table["held_out"]] for table in tables]).rename(columns={"fold_cluster": "cluster"})
+        draws.append(out_of_fold_statistic(held_out, time[order], event[order])["statistic"].mean())
+        logger.info("permutation %d of %d: statistic %.3f", permutation, permutations, draws[-1])
+    return np.asarray(draws, dtype=np.float64)
+
+
+def held_out_c_index(assignments: pd.DataFrame, time: np.ndarray, event: np.ndarray) -> pd.Series:
+    """Harrell's C of the held-out patients' risk, per repeat (a Series by repeat): a held-out patient's risk is
+    its cluster's log hazard estimated on the fold's *training* patients alone
+    (:func:`~deepsubtype.survival.group_log_hazard` of the fold model's clusters of them, from
+    ``assignments.attrs["training_labels"]`` as :func:`match_folds` and :func:`baseline_out_of_fold` keep them),
+    so no outcome a patient's risk is scored on was used to estimate it. ``assignments`` as
+    :func:`out_of_fold_clusters` returns them; ``time``, ``event`` (n_samples,), NaN where unknown."""
+    from lifelines.utils import concordance_index
+
+    time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
+    known = np.isfinite(time) & np.isfinite(event)
+    splits = sorted({(int(r), int(f)) for r, f in zip(assignments["repeat"], assignments["fold"], strict=True)})
+    risk = pd.Series(np.nan, index=assignments.index)
+    for (repeat, fold), (train, labels) in zip(splits, assignments.attrs["training_labels"], strict=True):
+        rows = known[train]
+        hazard = group_log_hazard(time[train][rows], event[train][rows], np.asarray(labels)[rows])
+        held_out = (assignments["repeat"] == repeat) & (assignments["fold"] == fold)
+        risk[held_out] = assignments.loc[held_out, "cluster"].map(hazard).fillna(0.0).to_numpy()
+    result = {}
+    for repeat, group in assignments.groupby("repeat", sort=True):
+        index = group["index"].to_numpy()
+        usable = known[index]
+        result[int(repeat)] = (float(concordance_index(time[index][usable], -risk[group.index][usable],
+                                                       event[index][usable]))
+                               if event[index][usable].any() else float("nan"))
+    return pd.Series(result, name="c_index")

@@ -86,3 +86,18 @@ def test_baselines_are_reproducible_with_the_same_seed(blobs) -> None:
     for a, b in zip(first, second, strict=True):
         assert np.array_equal(a.labels, b.labels), a.method
         assert np.array_equal(a.space, b.space), a.method
+
+
+def test_the_summary_over_seeds_says_what_made_each_methods_clusters() -> None:
+    # a DeepType refit at another seed may learn a baseline's clusters (objective: auto): the summary's median
+    # then mixes them, and clusters_by says so
+    from deepsubtype.stages.compare import _summarize_over_seeds
+
+    table = pd.DataFrame({"method": ["deepsubtype", "kmeans"] * 3, "seed": [0, 0, 1, 1, 2, 2],
+                          "clusters_by": ["deeptype", "kmeans", "pca_kmeans", "kmeans", "deeptype", "kmeans"],
+                          "logrank_p": [0.01, 0.2, 0.02, 0.3, 0.03, 0.4]})
+    summary = _summarize_over_seeds(table, ["logrank_p"]).set_index("method")
+    assert list(summary.columns[:2]) == ["n_seeds", "clusters_by"]
+    assert summary.loc["deepsubtype", "clusters_by"] == "deeptype,pca_kmeans"
+    assert summary.loc["kmeans", "clusters_by"] == "kmeans"
+    assert summary.loc["deepsubtype", "logrank_p_median"] == pytest.approx(0.02)

@@ -12,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 from deepsubtype import DeepType
 from deepsubtype.ensemble import DeepTypeEnsemble, consensus_labels, consensus_support, fit_table, load_model
 from deepsubtype.importance import gene_importance
+from deepsubtype.validation import fold_estimator
 
 from ..conftest import separated_classes
 
@@ -75,6 +76,9 @@ def test_ensemble_round_trips_through_its_directory(ensemble, data, tmp_path) ->
     assert np.array_equal(loaded.predict(X), ensemble.predict(X))
     assert np.allclose(loaded.cluster_centers_, ensemble.cluster_centers_)
     assert isinstance(load_model(tmp_path / "model" / "fit_0"), DeepType)
+    # each fit stores the objective chosen for it; the procedure a validation fold refits is the configured one
+    assert {fit.objective for fit in loaded.fits_} == {"primary"} and ensemble.estimator.objective == "auto"
+    assert loaded.estimator.objective == "auto" and fold_estimator(loaded, None, 0).estimator.objective == "auto"
 
 
 def test_ensemble_refuses_no_fits(data) -> None:

@@ -185,3 +185,125 @@ def test_the_train_stage_records_the_choice_in_tuning_tsv_and_model_json(tmp_pat
     assert tuning.loc[tuning["parameter"] == "none", "objective"].item() == chosen
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert meta["objective"] == chosen and len(meta["objective_scores"]) == 3
+
+
+def _write_normalized(directory: Path, X: np.ndarray, y: np.ndarray) -> Path:
+    """``normalized.h5ad`` of a synthetic survival cohort (time, event in ``obs``)."""
+    import anndata as ad
+    import pandas as pd
+
+    obs = pd.DataFrame({"time": y[:, 0], "event": y[:, 1].astype(int)}, index=[f"p{i}" for i in range(len(X))])
+    path = directory / "normalized.h5ad"
+    ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"g{j}" for j in range(X.shape[1])])).write_h5ad(path)
+    return path
+
+
+#: FAST as a config's ``model`` section (lists, no device).
+MODEL_SECTION = {key: list(value) if isinstance(value, tuple) else value for key, value in FAST.items()
+                 if key != "device"}
+SURVIVAL = dict(task="survival", time_column="time", event_column="event", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A two-fit train stage whose ``objective: auto`` chooses a baseline, its cluster stage and compare stage."""
+    from deepsubtype.stages import cluster_stage, compare_stage, train_stage
+
+    directory = tmp_path_factory.mktemp("baseline_run")
+    X, y, _ = cohort("module", n=120)
+    normalized = _write_normalized(directory, X, y)
+    train_stage(normalized, directory / "model", directory / "embedding.h5ad", fits=directory / "fits.tsv",
+                model_params={**MODEL_SECTION, "n_fits": 2}, seed=1, **SURVIVAL)
+    cluster_stage(directory / "embedding.h5ad", directory / "clusters.tsv", directory / "embedding.png")
+    compare_stage(normalized, directory / "embedding.h5ad", directory / "clusters.tsv", directory / "model",
+                  directory / "compare", **SURVIVAL, seed=1)
+    return {"dir": directory, "normalized": normalized, "model": directory / "model"}
+
+
+def test_clusters_tsv_says_a_baseline_made_the_clusters(baseline_run: dict[str, Path]) -> None:
+    # clusters.tsv, the survival stage and the summary described PCA + k-means clusters as DeepType's
+    import pandas as pd
+
+    model = load_model(baseline_run["model"])
+    assert model.objective_ in ("kmeans", "pca_kmeans")
+    clusters = pd.read_csv(baseline_run["dir"] / "clusters.tsv", sep="\t")
+    assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "silhouette", "consensus_support",
+                                      "method"]
+    assert (clusters["method"] == model.objective_).all()
+    assert np.array_equal(clusters["cluster"], model.labels_)
+    assert (baseline_run["dir"] / "embedding.png").stat().st_size > 0
+    # a model_from cohort's clusters.tsv (the predict stage's) says it too
+    import anndata as ad
+
+    from deepsubtype.stages.predict import _assignment_table
+
+    called = _assignment_table(model, ad.read_h5ad(baseline_run["normalized"]))
+    assert (called["method"] == model.objective_).all() and np.array_equal(called["cluster"], model.labels_)
+
+
+def test_fits_tsv_says_fits_sharing_a_baseline_rule_agree_by_construction(baseline_run: dict[str, Path]) -> None:
+    # the fits' pairwise ARI of 1.00 read as seed stability: every fit learnt one baseline rule's clusters
+    import pandas as pd
+
+    objective = load_model(baseline_run["model"]).objective_
+    fits = pd.read_csv(baseline_run["dir"] / "fits.tsv", sep="\t")
+    assert (fits["median_ari_with_other_fits"] == 1.0).all()
+    assert fits["note"].str.startswith(f"all 2 fits learnt {objective}'s clusters (one rule").all()
+    assert fits["note"].str.contains("not seed stability").all()
+
+
+def test_compare_marks_deeptypes_row_with_the_baseline_that_made_its_clusters(baseline_run: dict[str, Path]) -> None:
+    import pandas as pd
+
+    from deepsubtype.stages.aggregate import cohort_summary
+
+    objective = load_model(baseline_run["model"]).objective_
+    metrics = pd.read_csv(baseline_run["dir"] / "compare/metrics.tsv", sep="\t").set_index("method")
+    assert metrics.loc["deepsubtype", "clusters_by"] == objective
+    assert (metrics.drop(index="deepsubtype")["clusters_by"] == metrics.drop(index="deepsubtype").index).all()
+    # DeepType's row holds the baseline's clusters: the same log-rank statistic, so no ranking against it
+    assert metrics.loc["deepsubtype", "logrank_p"] == pytest.approx(metrics.loc[objective, "logrank_p"])
+    summary = pd.read_csv(baseline_run["dir"] / "compare/summary.tsv", sep="\t").set_index("method")
+    assert summary.loc["deepsubtype", "clusters_by"] == objective
+    files = {"clusters": baseline_run["dir"] / "clusters.tsv", "compare": baseline_run["dir"] / "compare/summary.tsv"}
+    row = cohort_summary("module", files, task="survival")
+    assert row["method"] == objective
+    assert row["against_baselines"] == f"not ranked: DeepType's clusters are {objective}'s (learnt as its objective)"
+
+
+def test_beta_auto_on_a_baseline_objective_is_cross_validated_on_its_clusters(tmp_path: Path) -> None:
+    # beta: auto with task: survival raised ValueError ("this model learnt the clusters of 'pca_kmeans', not a
+    # survival prediction") once a beta candidate's fit chose a baseline: the search scored it on survival
+    import pandas as pd
+
+    from deepsubtype.stages import train_stage
+
+    X, y, strong = cohort("module", n=120)
+    model = train_stage(_write_normalized(tmp_path, X, y), tmp_path / "model", tmp_path / "embedding.h5ad",
+                        tuning=tmp_path / "tuning.tsv", model_params={**MODEL_SECTION, "beta": "auto"},
+                        tuning_grid={"betas": [0.4, 1.2], "folds": 2}, **SURVIVAL)
+    assert model.objective_ in ("kmeans", "pca_kmeans") and model.beta in (0.4, 1.2)
+    assert adjusted_rand_score(strong, model.labels_) > 0.9
+    tuning = pd.read_csv(tmp_path / "tuning.tsv", sep="\t")
+    beta_rows = tuning[tuning["parameter"] == "beta"]
+    assert list(beta_rows["beta"]) == [0.4, 1.2] and beta_rows["chosen"].sum() == 1
+    assert beta_rows.loc[beta_rows["chosen"], "beta"].item() == model.beta
+    assert (beta_rows["objective"] == model.objective_).all()
+    assert beta_rows["criterion"].str.contains(f"held-out loss on {model.objective_}'s clusters as classes").all()
+    assert np.isfinite(beta_rows["held_out_loss"]).all()
+
+
+def test_beta_is_cross_validated_on_the_task_the_fit_trains() -> None:
+    from deepsubtype.tuning import beta_task
+
+    X, y, strong = cohort("module", n=60)
+    labels = strong.astype(str)
+    estimator, target, objective = beta_task(DeepType(**FAST), X, labels)
+    assert objective == "primary" and target is labels and estimator.get_params()["task"] == "classification"
+    pinned = DeepType(task="survival", objective="kmeans", random_state=0, **FAST)
+    estimator, target, objective = beta_task(pinned, X, y)
+    assert objective == "kmeans" and estimator.task == "classification" and estimator.objective == "primary"
+    assert adjusted_rand_score(strong, target) > 0.9, "the baseline's clusters of all patients, as classes"
+    assert pinned.objective == "kmeans" and not hasattr(pinned, "objective_"), "the estimator is not changed"
+    estimator, target, objective = beta_task(DeepType(task="survival", objective="primary", **FAST), X, y)
+    assert objective == "primary" and target is y and estimator.task == "survival"

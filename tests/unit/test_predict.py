@@ -166,7 +166,8 @@ def test_predict_stage_writes_every_file(trained, tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(PREDICT_FILES.values())
     clusters = pd.read_csv(tmp_path / "out/clusters.tsv", sep="\t")
     assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "confidence", "second_cluster",
-                                      "silhouette"]
+                                      "silhouette", "method"]
+    assert (clusters["method"] == "deeptype").all(), "the trained model's own clusters, as its clusters.tsv says"
     assert len(clusters) == 40 and set(clusters["cluster"]) == {0, 1, 2}
     assert (clusters["cluster"] == table["cluster"]).all()
     overlap = pd.read_csv(tmp_path / "out/overlap.tsv", sep="\t").set_index("measure")["value"]

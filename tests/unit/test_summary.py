@@ -13,12 +13,15 @@ from deepsubtype.stages.aggregate import summary_page
 
 
 def _tables(directory: Path) -> dict[str, Path]:
-    files = {name: directory / f"{name}.tsv" for name in ("clusters", "logrank", "cox_model", "oof_logrank",
-                                                           "genes", "compare")}
+    files = {name: directory / f"{name}.tsv" for name in ("clusters", "logrank", "cox_model", "beyond_target",
+                                                           "oof_logrank", "genes", "compare")}
     pd.DataFrame({"sample": [f"P{i}" for i in range(10)], "cluster": [0] * 6 + [1] * 4}).to_csv(
         files["clusters"], sep="\t", index=False)
     pd.DataFrame({"p_value": [1e-9]}).to_csv(files["logrank"], sep="\t", index=False)
     pd.DataFrame({"concordance_index": [0.8]}).to_csv(files["cox_model"], sep="\t", index=False)
+    pd.DataFrame({"target": ["er_status"] * 3, "stratum": ["all", "negative", "positive"],
+                  "p_value": [0.046, np.nan, 0.012], "c_index_gain": [0.031, np.nan, np.nan]}).to_csv(
+        files["beyond_target"], sep="\t", index=False, na_rep="NA")
     pd.DataFrame({"assignment": ["in-sample", "out-of-fold (repeat 0)", "out-of-fold (repeat 1)"],
                   "p_value": [1e-9, 0.2, 0.4], "c_index": [0.8, 0.55, 0.6]}).to_csv(
         files["oof_logrank"], sep="\t", index=False)
@@ -60,3 +63,57 @@ def test_the_command_reads_a_results_folder(tmp_path: Path) -> None:
     assert row["task"] == "survival" and row["against_baselines"].startswith("2 of 3")
     assert main(["summary", str(tmp_path / "none.tsv"), f"empty={tmp_path / 'nothing'}"]) != 0
     assert not (tmp_path / "none.tsv").exists()
+
+
+def test_the_summary_says_what_the_clusters_add_beyond_the_target(tmp_path: Path) -> None:
+    """The first screen carries the stratified test's p (the first row of beyond_target.tsv, not a class's) and
+    the in-sample C-index gain; a cohort without a target (its one row's note) or without survival shows dashes."""
+    from deepsubtype.survival import no_beyond_target
+
+    files = _tables(tmp_path)
+    (tmp_path / "none").mkdir()
+    no_target = {**files, "beyond_target": tmp_path / "none" / "beyond_target.tsv"}
+    no_beyond_target("task survival: the target is the outcome itself").to_csv(
+        no_target["beyond_target"], sep="\t", index=False, na_rep="NA")
+    cohorts = {"cls": {"files": files}, "surv": {"files": no_target, "task": "survival"},
+               "bare": {"files": {"clusters": files["clusters"]}}}
+    table = summary_stage(cohorts, tmp_path / "summary.tsv", tmp_path / "summary.rst").set_index("cohort")
+    assert table.loc["cls", "beyond_target"] == "er_status"
+    assert table.loc["cls", "beyond_target_p"] == pytest.approx(0.046)
+    assert table.loc["cls", "c_index_gain_over_target"] == pytest.approx(0.031)
+    assert table.loc["surv", "beyond_target"] == "" and np.isnan(table.loc["surv", "beyond_target_p"])
+    assert np.isnan(table.loc["bare", "c_index_gain_over_target"])
+    page = (tmp_path / "summary.rst").read_text()
+    assert ("   * - log-rank beyond the target: clusters within its classes (regression: adjusted for it), p\n"
+            "     - 0.046\n     - –\n     - –\n") in page
+    assert "   * - C-index gain over the target alone, in sample\n     - +0.03\n" in page
+    assert "   * - target the clusters are tested beyond\n     - er_status\n" in page
+
+
+def test_the_summary_says_what_made_the_clusters_and_ranks_no_baseline_against_itself(tmp_path: Path) -> None:
+    # with objective: auto choosing PCA + k-means, "against the baselines" ranked PCA + k-means against itself
+    own, learnt = tmp_path / "own", tmp_path / "learnt"
+    own.mkdir(), learnt.mkdir()
+    files = {"own": _tables(own), "learnt": _tables(learnt)}
+    clusters = pd.read_csv(files["learnt"]["clusters"], sep="\t").assign(method="pca_kmeans")
+    clusters.to_csv(files["learnt"]["clusters"], sep="\t", index=False)
+    compared = pd.read_csv(files["learnt"]["compare"], sep="\t")
+    compared.insert(1, "clusters_by", ["pca_kmeans", "kmeans", "pca_kmeans"])
+    compared.to_csv(files["learnt"]["compare"], sep="\t", index=False)
+    cohorts = {name: {"files": files[name], "task": "survival"} for name in files}
+    table = summary_stage(cohorts, tmp_path / "summary.tsv", tmp_path / "summary.rst").set_index("cohort")
+    # files written before the column: DeepType's own clusters, ranked as before
+    assert table.loc["own", "method"] == "deeptype" and table.loc["own", "against_baselines"].startswith("2 of 3")
+    assert table.loc["learnt", "method"] == "pca_kmeans"
+    assert table.loc["learnt", "against_baselines"] == ("not ranked: DeepType's clusters are pca_kmeans's "
+                                                        "(learnt as its objective)")
+    page = (tmp_path / "summary.rst").read_text()
+    assert ("   * - clusters made by\n     - DeepType (k-means on its learned representation)\n"
+            "     - PCA + k-means (DeepType's objective: it learnt these clusters)\n") in page
+    # some seeds' refits learnt a baseline's clusters: DeepType's median mixes them, so not ranked either
+    mixed = pd.read_csv(files["own"]["compare"], sep="\t")
+    mixed.insert(1, "clusters_by", ["deeptype,kmeans", "kmeans", "pca_kmeans"])
+    mixed.to_csv(files["own"]["compare"], sep="\t", index=False)
+    row = summary_stage({"own": cohorts["own"]}, tmp_path / "mixed.tsv").iloc[0]
+    assert row["against_baselines"] == ("not ranked: DeepType's clusters are kmeans's at some seeds "
+                                        "(learnt as its objective)")

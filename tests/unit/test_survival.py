@@ -237,3 +237,149 @@ def test_survival_stage_writes_na_with_the_reason_instead_of_a_lifelines_error(t
     model = pd.read_csv(tmp_path / "survival" / "cox_model.tsv", sep="\t")
     assert model.loc[0, "note"] == "no Cox model: no event among the 30 patients" and model.loc[0, "n"] == 30
     assert pd.read_csv(tmp_path / "survival" / "cox.tsv", sep="\t").empty
+
+
+def _er_cohort(seed: int, *, split_effect: float = 0.0, n: int = 120) -> tuple[pd.DataFrame, pd.Series]:
+    """The demo's shape: cluster 1 = the ER-negative patients (hazard e^1.5), clusters 0 and 2 a split of the
+    ER-positive ones whose cluster 2 has hazard e^split_effect against cluster 0; exponential censoring."""
+    rng = np.random.default_rng(seed)
+    negative, split = rng.random(n) < 0.3, rng.random(n) < 0.4
+    time = rng.exponential(1 / np.exp(1.5 * negative + split_effect * (~negative & split)))
+    censoring = rng.exponential(2.0, n)
+    index = [f"P{i}" for i in range(n)]
+    frame = pd.DataFrame({"cluster": np.where(negative, 1, np.where(split, 2, 0)),
+                          "time": np.minimum(time, censoring), "event": (time <= censoring).astype(int)}, index=index)
+    return frame, pd.Series(np.where(negative, "negative", "positive"), index=index, name="er_status")
+
+
+def test_clusters_that_follow_the_target_add_nothing_beyond_it() -> None:
+    """Survival depends on ER only: the clusters' log-rank p is tiny, the test within ER classes is not (40 draws:
+    at most 6 below 0.05, where a valid test expects 2; 4.7 % of 300 other draws; the plain log-rank test
+    rejects in every draw)."""
+    from deepsubtype.survival import beyond_target
+
+    beyond, plain = [], []
+    for seed in range(40):
+        frame, target = _er_cohort(seed)
+        beyond.append(beyond_target(frame, target, kind="categorical").loc[0, "p_value"])
+        plain.append(logrank_table(frame).loc[0, "p_value"])
+    assert max(plain) < 0.05
+    assert sum(p < 0.05 for p in beyond) <= 6 and np.mean(beyond) > 0.35
+    table = beyond_target(*_er_cohort(0), kind="categorical")
+    assert table.loc[0, "p_value"] > 0.05 and logrank_table(_er_cohort(0)[0]).loc[0, "p_value"] < 1e-8
+    assert table.loc[0, "c_index_gain"] < 0.02
+
+
+def test_a_prognostic_split_within_one_class_is_found_beyond_the_target() -> None:
+    from deepsubtype.survival import beyond_target
+
+    frame, target = _er_cohort(0, split_effect=1.2)
+    table = beyond_target(frame, target, kind="categorical")
+    overall, negative, positive = (table.iloc[i] for i in range(3))
+    assert overall["test"] == "cox_lr_stratified" and overall["stratum"] == "all"
+    assert overall["p_value"] < 0.01 and overall["degrees_of_freedom"] == 1 and overall["cluster_terms"] == "cluster_2"
+    assert overall["note"] == "left out, aliased with er_status (adds nothing within its classes): cluster_1"
+    assert overall["c_index_target_clusters"] > overall["c_index_target"] > 0.5
+    assert overall["c_index_gain"] == pytest.approx(overall["c_index_target_clusters"] - overall["c_index_target"])
+    assert overall["c_index_note"].startswith("in sample")
+    assert "within the er_status classes" in overall["question"]
+    # per class: ER-negative holds cluster 1 only; ER-positive's log-rank test of clusters 0 and 2
+    assert (negative["stratum"], negative["clusters"], negative["note"]) == ("negative", "1", "one cluster only")
+    assert np.isnan(negative["p_value"]) and negative["n"] + positive["n"] == overall["n"] == 120
+    assert (positive["stratum"], positive["clusters"], positive["degrees_of_freedom"]) == ("positive", "0,2", 1)
+    assert positive["p_value"] < 0.01 and positive["events"] == frame.loc[target == "positive", "event"].sum()
+
+
+def test_the_stratified_test_is_the_cox_test_with_one_class_and_matches_statsmodels_with_three() -> None:
+    from deepsubtype.survival import beyond_target
+
+    rng = np.random.default_rng(3)
+    n = 150
+    classes, cluster = rng.choice(["a", "b", "c"], n), rng.integers(0, 3, n)
+    time = rng.exponential(10, n) * np.where(cluster == 2, 0.6, 1) * np.where(classes == "a", 0.5, 1)
+    frame = pd.DataFrame({"cluster": cluster, "time": time, "event": rng.integers(0, 2, n)},
+                         index=[f"s{i}" for i in range(n)])
+    # statsmodels PHReg(time, cluster indicators, status, strata=classes, ties="efron"): LR 7.2504 on 2 df
+    overall = beyond_target(frame, pd.Series(classes, index=frame.index, name="g"), kind="categorical").iloc[0]
+    assert overall["test_statistic"] == pytest.approx(7.250412, rel=1e-5) and overall["degrees_of_freedom"] == 2
+    one_class = beyond_target(frame, pd.Series("a", index=frame.index, name="g"), kind="categorical").iloc[0]
+    assert one_class["p_value"] == pytest.approx(cox_by_cluster(frame).model.loc[0, "likelihood_ratio_p_value"])
+    assert one_class["c_index_target"] == 0.5
+
+
+def test_clusters_aliased_with_the_target_have_nothing_to_test() -> None:
+    from deepsubtype.survival import beyond_target
+
+    frame, target = _er_cohort(1)
+    table = beyond_target(frame.assign(cluster=(target == "negative").astype(int)), target, kind="categorical")
+    assert np.isnan(table.loc[0, "p_value"]) and table.loc[0, "degrees_of_freedom"] == 0
+    assert table.loc[0, "cluster_terms"] == ""
+    assert table.loc[0, "note"] == ("left out, aliased with er_status (adds nothing within its classes): cluster_1; "
+                                    "no cluster term left: nothing to test beyond er_status")
+    assert table.loc[0, "c_index_gain"] == 0.0
+    assert (table["note"].iloc[1:] == "one cluster only").all()
+
+
+def test_patients_without_a_target_value_are_left_out_and_counted() -> None:
+    from deepsubtype.survival import beyond_target
+
+    frame, target = _er_cohort(2, split_effect=1.0)
+    target = target.astype(object)
+    target.iloc[:7] = np.nan
+    table = beyond_target(frame, target.drop(target.index[7:9]), kind="categorical")  # 2 absent from the Series
+    assert table.loc[0, "n_dropped_missing_target"] == 9 and table.loc[0, "n"] == 111
+    assert table.loc[0, "events"] == frame["event"].iloc[9:].sum()
+    assert table["n"].iloc[1:].sum() == 111 and list(table["stratum"]) == ["all", "negative", "positive"]
+    assert table.loc[0, "p_value"] != beyond_target(frame, _er_cohort(2)[1], kind="categorical").loc[0, "p_value"]
+
+
+def test_numeric_target_clusters_are_tested_as_added_to_it() -> None:
+    from deepsubtype.survival import beyond_target
+
+    rng = np.random.default_rng(5)
+    n = 200
+    marker, extra = rng.normal(size=n), rng.random(n) < 0.3
+    index = [f"s{i}" for i in range(n)]
+    thirds = np.digitize(marker, np.quantile(marker, [1 / 3, 2 / 3]))  # clusters that follow the marker
+
+    def cohort(effect: float) -> pd.DataFrame:
+        time = rng.exponential(1 / np.exp(marker + effect * extra))
+        return pd.DataFrame({"time": time, "event": 1}, index=index)
+
+    target = pd.Series(marker, index=index, name="marker")
+    follows = beyond_target(cohort(0.0).assign(cluster=thirds), target, kind="numeric")
+    assert len(follows) == 1 and follows.loc[0, "test"] == "cox_lr_adjusted"
+    assert follows.loc[0, "degrees_of_freedom"] == 2 and follows.loc[0, "p_value"] > 0.05
+    assert logrank_table(cohort(0.0).assign(cluster=thirds)).loc[0, "p_value"] < 1e-6
+    adds = beyond_target(cohort(1.5).assign(cluster=extra.astype(int)), target, kind="numeric")
+    assert adds.loc[0, "p_value"] < 1e-4 and adds.loc[0, "c_index_gain"] > 0.02
+    with pytest.raises(InputError, match="non-numeric value 'high' in target column 'marker' for sample 's3'"):
+        beyond_target(cohort(0.0).assign(cluster=thirds), target.astype(object).where(target.index != "s3", "high"),
+                      kind="numeric")
+
+
+def test_survival_stage_writes_beyond_target_or_says_why_not(tmp_path) -> None:
+    import anndata as ad
+
+    from deepsubtype.stages import survival_stage
+
+    frame, target = _er_cohort(0, split_effect=1.2)
+    obs = frame[["time", "event"]].assign(er_status=pd.Categorical(target))
+    ad.AnnData(np.zeros((len(obs), 2), np.float32), obs=obs).write_h5ad(tmp_path / "normalized.h5ad")
+    frame["cluster"].rename_axis("sample").reset_index().to_csv(tmp_path / "clusters.tsv", sep="\t", index=False)
+    settings = {"time_column": "time", "event_column": "event"}
+    for task, target_column, note in [("survival", "er_status", "task survival: the target is the outcome itself"),
+                                      ("reconstruction", None, "task reconstruction has no target"),
+                                      ("classification", None, "no target column configured")]:
+        survival_stage(tmp_path / "clusters.tsv", tmp_path / "normalized.h5ad", tmp_path / task, task=task,
+                       target=target_column, **settings)
+        written = pd.read_csv(tmp_path / task / "beyond_target.tsv", sep="\t")
+        assert len(written) == 1 and written.loc[0, "note"].startswith(note) and np.isnan(written.loc[0, "p_value"])
+    survival_stage(tmp_path / "clusters.tsv", tmp_path / "normalized.h5ad", tmp_path / "er", task="binary",
+                   target="er_status", **settings)
+    written = pd.read_csv(tmp_path / "er" / "beyond_target.tsv", sep="\t")
+    assert list(written["stratum"]) == ["all", "negative", "positive"] and written.loc[0, "p_value"] < 0.01
+    with pytest.raises(InputError, match="target column 'er' not found"):
+        survival_stage(tmp_path / "clusters.tsv", tmp_path / "normalized.h5ad", tmp_path / "bad",
+                       task="classification", target="er", **settings)
+    assert not (tmp_path / "bad").exists()

@@ -21,7 +21,7 @@ def test_sweep_over_cohorts_alphas_and_seeds(sweep_workdir: Path) -> None:
         assert runs["ari"].min() > 0.8, "well-separated groups are found at every setting"
         clusters = pd.read_csv(sweep_workdir / "results" / cohort / "sweep" / "a0_b1.2_k3_s3" / "clusters.tsv",
                                sep="\t")
-        assert len(clusters) == 45
+        assert len(clusters) == 45 and (clusters["method"] == "deeptype").all()
     everything = pd.read_csv(sweep_workdir / "results" / "sweep_summary.tsv", sep="\t")
     assert list(everything["cohort"]) == ["first", "first", "second", "second"]
     assert list(everything["alpha"]) == [0.0, 0.002, 0.0, 0.002]

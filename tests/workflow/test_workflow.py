@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from ..conftest import FAST_MODEL, REPO, snakemake, write_tiny_cohort
+from ..conftest import FAST_MODEL, REPO, snakemake, snakemake_in, write_tiny_cohort
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,9 @@ def tiny_run(tmp_path_factory) -> Path:
 
 def test_every_sample_is_clustered_once(tiny_run: Path) -> None:
     clusters = pd.read_csv(tiny_run / "results/tiny/clusters.tsv", sep="\t", dtype={"sample": str})
-    assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "silhouette", "consensus_support"]
+    assert list(clusters.columns) == ["sample", "cluster", "distance_to_center", "silhouette", "consensus_support",
+                                      "method"]
+    assert (clusters["method"] == "deeptype").all(), "a classification task's clusters are DeepType's own"
     assert clusters["consensus_support"].between(0, 1).all()
     fits = pd.read_csv(tiny_run / "results/tiny/fits.tsv", sep="\t")
     assert list(fits["seed"]) == [1, 2] and fits["representative"].sum() == 1
@@ -102,7 +104,7 @@ def test_the_report_opens_with_one_summary_row_per_cohort(tiny_run: Path) -> Non
     summary = pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")
     row = summary.set_index("cohort").loc["tiny"]
     clusters = pd.read_csv(tiny_run / "results/tiny/clusters.tsv", sep="\t")
-    assert row["n_patients"] == 60 and row["k"] == 3
+    assert row["n_patients"] == 60 and row["k"] == 3 and row["method"] == "deeptype"
     assert row["cluster_sizes"] == "/".join(str(n) for n in clusters["cluster"].value_counts().sort_index())
     logrank = pd.read_csv(tiny_run / "results/tiny/survival/logrank.tsv", sep="\t")
     assert row["logrank_p_in_sample"] == pytest.approx(logrank["p_value"].iloc[0])
@@ -147,12 +149,43 @@ def test_out_of_fold_validation_beside_in_sample(tiny_run: Path) -> None:
     deepsubtype = methods[methods["method"] == "deepsubtype"]
     assert np.allclose(deepsubtype["out_of_fold_p"], logrank["p_value"].iloc[1:]), "the same test as oof_logrank's"
     assert (methods["per_fold_degrees_of_freedom"] > 0).all() and methods["out_of_fold_c_index"].between(0, 1).all()
+    assert set(logrank["p_value_meaning"].str.split(":").str[0]) == {"valid"}, "a label-trained model's p is a test"
+    test = pd.read_csv(tiny_run / "results/tiny/validation/oof_test.tsv", sep="\t").set_index("method")
+    assert list(test.index) == ["deepsubtype", "kmeans", "pca_kmeans"] and not test["clusters_saw_survival"].any()
+    assert (test["n_permutations"] == 99).all() and (test["permutation_p"] >= 0.01).all()
+    assert test.loc["deepsubtype", "permutation_p"] <= 0.05, "the planted survival difference is found"
+
+
+def test_a_survival_trained_model_gets_a_permutation_job_per_permutation(tmp_path) -> None:
+    """task survival: each permutation of the calibrated test is a validate_permutation job refitting every fold;
+    validate gathers them into oof_test.tsv and labels every chi-square p of DeepType's as not calibrated."""
+    cohort = write_tiny_cohort(tmp_path)
+    cohort["task"] = "survival"
+    del cohort["target"]
+    model = {**FAST_MODEL, "objective": "primary", "n_clusters": 2, "pretrain_steps": 60, "joint_steps": 10,
+             "max_rounds": 2}
+    config = {"seed": 1, "device": "cpu", "cohorts": {"tiny": cohort}, "normalize": {"n_top_genes": 100},
+              "model": model, "compare": {"run": False},
+              "validation": {"folds": 2, "permutations": 2}}
+    result = snakemake_in(tmp_path, config, "results/tiny/validation/oof_test.tsv")
+    assert result.returncode == 0, result.stderr[-5000:]
+    for permutation in (1, 2):
+        refits = pd.read_csv(tmp_path / f"results/tiny/validation_permutations/permutation{permutation}.tsv", sep="\t")
+        assert len(refits) == 60 and set(refits["fold"]) == {0, 1} and (refits["permutation"] == permutation).all()
+    test = pd.read_csv(tmp_path / "results/tiny/validation/oof_test.tsv", sep="\t").set_index("method")
+    own = test.loc["deepsubtype"]
+    assert bool(own["clusters_saw_survival"]) and own["n_permutations"] == 2 and "refitted" in own["permuted"]
+    assert (test.loc[["kmeans", "pca_kmeans"], "n_permutations"] == 2).all()
+    logrank = pd.read_csv(tmp_path / "results/tiny/validation/oof_logrank.tsv", sep="\t")
+    assert logrank["p_value_meaning"].iloc[0].startswith("not a test")
+    assert logrank["p_value_meaning"].iloc[1:].str.startswith("not calibrated").all()
 
 
 def test_compare_table_has_every_method(tiny_run: Path) -> None:
     metrics = pd.read_csv(tiny_run / "results/tiny/compare/metrics.tsv", sep="\t")
     methods = ["deepsubtype", "kmeans", "pca_kmeans", "consensus", "snf", "autoencoder"]
     assert list(metrics["method"]) == methods * 2 and list(metrics["seed"]) == [1] * 6 + [7] * 6
+    assert list(metrics["clusters_by"]) == ["deeptype", *methods[1:]] * 2, "DeepType's own clusters at both seeds"
     assert {"logrank_p", "cox_c_index", "silhouette", "smallest_cluster", "acc", "nmi", "ari", "seconds",
             "logrank_p_out_of_fold", "logrank_p_per_fold"} <= set(metrics.columns)
     validated = metrics["seed"].eq(1) & metrics["method"].isin(["deepsubtype", "kmeans", "pca_kmeans"])

@@ -11,7 +11,8 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from deepsubtype.outputs import (COHORT_FILES, COMPARE_DIR, COMPARE_FILES, PREDICT_FILES, SUMMARY_FILES, SURVIVAL_DIR,
-                                 SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES, VALIDATION_FOLD_FILE)
+                                 SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES, VALIDATION_FOLD_FILE,
+                                 VALIDATION_PERMUTATION_FILE)
 from deepsubtype.schema import CONFIG_SCHEMA, check_config
 
 # one line naming the key for a config the schema refuses; then Snakemake's validate fills in the defaults
@@ -206,7 +207,10 @@ def target_settings(wildcards):
 
 
 def survival_settings(wildcards):
-    survival = cohort_config(wildcards)["survival"]
+    cohort = cohort_config(wildcards)
+    survival = cohort["survival"]
+    # a model_from cohort's clusters come from its training cohort's task; its target is its own column
+    trained = config["cohorts"][cohort["model_from"]] if "model_from" in cohort else cohort
     return {
         "time_column": survival["time"],
         "event_column": survival["event"],
@@ -215,6 +219,8 @@ def survival_settings(wildcards):
         "adjustment": survival["adjustment"],
         "horizon": survival.get("horizon"),
         "min_cluster_size": survival["min_cluster_size"],
+        "task": trained.get("task", "classification"),
+        "target": cohort.get("target"),
     }
 
 
@@ -259,6 +265,7 @@ def validation_settings(wildcards):
         "folds": config["validation"]["folds"],
         "repeats": config["validation"]["repeats"],
         "n_fits": config["validation"]["n_fits"],
+        "permutations": config["validation"]["permutations"],
         "seed": config["seed"],
         "device": config["device"],
         "orientation": cohort_layout(wildcards.cohort)[0],
@@ -266,8 +273,9 @@ def validation_settings(wildcards):
     }
 
 
-def validation_fold_settings(wildcards):
-    """The validate_fold job's settings: the train rule's procedure, the split, the raw matrix's layout."""
+def validation_procedure_settings(wildcards):
+    """What a validation refit job (validate_fold, validate_permutation) fits: the train rule's procedure and the
+    splits, the raw matrix's layout."""
     validation = validation_settings(wildcards)
     training = train_settings(wildcards)
     return {
@@ -275,9 +283,12 @@ def validation_fold_settings(wildcards):
                                             "n_fits", "seed", "device", "orientation", "sample_column")},
         "model_params": training["model_params"],
         "tuning_grid": training["tuning_grid"],
-        "repeat": int(wildcards.repeat),
-        "fold": int(wildcards.fold),
     }
+
+
+def validation_fold_settings(wildcards):
+    """The validate_fold job's settings: the procedure and its split."""
+    return {**validation_procedure_settings(wildcards), "repeat": int(wildcards.repeat), "fold": int(wildcards.fold)}
 
 
 def fold_tables(wildcards):
@@ -285,6 +296,24 @@ def fold_tables(wildcards):
     validation = config["validation"]
     return [f"results/{wildcards.cohort}/{VALIDATION_FOLD_FILE.format(repeat=repeat, fold=fold)}"
             for repeat in range(validation["repeats"]) for fold in range(validation["folds"])]
+
+
+def refitted_permutations(cohort):
+    """The permutations of the calibrated out-of-fold test that refit every fold: a procedure that learns from
+    survival (task survival) only; the others' permutations hold their clusters fixed, inside validate."""
+    return config["validation"]["permutations"] if config["cohorts"][cohort]["task"] == "survival" else 0
+
+
+def permutation_tables(wildcards):
+    """Every validate_permutation table of the cohort, in permutation order (none for clusters made without
+    survival)."""
+    return [f"results/{wildcards.cohort}/{VALIDATION_PERMUTATION_FILE.format(permutation=permutation)}"
+            for permutation in range(1, refitted_permutations(wildcards.cohort) + 1)]
+
+
+def validation_permutation_settings(wildcards):
+    """The validate_permutation job's settings: validate_fold's procedure, every split, one permutation."""
+    return {**validation_procedure_settings(wildcards), "permutation": int(wildcards.permutation)}
 
 
 def validation_enabled(cohort):
@@ -442,7 +471,7 @@ def summary_files(cohort):
     """The result tables of one cohort that results/summary.tsv reads, by role (see cohort_summary)."""
     roles = ["clusters"]
     if "survival" in config["cohorts"][cohort]:
-        roles += ["logrank", "cox_model"]
+        roles += ["logrank", "cox_model", "beyond_target"]
     if validation_enabled(cohort):
         roles.append("oof_logrank")
     if cohort in DISCOVERY:

@@ -11,6 +11,7 @@ rule survival:
         cox_model=survival_output("cox_model", "cox_model.rst", "Cox model"),
         km_plot=survival_output("km_plot", "kaplan_meier.rst", "Kaplan-Meier", "figure"),
         forest_plot=survival_output("forest_plot", "cox_forest.rst", "Cox forest plot", "figure"),
+        beyond_target=survival_output("beyond_target", "beyond_target.rst", "survival beyond the target"),
         provenance="results/{cohort}/provenance/survival.json",
     params:
         settings=survival_settings,

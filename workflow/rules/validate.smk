@@ -27,11 +27,38 @@ rule validate_fold:
         "../scripts/validate_fold.py"
 
 
+# The calibrated out-of-fold test of a procedure that learns from survival: each permutation of the outcomes
+# refits every split (folds x repeats fits, one after the other) as its own job, so a cluster runs them side by side.
+rule validate_permutation:
+    input:
+        unpack(normalize_inputs),
+        normalized=result_path("normalized"),
+    output:
+        table=f"results/{{cohort}}/{VALIDATION_PERMUTATION_FILE}",
+        provenance="results/{cohort}/provenance/validate_permutation/permutation{permutation}.json",
+    wildcard_constraints:
+        permutation=r"[1-9]\d*",
+    params:
+        settings=validation_permutation_settings,
+    threads: 2
+    resources:
+        gpu=uses_gpu,
+    log:
+        "logs/{cohort}/validate_permutation/permutation{permutation}.log",
+    benchmark:
+        "results/{cohort}/benchmarks/validate_permutation/permutation{permutation}.tsv"
+    conda:
+        training_env
+    script:
+        "../scripts/validate_permutation.py"
+
+
 rule validate:
     input:
         unpack(normalize_inputs),
         normalized=result_path("normalized"),
         fold_tables=fold_tables,
+        permutation_tables=permutation_tables,
         model=result_path("model"),
         clusters=result_path("clusters"),
     output:
@@ -41,6 +68,7 @@ rule validate:
         cox=validation_output("cox", "oof_cox.rst", "out-of-fold Cox"),
         km_plot=validation_output("km_plot", "oof_kaplan_meier.rst", "out-of-fold Kaplan-Meier", "figure"),
         methods=validation_output("methods", "oof_methods.rst", "out-of-fold p beside the baselines"),
+        test=validation_output("test", "oof_test.rst", "calibrated out-of-fold test"),
         provenance="results/{cohort}/provenance/validate.json",
     params:
         settings=validation_settings,

@@ -13,4 +13,5 @@ with snakemake_job(snakemake):
     validation_stage(snakemake.input.normalized, snakemake.input.model, snakemake.input.clusters,
                      Path(snakemake.output.clusters).parent, expression=snakemake.input.get("view_expression"),
                      clinical=snakemake.input.clinical, fold_tables=list(snakemake.input.fold_tables),
+                     permutation_tables=list(snakemake.input.permutation_tables),
                      **snakemake.params.settings)

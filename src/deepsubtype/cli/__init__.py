@@ -60,10 +60,11 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.survival_stage(**options)
     elif stage == "validate":
         stages.validation_stage(**options)
-    elif stage == "validate-fold":
+    elif stage in ("validate-fold", "validate-permutation"):
         options["model_params"] = dict(options["model_params"])
         check_model_settings(options["model_params"])
-        stages.validation_fold_stage(**options)
+        run = stages.validation_fold_stage if stage == "validate-fold" else stages.validation_permutation_stage
+        run(**options)
     elif stage == "compare":
         stages.compare_stage(**options)
     elif stage == "sweep":

@@ -195,7 +195,7 @@ def _add_model_stages(stages: Any) -> None:
 
 
 def _add_survival_stages(stages: Any) -> None:
-    """The subcommands survival, validate and validate-fold."""
+    """The subcommands survival, validate, validate-fold and validate-permutation."""
     survival = stages.add_parser("survival", help="Kaplan-Meier and log-rank test by cluster")
     survival.add_argument("clusters")
     survival.add_argument("normalized", help="normalized .h5ad holding the clinical columns")
@@ -209,6 +209,10 @@ def _add_survival_stages(stages: Any) -> None:
     survival.add_argument("--horizon", type=float, help="restricted mean survival time up to this time")
     survival.add_argument("--min-cluster-size", type=_positive_int, default=MIN_CLUSTER_SIZE,
                           help="clusters of fewer patients are named, and the log-rank test is repeated without them")
+    survival.add_argument("--task", choices=TASKS, default="classification",
+                          help="the model's primary task: with classification, binary or regression and --target, "
+                               "whether the clusters carry survival information beyond the target")
+    survival.add_argument("--target", help="clinical column of the primary task (beyond_target.tsv)")
     validate = stages.add_parser("validate", help="out-of-fold clusters and their survival statistics")
     validate.add_argument("normalized")
     validate.add_argument("model_dir")
@@ -233,26 +237,42 @@ def _add_survival_stages(stages: Any) -> None:
     validate.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
     validate.add_argument("--fold-table", dest="fold_tables", action="append", metavar="FILE",
                           help="a validate-fold table (repeatable, one per split): the folds are not refitted here")
+    validate.add_argument("--permutations", type=int, default=99,
+                          help="permutations of the outcomes for the calibrated out-of-fold test (0: none); with "
+                          "--task survival each refits every fold here unless --permutation-table gives them")
+    validate.add_argument("--permutation-table", dest="permutation_tables", action="append", metavar="FILE",
+                          help="a validate-permutation table (repeatable, one per permutation)")
     fold = stages.add_parser("validate-fold", help="one split of the validation's refits, as its own job")
     fold.add_argument("normalized")
     fold.add_argument("output", help="TSV of the split's samples and their clusters under the fold model")
     fold.add_argument("--repeat", type=int, required=True)
     fold.add_argument("--fold", type=int, required=True)
-    fold.add_argument("--folds", type=int, default=5)
-    fold.add_argument("--repeats", type=int, default=1)
-    fold.add_argument("--seed", type=int, default=0)
-    fold.add_argument("--n-fits", type=int, default=1, help="fits per fold")
-    fold.add_argument("--task", choices=TASKS, default="classification")
-    fold.add_argument("--target", help="clinical column of the primary task")
-    fold.add_argument("--time", dest="time_column")
-    fold.add_argument("--event", dest="event_column")
-    fold.add_argument("--set", dest="model_params", type=_key_value, action="append", default=[],
-                      metavar="KEY=VALUE", help="DeepType hyperparameter, as for train (repeatable)")
-    fold.add_argument("--device", default="auto")
-    fold.add_argument("--expression", help="the cohort's raw matrix, as for validate (needs --clinical)")
-    fold.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
-    fold.add_argument("--clinical", help="the clinical table the normalize stage aligned the matrix to")
-    fold.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
+    _add_procedure_arguments(fold)
+    permutation = stages.add_parser("validate-permutation", help="one permutation of the calibrated out-of-fold "
+                                    "test of a procedure that learns from survival: every split refitted")
+    permutation.add_argument("normalized")
+    permutation.add_argument("output", help="TSV of the held-out samples and their clusters under the fold models")
+    permutation.add_argument("--permutation", type=_positive_int, required=True, help="1, 2, ...")
+    _add_procedure_arguments(permutation, default_task="survival")
+
+
+def _add_procedure_arguments(parser: Any, default_task: str = "classification") -> None:
+    """The options of a validation refit job (validate-fold, validate-permutation): splits, procedure, raw matrix."""
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-fits", type=int, default=1, help="fits per fold")
+    parser.add_argument("--task", choices=TASKS, default=default_task)
+    parser.add_argument("--target", help="clinical column of the primary task")
+    parser.add_argument("--time", dest="time_column")
+    parser.add_argument("--event", dest="event_column")
+    parser.add_argument("--set", dest="model_params", type=_key_value, action="append", default=[],
+                        metavar="KEY=VALUE", help="DeepType hyperparameter, as for train (repeatable)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--expression", help="the cohort's raw matrix, as for validate (needs --clinical)")
+    parser.add_argument("--orientation", choices=["samples_x_genes", "genes_x_samples"], default="samples_x_genes")
+    parser.add_argument("--clinical", help="the clinical table the normalize stage aligned the matrix to")
+    parser.add_argument("--sample-column", help="clinical column with sample ids (default: the first)")
 
 
 def _add_comparison_stages(stages: Any) -> None:

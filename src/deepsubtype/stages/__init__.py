@@ -22,7 +22,7 @@ _EXPORTS = {
     "normalize_stage": ".normalize", "export_mudata_stage": ".normalize",
     "train_stage": ".train", "cluster_stage": ".cluster", "genes_stage": ".genes",
     "survival_stage": ".survival",
-    "validation_stage": ".validate", "validation_fold_stage": ".validate",
+    "validation_stage": ".validate", "validation_fold_stage": ".validate", "validation_permutation_stage": ".validate",
     "compare_stage": ".compare",
     "sweep_run_stage": ".sweep", "sweep_summary_stage": ".sweep",
     "predict_stage": ".predict",

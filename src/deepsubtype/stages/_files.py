@@ -156,3 +156,26 @@ def _write_table(frame: pd.DataFrame, path: str | Path) -> None:
 def _read_clusters(path: str | Path) -> pd.Series:
     """``clusters.tsv`` as a Series of cluster labels indexed by sample id."""
     return pd.read_csv(path, sep="\t", dtype={"sample": str}).set_index("sample")["cluster"]
+
+
+#: ``clusters.tsv``'s ``method`` where the clusters are DeepType's own: k-means on its learned representation.
+DEEPTYPE_METHOD = "deeptype"
+#: Each ``method`` of ``clusters.tsv`` in words, for captions and the summary.
+METHOD_TEXT = {DEEPTYPE_METHOD: "DeepType (k-means on its learned representation)",
+               "kmeans": "k-means on the genes (DeepType's objective: it learnt these clusters)",
+               "pca_kmeans": "PCA + k-means (DeepType's objective: it learnt these clusters)"}
+
+
+def _cluster_method(objective: str) -> str:
+    """What made the clusters of a model that trained ``objective`` (its ``objective_``): ``deeptype`` for the
+    primary task (the Cox loss, a label, ...), else the baseline's name (``kmeans``, ``pca_kmeans``), whose
+    clusters the model learnt as classes and assigns new patients by (``objective: auto`` chose it, or the
+    config set it)."""
+    return DEEPTYPE_METHOD if objective == "primary" else str(objective)
+
+
+def _read_cluster_method(path: str | Path, default: str = DEEPTYPE_METHOD) -> str:
+    """The ``method`` of ``clusters.tsv`` (:func:`_cluster_method`); ``default`` for a file without the column
+    (written before it)."""
+    methods = pd.read_csv(path, sep="\t", usecols=lambda column: column == "method")
+    return str(methods["method"].iloc[0]) if "method" in methods and len(methods) else default

@@ -101,17 +101,23 @@ def _procedure_params(model_params: dict[str, Any] | None, task: str, seed: int,
 
 
 def _cross_validated_beta(params: dict[str, Any], grid: dict[str, Any], X: Any, y: Any,
-                          where: str) -> tuple[dict[str, Any], Any]:
+                          where: str) -> tuple[dict[str, Any], pd.DataFrame]:
     """``params`` with ``beta`` chosen by cross-validating ``grid["betas"]`` over ``grid["folds"]`` folds of
     ``X``, ``y`` (:func:`~deepsubtype.tuning.tune_alpha_beta`; the train stage on all patients, a validation
-    fold on its training patients), and the search; ``where`` names them in the log."""
+    fold on its training patients), and the search's ``tuning.tsv`` rows; ``where`` names them in the log.
+    The folds train what the fit will (:func:`~deepsubtype.tuning.beta_task`): for ``task: survival`` the
+    objective is chosen first, at beta 1.2, and a baseline's clusters are scored as classes."""
     from ..estimator import DeepType
-    from ..tuning import tune_alpha_beta
+    from ..tuning import beta_task, tune_alpha_beta, tuning_table
 
-    search = tune_alpha_beta(DeepType(**{**params, "beta": 1.2}), X, y, alphas=None, betas=grid["betas"],
-                             folds=grid["folds"])
-    logger.info("cross-validated choice (%s): beta=%g", where, search.best_estimator_.beta)
-    return {**params, "beta": search.best_estimator_.beta}, search
+    estimator, target, objective = beta_task(DeepType(**{**params, "beta": 1.2}), X, y)
+    search = tune_alpha_beta(estimator, X, target, alphas=None, betas=grid["betas"], folds=grid["folds"],
+                             refit=False)
+    beta = float(search.best_params_["beta"])
+    logger.info("cross-validated choice (%s): beta=%g%s", where, beta,
+                f" (held-out loss on {objective}'s clusters as classes, the fit's objective at beta 1.2)"
+                if objective != "primary" else "")
+    return {**params, "beta": beta}, tuning_table(search, objective)
 
 
 def _raw_for_folds(adata: ad.AnnData, expression: str | Path | None, orientation: Orientation,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..io import InputError, check_cohort_name
 from ..outputs import SUMMARY_FILES
-from ._files import _atomic, _read_clusters, _write_table
+from ._files import METHOD_TEXT, _atomic, _read_cluster_method, _read_clusters, _write_table
 
 __all__ = ["aggregate_cohorts", "cohort_summary", "summary_stage", "validation_summary_stage"]
 
@@ -90,8 +90,15 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
 def _rank_against_baselines(compare_summary: str | Path, own_p: float | None, by: str) -> str:
     """Where DeepType stands among the compare stage's methods (median over seeds): by log-rank p (``by`` =
     ``logrank_p``; ``own_p`` replaces DeepType's, e.g. its out-of-fold p when it was trained on outcome) or by
-    ARI against the target (``ari``)."""
+    ARI against the target (``ari``). Not ranked where a baseline made DeepType's clusters at any seed
+    (``clusters_by``: DeepType learnt them as its objective), which is then said instead."""
     table = pd.read_csv(compare_summary, sep="\t").set_index("method")
+    known = "clusters_by" in table and "deepsubtype" in table.index  # not in summaries older than the column
+    made_by = str(table.loc["deepsubtype", "clusters_by"]).split(",") if known else ["deeptype"]
+    baselines = [method for method in made_by if method != "deeptype"]
+    if baselines:
+        some = " at some seeds" if len(baselines) < len(made_by) else ""
+        return f"not ranked: DeepType's clusters are {' and '.join(baselines)}'s{some} (learnt as its objective)"
     column = f"{by}_median"
     if column not in table or table[column].isna().all():
         return ""
@@ -111,8 +118,12 @@ def _rank_against_baselines(compare_summary: str | Path, own_p: float | None, by
 def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "classification",
                    trained_on: str | None = None) -> dict[str, Any]:
     """One cohort's headline numbers from its result tables (``files``: :data:`SUMMARY_FILES`' roles, of which
-    only ``clusters`` is required): patients, K, cluster sizes, in-sample
-    and out-of-fold log-rank p and C-index, the top 10 genes, and DeepType's place among the baselines."""
+    only ``clusters`` is required): what made the clusters (``method``, ``clusters.tsv``'s), patients, K, cluster
+    sizes, in-sample
+    and out-of-fold log-rank p and C-index, whether the clusters carry survival information beyond the primary
+    task's target (``beyond_target``: its column; ``beyond_target_p``: the stratified, or adjusted, Cox
+    likelihood-ratio p of ``beyond_target.tsv``; ``c_index_gain_over_target``, in sample), the top 10 genes,
+    and DeepType's place among the baselines."""
     check_cohort_name(cohort)
     if "clusters" not in files:
         raise InputError(f"cohort {cohort}: no {SUMMARY_FILES['clusters']} among its results, so nothing to summarize")
@@ -120,13 +131,19 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
     sizes = clusters.value_counts().sort_index()
     row: dict[str, Any] = {
         "cohort": cohort, "role": "validation" if trained_on else "discovery", "trained_on": trained_on or "",
-        "task": task, "n_patients": int(len(clusters)), "k": int(len(sizes)),
+        "task": task, "method": _read_cluster_method(files["clusters"]), "n_patients": int(len(clusters)),
+        "k": int(len(sizes)),
         "cluster_sizes": "/".join(str(int(n)) for n in sizes), "logrank_p_in_sample": np.nan,
         "c_index_in_sample": np.nan, "logrank_p_out_of_fold": np.nan, "c_index_out_of_fold": np.nan,
+        "beyond_target": "", "beyond_target_p": np.nan, "c_index_gain_over_target": np.nan,
         "top_genes": "", "against_baselines": ""}
     if "logrank" in files:
         row["logrank_p_in_sample"] = float(pd.read_csv(files["logrank"], sep="\t")["p_value"].iloc[0])
         row["c_index_in_sample"] = float(pd.read_csv(files["cox_model"], sep="\t")["concordance_index"].iloc[0])
+    if "beyond_target" in files:
+        beyond = pd.read_csv(files["beyond_target"], sep="\t", keep_default_na=False, na_values=["NA"]).iloc[0]
+        row.update(beyond_target=str(beyond["target"]), beyond_target_p=float(beyond["p_value"]),
+                   c_index_gain_over_target=float(beyond["c_index_gain"]))
     if "oof_logrank" in files:
         oof = pd.read_csv(files["oof_logrank"], sep="\t")
         oof = oof[oof["assignment"].str.startswith("out-of-fold")]
@@ -147,11 +164,16 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
 #: Rows of the report's summary table: summary.tsv column -> label, and how its values are written.
 _SUMMARY_FIELDS = {
     "role": ("role", str), "trained_on": ("model trained on", str), "task": ("primary task", str),
+    "method": ("clusters made by", lambda method: METHOD_TEXT.get(method, method)),
     "n_patients": ("patients", str), "k": ("K", str), "cluster_sizes": ("cluster sizes", str),
     "logrank_p_out_of_fold": ("log-rank p, out of fold", "{:.2g}".format),
     "c_index_out_of_fold": ("C-index, out of fold", "{:.2f}".format),
     "logrank_p_in_sample": ("log-rank p, in sample", "{:.2g}".format),
     "c_index_in_sample": ("C-index, in sample", "{:.2f}".format),
+    "beyond_target": ("target the clusters are tested beyond", str),
+    "beyond_target_p": ("log-rank beyond the target: clusters within its classes (regression: adjusted for it), p",
+                        "{:.2g}".format),
+    "c_index_gain_over_target": ("C-index gain over the target alone, in sample", "{:+.2f}".format),
     "top_genes": ("top 10 genes", str), "against_baselines": ("against the baselines", str),
 }
 

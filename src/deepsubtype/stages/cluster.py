@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..io import InputError
 from ..plots import embedding_scatter
-from ._files import EMBEDDING_KEY, _save_figure, _write_table
+from ._files import DEEPTYPE_METHOD, EMBEDDING_KEY, METHOD_TEXT, _cluster_method, _save_figure, _write_table
 from ._scores import _silhouettes
 
 __all__ = ["cluster_stage"]
@@ -25,9 +25,13 @@ def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path 
 
     One fit: the nearest of the centres of the final k-means that DeepType ran on the
     representation of all samples. Several fits: the consensus cluster, and ``consensus_support``
-    (the mean share of fits that put the sample with each other member of its cluster).
+    (the mean share of fits that put the sample with each other member of its cluster). A model that
+    learnt a baseline's clusters (``objective_`` ``kmeans`` or ``pca_kmeans``): the baseline's clusters, as
+    the model holds them.
     Columns: ``sample``, ``cluster`` (0 = largest), ``distance_to_center`` (Euclidean, in
-    representation units), ``silhouette``.
+    representation units, to the cluster's centre there), ``silhouette``, (several fits)
+    ``consensus_support``, and ``method``: what made the clusters (``deeptype``, or the baseline's name;
+    :func:`~deepsubtype.stages._files._cluster_method`).
     ``plot``: the representation in 2-D (``method`` ``pca`` or ``umap``, via scanpy),
     coloured by cluster and by ``label_column`` when given.
     """
@@ -36,7 +40,10 @@ def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path 
     centers = np.asarray(adata.uns["deeptype"]["cluster_centers"], dtype=np.float64)
     distances = np.sqrt(((points[:, None, :] - centers[None, :, :]) ** 2).sum(-1))
     consensus = "consensus_support" in adata.uns["deeptype"]
-    labels = np.asarray(adata.uns["deeptype"]["labels"]) if consensus else distances.argmin(1)
+    # embeddings older than the objective choice hold DeepType's own clusters
+    made_by = _cluster_method(str(adata.uns["deeptype"].get("objective", "primary")))
+    own = consensus or made_by != DEEPTYPE_METHOD  # a baseline's clusters are its rule's, not the nearest centre's
+    labels = np.asarray(adata.uns["deeptype"]["labels"]) if own else distances.argmin(1)
     silhouette = _silhouettes(points, labels)
     table = pd.DataFrame({
         "sample": adata.obs_names,
@@ -46,11 +53,15 @@ def cluster_stage(embedding: str | Path, clusters: str | Path, plot: str | Path 
     })
     if consensus:
         table["consensus_support"] = np.asarray(adata.uns["deeptype"]["consensus_support"])
-    logger.info("cluster sizes: %s; mean silhouette %.3f", table["cluster"].value_counts().sort_index().to_dict(),
-                float(np.nanmean(silhouette)) if np.isfinite(silhouette).any() else float("nan"))
+    table["method"] = made_by
+    logger.info("cluster sizes: %s; mean silhouette %.3f; clusters made by %s",
+                table["cluster"].value_counts().sort_index().to_dict(),
+                float(np.nanmean(silhouette)) if np.isfinite(silhouette).any() else float("nan"),
+                METHOD_TEXT.get(made_by, made_by))
     _write_table(table, clusters)
     if plot is not None:
-        colourings = {"cluster": pd.Series(labels, index=adata.obs_names)}
+        colourings = {("cluster" if made_by == DEEPTYPE_METHOD else f"cluster ({made_by}'s)"):
+                      pd.Series(labels, index=adata.obs_names)}
         if label_column is not None and label_column in adata.obs:
             colourings[label_column] = adata.obs[label_column]
         coordinates, axis_label = _two_dimensions(points, method, seed)

@@ -17,7 +17,7 @@ from ..ensemble import DeepTypeEnsemble, load_model
 from ..io import InputError
 from ..outputs import COMPARE_FILES
 from ..plots import consensus_cdf, method_metrics
-from ._files import EMBEDDING_KEY, _atomic, _read_clusters, _save_figure, _to_tsv
+from ._files import EMBEDDING_KEY, _atomic, _cluster_method, _read_cluster_method, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _target
 from ._scores import _clustering_metrics
 
@@ -37,7 +37,10 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
                   consensus_k: tuple[int, int] = (2, 8), device: str = "cpu") -> pd.DataFrame:
     """DeepType against the baselines of :mod:`deepsubtype.compare` on the same matrix and K.
 
-    One row per method and seed in ``metrics.tsv``: ``n_clusters``, ``smallest_cluster``,
+    One row per method and seed in ``metrics.tsv``: ``clusters_by`` (the method that made the row's clusters:
+    a baseline's own name, and for ``deepsubtype`` ``deeptype`` or, where DeepType learnt a baseline's clusters
+    (``objective: auto`` for ``task: survival``), that baseline's: ``clusters.tsv``'s ``method`` for the
+    trained model, the refit's ``objective_`` for the other seeds), ``n_clusters``, ``smallest_cluster``,
     ``silhouette`` (in the method's own space), ``logrank_p`` and ``cox_c_index`` (with
     survival columns), ``logrank_p_out_of_fold`` and ``logrank_p_per_fold`` (where validation ran, from
     its ``out_of_fold_methods`` table: DeepType's nested values and those of k-means and PCA + k-means validated on
@@ -45,7 +48,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     ``acc``/``nmi``/``ari`` against ``target`` (when given), ``seconds`` (fit time).
     ``seed`` uses the trained model; each of ``extra_seeds`` refits DeepType (same
     hyperparameters and K, on ``device``, as is the autoencoder baseline) and reruns every
-    baseline. ``summary.tsv``: per method, the
+    baseline. ``summary.tsv``: per method, ``clusters_by`` (its seeds' values, ``,``-separated) and the
     median, minimum and maximum of each metric over seeds. Writes :data:`COMPARE_FILES`.
     """
     from ..compare import BaselineResult, consensus_clustering, run_baselines, silhouette
@@ -59,6 +62,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     n_clusters = int(model.n_clusters_)
     base = model.estimator if isinstance(model, DeepTypeEnsemble) else model
     assignments = _read_clusters(clusters)
+    made_by = _read_cluster_method(clusters, default=_cluster_method(str(model.objective_)))
     points = np.asarray(ad.read_h5ad(embedding).obsm[EMBEDDING_KEY], dtype=np.float64)
     # the autoencoder is DeepType's reconstruction task: its own objective and no sparsity, whatever the model chose
     autoencoder = {k: v for k, v in base.get_params().items()
@@ -66,7 +70,7 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     autoencoder["alpha"] = 0.0
     results: list[tuple[int, BaselineResult]] = [
         (seed, BaselineResult("deepsubtype", assignments.reindex(adata.obs_names).to_numpy(), points,
-                              float(model.fit_seconds_)))]
+                              float(model.fit_seconds_), clusters_by=made_by))]
     view_sizes = [size for _, size in model.views] if model.views else None
 
     def baselines(baseline_seed: int) -> list[BaselineResult]:
@@ -76,7 +80,8 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     y = _target(adata, task, target, time_column, event_column, str(normalized)) if extra_seeds else None
     results += _refit_seeds(model, adata, y, n_clusters, extra_seeds, baselines)
     table = pd.DataFrame([
-        {"method": result.method, "seed": result_seed, "seconds": result.seconds,
+        {"method": result.method, "clusters_by": result.clusters_by or result.method, "seed": result_seed,
+         "seconds": result.seconds,
          **_clustering_metrics(adata, result.labels, silhouette(result), target=target, time_column=time_column,
                                event_column=event_column, source=str(normalized))}
         for result_seed, result in results])
@@ -116,7 +121,8 @@ def _refit_seeds(model: Any, adata: ad.AnnData, y: Any, n_clusters: int, extra_s
             refit = clone(model).set_params(random_state=extra * model.n_fits,
                                             estimator__n_clusters=n_clusters).fit(adata, y)
         results.append((extra, BaselineResult("deepsubtype", refit.labels_, refit.transform(adata),
-                                              float(refit.fit_seconds_))))
+                                              float(refit.fit_seconds_),
+                                              clusters_by=_cluster_method(str(refit.objective_)))))
         results += [(extra, result) for result in baselines(extra)]
         elapsed = time.perf_counter() - started
         logger.info("comparison seed %d (%d of %d) done: %.0f s so far, about %.0f s left", extra, index + 1,
@@ -135,9 +141,12 @@ def _add_out_of_fold(table: pd.DataFrame, out_of_fold_methods: str | Path, seed:
 
 
 def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Per method: number of seeds and the median, minimum and maximum of each metric."""
+    """Per method: number of seeds, what made its clusters (``clusters_by``: the seeds' values, ``,``-separated,
+    in seed order) and the median, minimum and maximum of each metric."""
     grouped = table.groupby("method", sort=False)
     summary = grouped[metrics].agg(["median", "min", "max"])
     summary.columns = [f"{metric}_{statistic}" for metric, statistic in summary.columns]
     summary.insert(0, "n_seeds", grouped["seed"].nunique())
+    if "clusters_by" in table:
+        summary.insert(1, "clusters_by", grouped["clusters_by"].agg(lambda made_by: ",".join(dict.fromkeys(made_by))))
     return summary.reset_index()

@@ -16,7 +16,7 @@ from ..io import InputError, Orientation
 from ..normalize import MissingPolicy, Scale
 from ..outputs import PREDICT_FILES
 from ..survival import InvalidPolicy
-from ._files import _atomic, _provenance, _write_table
+from ._files import _atomic, _cluster_method, _provenance, _write_table
 from ._inputs import _check_clinical, _read_raw
 from ._scores import _silhouettes
 
@@ -47,7 +47,9 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
     - ``clusters.tsv``: ``sample``, ``cluster`` (the training cohort's cluster ids),
       ``distance_to_center``, ``confidence`` (:func:`~deepsubtype.cluster.assignment_confidence` for one fit;
       for several, the share of fits that make the call),
-      ``second_cluster``, ``silhouette`` (in the representation; NA with one cluster or one patient);
+      ``second_cluster``, ``silhouette`` (in the representation; NA with one cluster or one patient), ``method``
+      (what made the trained clusters: ``deeptype``, or the baseline whose rule assigns them; as the training
+      cohort's ``clusters.tsv``);
     - ``overlap.tsv``: ``measure``, ``value``: genes found and missing, the platform check, the
       settings, the share of calls unchanged under the other centering, the cluster sizes;
     - ``missing_genes.txt``: the absent training genes, one per line;
@@ -117,7 +119,7 @@ def _model_and_reference(model_dir: str | Path, training_normalized: str | Path,
 
 def _assignment_table(model: Any, adata: ad.AnnData) -> pd.DataFrame:
     """``clusters.tsv`` of :func:`predict_stage`: each patient of ``adata`` (normalized on the model's genes) with
-    its nearest centre, distance, confidence, runner-up centre and silhouette."""
+    its nearest centre, distance, confidence, runner-up centre, silhouette and what made the clusters."""
     distances = model.distances(adata)
     labels = model.predict(adata)
     runner_up = np.argsort(np.where(np.arange(distances.shape[1]) == labels[:, None], np.inf, distances), axis=1)
@@ -128,6 +130,7 @@ def _assignment_table(model: Any, adata: ad.AnnData) -> pd.DataFrame:
         "confidence": model.confidence(adata),
         "second_cluster": runner_up[:, 0] if distances.shape[1] > 1 else labels,
         "silhouette": _silhouettes(model.transform(adata), labels),
+        "method": _cluster_method(str(getattr(model, "objective_", "primary"))),
     })
 
 

@@ -9,14 +9,18 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from ..io import InputError
 from ..outputs import SURVIVAL_FILES
 from ..plots import cox_forest, kaplan_meier
 from ..survival import (
     MIN_CLUSTER_SIZE,
+    TARGET_KINDS,
     CoxUnavailable,
+    beyond_target,
     cox_by_cluster,
     kaplan_meier_table,
     logrank_table,
+    no_beyond_target,
     pairwise_logrank_table,
     survival_frame,
 )
@@ -46,17 +50,38 @@ def _excluded_patients(assignments: pd.Series, frame: pd.DataFrame, invalid: dic
                          "reason": [reasons.get(sample, _MISSING) for sample in left_out]})
 
 
+def _beyond_target_table(frame: pd.DataFrame, clinical: pd.DataFrame, task: str, target: str | None,
+                         source: str) -> pd.DataFrame:
+    """``beyond_target.tsv``: :func:`~deepsubtype.survival.beyond_target` of the clusters and the primary task's
+    ``target`` column, or one row whose ``note`` says why there is no test (no target, or the task has none)."""
+    kind = TARGET_KINDS.get(task)
+    if task == "survival":
+        return no_beyond_target("task survival: the target is the outcome itself, so there is nothing to test "
+                                "beyond it", target)
+    if kind is None:
+        return no_beyond_target(f"task {task} has no target to test the clusters beyond", target)
+    if target is None:
+        return no_beyond_target("no target column configured: nothing to test the clusters beyond")
+    if target not in clinical.columns:
+        raise InputError(f"{source}: target column {target!r} not found; columns are {list(clinical.columns)}")
+    return beyond_target(frame, clinical[target], kind=kind, source=source)
+
+
 def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str | Path, *, time_column: str,
                    event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
                    adjustment: str = "holm", horizon: float | None = None,
-                   min_cluster_size: int = MIN_CLUSTER_SIZE) -> pd.DataFrame:
+                   min_cluster_size: int = MIN_CLUSTER_SIZE, task: str = "classification",
+                   target: str | None = None) -> pd.DataFrame:
     """Survival by cluster; writes :data:`SURVIVAL_FILES` into ``output_dir`` (all or nothing).
 
     Kaplan-Meier per cluster (median with 95 % CI; RMST up to ``horizon``), the
     multivariate log-rank test, pairwise log-rank tests adjusted by ``adjustment``
     (``holm`` or ``bh``), and a Cox model on cluster membership adjusted for
     ``covariates`` with its forest plot. Clusters under ``min_cluster_size`` patients are named in the
-    log-rank table, which repeats the test without them. Returns the multivariate test's row.
+    log-rank table, which repeats the test without them. With a supervised ``task`` (classification, binary,
+    regression) and its ``target`` column, whether the clusters carry survival information beyond the target
+    (:func:`~deepsubtype.survival.beyond_target`; else its one row says why not). Returns the multivariate
+    test's row.
     """
     assignments = _read_clusters(clusters)
     adata = ad.read_h5ad(normalized)
@@ -75,6 +100,7 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
         "logrank": test,
         "excluded": excluded,
         "pairwise": pairwise_logrank_table(frame, adjustment=adjustment),
+        "beyond_target": _beyond_target_table(frame, clinical, task, target, str(normalized)),
     }
     figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]))}
     try:

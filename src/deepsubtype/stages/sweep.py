@@ -13,7 +13,7 @@ import pandas as pd
 from ..estimator import DeepType
 from ..importance import gene_importance
 from ..outputs import SWEEP_RUN_FILES
-from ._files import _atomic, _read_clusters, _to_tsv, _write_table
+from ._files import _atomic, _cluster_method, _read_clusters, _to_tsv, _write_table
 from ._inputs import _check_n_clusters, _estimator_params, _target
 from ._scores import _clustering_metrics, _silhouettes
 
@@ -33,7 +33,8 @@ def sweep_run_stage(normalized: str | Path, output_dir: str | Path, *, alpha: fl
     (and ``validation_loss`` when a validation share is held out), and the clustering
     metrics of the compare stage: ``smallest_cluster``, ``silhouette`` (representation),
     ``logrank_p``, ``cox_c_index``, ``acc``/``nmi``/``ari`` against ``target``),
-    ``clusters.tsv`` (``sample``, ``cluster``) and ``gene_importance.tsv``.
+    ``clusters.tsv`` (``sample``, ``cluster``, ``method``: what made the clusters, as the cluster stage's) and
+    ``gene_importance.tsv``.
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
@@ -54,7 +55,8 @@ def sweep_run_stage(normalized: str | Path, output_dir: str | Path, *, alpha: fl
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
         _to_tsv(metrics, temporary / SWEEP_RUN_FILES["metrics"])
-        _to_tsv(pd.DataFrame({"sample": adata.obs_names, "cluster": labels}), temporary / SWEEP_RUN_FILES["clusters"])
+        _to_tsv(pd.DataFrame({"sample": adata.obs_names, "cluster": labels, "method": _cluster_method(
+            str(model.objective_))}), temporary / SWEEP_RUN_FILES["clusters"])
         _to_tsv(gene_importance(model), temporary / SWEEP_RUN_FILES["genes"])
     return metrics
 

@@ -12,8 +12,9 @@ import pandas as pd
 
 from ..ensemble import DeepTypeEnsemble, consensus_support, fit_table
 from ..estimator import DeepType
+from ..objective import BASELINE_OBJECTIVES
 from ..plots import training_history
-from ..tuning import alpha_path_table, objective_table, tuning_table
+from ..tuning import alpha_path_table, objective_table
 from ._files import EMBEDDING_KEY, _atomic, _provenance, _save_figure, _write_table
 from ._inputs import _cross_validated_beta, _procedure_params, _target
 
@@ -35,11 +36,13 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     ``n_fits`` > 1 in ``model_params`` fits that many seeds (``seed``, ``seed + 1``, ...) and combines them
     (:class:`~deepsubtype.ensemble.DeepTypeEnsemble`): the clusters are the fits' consensus, the
     representation and the tables of K and alpha the representative fit's. ``fits`` (TSV,
-    :func:`~deepsubtype.ensemble.fit_table`) gets one row per fit: its K, alpha, cluster sizes and agreement.
+    :func:`~deepsubtype.ensemble.fit_table`) gets one row per fit: its K, alpha, cluster sizes and agreement,
+    and a ``note`` where the fits learnt a baseline's clusters (their agreement is then not seed stability).
 
     ``embedding.h5ad`` has the normalized file's ``obs``, ``obsm["X_deeptype"]``
     (n_samples, hidden_layers[-1]) and, in ``uns["deeptype"]``, the cluster
-    centres, the training labels and the hyperparameters. ``k_selection`` (TSV)
+    centres, the training labels, the hyperparameters and ``objective`` (the model's ``objective_``: what
+    made the clusters, see the cluster stage's ``method``). ``k_selection`` (TSV)
     gets the score of every K tried on the pretrained representation
     (``n_clusters``, ``inertia``, ``silhouette``, ``stability``, ``chosen``).
 
@@ -69,7 +72,7 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
     if tuning is not None:
         _write_table(table, tuning)
     if fits is not None:
-        _write_table(fit_table(model), fits)
+        _write_table(_fit_table(model), fits)
     if k_selection is not None:
         scores = pd.DataFrame(model.k_scores_, columns=["n_clusters", "inertia", "silhouette", "stability"])
         scores["chosen"] = scores["n_clusters"] == model.n_clusters_
@@ -90,11 +93,15 @@ def _fit(adata: ad.AnnData, y: Any, params: dict[str, Any], grid: dict[str, Any]
     if params.get("beta") == "auto":
         if checkpoint is not None:
             logger.info("beta cross-validation is not checkpointed: %s is not used", checkpoint)
-        params, search = _cross_validated_beta(params, grid, adata, y, "all patients")
-        model: DeepType | DeepTypeEnsemble = (search.best_estimator_ if n_fits == 1 else
+        params, beta_rows = _cross_validated_beta(params, grid, adata, y, "all patients")
+        model: DeepType | DeepTypeEnsemble = (DeepType(**params).fit(adata, y) if n_fits == 1 else
                                               DeepTypeEnsemble(DeepType(**params), n_fits=n_fits,
                                                                random_state=seed).fit(adata, y))
-        tables = [tuning_table(search), alpha_path_table(model)]
+        tuned_for = str(beta_rows["objective"].iloc[0])
+        if model.objective_ != tuned_for:  # the objective is chosen again at the chosen beta
+            logger.warning("beta %g was cross-validated on the %s objective (chosen at beta 1.2); the fit at "
+                           "beta %g trained %s", params["beta"], tuned_for, params["beta"], model.objective_)
+        tables = [beta_rows, alpha_path_table(model)]
     else:
         single = DeepType(**params, checkpoint=checkpoint)
         model = single.fit(adata, y) if n_fits == 1 else DeepTypeEnsemble(single, n_fits=n_fits,
@@ -105,15 +112,36 @@ def _fit(adata: ad.AnnData, y: Any, params: dict[str, Any], grid: dict[str, Any]
     return model, pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
 
 
+def _fit_table(model: DeepType | DeepTypeEnsemble) -> pd.DataFrame:
+    """``fits.tsv``: :func:`~deepsubtype.ensemble.fit_table` and ``note``, empty unless the fits learnt a
+    baseline's clusters (``objective_`` ``kmeans`` or ``pca_kmeans``): every fit then has the clusters of one
+    baseline rule, fitted once on all patients, so their ARI of 1 says nothing of seed stability."""
+    table = fit_table(model)
+    table["note"] = _shared_rule_note(model, len(table))
+    return table
+
+
+def _shared_rule_note(model: DeepType | DeepTypeEnsemble, n_fits: int) -> str:
+    """What ``fits.tsv`` says of fits that learnt a baseline's clusters ("" when the clusters are DeepType's)."""
+    objective = str(model.objective_)
+    if objective not in BASELINE_OBJECTIVES:
+        return ""
+    if n_fits > 1:
+        return (f"all {n_fits} fits learnt {objective}'s clusters (one rule, fitted once on all patients): their "
+                "ARI of 1 is not seed stability; they differ only in representation and gene ranking")
+    return f"the fit learnt {objective}'s clusters (fitted on all patients), not clusters of its representation"
+
+
 def _log_fit(model: DeepType | DeepTypeEnsemble, n_fits: int) -> None:
     """The train log's summary of a fit: objective, the fits' agreement, alpha, device, precision, rounds."""
     logger.info("objective %s (%s)", model.objective_, "chosen by cross-validated log-rank p"
                 if model.objective_scores_ else "fixed")
     if isinstance(model, DeepTypeEnsemble):
         agreement = model.fit_agreement_[np.triu_indices(n_fits, 1)]
-        logger.info("%d fits: pairwise ARI of their clusters %.2f-%.2f (median %.2f); consensus sizes %s", n_fits,
+        logger.info("%d fits: pairwise ARI of their clusters %.2f-%.2f (median %.2f); consensus sizes %s%s", n_fits,
                     agreement.min(), agreement.max(), float(np.median(agreement)),
-                    np.bincount(model.labels_).tolist())
+                    np.bincount(model.labels_).tolist(),
+                    f" ({_shared_rule_note(model, n_fits)})" if model.objective_ in BASELINE_OBJECTIVES else "")
     logger.info("alpha %s (%s)", model.alpha_, "chosen on the path" if model.alpha_path_ else "fixed")
     logger.info("trained on %s in %s: %d rounds, converged=%s", model.device_, model.precision_, model.n_rounds_,
                 model.converged_)
@@ -132,6 +160,7 @@ def _embedding(adata: ad.AnnData, model: DeepType | DeepTypeEnsemble, n_fits: in
         "device": model.device_,
         "precision": model.precision_,
         "n_fits": n_fits,
+        "objective": str(model.objective_),
     }
     if isinstance(model, DeepTypeEnsemble):
         result.uns["deeptype"]["consensus_support"] = consensus_support(model.co_assignment_, model.labels_)

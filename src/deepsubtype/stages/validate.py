@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +18,37 @@ from ..io import InputError, Orientation
 from ..objective import BASELINE_OBJECTIVES, baseline_labels
 from ..outputs import VALIDATION_FILES
 from ..plots import kaplan_meier
-from ..survival import MIN_CLUSTER_SIZE, CoxUnavailable, cox_by_cluster, logrank_table, per_fold_logrank, survival_frame
+from ..survival import (
+    MIN_CLUSTER_SIZE,
+    CoxUnavailable,
+    chi_square_p,
+    cox_by_cluster,
+    group_log_hazard,
+    logrank_table,
+    per_fold_logrank,
+    survival_columns,
+    survival_frame,
+)
 from ..validation import (
     baseline_out_of_fold,
     cluster_stability,
     fit_split,
+    fixed_cluster_statistics,
     fold_matrices,
+    held_out_c_index,
     match_folds,
     out_of_fold_clusters,
+    out_of_fold_statistic,
+    permutation_order,
+    permutation_p,
+    permuted_survival,
+    refitted_statistics,
 )
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv, _write_table
 from ._inputs import _cross_validated_beta, _procedure_params, _raw_for_folds, _target
-from ._scores import _cluster_c_index
 
-__all__ = ["validation_stage", "validation_fold_stage", "methods_table"]
+__all__ = ["validation_stage", "validation_fold_stage", "validation_permutation_stage", "calibrated_tests",
+           "methods_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +59,8 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
                      min_cluster_size: int = MIN_CLUSTER_SIZE, folds: int = 5, repeats: int = 1, seed: int = 0,
                      device: str = "auto", n_fits: int | None = 1, expression: str | Path | None = None,
                      orientation: Orientation = "samples_x_genes", clinical: str | Path | None = None,
-                     sample_column: str | None = None,
-                     fold_tables: Sequence[str | Path] | None = None) -> pd.DataFrame:
+                     sample_column: str | None = None, fold_tables: Sequence[str | Path] | None = None,
+                     permutations: int = 0, permutation_tables: Sequence[str | Path] | None = None) -> pd.DataFrame:
     """Out-of-fold clusters and their survival statistics beside the in-sample ones.
 
     Refits the model's procedure on ``folds``-1 folds (``repeats`` shuffled splits; the normalization,
@@ -60,7 +78,11 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     (``assignment`` column; clusters under ``min_cluster_size`` patients are named and the test is
     repeated without them); the Kaplan-Meier plot of the first repeat; and ``methods``, DeepType's
     out-of-fold p beside those of k-means and PCA + k-means validated on the same splits and fold normalization
-    (:func:`~deepsubtype.validation.baseline_out_of_fold`, K = the model's), per repeat (:func:`methods_table`).
+    (:func:`~deepsubtype.validation.baseline_out_of_fold`, K = the model's), per repeat (:func:`methods_table`);
+    and ``test``, each method's calibrated out-of-fold test (:func:`calibrated_tests`): its statistic's rank
+    among ``permutations`` permutations of the outcomes, the folds refitted on each for a procedure that learns
+    from survival (``task="survival"``; ``permutation_tables``, one per permutation written by
+    :func:`validation_permutation_stage`, replace the refits), the clusters held fixed for one that does not.
     """
     adata = ad.read_h5ad(normalized)
     y = _target(adata, task, target, time_column, event_column, str(normalized))
@@ -74,45 +96,87 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     else:
         oof = match_folds(_read_fold_tables(fold_tables, adata, folds=folds, repeats=repeats), reference,
                           int(model.n_clusters_))
-    stability = cluster_stability(reference, oof.attrs.pop("training_labels"))
+    stability = cluster_stability(reference, oof.attrs["training_labels"])
     matrix = np.nan_to_num(np.asarray(adata.X, dtype=np.float64))
     methods = {"deepsubtype": (reference, oof)}
     for name in BASELINE_OBJECTIVES:
         own = baseline_labels(name, matrix, int(model.n_clusters_), seed=seed)
         methods[name] = (own, baseline_out_of_fold(name, adata, own, folds=folds, repeats=repeats, seed=seed,
                                                    raw=raw))
-    method_rows = methods_table(methods, adata.obs, time_column=time_column, event_column=event_column,
+    time, event = (column.to_numpy(np.float64) for column in survival_columns(
+        adata.obs, time_column=time_column, event_column=event_column, source=str(normalized)))
+    c_indices = {method: _c_indices(own, oof_of, time, event) for method, (own, oof_of) in methods.items()}
+    method_rows = methods_table(methods, adata.obs, c_indices, time_column=time_column, event_column=event_column,
                                 source=str(normalized))
+    if task != "survival" or not permutations:
+        refitted = None
+    elif permutation_tables is not None:
+        refitted = _statistics_of_tables(permutation_tables, adata, time, event, seed=seed)
+    else:
+        refitted = refitted_statistics(model, adata, y, time, event, permutations=permutations, folds=folds,
+                                       repeats=repeats, seed=seed, n_fits=n_fits, raw=raw)
+    tests = calibrated_tests(methods, time, event, outcome_trained=task == "survival", permutations=permutations,
+                             refitted=refitted, folds=folds, seed=seed)
     oof.insert(0, "sample", adata.obs_names[oof.pop("index")])
 
-    labelled = {"in-sample": assignments}
+    labelled = {"in-sample": (assignments, c_indices["deepsubtype"][0])}
     for repeat, group in oof.groupby("repeat"):
-        labelled[f"out-of-fold, repeat {repeat}"] = group.set_index("sample")["cluster"]
+        labelled[f"out-of-fold, repeat {repeat}"] = (group.set_index("sample")["cluster"],
+                                                      c_indices["deepsubtype"][1][int(repeat)])
     logrank, cox_table, km_figure = _survival_by_assignment(
         labelled, adata.obs, time_column=time_column, event_column=event_column, time_unit=time_unit,
-        covariates=covariates, min_cluster_size=min_cluster_size, folds=folds, source=str(normalized))
+        covariates=covariates, min_cluster_size=min_cluster_size, folds=folds, outcome_trained=task == "survival",
+        source=str(normalized))
     with _atomic(output_dir) as temporary:
         temporary.mkdir(parents=True)
         for key, table in {"clusters": oof, "stability": stability, "logrank": logrank, "cox": cox_table,
-                           "methods": method_rows}.items():
+                           "methods": method_rows, "test": tests}.items():
             _to_tsv(table, temporary / VALIDATION_FILES[key])
         _save_figure(km_figure, temporary / VALIDATION_FILES["km_plot"])
     return logrank
 
 
-def _survival_by_assignment(labelled: dict[str, pd.Series], clinical: pd.DataFrame, *, time_column: str,
-                            event_column: str, time_unit: str, covariates: Sequence[str], min_cluster_size: int,
-                            folds: int, source: str) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
-    """The log-rank rows (with C-index and agreement with the in-sample clusters) and Cox terms of each named
-    assignment (sample -> cluster; the first is the in-sample one), and the Kaplan-Meier figure of repeat 0."""
+#: What each p-value of oof_logrank.tsv answers, by (assignment is in-sample, the clusters saw survival).
+_P_VALUE_MEANING = {
+    (True, True): "not a test: the clusters were trained on these outcomes",
+    (True, False): "valid: the clusters never saw survival (they may restate the target: survival/beyond_target.tsv)",
+    (False, True): "not calibrated: each fold model learnt from the other folds' outcomes; oof_test.tsv has the "
+                   "calibrated p",
+    (False, False): "valid: the clusters never saw survival; says whether the assignment rule carries survival "
+                    "information to patients it was not fitted on",
+}
+
+
+def _c_indices(own: np.ndarray, oof: pd.DataFrame, time: np.ndarray, event: np.ndarray
+               ) -> tuple[float, pd.Series]:
+    """Harrell's C of a method's clusters, by cluster risk (:func:`~deepsubtype.survival.group_log_hazard`, no
+    covariates): in sample (clusters ``own`` (n_samples,) of all patients, risk estimated on them), and per
+    repeat out of fold (:func:`~deepsubtype.validation.held_out_c_index`: risk from the training patients)."""
+    from lifelines.utils import concordance_index
+
+    known = np.isfinite(time) & np.isfinite(event)
+    hazard = group_log_hazard(time[known], event[known], own[known])
+    risk = pd.Series(own[known]).map(hazard).to_numpy()
+    in_sample = float(concordance_index(time[known], -risk, event[known])) if len(hazard) > 1 else float("nan")
+    return in_sample, held_out_c_index(oof, time, event)
+
+
+def _survival_by_assignment(labelled: dict[str, tuple[pd.Series, float]], clinical: pd.DataFrame, *,
+                            time_column: str, event_column: str, time_unit: str, covariates: Sequence[str],
+                            min_cluster_size: int, folds: int, outcome_trained: bool, source: str
+                            ) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """The log-rank rows (with the C-index given beside each assignment, agreement with the in-sample clusters and
+    what the p answers) and Cox terms of each named assignment (sample -> cluster; the first is the in-sample
+    one), and the Kaplan-Meier figure of repeat 0."""
     logrank_rows, cox_rows, km_figure = [], [], None
-    in_sample = next(iter(labelled.values()))
-    for name, labels in labelled.items():
+    in_sample = next(iter(labelled.values()))[0]
+    for name, (labels, c_index) in labelled.items():
         frame, _ = survival_frame(labels, clinical, time_column=time_column, event_column=event_column,
                                   source=source)
         agreement = float((labels == in_sample[labels.index]).mean())
         test = logrank_table(frame, min_cluster_size=min_cluster_size).assign(
-            assignment=name, c_index=_cluster_c_index(frame), agreement_with_in_sample=agreement)
+            assignment=name, c_index=c_index, agreement_with_in_sample=agreement,
+            p_value_meaning=_P_VALUE_MEANING[name == "in-sample", outcome_trained])
         logrank_rows.append(test)
         if frame["cluster"].nunique() >= 2:
             try:
@@ -122,7 +186,8 @@ def _survival_by_assignment(labelled: dict[str, pd.Series], clinical: pd.DataFra
                 logger.warning("%s clusters: no Cox model: %s", name, reason)
         if name.endswith("repeat 0"):
             km_figure = kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]),
-                                     title=f"Kaplan-Meier by out-of-fold cluster ({folds}-fold)")
+                                     title=f"Kaplan-Meier by out-of-fold cluster ({folds}-fold)"
+                                     + (" - p not calibrated" if outcome_trained else ""))
     logrank = pd.concat(logrank_rows, ignore_index=True)
     logrank = logrank[["assignment", *[c for c in logrank.columns if c != "assignment"]]]
     cox_table = pd.concat(cox_rows, ignore_index=True) if cox_rows else pd.DataFrame(columns=["assignment"])
@@ -130,13 +195,77 @@ def _survival_by_assignment(labelled: dict[str, pd.Series], clinical: pd.DataFra
     return logrank, cox_table, km_figure
 
 
-def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical: pd.DataFrame, *, time_column: str,
-                  event_column: str, source: str) -> pd.DataFrame:
+#: What the calibrated test's permutations did, by whether the method's clusters saw survival.
+_PERMUTED = {True: "outcomes permuted, every fold refitted on them", False: "outcomes permuted, clusters held fixed"}
+
+
+def calibrated_tests(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], time: np.ndarray, event: np.ndarray, *,
+                     outcome_trained: bool, permutations: int, refitted: np.ndarray | None, folds: int,
+                     seed: int) -> pd.DataFrame:
+    """Each method's calibrated out-of-fold test, one row per method of ``methods`` (name -> its clusters of all
+    patients and its out-of-fold assignments): ``statistic`` (each fold's held-out clusters log-rank tested on
+    their own, chi-squares summed, mean over repeats: :func:`~deepsubtype.validation.out_of_fold_statistic`),
+    ``permutation_p`` among ``permutations`` permutations of ``time`` and ``event`` (n_samples,) and
+    ``smallest_possible_p``; ``clusters_saw_survival`` (DeepType's where ``outcome_trained``; the baselines'
+    never) says whether the permutations refitted the folds (``refitted``: their statistics, (permutations,),
+    None where not run) or held the clusters fixed; ``chi_square_p`` of the statistic is valid only for clusters
+    that never saw survival, and ``note`` says so."""
+    rows = []
+    for method, (_, oof) in methods.items():
+        saw_survival = outcome_trained and method == "deepsubtype"
+        per_repeat = out_of_fold_statistic(oof, time, event)
+        statistic = float(per_repeat["statistic"].mean())
+        df = int(round(per_repeat["degrees_of_freedom"].mean()))
+        if saw_survival:
+            permuted = np.empty(0) if refitted is None else np.asarray(refitted, dtype=np.float64)
+        else:
+            permuted = fixed_cluster_statistics(oof, time, event, permutations=permutations, seed=seed)
+        if saw_survival and not len(permuted):
+            note = ("no calibrated p: the folds learnt from the other folds' outcomes, so the chi-square p is not "
+                    "calibrated; set validation.permutations")
+        elif saw_survival:
+            note = ("the chi-square p is not calibrated (the fold models learnt from the other folds' outcomes); "
+                    "the permutation p is")
+        else:
+            note = "the clusters never saw survival: the chi-square p is valid, the permutation p exact"
+        rows.append({"method": method, "clusters_saw_survival": saw_survival, "folds": folds,
+                     "repeats": int(len(per_repeat)), "statistic": statistic, "degrees_of_freedom": df,
+                     "permutation_p": permutation_p(statistic, permuted), "n_permutations": int(len(permuted)),
+                     "smallest_possible_p": 1.0 / (1 + len(permuted)) if len(permuted) else float("nan"),
+                     "permuted": _PERMUTED[saw_survival] if len(permuted) else "",
+                     "chi_square_p": chi_square_p(statistic, df), "note": note})
+    return pd.DataFrame(rows)
+
+
+def _statistics_of_tables(paths: Sequence[str | Path], adata: ad.AnnData, time: np.ndarray, event: np.ndarray, *,
+                          seed: int) -> np.ndarray:
+    """The permuted statistics (permutations,) of :func:`validation_permutation_stage`'s tables: each table's
+    held-out clusters tested on the outcomes of its permutation."""
+    draws = []
+    for path in paths:
+        table = pd.read_csv(path, sep="\t")
+        missing = {"permutation", "sample", "repeat", "fold", "cluster"} - set(table.columns)
+        if missing:
+            raise InputError(f"{path}: not a validation permutation table (no column {sorted(missing)[0]!r})")
+        index = adata.obs_names.get_indexer(table["sample"].astype(str))
+        if (index < 0).any():
+            raise InputError(f"{path}: sample {table['sample'][index < 0].iloc[0]!r} is not in the cohort")
+        order = permutation_order(adata.n_obs, int(table["permutation"].iloc[0]), seed)
+        statistic = out_of_fold_statistic(table.assign(index=index), time[order], event[order])
+        draws.append(float(statistic["statistic"].mean()))
+    return np.asarray(draws, dtype=np.float64)
+
+
+def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical: pd.DataFrame,
+                  c_indices: dict[str, tuple[float, pd.Series]], *, time_column: str, event_column: str,
+                  source: str) -> pd.DataFrame:
     """One row per method and repeat of ``methods`` (name -> its clusters of all patients (n,) in ``clinical``'s
     row order, and its out-of-fold assignments as :func:`~deepsubtype.validation.out_of_fold_clusters` returns
     them): ``in_sample_p``, ``out_of_fold_p`` (the held-out clusters matched to the in-sample ones and tested
     together), ``out_of_fold_p_per_fold`` (each fold's held-out clusters tested on their own and the
-    chi-squares summed: :func:`~deepsubtype.survival.per_fold_logrank`, no matching), ``out_of_fold_c_index``."""
+    chi-squares summed: :func:`~deepsubtype.survival.per_fold_logrank`, no matching), and ``in_sample_c_index``,
+    ``out_of_fold_c_index`` (``c_indices``: method -> :func:`_c_indices`). These chi-square p-values are not
+    calibrated for a procedure that learnt from survival: oof_test.tsv has the calibrated test."""
     names = clinical.index
     rows = []
     for method, (own, oof) in methods.items():
@@ -151,7 +280,8 @@ def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical:
                          "in_sample_p": float(logrank_table(in_sample)["p_value"].iloc[0]),
                          "out_of_fold_p": float(logrank_table(frame)["p_value"].iloc[0]),
                          "out_of_fold_p_per_fold": per_fold_p, "per_fold_statistic": statistic,
-                         "per_fold_degrees_of_freedom": df, "out_of_fold_c_index": _cluster_c_index(frame)})
+                         "per_fold_degrees_of_freedom": df, "in_sample_c_index": c_indices[method][0],
+                         "out_of_fold_c_index": c_indices[method][1][int(repeat)]})
     return pd.DataFrame(rows)
 
 
@@ -170,19 +300,84 @@ def validation_fold_stage(normalized: str | Path, output: str | Path, *, repeat:
     the split's training patients normalized from ``expression`` as there; ``beta: auto`` is cross-validated
     on them too. Writes ``output`` (TSV, :func:`~deepsubtype.validation.fit_split`: each sample of the
     split, held out or not, and its cluster under the fold model, not yet matched to the full data's)."""
-    adata = ad.read_h5ad(normalized)
-    y = _target(adata, task, target, time_column, event_column, str(normalized))
-    params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized))
-    raw = _raw_for_folds(adata, expression, orientation, clinical, sample_column, str(normalized))
-    split = next(fold_matrices(adata, raw, adata.n_obs, folds=folds, repeats=repeats, seed=seed,
-                               only=(repeat, fold)))
-    if params.get("beta") == "auto":  # chosen on the fold's training patients, as alpha and K are
-        params, _ = _cross_validated_beta(params, grid, split[4], np.asarray(y)[split[2]],
-                                          f"repeat {repeat} fold {fold}, on its training patients")
-    table = fit_split(DeepType(**params), split, y, n_fits=n_fits, seed=seed)
-    table.insert(0, "sample", adata.obs_names[table["index"].to_numpy()])
+    procedure = _Procedure.read(normalized, task=task, target=target, time_column=time_column,
+                                event_column=event_column, model_params=model_params, tuning_grid=tuning_grid,
+                                seed=seed, device=device, expression=expression, orientation=orientation,
+                                clinical=clinical, sample_column=sample_column)
+    split = next(fold_matrices(procedure.adata, procedure.raw, procedure.adata.n_obs, folds=folds, repeats=repeats,
+                               seed=seed, only=(repeat, fold)))
+    table = procedure.refit(split, n_fits=n_fits)
+    table.insert(0, "sample", procedure.adata.obs_names[table["index"].to_numpy()])
     _write_table(table, output)
     return table
+
+
+def validation_permutation_stage(normalized: str | Path, output: str | Path, *, permutation: int, folds: int = 5,
+                                 repeats: int = 1, seed: int = 0, n_fits: int = 1, task: str = "survival",
+                                 target: str | None = None, time_column: str, event_column: str,
+                                 model_params: dict[str, Any] | None = None, tuning_grid: dict[str, Any] | None = None,
+                                 device: str = "auto", expression: str | Path | None = None,
+                                 orientation: Orientation = "samples_x_genes", clinical: str | Path | None = None,
+                                 sample_column: str | None = None) -> pd.DataFrame:
+    """Permutation ``permutation`` (1, 2, ...) of the calibrated out-of-fold test of a procedure that learns from
+    survival, as its own job: the cohort's (time, event) pairs moved between patients by
+    :func:`~deepsubtype.validation.permutation_order` (``seed``), then every split of every repeat refitted as
+    :func:`validation_fold_stage` refits it (every choice that looks at survival made again on the permuted
+    outcomes). Writes ``output`` (TSV): ``permutation``, ``sample``, ``index``, ``repeat``, ``fold``, ``cluster``
+    (the fold model's cluster of each held-out patient), for :func:`validation_stage`'s ``permutation_tables``."""
+    if permutation < 1:
+        raise InputError(f"permutation {permutation}: permutations are numbered from 1 (0 is the observed data)")
+    procedure = _Procedure.read(normalized, task=task, target=target, time_column=time_column,
+                                event_column=event_column, model_params=model_params, tuning_grid=tuning_grid,
+                                seed=seed, device=device, expression=expression, orientation=orientation,
+                                clinical=clinical, sample_column=sample_column, permutation=permutation)
+    adata = procedure.adata
+    tables = []
+    for split in fold_matrices(adata, procedure.raw, adata.n_obs, folds=folds, repeats=repeats, seed=seed):
+        table = procedure.refit(split, n_fits=n_fits)
+        tables.append(table.loc[table["held_out"], ["index", "repeat", "fold", "fold_cluster"]])
+    result = pd.concat(tables, ignore_index=True).rename(columns={"fold_cluster": "cluster"})
+    result.insert(0, "sample", adata.obs_names[result["index"].to_numpy()])
+    result.insert(0, "permutation", permutation)
+    _write_table(result, output)
+    return result
+
+
+@dataclass
+class _Procedure:
+    """What a validation refit needs: the cohort (``adata``, its survival permuted for a permutation job), its
+    raw matrix for the fold normalization, the primary-task target, the DeepType parameters and tuning grid."""
+
+    adata: ad.AnnData
+    raw: ad.AnnData | None
+    y: Any
+    params: dict[str, Any]
+    grid: dict[str, Any]
+    seed: int
+
+    @classmethod
+    def read(cls, normalized: str | Path, *, task: str, target: str | None, time_column: str | None,
+             event_column: str | None, model_params: dict[str, Any] | None, tuning_grid: dict[str, Any] | None,
+             seed: int, device: str, expression: str | Path | None, orientation: Orientation,
+             clinical: str | Path | None, sample_column: str | None, permutation: int = 0) -> _Procedure:
+        """The train stage's procedure on ``normalized`` (with the outcomes of permutation ``permutation``)."""
+        adata = ad.read_h5ad(normalized)
+        if permutation:
+            adata.obs = permuted_survival(adata.obs, (time_column, event_column), permutation, seed)
+        y = _target(adata, task, target, time_column, event_column, str(normalized))
+        params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized))
+        raw = _raw_for_folds(adata, expression, orientation, clinical, sample_column, str(normalized))
+        return cls(adata, raw, y, params, grid, seed)
+
+    def refit(self, split: tuple[int, int, np.ndarray, np.ndarray, Any, Any], *, n_fits: int) -> pd.DataFrame:
+        """:func:`~deepsubtype.validation.fit_split` of the procedure on ``split`` (``beta: auto``
+        cross-validated on the split's training patients, as alpha and K are chosen there)."""
+        repeat, fold, train, _, X_train, _ = split
+        params = self.params
+        if params.get("beta") == "auto":
+            params, _ = _cross_validated_beta(params, self.grid, X_train, np.asarray(self.y)[train],
+                                              f"repeat {repeat} fold {fold}, on its training patients")
+        return fit_split(DeepType(**params), split, self.y, n_fits=n_fits, seed=self.seed)
 
 
 def _read_fold_tables(paths: Sequence[str | Path], adata: ad.AnnData, *, folds: int,
