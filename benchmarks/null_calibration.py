@@ -16,8 +16,9 @@ Per draw, with ``deepsubtype.validation``'s splits (``fold_matrices``), refits (
 (``match_folds``) and statistics: ``in_sample_p`` (the full-data clusters' log-rank p), ``pooled_p`` (held-out
 clusters matched to the full-data ones and tested together: oof_methods.tsv's ``out_of_fold_p``),
 ``per_fold_p`` (the folds' chi-squares summed: ``out_of_fold_p_per_fold`` and oof_test.tsv's ``chi_square_p``),
-``permutation_p`` (oof_test.tsv's: the per-fold statistic's rank among ``--permutations`` permuted cohorts,
-every fold refitted on each for a rule that learns from survival, clusters held fixed for one that does not).
+``logrank_permutation_p`` and ``c_index_permutation_p`` (oof_test.tsv's: the per-fold log-rank sum's and the
+out-of-fold C-index's rank among ``--permutations`` permuted cohorts, every fold refitted on each for a rule that
+learns from survival, clusters held fixed for one that does not).
 Prints each p's rejection rate at 0.05 with its 95 % Wilson interval and writes every draw to ``--out``.
 
     python benchmarks/null_calibration.py --rule cox_split --draws 1000 --permutations 39
@@ -42,7 +43,7 @@ from deepsubtype.validation import (
     fixed_cluster_statistics,
     fold_matrices,
     match_folds,
-    out_of_fold_statistic,
+    out_of_fold_statistics,
     permutation_p,
     refitted_statistics,
 )
@@ -103,18 +104,20 @@ def one_draw(rule: str, X: np.ndarray, y: np.ndarray, *, folds: int, permutation
     reference = model.fit(X, y).labels_
     tables = [fit_split(model, split, y, seed=seed) for split in fold_matrices(X, None, len(X), folds=folds, seed=seed)]
     matched = match_folds(tables, reference, 2)
-    observed = out_of_fold_statistic(matched, time_, event)
-    statistic = float(observed["statistic"].mean())
+    observed = out_of_fold_statistics(matched, time_, event)
     if rule == "median_split":
         permuted = fixed_cluster_statistics(matched, time_, event, permutations=permutations, seed=seed)
     else:
         permuted = refitted_statistics(model, X, y, time_, event, permutations=permutations, folds=folds, seed=seed)
     pooled, pooled_df = logrank_statistic(time_[matched["index"]], event[matched["index"]], matched["cluster"])
     in_sample, in_sample_df = logrank_statistic(time_, event, reference)
-    return {"in_sample_p": summed_logrank([(in_sample, in_sample_df)])[2],
+    return {"c_index": float(observed["c_index"].mean()),
+            "in_sample_p": summed_logrank([(in_sample, in_sample_df)])[2],
             "pooled_p": summed_logrank([(pooled, pooled_df)])[2],
-            "per_fold_p": summed_logrank([(statistic, int(observed["degrees_of_freedom"].iloc[0]))])[2],
-            "permutation_p": permutation_p(statistic, permuted)}
+            "per_fold_p": summed_logrank([(float(observed["logrank"].iloc[0]),
+                                           int(observed["degrees_of_freedom"].iloc[0]))])[2],
+            "logrank_permutation_p": permutation_p(float(observed["logrank"].mean()), permuted["logrank"].to_numpy()),
+            "c_index_permutation_p": permutation_p(float(observed["c_index"].mean()), permuted["c_index"].to_numpy())}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -149,11 +152,12 @@ def main() -> None:
     table = pd.DataFrame(rows)
     if args.out:
         table.to_csv(args.out, sep="\t", index=False)
-    print(f"rule {args.rule}, {args.scenario}, {args.draws} draws of {args.n} patients x {args.genes} genes, "
-          f"{args.folds} folds, {args.permutations} permutations, mean events {table['events'].mean():.1f}, "
+    print(f"rule {args.rule}, {args.scenario} (effect {args.effect}, HR {args.hazard_ratio}), {args.draws} draws "
+          f"of {args.n} patients x {args.genes} genes, {args.folds} folds, {args.permutations} permutations, "
+          f"mean events {table['events'].mean():.1f}, mean out-of-fold C {table['c_index'].mean():.3f}, "
           f"{time.perf_counter() - started:.0f} s")
     print("| p | rejected at 0.05 | 95 % interval |\n| --- | --- | --- |")
-    for column in ("in_sample_p", "pooled_p", "per_fold_p", "permutation_p"):
+    for column in ("in_sample_p", "pooled_p", "per_fold_p", "logrank_permutation_p", "c_index_permutation_p"):
         k = int((table[column] <= 0.05).sum())
         low, high = wilson(k, len(table))
         print(f"| {column} | {k / len(table):.1%} ({k}/{len(table)}) | {low:.1%}-{high:.1%} |")

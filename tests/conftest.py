@@ -249,7 +249,7 @@ def sweep_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          "sample_column": "sample", "target": "subtype",
                          "survival": {"time": "time", "event": "event", "unit": "months"}}
     config = {"seed": 0, "device": "cpu", "cohorts": cohorts, "normalize": {"n_top_genes": 60},
-              "model": {**FAST_MODEL, "pretrain_steps": 100, "max_rounds": 2},
+              "model": {**FAST_MODEL, "pretrain_steps": 100, "max_rounds": 2, "n_fits": 1},
               "sweep": {"alphas": [0.0, 0.002], "seeds": [3, 4]}, "compare": {"run": False}}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     return workdir

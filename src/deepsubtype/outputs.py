@@ -83,5 +83,7 @@ SWEEP_RUN_FILES = {"metrics": "metrics.tsv", "clusters": "clusters.tsv", "genes"
 SUMMARY_FILES = {"clusters": COHORT_FILES["clusters"], "logrank": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['logrank']}",
                  "cox_model": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['cox_model']}",
                  "beyond_target": f"{SURVIVAL_DIR}/{SURVIVAL_FILES['beyond_target']}",
-                 "oof_logrank": f"{VALIDATION_DIR}/{VALIDATION_FILES['logrank']}", "genes": COHORT_FILES["genes"],
+                 "oof_logrank": f"{VALIDATION_DIR}/{VALIDATION_FILES['logrank']}",
+                 "oof_test": f"{VALIDATION_DIR}/{VALIDATION_FILES['test']}",
+                 "oof_methods": f"{VALIDATION_DIR}/{VALIDATION_FILES['methods']}", "genes": COHORT_FILES["genes"],
                  "compare": f"{COMPARE_DIR}/{COMPARE_FILES['summary']}"}

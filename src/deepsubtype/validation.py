@@ -38,8 +38,8 @@ from .transfer import transfer_normalization
 
 __all__ = ["out_of_fold_clusters", "fit_split", "match_folds", "baseline_out_of_fold", "cluster_stability",
            "fold_matrices", "fold_normalized", "fold_scaled", "permutation_order", "permuted_survival",
-           "out_of_fold_statistic", "fixed_cluster_statistics", "refitted_statistics", "permutation_p",
-           "held_out_c_index"]
+           "STATISTICS", "unmatched_assignments", "out_of_fold_statistics", "fixed_cluster_statistics",
+           "refitted_statistics", "permutation_p", "held_out_c_index"]
 
 logger = logging.getLogger(__name__)
 
@@ -232,9 +232,8 @@ def cluster_stability(reference: np.ndarray, training_labels: list[tuple[np.ndar
 
 
 # ------------------------------------------------------------------------------------ the calibrated test
-# The statistic of the out-of-fold survival test is each fold's held-out clusters log-rank tested on their own and
-# the chi-squares summed over the folds (averaged over repeats): it needs no matching of a fold's clusters to the
-# full data's, so a permutation of the outcomes needs the folds refitted, not the full-data model. Under the null
+# The statistics of the out-of-fold survival test (STATISTICS) need no matching of a fold's clusters to the full
+# data's, so a permutation of the outcomes needs the folds refitted, not the full-data model. Under the null
 # (survival independent of expression and target) the (time, event) pairs are exchangeable between patients; a
 # procedure that never sees survival keeps its clusters under any permutation, one that learns from it (task
 # survival: the Cox loss, the objective and beta choices) must be refitted on every permuted cohort. Only then is
@@ -262,12 +261,35 @@ def permuted_survival(clinical: pd.DataFrame, columns: tuple[str, str], permutat
     return permuted
 
 
-def out_of_fold_statistic(assignments: pd.DataFrame, time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
-    """The out-of-fold test statistic of held-out ``assignments`` (``index``, ``repeat``, ``fold``, ``cluster``;
-    ``index`` into ``time``/``event``, (n_samples,), NaN where unknown): per repeat, each fold's clusters
-    log-rank tested on their own and the chi-squares and degrees of freedom summed. One row per repeat:
-    ``repeat``, ``statistic``, ``degrees_of_freedom``."""
+#: The out-of-fold test's statistics: ``logrank``, each fold's held-out clusters log-rank tested on their own and
+#: the chi-squares summed (no matching across folds); ``c_index``, Harrell's C of the held-out patients ranked by
+#: their cluster's hazard estimated on the fold's training patients (:func:`held_out_c_index`: directional, pooled
+#: over the folds). Each is averaged over repeats.
+STATISTICS = ("logrank", "c_index")
+
+
+def unmatched_assignments(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The held-out rows of :func:`fit_split`'s ``tables`` (one per split) as out-of-fold assignments (``index``,
+    ``repeat``, ``fold``, ``cluster``: the fold model's own cluster numbers, not matched to the full data's),
+    with ``attrs["training_labels"]`` (per split in (repeat, fold) order: the training rows and their fold
+    clusters): what :func:`out_of_fold_statistics` needs, without a full-data model to match to."""
+    tables = sorted(tables, key=lambda table: (int(table["repeat"].iloc[0]), int(table["fold"].iloc[0])))
+    held_out = [table[table["held_out"].to_numpy(dtype=bool)] for table in tables]
+    result = pd.concat(held_out, ignore_index=True)[["index", "repeat", "fold", "fold_cluster"]].rename(
+        columns={"fold_cluster": "cluster"})
+    result.attrs["training_labels"] = [
+        (table.loc[~table["held_out"].to_numpy(dtype=bool), "index"].to_numpy(),
+         table.loc[~table["held_out"].to_numpy(dtype=bool), "fold_cluster"].to_numpy()) for table in tables]
+    return result
+
+
+def out_of_fold_statistics(assignments: pd.DataFrame, time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+    """The out-of-fold test's :data:`STATISTICS` of held-out ``assignments`` (``index``, ``repeat``, ``fold``,
+    ``cluster``, and ``attrs["training_labels"]``; ``index`` into ``time``/``event``, (n_samples,), NaN where
+    unknown). One row per repeat: ``repeat``, ``logrank``, ``degrees_of_freedom`` (summed over the folds),
+    ``c_index``."""
     time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
+    c_index = held_out_c_index(assignments, time, event)
     rows = []
     for repeat, group in assignments.groupby("repeat", sort=True):
         index = group["index"].to_numpy()
@@ -275,21 +297,22 @@ def out_of_fold_statistic(assignments: pd.DataFrame, time: np.ndarray, event: np
         frame = pd.DataFrame({"cluster": group["cluster"].to_numpy()[known], "time": time[index][known],
                               "event": event[index][known]})
         statistic, df, _ = per_fold_logrank(frame, group["fold"].to_numpy()[known])
-        rows.append({"repeat": int(repeat), "statistic": statistic, "degrees_of_freedom": df})
+        rows.append({"repeat": int(repeat), "logrank": statistic, "degrees_of_freedom": df,
+                     "c_index": c_index[int(repeat)]})
     return pd.DataFrame(rows)
 
 
 def fixed_cluster_statistics(assignments: pd.DataFrame, time: np.ndarray, event: np.ndarray, *, permutations: int,
-                             seed: int = 0) -> np.ndarray:
-    """:func:`out_of_fold_statistic` (mean over repeats) of ``assignments`` under permutations 1..``permutations``
-    of the outcomes (:func:`permutation_order`) with the clusters held fixed: the permutation distribution of a
-    procedure that never saw survival. (permutations,)."""
+                             seed: int = 0) -> pd.DataFrame:
+    """:func:`out_of_fold_statistics` (means over repeats) of ``assignments`` under permutations
+    1..``permutations`` of the outcomes (:func:`permutation_order`) with the clusters held fixed: the permutation
+    distribution of a procedure that never saw survival. One row per permutation, a column per statistic."""
     time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
     draws = []
     for permutation in range(1, permutations + 1):
         order = permutation_order(len(time), permutation, seed)
-        draws.append(out_of_fold_statistic(assignments, time[order], event[order])["statistic"].mean())
-    return np.asarray(draws, dtype=np.float64)
+        draws.append(out_of_fold_statistics(assignments, time[order], event[order])[list(STATISTICS)].mean())
+    return pd.DataFrame(draws, columns=list(STATISTICS))
 
 
 def permutation_p(observed: float, permuted: np.ndarray) -> float:
@@ -305,12 +328,12 @@ def permutation_p(observed: float, permuted: np.ndarray) -> float:
 
 def refitted_statistics(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, time: np.ndarray, event: np.ndarray, *,
                         permutations: int, folds: int = 5, repeats: int = 1, seed: int = 0,
-                        n_fits: int | None = None, raw: ad.AnnData | None = None) -> np.ndarray:
-    """:func:`out_of_fold_statistic` (mean over repeats) under permutations 1..``permutations`` of the outcomes,
+                        n_fits: int | None = None, raw: ad.AnnData | None = None) -> pd.DataFrame:
+    """:func:`out_of_fold_statistics` (means over repeats) under permutations 1..``permutations`` of the outcomes,
     every split of :func:`fold_matrices` refitted by ``model``'s procedure (:func:`fit_split`) on the permuted
     cohort: the permutation distribution of a procedure that learns from survival. ``y`` (n_samples, ...) is
     the target it learns, moved with the outcomes (for ``task="survival"`` the (time, event) pairs themselves);
-    ``time``, ``event`` (n_samples,) the outcomes the statistic tests. (permutations,)."""
+    ``time``, ``event`` (n_samples,) the outcomes the statistics test. One row per permutation."""
     time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     draws = []
@@ -318,10 +341,11 @@ def refitted_statistics(model: DeepType | DeepTypeEnsemble, X: Any, y: Any, time
         order = permutation_order(len(time), permutation, seed)
         tables = [fit_split(model, split, y[order], n_fits=n_fits, seed=seed)
                   for split in fold_matrices(X, raw, len(time), folds=folds, repeats=repeats, seed=seed)]
-        held_out = pd.concat([table[table["held_out"]] for table in tables]).rename(columns={"fold_cluster": "cluster"})
-        draws.append(out_of_fold_statistic(held_out, time[order], event[order])["statistic"].mean())
-        logger.info("permutation %d of %d: statistic %.3f", permutation, permutations, draws[-1])
-    return np.asarray(draws, dtype=np.float64)
+        draws.append(out_of_fold_statistics(unmatched_assignments(tables), time[order], event[order])[
+            list(STATISTICS)].mean())
+        logger.info("permutation %d of %d: %s", permutation, permutations,
+                    ", ".join(f"{name} {draws[-1][name]:.3f}" for name in STATISTICS))
+    return pd.DataFrame(draws, columns=list(STATISTICS))
 
 
 def held_out_c_index(assignments: pd.DataFrame, time: np.ndarray, event: np.ndarray) -> pd.Series:
@@ -335,18 +359,22 @@ def held_out_c_index(assignments: pd.DataFrame, time: np.ndarray, event: np.ndar
 
     time, event = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
     known = np.isfinite(time) & np.isfinite(event)
-    splits = sorted({(int(r), int(f)) for r, f in zip(assignments["repeat"], assignments["fold"], strict=True)})
-    risk = pd.Series(np.nan, index=assignments.index)
+    repeats, folds = assignments["repeat"].to_numpy(), assignments["fold"].to_numpy()
+    index, clusters = assignments["index"].to_numpy(), assignments["cluster"].to_numpy()
+    splits = sorted({(int(r), int(f)) for r, f in zip(repeats, folds, strict=True)})
+    risk = np.zeros(len(assignments))
     for (repeat, fold), (train, labels) in zip(splits, assignments.attrs["training_labels"], strict=True):
         rows = known[train]
         hazard = group_log_hazard(time[train][rows], event[train][rows], np.asarray(labels)[rows])
-        held_out = (assignments["repeat"] == repeat) & (assignments["fold"] == fold)
-        risk[held_out] = assignments.loc[held_out, "cluster"].map(hazard).fillna(0.0).to_numpy()
+        held_out = (repeats == repeat) & (folds == fold)
+        names = hazard.index.to_numpy()
+        position = np.clip(np.searchsorted(names, clusters[held_out]), 0, len(names) - 1)
+        # a held-out cluster without training patients gets the cohort's hazard (log 1 = 0)
+        risk[held_out] = np.where(names[position] == clusters[held_out], hazard.to_numpy()[position], 0.0)
     result = {}
-    for repeat, group in assignments.groupby("repeat", sort=True):
-        index = group["index"].to_numpy()
-        usable = known[index]
-        result[int(repeat)] = (float(concordance_index(time[index][usable], -risk[group.index][usable],
-                                                       event[index][usable]))
-                               if event[index][usable].any() else float("nan"))
+    for repeat in np.unique(repeats):
+        rows = (repeats == repeat) & known[index]
+        patients = index[rows]
+        result[int(repeat)] = (float(concordance_index(time[patients], -risk[rows], event[patients]))
+                               if event[patients].any() else float("nan"))
     return pd.Series(result, name="c_index")

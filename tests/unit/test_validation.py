@@ -20,7 +20,7 @@ from deepsubtype.validation import (
     fold_normalized,
     fold_scaled,
     out_of_fold_clusters,
-    out_of_fold_statistic,
+    out_of_fold_statistics,
     permutation_order,
     permutation_p,
     permuted_survival,
@@ -239,16 +239,19 @@ def test_fixed_cluster_permutation_p_is_uniform_under_the_null() -> None:
     time (200 null cohorts, 19 permutations each: p <= 0.05 when the observed statistic is the largest of 20;
     binomial 99 % interval for 10 of 200: 3-20)."""
     rng = np.random.default_rng(0)
-    rejected = 0
+    rejected = {"logrank": 0, "c_index": 0}
     for _ in range(200):
         n = 60
         oof = pd.DataFrame({"index": np.arange(n), "repeat": 0, "fold": np.arange(n) % 3,
                             "cluster": rng.integers(0, 3, n)})
         time, event = rng.exponential(30.0, n), (rng.random(n) < 0.5).astype(float)
-        observed = out_of_fold_statistic(oof, time, event)["statistic"].mean()
-        p = permutation_p(observed, fixed_cluster_statistics(oof, time, event, permutations=19, seed=1))
-        rejected += p <= 0.05
-    assert 3 <= rejected <= 20
+        oof.attrs["training_labels"] = [(np.flatnonzero(oof["fold"] != fold), oof["cluster"][oof["fold"] != fold])
+                                        for fold in range(3)]
+        observed = out_of_fold_statistics(oof, time, event)[["logrank", "c_index"]].mean()
+        permuted = fixed_cluster_statistics(oof, time, event, permutations=19, seed=1)
+        for name in ("logrank", "c_index"):
+            rejected[name] += permutation_p(observed[name], permuted[name].to_numpy()) <= 0.05
+    assert 3 <= rejected["logrank"] <= 20 and 3 <= rejected["c_index"] <= 20
 
 
 def test_survival_trained_procedure_gets_its_folds_refitted_on_every_permutation(cohort_files, tmp_path) -> None:
@@ -286,12 +289,13 @@ def test_survival_trained_procedure_gets_its_folds_refitted_on_every_permutation
     validation_stage(*arguments, out / "one_job", permutations=2, **common)
     jobs, one_job = (pd.read_csv(out / name / "oof_test.tsv", sep="\t").set_index("method") for name in
                      ("jobs", "one_job"))
-    assert np.allclose(jobs["statistic"], one_job["statistic"])
+    assert np.allclose(jobs[["c_index", "logrank"]], one_job[["c_index", "logrank"]])
     assert np.allclose(jobs["permutation_p"], one_job["permutation_p"])
     own = jobs.loc["deepsubtype"]
     assert bool(own["clusters_saw_survival"]) and own["n_permutations"] == 2
     assert own["permuted"].endswith("refitted on them")
     assert min(abs(own["permutation_p"] - p) for p in (1 / 3, 2 / 3, 1.0)) < 1e-5 and "not calibrated" in own["note"]
+    assert own["statistic"] == "c_index" and own["permutation_p"] == own["c_index_permutation_p"]
     for baseline in ("kmeans", "pca_kmeans"):
         assert not jobs.loc[baseline, "clusters_saw_survival"] and jobs.loc[baseline, "permuted"].endswith("fixed")
     # the permutations' outcomes really differ from the observed ones: their statistics differ from the observed

@@ -47,7 +47,7 @@ def _config(workdir: Path, cases: list[BadInput]) -> dict[str, Any]:
         "device": "cpu",
         "cohorts": {case.name: case_entry(workdir, case.name) for case in cases},
         "normalize": {"n_top_genes": 100},
-        "model": dict(QUICK_MODEL),  # a copy: the misspelled-key case edits it
+        "model": {**QUICK_MODEL, "n_fits": 1},  # a copy: the misspelled-key case edits it
         "validation": {"folds": 0},
         "compare": {"run": False},
     }

@@ -23,7 +23,8 @@ def test_workflow_with_three_views(tmp_path: Path) -> None:
                       for name, spec in specs.items()},
             "clinical": str(tmp_path / "clinical.tsv"), "target": "group",
             "survival": {"time": "time", "event": "event", "unit": "months"}}},
-        "model": {**FAST_MODEL, "alpha": 0.01, "pretrain_steps": 300},
+        "model": {**FAST_MODEL, "alpha": 0.01, "pretrain_steps": 300, "n_fits": 1},
+        "validation": {"folds": 0},
         "compare": {"run": True},
     }
     result = snakemake_in(tmp_path, config, "results/multi/genes", "results/multi/survival/logrank.tsv",

@@ -40,7 +40,8 @@ def normalized(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "cohorts": {"tiny": {"expression": "data/expression.tsv", "clinical": "data/clinical.tsv",
                              "sample_column": "sample", "task": "classification", "target": "subtype"}},
         "normalize": {"n_top_genes": 100},
-        "model": {**FAST_MODEL, "dropout": 0.1, "pretrain_steps": 200, "joint_steps": 800, "max_rounds": 3},
+        "model": {**FAST_MODEL, "dropout": 0.1, "pretrain_steps": 200, "joint_steps": 800, "max_rounds": 3,
+                  "n_fits": 1},
         "validation": {"folds": 0},
         "compare": {"run": False},
     }

@@ -149,7 +149,8 @@ def cpu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.
         "device": "cpu",
         "cohorts": {"tiny": write_tiny_cohort(workdir)},
         "normalize": {"n_top_genes": 100},
-        "model": {**FAST_MODEL, "pretrain_steps": 100, "joint_steps": 10, "max_rounds": 2, "kmeans_n_init": 2},
+        "model": {**FAST_MODEL, "pretrain_steps": 100, "joint_steps": 10, "max_rounds": 2, "kmeans_n_init": 2,
+                  "n_fits": 1},
         "genes": {"n_top_plot": 15},
         "validation": {"folds": 2, "repeats": 1},
     }

@@ -473,7 +473,7 @@ def summary_files(cohort):
     if "survival" in config["cohorts"][cohort]:
         roles += ["logrank", "cox_model", "beyond_target"]
     if validation_enabled(cohort):
-        roles.append("oof_logrank")
+        roles += ["oof_logrank", "oof_test", "oof_methods"]
     if cohort in DISCOVERY:
         roles += ["genes", "compare"] if config["compare"]["run"] else ["genes"]
     return {role: f"results/{cohort}/{SUMMARY_FILES[role]}" for role in roles}

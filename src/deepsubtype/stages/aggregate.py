@@ -87,11 +87,13 @@ def validation_summary_stage(pairs: dict[str, str], files: dict[str, str | Path]
     return table
 
 
-def _rank_against_baselines(compare_summary: str | Path, own_p: float | None, by: str) -> str:
-    """Where DeepType stands among the compare stage's methods (median over seeds): by log-rank p (``by`` =
-    ``logrank_p``; ``own_p`` replaces DeepType's, e.g. its out-of-fold p when it was trained on outcome) or by
-    ARI against the target (``ari``). Not ranked where a baseline made DeepType's clusters at any seed
-    (``clusters_by``: DeepType learnt them as its objective), which is then said instead."""
+def _rank_against_baselines(compare_summary: str | Path) -> str:
+    """Where DeepType stands among the compare stage's methods by ARI against the target (median over seeds; an
+    in-sample agreement, valid for clusters of any method), for cohorts without out-of-fold validation. Not
+    ranked where a baseline made DeepType's clusters at any seed (``clusters_by``: DeepType learnt them as its
+    objective), which is then said instead. Survival p-values are not ranked here: in sample they are not
+    comparable (a model trained on survival is judged on its own outcomes); out of fold see
+    :func:`_out_of_fold_comparison`."""
     table = pd.read_csv(compare_summary, sep="\t").set_index("method")
     known = "clusters_by" in table and "deepsubtype" in table.index  # not in summaries older than the column
     made_by = str(table.loc["deepsubtype", "clusters_by"]).split(",") if known else ["deeptype"]
@@ -99,20 +101,12 @@ def _rank_against_baselines(compare_summary: str | Path, own_p: float | None, by
     if baselines:
         some = " at some seeds" if len(baselines) < len(made_by) else ""
         return f"not ranked: DeepType's clusters are {' and '.join(baselines)}'s{some} (learnt as its objective)"
-    column = f"{by}_median"
-    if column not in table or table[column].isna().all():
+    if "ari_median" not in table or table["ari_median"].isna().all():
         return ""
-    values = table[column].copy()
-    if own_p is not None:
-        values["deepsubtype"] = own_p
-    values = values.dropna()
-    ascending = by == "logrank_p"
-    order = values.sort_values(ascending=ascending, kind="stable")
+    order = table["ari_median"].dropna().sort_values(ascending=False, kind="stable")
     rank = int(np.flatnonzero(order.index == "deepsubtype")[0]) + 1
     best = next(method for method in order.index if method != "deepsubtype")
-    what = {"logrank_p": "log-rank p" + (" (DeepType's out of fold)" if own_p is not None else ""),
-            "ari": "ARI with the target"}[by]
-    return f"{rank} of {len(order)} by {what}; best other: {best} ({order[best]:.2g})"
+    return f"{rank} of {len(order)} by ARI with the target (in sample); best other: {best} ({order[best]:.2g})"
 
 
 def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "classification",
@@ -134,31 +128,58 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
         "task": task, "method": _read_cluster_method(files["clusters"]), "n_patients": int(len(clusters)),
         "k": int(len(sizes)),
         "cluster_sizes": "/".join(str(int(n)) for n in sizes), "logrank_p_in_sample": np.nan,
-        "c_index_in_sample": np.nan, "logrank_p_out_of_fold": np.nan, "c_index_out_of_fold": np.nan,
+        "c_index_in_sample": np.nan, "out_of_fold_p": np.nan, "out_of_fold_permutations": np.nan,
+        "c_index_out_of_fold": np.nan, "p_values_note": "",
         "beyond_target": "", "beyond_target_p": np.nan, "c_index_gain_over_target": np.nan,
         "top_genes": "", "against_baselines": ""}
     if "logrank" in files:
         row["logrank_p_in_sample"] = float(pd.read_csv(files["logrank"], sep="\t")["p_value"].iloc[0])
-        row["c_index_in_sample"] = float(pd.read_csv(files["cox_model"], sep="\t")["concordance_index"].iloc[0])
+        cox = pd.read_csv(files["cox_model"], sep="\t").iloc[0]
+        if str(cox["covariates"]) == "none":  # the clusters' own C, as out of fold; not one with covariates
+            row["c_index_in_sample"] = float(cox["concordance_index"])
+        row["p_values_note"] = _P_VALUES_NOTE[task == "survival"]
     if "beyond_target" in files:
         beyond = pd.read_csv(files["beyond_target"], sep="\t", keep_default_na=False, na_values=["NA"]).iloc[0]
         row.update(beyond_target=str(beyond["target"]), beyond_target_p=float(beyond["p_value"]),
                    c_index_gain_over_target=float(beyond["c_index_gain"]))
     if "oof_logrank" in files:
         oof = pd.read_csv(files["oof_logrank"], sep="\t")
-        oof = oof[oof["assignment"].str.startswith("out-of-fold")]
-        row["logrank_p_out_of_fold"] = float(oof["p_value"].median())
-        row["c_index_out_of_fold"] = float(oof["c_index"].median())
+        row["c_index_in_sample"] = float(oof.loc[oof["assignment"] == "in-sample", "c_index"].iloc[0])
+        row["c_index_out_of_fold"] = float(oof.loc[oof["assignment"].str.startswith("out-of-fold"), "c_index"].median())
+    if "oof_test" in files:
+        tests = pd.read_csv(files["oof_test"], sep="\t").set_index("method")
+        row["out_of_fold_p"] = float(tests.loc["deepsubtype", "permutation_p"])
+        row["out_of_fold_permutations"] = int(tests.loc["deepsubtype", "n_permutations"])
     if "genes" in files:
         row["top_genes"] = ", ".join(pd.read_csv(files["genes"], sep="\t")["gene"].head(10).astype(str))
-    if "compare" in files:
-        outcome_trained = task == "survival"
-        if "logrank" in files and not (outcome_trained and np.isnan(row["logrank_p_out_of_fold"])):
-            own = row["logrank_p_out_of_fold"] if outcome_trained else None
-            row["against_baselines"] = _rank_against_baselines(files["compare"], own, "logrank_p")
-        else:
-            row["against_baselines"] = _rank_against_baselines(files["compare"], None, "ari")
+    if "oof_test" in files:
+        row["against_baselines"] = _out_of_fold_comparison(files["oof_test"], files["oof_methods"], row["method"])
+    elif "compare" in files:
+        row["against_baselines"] = _rank_against_baselines(files["compare"])
     return row
+
+
+#: What the summary's survival p-values answer, by whether the clusters were trained on survival.
+_P_VALUES_NOTE = {
+    True: "the in-sample p is not a test (the clusters were trained on these outcomes); the out-of-fold p is "
+          "calibrated by permuting the outcomes and refitting every fold",
+    False: "the clusters never saw survival: the in-sample p is a valid test (it may restate the target: see "
+           "beyond the target); the out-of-fold p says whether the assignment rule carries survival information "
+           "to patients it was not fitted on",
+}
+
+
+def _out_of_fold_comparison(tests_file: str | Path, methods_file: str | Path, method: str) -> str:
+    """DeepType beside the baselines validated on the same splits: each method's out-of-fold C-index (median over
+    repeats; risk estimated on the training patients) and calibrated permutation p (oof_test.tsv). No ranking:
+    the intervals of a C-index on ~100 patients overlap, and a p-value is not an effect size."""
+    tests = pd.read_csv(tests_file, sep="\t").set_index("method")
+    c_index = pd.read_csv(methods_file, sep="\t").groupby("method")["out_of_fold_c_index"].median()
+    names = {"deepsubtype": "DeepType" if method == "deeptype" else f"DeepType (clusters of {method})",
+             "kmeans": "k-means", "pca_kmeans": "PCA + k-means"}
+    parts = [f"{names.get(name, name)} C {c_index.get(name, np.nan):.2f}, p {tests.loc[name, 'permutation_p']:.2g}"
+             for name in tests.index]
+    return "out of fold, same splits: " + "; ".join(parts)
 
 
 #: Rows of the report's summary table: summary.tsv column -> label, and how its values are written.
@@ -166,13 +187,15 @@ _SUMMARY_FIELDS = {
     "role": ("role", str), "trained_on": ("model trained on", str), "task": ("primary task", str),
     "method": ("clusters made by", lambda method: METHOD_TEXT.get(method, method)),
     "n_patients": ("patients", str), "k": ("K", str), "cluster_sizes": ("cluster sizes", str),
-    "logrank_p_out_of_fold": ("log-rank p, out of fold", "{:.2g}".format),
-    "c_index_out_of_fold": ("C-index, out of fold", "{:.2f}".format),
+    "out_of_fold_p": ("survival p, out of fold (permutation test, calibrated)", "{:.2g}".format),
+    "out_of_fold_permutations": ("permutations (smallest possible p = 1 / (permutations + 1))", "{:.0f}".format),
+    "c_index_out_of_fold": ("C-index, out of fold (clusters alone; risk from the training folds)", "{:.2f}".format),
     "logrank_p_in_sample": ("log-rank p, in sample", "{:.2g}".format),
-    "c_index_in_sample": ("C-index, in sample", "{:.2f}".format),
+    "c_index_in_sample": ("C-index, in sample (clusters alone)", "{:.2f}".format),
+    "p_values_note": ("what these p-values answer", str),
     "beyond_target": ("target the clusters are tested beyond", str),
-    "beyond_target_p": ("log-rank beyond the target: clusters within its classes (regression: adjusted for it), p",
-                        "{:.2g}".format),
+    "beyond_target_p": ("survival beyond the target: clusters within its classes (Cox likelihood-ratio test "
+                        "stratified by it; regression: adjusted for it), p", "{:.2g}".format),
     "c_index_gain_over_target": ("C-index gain over the target alone, in sample", "{:+.2f}".format),
     "top_genes": ("top 10 genes", str), "against_baselines": ("against the baselines", str),
 }

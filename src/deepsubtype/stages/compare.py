@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from ..ensemble import DeepTypeEnsemble, load_model
 from ..io import InputError
-from ..outputs import COMPARE_FILES
+from ..outputs import COMPARE_FILES, VALIDATION_FILES
 from ..plots import consensus_cdf, method_metrics
 from ._files import EMBEDDING_KEY, _atomic, _cluster_method, _read_cluster_method, _read_clusters, _save_figure, _to_tsv
 from ._inputs import _target
@@ -26,7 +26,7 @@ __all__ = ["compare_stage"]
 logger = logging.getLogger(__name__)
 
 
-_COMPARE_METRICS = ["logrank_p", "logrank_p_out_of_fold", "logrank_p_per_fold", "cox_c_index", "silhouette",
+_COMPARE_METRICS = ["logrank_p", "out_of_fold_p", "out_of_fold_c_index", "cox_c_index", "silhouette",
                     "smallest_cluster", "acc", "nmi", "ari", "seconds"]
 
 
@@ -42,9 +42,10 @@ def compare_stage(normalized: str | Path, embedding: str | Path, clusters: str |
     (``objective: auto`` for ``task: survival``), that baseline's: ``clusters.tsv``'s ``method`` for the
     trained model, the refit's ``objective_`` for the other seeds), ``n_clusters``, ``smallest_cluster``,
     ``silhouette`` (in the method's own space), ``logrank_p`` and ``cox_c_index`` (with
-    survival columns), ``logrank_p_out_of_fold`` and ``logrank_p_per_fold`` (where validation ran, from
-    its ``out_of_fold_methods`` table: DeepType's nested values and those of k-means and PCA + k-means validated on
-    the same folds, for the trained model's seed; medians over the validation's repeats),
+    survival columns), ``out_of_fold_p`` and ``out_of_fold_c_index`` (where validation ran: the calibrated
+    permutation p of ``oof_test.tsv`` beside its ``out_of_fold_methods`` table, and the out-of-fold C-index of that
+    table (median over repeats): DeepType's nested values and those of k-means and PCA + k-means validated on the
+    same folds, for the trained model's seed),
     ``acc``/``nmi``/``ari`` against ``target`` (when given), ``seconds`` (fit time).
     ``seed`` uses the trained model; each of ``extra_seeds`` refits DeepType (same
     hyperparameters and K, on ``device``, as is the autoencoder baseline) and reruns every
@@ -131,13 +132,13 @@ def _refit_seeds(model: Any, adata: ad.AnnData, y: Any, n_clusters: int, extra_s
 
 
 def _add_out_of_fold(table: pd.DataFrame, out_of_fold_methods: str | Path, seed: int) -> None:
-    """Add the validation's out-of-fold p (medians over repeats, ``oof_methods.tsv``) to the trained seed's rows."""
-    validated = pd.read_csv(out_of_fold_methods, sep="\t").groupby("method")[
-        ["out_of_fold_p", "out_of_fold_p_per_fold"]].median()
+    """Add the validation's calibrated out-of-fold p (``oof_test.tsv``, written beside ``oof_methods.tsv`` by the
+    same stage) and out-of-fold C-index (``oof_methods.tsv``, median over repeats) to the trained seed's rows."""
+    tests = pd.read_csv(Path(out_of_fold_methods).with_name(VALIDATION_FILES["test"]), sep="\t").set_index("method")
+    c_index = pd.read_csv(out_of_fold_methods, sep="\t").groupby("method")["out_of_fold_c_index"].median()
     trained_seed = table["seed"] == seed
-    for column, source in (("logrank_p_out_of_fold", "out_of_fold_p"),
-                           ("logrank_p_per_fold", "out_of_fold_p_per_fold")):
-        table[column] = np.where(trained_seed, table["method"].map(validated[source]), np.nan)
+    for column, values in (("out_of_fold_p", tests["permutation_p"]), ("out_of_fold_c_index", c_index)):
+        table[column] = np.where(trained_seed, table["method"].map(values), np.nan)
 
 
 def _summarize_over_seeds(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:

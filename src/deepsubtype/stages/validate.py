@@ -30,6 +30,7 @@ from ..survival import (
     survival_frame,
 )
 from ..validation import (
+    STATISTICS,
     baseline_out_of_fold,
     cluster_stability,
     fit_split,
@@ -38,11 +39,12 @@ from ..validation import (
     held_out_c_index,
     match_folds,
     out_of_fold_clusters,
-    out_of_fold_statistic,
+    out_of_fold_statistics,
     permutation_order,
     permutation_p,
     permuted_survival,
     refitted_statistics,
+    unmatched_assignments,
 )
 from ._files import _atomic, _read_clusters, _save_figure, _to_tsv, _write_table
 from ._inputs import _cross_validated_beta, _procedure_params, _raw_for_folds, _target
@@ -198,26 +200,31 @@ def _survival_by_assignment(labelled: dict[str, tuple[pd.Series, float]], clinic
 #: What the calibrated test's permutations did, by whether the method's clusters saw survival.
 _PERMUTED = {True: "outcomes permuted, every fold refitted on them", False: "outcomes permuted, clusters held fixed"}
 
+#: The statistic whose permutation p is the headline (``permutation_p``): the out-of-fold C-index, directional and
+#: pooled over the folds, had the most power of the two in the planted-subgroup benchmark (benchmarks/RESULTS.md).
+HEADLINE_STATISTIC = "c_index"
+
 
 def calibrated_tests(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], time: np.ndarray, event: np.ndarray, *,
-                     outcome_trained: bool, permutations: int, refitted: np.ndarray | None, folds: int,
+                     outcome_trained: bool, permutations: int, refitted: pd.DataFrame | None, folds: int,
                      seed: int) -> pd.DataFrame:
     """Each method's calibrated out-of-fold test, one row per method of ``methods`` (name -> its clusters of all
-    patients and its out-of-fold assignments): ``statistic`` (each fold's held-out clusters log-rank tested on
-    their own, chi-squares summed, mean over repeats: :func:`~deepsubtype.validation.out_of_fold_statistic`),
-    ``permutation_p`` among ``permutations`` permutations of ``time`` and ``event`` (n_samples,) and
+    patients and its out-of-fold assignments, with their training labels): the observed
+    :data:`~deepsubtype.validation.STATISTICS` (means over repeats: ``c_index``, ``logrank`` with its
+    ``degrees_of_freedom``), each one's ``*_permutation_p`` among ``permutations`` permutations of ``time`` and
+    ``event`` (n_samples,), ``permutation_p`` (the :data:`HEADLINE_STATISTIC`'s, named in ``statistic``) and
     ``smallest_possible_p``; ``clusters_saw_survival`` (DeepType's where ``outcome_trained``; the baselines'
-    never) says whether the permutations refitted the folds (``refitted``: their statistics, (permutations,),
-    None where not run) or held the clusters fixed; ``chi_square_p`` of the statistic is valid only for clusters
-    that never saw survival, and ``note`` says so."""
+    never) says whether the permutations refitted the folds (``refitted``: their statistics, one row per
+    permutation; None where not run) or held the clusters fixed; ``chi_square_p`` of the log-rank sum is valid
+    only for clusters that never saw survival, and ``note`` says so."""
     rows = []
     for method, (_, oof) in methods.items():
         saw_survival = outcome_trained and method == "deepsubtype"
-        per_repeat = out_of_fold_statistic(oof, time, event)
-        statistic = float(per_repeat["statistic"].mean())
+        per_repeat = out_of_fold_statistics(oof, time, event)
+        observed = per_repeat[list(STATISTICS)].mean()
         df = int(round(per_repeat["degrees_of_freedom"].mean()))
         if saw_survival:
-            permuted = np.empty(0) if refitted is None else np.asarray(refitted, dtype=np.float64)
+            permuted = pd.DataFrame(columns=list(STATISTICS)) if refitted is None else refitted
         else:
             permuted = fixed_cluster_statistics(oof, time, event, permutations=permutations, seed=seed)
         if saw_survival and not len(permuted):
@@ -225,35 +232,42 @@ def calibrated_tests(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], time: 
                     "calibrated; set validation.permutations")
         elif saw_survival:
             note = ("the chi-square p is not calibrated (the fold models learnt from the other folds' outcomes); "
-                    "the permutation p is")
+                    "the permutation p-values are")
         else:
-            note = "the clusters never saw survival: the chi-square p is valid, the permutation p exact"
+            note = "the clusters never saw survival: the chi-square p is valid, the permutation p-values exact"
+        p_values = {f"{name}_permutation_p": permutation_p(float(observed[name]), permuted[name].to_numpy(float))
+                    for name in STATISTICS}
         rows.append({"method": method, "clusters_saw_survival": saw_survival, "folds": folds,
-                     "repeats": int(len(per_repeat)), "statistic": statistic, "degrees_of_freedom": df,
-                     "permutation_p": permutation_p(statistic, permuted), "n_permutations": int(len(permuted)),
+                     "repeats": int(len(per_repeat)), "statistic": HEADLINE_STATISTIC,
+                     "permutation_p": p_values[f"{HEADLINE_STATISTIC}_permutation_p"],
+                     "n_permutations": int(len(permuted)),
                      "smallest_possible_p": 1.0 / (1 + len(permuted)) if len(permuted) else float("nan"),
-                     "permuted": _PERMUTED[saw_survival] if len(permuted) else "",
-                     "chi_square_p": chi_square_p(statistic, df), "note": note})
+                     "c_index": float(observed["c_index"]), "c_index_permutation_p": p_values["c_index_permutation_p"],
+                     "logrank": float(observed["logrank"]), "degrees_of_freedom": df,
+                     "logrank_permutation_p": p_values["logrank_permutation_p"],
+                     "chi_square_p": chi_square_p(float(observed["logrank"]), df),
+                     "permuted": _PERMUTED[saw_survival] if len(permuted) else "", "note": note})
     return pd.DataFrame(rows)
 
 
 def _statistics_of_tables(paths: Sequence[str | Path], adata: ad.AnnData, time: np.ndarray, event: np.ndarray, *,
-                          seed: int) -> np.ndarray:
-    """The permuted statistics (permutations,) of :func:`validation_permutation_stage`'s tables: each table's
-    held-out clusters tested on the outcomes of its permutation."""
+                          seed: int) -> pd.DataFrame:
+    """The permuted statistics of :func:`validation_permutation_stage`'s tables, one row per table: its fold
+    models' clusters tested on the outcomes of its permutation."""
     draws = []
     for path in paths:
         table = pd.read_csv(path, sep="\t")
-        missing = {"permutation", "sample", "repeat", "fold", "cluster"} - set(table.columns)
+        missing = {"permutation", "sample", "repeat", "fold", "held_out", "fold_cluster"} - set(table.columns)
         if missing:
             raise InputError(f"{path}: not a validation permutation table (no column {sorted(missing)[0]!r})")
         index = adata.obs_names.get_indexer(table["sample"].astype(str))
         if (index < 0).any():
             raise InputError(f"{path}: sample {table['sample'][index < 0].iloc[0]!r} is not in the cohort")
         order = permutation_order(adata.n_obs, int(table["permutation"].iloc[0]), seed)
-        statistic = out_of_fold_statistic(table.assign(index=index), time[order], event[order])
-        draws.append(float(statistic["statistic"].mean()))
-    return np.asarray(draws, dtype=np.float64)
+        splits = [split for _, split in table.assign(index=index).groupby(["repeat", "fold"], sort=True)]
+        statistics = out_of_fold_statistics(unmatched_assignments(splits), time[order], event[order])
+        draws.append(statistics[list(STATISTICS)].mean())
+    return pd.DataFrame(draws, columns=list(STATISTICS))
 
 
 def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical: pd.DataFrame,
@@ -323,8 +337,9 @@ def validation_permutation_stage(normalized: str | Path, output: str | Path, *, 
     survival, as its own job: the cohort's (time, event) pairs moved between patients by
     :func:`~deepsubtype.validation.permutation_order` (``seed``), then every split of every repeat refitted as
     :func:`validation_fold_stage` refits it (every choice that looks at survival made again on the permuted
-    outcomes). Writes ``output`` (TSV): ``permutation``, ``sample``, ``index``, ``repeat``, ``fold``, ``cluster``
-    (the fold model's cluster of each held-out patient), for :func:`validation_stage`'s ``permutation_tables``."""
+    outcomes). Writes ``output`` (TSV): ``permutation`` and :func:`~deepsubtype.validation.fit_split`'s columns for
+    every split (each patient's cluster under each fold model, held out or not), for :func:`validation_stage`'s
+    ``permutation_tables``."""
     if permutation < 1:
         raise InputError(f"permutation {permutation}: permutations are numbered from 1 (0 is the observed data)")
     procedure = _Procedure.read(normalized, task=task, target=target, time_column=time_column,
@@ -332,11 +347,9 @@ def validation_permutation_stage(normalized: str | Path, output: str | Path, *, 
                                 seed=seed, device=device, expression=expression, orientation=orientation,
                                 clinical=clinical, sample_column=sample_column, permutation=permutation)
     adata = procedure.adata
-    tables = []
-    for split in fold_matrices(adata, procedure.raw, adata.n_obs, folds=folds, repeats=repeats, seed=seed):
-        table = procedure.refit(split, n_fits=n_fits)
-        tables.append(table.loc[table["held_out"], ["index", "repeat", "fold", "fold_cluster"]])
-    result = pd.concat(tables, ignore_index=True).rename(columns={"fold_cluster": "cluster"})
+    result = pd.concat([procedure.refit(split, n_fits=n_fits) for split in
+                        fold_matrices(adata, procedure.raw, adata.n_obs, folds=folds, repeats=repeats, seed=seed)],
+                       ignore_index=True)
     result.insert(0, "sample", adata.obs_names[result["index"].to_numpy()])
     result.insert(0, "permutation", permutation)
     _write_table(result, output)
