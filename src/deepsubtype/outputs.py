@@ -7,7 +7,7 @@ stage's output directory. No heavy imports: the workflow reads this module while
 from __future__ import annotations
 
 __all__ = ["COHORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
-           "SUMMARY_FILES", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE", "VALIDATION_PERMUTATION_FILE",
+           "SUMMARY_FILES", "PROCEDURE_FILE", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE", "VALIDATION_PERMUTATION_FILE",
            "COMPARE_DIR"]
 
 #: A discovery cohort's own files at the top of its results directory, by role: ``normalized`` (the normalize
@@ -30,6 +30,11 @@ COHORT_FILES = {
     "genes_overlap": "genes_overlap.tsv",
     "genes_by_view": "genes",
 }
+
+#: The file in a model directory that holds the procedure the train stage was configured with (``model_params``,
+#: ``tuning_grid``: alpha, beta and the objective as configured, "auto" unresolved), so that a validation of the
+#: saved model refits that procedure, not the values it chose on all patients.
+PROCEDURE_FILE = "procedure.json"
 
 #: The survival stage's directory in a cohort's results, and its files (:func:`deepsubtype.stages.survival_stage`).
 SURVIVAL_DIR = "survival"

@@ -214,6 +214,19 @@ def test_beta_auto_is_cross_validated_by_the_train_stage_and_again_inside_a_fold
     assert any(m.startswith("cross-validated choice (all patients): beta=") for m in messages), messages
     assert any(m.startswith("cross-validated choice (repeat 0 fold 1, on its training patients): beta=")
                for m in messages), messages
+    # validating the saved model in one job (deepsubtype validate without fold tables) refits the configured
+    # procedure, beta: auto included, not the beta the train stage chose on all patients
+    from deepsubtype.stages import cluster_stage
+
+    cluster_stage(out / "embedding.h5ad", out / "clusters.tsv")
+    caplog.clear()
+    validation_stage(out / "normalized.h5ad", out / "model", out / "clusters.tsv", out / "validation", folds=2,
+                     target="subtype", time_column="time", event_column="event", seed=0, device="cpu",
+                     permutations=3)
+    messages = [record.getMessage() for record in caplog.records]
+    for fold in (0, 1):
+        assert any(m.startswith(f"cross-validated choice (repeat 0 fold {fold}, on its training patients): beta=")
+                   for m in messages), messages
 
 
 def test_permutations_move_time_and_event_together_and_are_the_same_in_every_job() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pandas as pd
 from ..ensemble import DeepTypeEnsemble, consensus_support, fit_table
 from ..estimator import DeepType
 from ..objective import BASELINE_OBJECTIVES
+from ..outputs import PROCEDURE_FILE
 from ..plots import training_history
 from ..tuning import alpha_path_table, objective_table
 from ._files import EMBEDDING_KEY, _atomic, _provenance, _save_figure, _write_table
@@ -67,6 +69,8 @@ def train_stage(normalized: str | Path, model_dir: str | Path, embedding: str | 
                                            params={k: v for k, v in model.get_params().items()})
     with _atomic(model_dir) as temporary:
         model.save(temporary)
+        (temporary / PROCEDURE_FILE).write_text(json.dumps({"model_params": model_params or {}, "tuning_grid": grid},
+                                                           indent=1))
     with _atomic(embedding) as temporary:
         result.write_h5ad(temporary)
     if tuning is not None:

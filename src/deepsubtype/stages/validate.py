@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from ..ensemble import load_model
 from ..estimator import DeepType
 from ..io import InputError, Orientation
 from ..objective import BASELINE_OBJECTIVES, baseline_labels
-from ..outputs import VALIDATION_FILES
+from ..outputs import PROCEDURE_FILE, VALIDATION_FILES
 from ..plots import kaplan_meier
 from ..survival import (
     MIN_CLUSTER_SIZE,
@@ -92,12 +93,24 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     assignments = _read_clusters(clusters)
     reference = assignments.reindex(adata.obs_names).to_numpy()
     raw = _raw_for_folds(adata, expression, orientation, clinical, sample_column, str(normalized))
-    if fold_tables is None:
-        oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed,
-                                   n_fits=n_fits, raw=raw)
-    else:
+    # the procedure the train stage was configured with (alpha, beta, objective "auto" as configured), refitted
+    # here as validate_fold would; model directories older than procedure.json refit the loaded model's
+    reading = {"task": task, "target": target, "time_column": time_column, "event_column": event_column,
+               "seed": seed, "device": device, "expression": expression, "orientation": orientation,
+               "clinical": clinical, "sample_column": sample_column}
+    configured = _configured_procedure(model_dir)
+    fits_per_fold = n_fits if n_fits is not None or configured is None else int(
+        configured["model_params"].get("n_fits", 1))
+    if fold_tables is not None:
         oof = match_folds(_read_fold_tables(fold_tables, adata, folds=folds, repeats=repeats), reference,
                           int(model.n_clusters_))
+    elif configured is not None:
+        procedure = _Procedure.read(normalized, **reading, **configured)
+        oof = match_folds(procedure.refit_all(folds=folds, repeats=repeats, n_fits=fits_per_fold), reference,
+                          int(model.n_clusters_))
+    else:
+        oof = out_of_fold_clusters(model, adata, y, reference, folds=folds, repeats=repeats, seed=seed,
+                                   n_fits=n_fits, raw=raw)
     stability = cluster_stability(reference, oof.attrs["training_labels"])
     matrix = np.nan_to_num(np.asarray(adata.X, dtype=np.float64))
     methods = {"deepsubtype": (reference, oof)}
@@ -114,6 +127,11 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
         refitted = None
     elif permutation_tables is not None:
         refitted = _statistics_of_tables(permutation_tables, adata, time, event, seed=seed)
+    elif configured is not None:
+        refitted = pd.DataFrame([_permuted_statistics(
+            _Procedure.read(normalized, **reading, **configured, permutation=permutation).refit_all(
+                folds=folds, repeats=repeats, n_fits=fits_per_fold), adata, time, event, permutation, seed)
+            for permutation in range(1, permutations + 1)], columns=list(STATISTICS))
     else:
         refitted = refitted_statistics(model, adata, y, time, event, permutations=permutations, folds=folds,
                                        repeats=repeats, seed=seed, n_fits=n_fits, raw=raw)
@@ -263,11 +281,31 @@ def _statistics_of_tables(paths: Sequence[str | Path], adata: ad.AnnData, time: 
         index = adata.obs_names.get_indexer(table["sample"].astype(str))
         if (index < 0).any():
             raise InputError(f"{path}: sample {table['sample'][index < 0].iloc[0]!r} is not in the cohort")
-        order = permutation_order(adata.n_obs, int(table["permutation"].iloc[0]), seed)
         splits = [split for _, split in table.assign(index=index).groupby(["repeat", "fold"], sort=True)]
-        statistics = out_of_fold_statistics(unmatched_assignments(splits), time[order], event[order])
-        draws.append(statistics[list(STATISTICS)].mean())
+        draws.append(_permuted_statistics(splits, adata, time, event, int(table["permutation"].iloc[0]), seed))
     return pd.DataFrame(draws, columns=list(STATISTICS))
+
+
+def _permuted_statistics(tables: list[pd.DataFrame], adata: ad.AnnData, time: np.ndarray, event: np.ndarray,
+                         permutation: int, seed: int) -> pd.Series:
+    """The :data:`~deepsubtype.validation.STATISTICS` (means over repeats) of one permutation's refits (``tables``,
+    one per split, as :func:`~deepsubtype.validation.fit_split` writes them), on that permutation's outcomes."""
+    order = permutation_order(adata.n_obs, permutation, seed)
+    statistics = out_of_fold_statistics(unmatched_assignments(tables), time[order], event[order])
+    return statistics[list(STATISTICS)].mean()
+
+
+def _configured_procedure(model_dir: str | Path) -> dict[str, Any] | None:
+    """The train stage's ``procedure.json`` of ``model_dir`` (``model_params`` and ``tuning_grid`` as configured),
+    or None for a model directory written before it or by other code."""
+    path = Path(model_dir) / PROCEDURE_FILE
+    if not path.is_file():
+        return None
+    try:
+        configured = json.loads(path.read_text())
+        return {"model_params": dict(configured["model_params"]), "tuning_grid": dict(configured["tuning_grid"])}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+        raise InputError(f"{path}: not a deepsubtype procedure file ({type(error).__name__})") from error
 
 
 def methods_table(methods: dict[str, tuple[np.ndarray, pd.DataFrame]], clinical: pd.DataFrame,
@@ -346,11 +384,8 @@ def validation_permutation_stage(normalized: str | Path, output: str | Path, *, 
                                 event_column=event_column, model_params=model_params, tuning_grid=tuning_grid,
                                 seed=seed, device=device, expression=expression, orientation=orientation,
                                 clinical=clinical, sample_column=sample_column, permutation=permutation)
-    adata = procedure.adata
-    result = pd.concat([procedure.refit(split, n_fits=n_fits) for split in
-                        fold_matrices(adata, procedure.raw, adata.n_obs, folds=folds, repeats=repeats, seed=seed)],
-                       ignore_index=True)
-    result.insert(0, "sample", adata.obs_names[result["index"].to_numpy()])
+    result = pd.concat(procedure.refit_all(folds=folds, repeats=repeats, n_fits=n_fits), ignore_index=True)
+    result.insert(0, "sample", procedure.adata.obs_names[result["index"].to_numpy()])
     result.insert(0, "permutation", permutation)
     _write_table(result, output)
     return result
@@ -391,6 +426,11 @@ class _Procedure:
             params, _ = _cross_validated_beta(params, self.grid, X_train, np.asarray(self.y)[train],
                                               f"repeat {repeat} fold {fold}, on its training patients")
         return fit_split(DeepType(**params), split, self.y, n_fits=n_fits, seed=self.seed)
+
+    def refit_all(self, *, folds: int, repeats: int, n_fits: int) -> list[pd.DataFrame]:
+        """:meth:`refit` of every split of ``repeats`` x ``folds`` (:func:`~deepsubtype.validation.fold_matrices`)."""
+        return [self.refit(split, n_fits=n_fits) for split in fold_matrices(
+            self.adata, self.raw, self.adata.n_obs, folds=folds, repeats=repeats, seed=self.seed)]
 
 
 def _read_fold_tables(paths: Sequence[str | Path], adata: ad.AnnData, *, folds: int,
