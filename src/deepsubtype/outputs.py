@@ -7,8 +7,8 @@ stage's output directory. No heavy imports: the workflow reads this module while
 from __future__ import annotations
 
 __all__ = ["COHORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
-           "SUMMARY_FILES", "PROCEDURE_FILE", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE", "VALIDATION_PERMUTATION_FILE",
-           "COMPARE_DIR"]
+           "SUMMARY_FILES", "PROCEDURE_FILE", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE",
+           "VALIDATION_PERMUTATION_FILE", "COMPARE_DIR"]
 
 #: A discovery cohort's own files at the top of its results directory, by role: ``normalized`` (the normalize
 #: stage), ``model`` (a directory), ``embedding``, ``tuning``, ``k_selection``, ``fits`` and ``history`` (the
