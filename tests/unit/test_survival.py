@@ -375,6 +375,8 @@ def test_survival_stage_writes_beyond_target_or_says_why_not(tmp_path) -> None:
                        target=target_column, **settings)
         written = pd.read_csv(tmp_path / task / "beyond_target.tsv", sep="\t")
         assert len(written) == 1 and written.loc[0, "note"].startswith(note) and np.isnan(written.loc[0, "p_value"])
+        meaning = pd.read_csv(tmp_path / task / "logrank.tsv", sep="\t").loc[0, "p_value_meaning"]
+        assert meaning.startswith("not a test" if task == "survival" else "valid"), (task, meaning)
     survival_stage(tmp_path / "clusters.tsv", tmp_path / "normalized.h5ad", tmp_path / "er", task="binary",
                    target="er_status", **settings)
     written = pd.read_csv(tmp_path / "er" / "beyond_target.tsv", sep="\t")

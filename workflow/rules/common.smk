@@ -221,6 +221,8 @@ def survival_settings(wildcards):
         "min_cluster_size": survival["min_cluster_size"],
         "task": trained.get("task", "classification"),
         "target": cohort.get("target"),
+        # only a cohort's own survival-trained model saw its outcomes; a model_from cohort's never did
+        "outcome_trained": cohort.get("task") == "survival" and "model_from" not in cohort,
     }
 
 

@@ -71,7 +71,7 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
                    event_column: str, time_unit: str = "", covariates: list[str] | tuple[str, ...] = (),
                    adjustment: str = "holm", horizon: float | None = None,
                    min_cluster_size: int = MIN_CLUSTER_SIZE, task: str = "classification",
-                   target: str | None = None) -> pd.DataFrame:
+                   target: str | None = None, outcome_trained: bool | None = None) -> pd.DataFrame:
     """Survival by cluster; writes :data:`SURVIVAL_FILES` into ``output_dir`` (all or nothing).
 
     Kaplan-Meier per cluster (median with 95 % CI; RMST up to ``horizon``), the
@@ -81,8 +81,11 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     log-rank table, which repeats the test without them. With a supervised ``task`` (classification, binary,
     regression) and its ``target`` column, whether the clusters carry survival information beyond the target
     (:func:`~deepsubtype.survival.beyond_target`; else its one row says why not). Returns the multivariate
-    test's row.
+    test's row. ``logrank.tsv``'s ``p_value_meaning`` says what its p answers: not a test where the clusters were
+    trained on these patients' outcomes (``outcome_trained``; default: ``task`` is survival), else a valid test
+    of clusters that never saw survival.
     """
+    outcome_trained = task == "survival" if outcome_trained is None else outcome_trained
     assignments = _read_clusters(clusters)
     adata = ad.read_h5ad(normalized)
     clinical = adata.obs
@@ -95,6 +98,10 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
     test.insert(3, "n_dropped_missing", dropped - n_invalid)
     test.insert(4, "n_dropped_invalid", n_invalid)
     test["time_unit"] = unit
+    test["p_value_meaning"] = (
+        "not a test: the clusters were trained on these outcomes (see the calibrated out-of-fold test)"
+        if outcome_trained else "valid: the clusters never saw these outcomes (they may restate the target: "
+        "beyond_target.tsv)")
     tables = {
         "km_table": kaplan_meier_table(frame, horizon=horizon).assign(time_unit=unit),
         "logrank": test,
@@ -102,7 +109,9 @@ def survival_stage(clusters: str | Path, normalized: str | Path, output_dir: str
         "pairwise": pairwise_logrank_table(frame, adjustment=adjustment),
         "beyond_target": _beyond_target_table(frame, clinical, task, target, str(normalized)),
     }
-    figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]))}
+    figures = {"km_plot": kaplan_meier(frame, time_unit=time_unit, p_value=float(test["p_value"].iloc[0]),
+                                       title="Kaplan-Meier by cluster" + (" (trained on these outcomes: the p is "
+                                                                          "not a test)" if outcome_trained else ""))}
     try:
         cox = cox_by_cluster(frame, clinical, covariates=covariates, source=str(normalized))
         tables["cox_terms"], tables["cox_model"] = cox.terms, cox.model.assign(note="")
