@@ -7,7 +7,9 @@ import pytest
 from deepsubtype.io import InputError
 from deepsubtype.survival import (
     cox_by_cluster,
+    group_log_hazard,
     kaplan_meier_table,
+    logrank_statistic,
     logrank_table,
     per_fold_logrank,
     survival_columns,
@@ -385,3 +387,34 @@ def test_survival_stage_writes_beyond_target_or_says_why_not(tmp_path) -> None:
         survival_stage(tmp_path / "clusters.tsv", tmp_path / "normalized.h5ad", tmp_path / "bad",
                        task="classification", target="er", **settings)
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_numpy_logrank_statistic_is_lifelines_multivariate_test() -> None:
+    """The permutation test's log-rank chi-square equals lifelines' on random cohorts (ties, 2-4 groups, a group
+    without events) and is (0, 0) where the test is undefined."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    rng = np.random.default_rng(3)
+    for case in range(60):
+        n, groups = int(rng.integers(8, 120)), int(rng.integers(2, 5))
+        time = np.round(rng.exponential(30, n)) if case % 2 else rng.exponential(30, n)
+        event = rng.random(n) < rng.uniform(0.2, 1.0)
+        labels = rng.integers(0, groups, n)
+        if len(np.unique(labels)) < 2 or not event.any():
+            continue
+        expected = multivariate_logrank_test(time, labels, event)
+        statistic, df = logrank_statistic(time, event, labels)
+        assert statistic == pytest.approx(expected.test_statistic, rel=1e-8, abs=1e-10)
+        assert df == expected.degrees_of_freedom
+    assert logrank_statistic(np.arange(5.0), np.ones(5), np.zeros(5)) == (0.0, 0)
+    assert logrank_statistic(np.arange(6.0), np.zeros(6), np.arange(6) % 2) == (0.0, 0)
+
+
+def test_group_log_hazard_ranks_groups_by_observed_over_expected_events() -> None:
+    rng = np.random.default_rng(0)
+    groups = np.repeat([0, 1, 2], 200)
+    time = rng.exponential(1.0 / np.array([1.0, 2.0, 4.0])[groups])
+    hazard = group_log_hazard(time, np.ones(600), groups)
+    assert list(hazard.index) == [0, 1, 2] and hazard.is_monotonic_increasing
+    assert hazard[2] - hazard[0] == pytest.approx(np.log(4), abs=0.5), "about the log hazard ratio"
+    assert np.allclose(group_log_hazard(time, np.zeros(600), groups), 0.0), "no events: no difference"
