@@ -444,7 +444,7 @@ STAGE_OUTPUTS = {
     "normalize": ["normalized.h5ad"],
     "train": ["model", "embedding.h5ad", "tuning.tsv", "k_selection.tsv", "fits.tsv", "plots/training_history.png"],
     "survival": ["survival"],
-    "genes": ["gene_importance.tsv"],
+    "genes": ["gene_importance.tsv", "markers.tsv"],
 }
 
 

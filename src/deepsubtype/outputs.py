@@ -13,7 +13,9 @@ __all__ = ["COHORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES"
 #: A discovery cohort's own files at the top of its results directory, by role: ``normalized`` (the normalize
 #: stage), ``model`` (a directory), ``embedding``, ``tuning``, ``k_selection``, ``fits`` and ``history`` (the
 #: train stage), ``clusters`` and ``embedding_plot`` (cluster), the ``genes`` table, its plots, overlap and
-#: per-view directory (genes). The rules declare these paths and hand them to the stages one by one.
+#: per-view directory, the ``markers`` table per cluster and its plot (genes; plain files beside the ``genes``
+#: directory, which holds only the per-view tables). The rules declare these paths and hand them to the stages
+#: one by one.
 COHORT_FILES = {
     "normalized": "normalized.h5ad",
     "model": "model",
@@ -29,6 +31,8 @@ COHORT_FILES = {
     "genes_heatmap": "plots/top_genes_heatmap.png",
     "genes_overlap": "genes_overlap.tsv",
     "genes_by_view": "genes",
+    "markers": "markers.tsv",
+    "markers_plot": "plots/markers.png",
 }
 
 #: The file in a model directory that holds the procedure the train stage was configured with (``model_params``,
@@ -91,4 +95,4 @@ SUMMARY_FILES = {"clusters": COHORT_FILES["clusters"], "logrank": f"{SURVIVAL_DI
                  "oof_logrank": f"{VALIDATION_DIR}/{VALIDATION_FILES['logrank']}",
                  "oof_test": f"{VALIDATION_DIR}/{VALIDATION_FILES['test']}",
                  "oof_methods": f"{VALIDATION_DIR}/{VALIDATION_FILES['methods']}", "genes": COHORT_FILES["genes"],
-                 "compare": f"{COMPARE_DIR}/{COMPARE_FILES['summary']}"}
+                 "markers": COHORT_FILES["markers"], "compare": f"{COMPARE_DIR}/{COMPARE_FILES['summary']}"}

@@ -18,6 +18,7 @@ __all__ = [
     "consensus_cdf",
     "top_genes",
     "gene_heatmap",
+    "marker_dotplot",
     "embedding_scatter",
     "kaplan_meier",
     "cox_forest",
@@ -65,6 +66,58 @@ def gene_heatmap(values: np.ndarray, genes: list[str], clusters: np.ndarray, *, 
     ax.set_xticks([])
     fig.colorbar(image, ax=[bar, ax], label="z-score", shrink=0.6)
     fig.suptitle(title or "Top genes by cluster")
+    return fig
+
+
+def marker_dotplot(markers: dict[Any, list[str]], mean: pd.DataFrame, share: pd.DataFrame, *, title: str = ""
+                   ) -> Figure:
+    """Dot plot of each cluster's top markers (``markers``: cluster -> genes; rows, in blocks by the cluster they
+    mark) in every cluster (columns): colour, the cluster's mean z-score of the gene; size, the share of the
+    cluster's patients above the other patients' median (0.5 = no shift). ``mean`` and ``share``: genes x
+    clusters. The marked cluster's dot of each block is outlined; a block's label names its cluster."""
+    rows = [(cluster, gene) for cluster, genes in markers.items() for gene in genes]
+    clusters = list(mean.columns)
+    height, width = 0.26 * max(len(rows), 1) + 2.2, 0.5 * len(clusters) + 0.4
+    # columns in inches: the dots, the block labels, the colour bar (gene names and titles go in the margins)
+    fig, (ax, labels, holder) = plt.subplots(1, 3, figsize=(width + 3.6, height),
+                                             gridspec_kw={"width_ratios": [width, 0.8, 0.35]})
+    labels.set_axis_off()
+    holder.set_axis_off()
+    if not rows:
+        ax.text(0.5, 0.5, "no markers: fewer than two clusters to compare", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        fig.suptitle(title or "Top markers per cluster")
+        return fig
+    colour = mean.loc[[gene for _, gene in rows], clusters].to_numpy(np.float64)
+    size = share.loc[[gene for _, gene in rows], clusters].to_numpy(np.float64)
+    limit = max(1.0, float(np.ceil(np.nanmax(np.abs(colour)) * 2) / 2)) if np.isfinite(colour).any() else 1.0
+    y, x = np.meshgrid(np.arange(len(rows)), np.arange(len(clusters)), indexing="ij")
+    own = np.array([[cluster == column for column in clusters] for cluster, _ in rows])
+    area = 10 + 190 * np.nan_to_num(size)
+    points = ax.scatter(x.ravel(), y.ravel(), s=area.ravel(), c=colour.ravel(), cmap="RdBu_r", vmin=-limit,
+                        vmax=limit, edgecolors=np.where(own.ravel(), "black", "none"), linewidths=1.2)
+    ax.set_xticks(np.arange(len(clusters)), [str(c) for c in clusters], fontsize=8)
+    ax.set_xlabel("cluster")
+    ax.set_yticks(np.arange(len(rows)), [gene for _, gene in rows], fontsize=8)
+    ax.set_xlim(-0.6, len(clusters) - 0.4)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    start = 0
+    for cluster, genes in markers.items():
+        if not genes:
+            continue
+        if start:
+            ax.axhline(start - 0.5, color="0.75", lw=0.8)
+        labels.text(0.05, 1 - (start + len(genes) / 2) / len(rows), f"cluster {cluster}", va="center", ha="left",
+                    fontsize=8, transform=labels.transAxes)
+        start += len(genes)
+    tall = min(1.0, 4.0 / (0.26 * len(rows)))  # a colour bar of about 4 inches at most, centred
+    fig.colorbar(points, cax=holder.inset_axes((0.0, (1 - tall) / 2, 0.5, tall)), label="mean z-score in the cluster")
+    handles = [plt.scatter([], [], s=10 + 190 * value, color="0.5") for value in (0.25, 0.5, 0.75, 1.0)]
+    fig.legend(handles, ["0.25", "0.5", "0.75", "1"], title="share of the cluster above the others' median",
+               fontsize=7, title_fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=4, frameon=False)
+    ax.set_title(title or "Top markers per cluster\n(descriptive: clusters found on these data)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.6 / height, 1, 1))
     return fig
 
 

@@ -90,13 +90,15 @@ def test_survival_tables_have_one_row_per_cluster(tiny_run: Path) -> None:
 def test_plots_are_valid_images_and_report_holds_them(tiny_run: Path) -> None:
     for name in ("plots/top_genes.png", "plots/training_history.png", "survival/kaplan_meier.png",
                  "survival/cox_forest.png", "plots/embedding.png", "plots/top_genes_heatmap.png",
-                 "validation/oof_kaplan_meier.png", "compare/metrics.png", "compare/consensus_cdf.png"):
+                 "validation/oof_kaplan_meier.png", "compare/metrics.png", "compare/consensus_cdf.png",
+                 "plots/markers.png"):
         with Image.open(tiny_run / "results/tiny" / name) as image:
             image.verify()
             assert image.size[0] > 300 and image.size[1] > 200
     report = (tiny_run / "report.html").read_text(errors="replace")
     for name in ("kaplan_meier.png", "top_genes.png", "training_history.png", "gene_importance.tsv",
-                 "cox_forest.png", "pairwise_logrank.tsv", "oof_logrank.tsv", "oof_methods.tsv"):
+                 "cox_forest.png", "pairwise_logrank.tsv", "oof_logrank.tsv", "oof_methods.tsv", "markers.tsv",
+                 "markers.png"):
         assert name in report
 
 
@@ -113,6 +115,7 @@ def test_the_report_opens_with_one_summary_row_per_cohort(tiny_run: Path) -> Non
     assert 0 <= row["c_index_out_of_fold"] <= 1 and 0 <= row["c_index_in_sample"] <= 1
     genes = pd.read_csv(tiny_run / "results/tiny/gene_importance.tsv", sep="\t")
     assert row["top_genes"] == ", ".join(genes["gene"].head(10))
+    assert row["top_markers"].startswith("0: ") and row["top_markers"].count(";") == 2, "K = 3"
     assert row["against_baselines"].startswith("out of fold, same splits: DeepType C ")
     assert row["p_values_note"].startswith("the clusters never saw survival")
     report = (tiny_run / "report.html").read_text(errors="replace")

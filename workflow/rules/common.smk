@@ -477,7 +477,7 @@ def summary_files(cohort):
     if validation_enabled(cohort):
         roles += ["oof_logrank", "oof_test", "oof_methods"]
     if cohort in DISCOVERY:
-        roles += ["genes", "compare"] if config["compare"]["run"] else ["genes"]
+        roles += ["genes", "markers", "compare"] if config["compare"]["run"] else ["genes", "markers"]
     return {role: f"results/{cohort}/{SUMMARY_FILES[role]}" for role in roles}
 
 

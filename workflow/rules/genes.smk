@@ -32,6 +32,20 @@ rule genes:
             subcategory="4 genes",
             labels={"cohort": "{cohort}", "table": "DeepType vs univariate top genes"},
         ),
+        markers=report(
+            result_path("markers"),
+            caption="../report/markers.rst",
+            category="{cohort}",
+            subcategory="4 genes",
+            labels={"cohort": "{cohort}", "table": "markers per cluster"},
+        ),
+        markers_plot=report(
+            result_path("markers_plot"),
+            caption="../report/markers_plot.rst",
+            category="{cohort}",
+            subcategory="4 genes",
+            labels={"cohort": "{cohort}", "figure": "top markers per cluster"},
+        ),
         by_view=directory(result_path("genes_by_view")),
         provenance="results/{cohort}/provenance/genes.json",
     params:

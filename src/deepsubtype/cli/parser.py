@@ -9,6 +9,7 @@ import yaml
 
 from .. import __version__
 from ..io import InputError
+from ..markers import MARKER_METHODS
 from ..survival import MIN_CLUSTER_SIZE
 from ..tasks import TASKS
 
@@ -182,9 +183,16 @@ def _add_model_stages(stages: Any) -> None:
     genes.add_argument("importance", help="gene_importance.tsv to write")
     genes.add_argument("--plot", help="PNG of the top genes")
     genes.add_argument("--heatmap", help="PNG of the top genes across patients (needs --normalized, --clusters)")
-    genes.add_argument("--normalized", help="normalized .h5ad, for the heatmap")
-    genes.add_argument("--clusters", help="clusters.tsv, for the heatmap")
+    genes.add_argument("--normalized", help="normalized .h5ad, for the heatmap and the markers")
+    genes.add_argument("--clusters", help="clusters.tsv, for the heatmap and the markers")
     genes.add_argument("--n-top-plot", type=int, default=30)
+    genes.add_argument("--markers", help="markers.tsv to write: every cluster's genes against the rest "
+                                         "(needs --normalized, --clusters)")
+    genes.add_argument("--markers-plot", help="PNG dot plot of each cluster's top markers (needs --normalized, "
+                                              "--clusters)")
+    genes.add_argument("--marker-method", choices=MARKER_METHODS, default=MARKER_METHODS[0],
+                       help="scanpy's test of a cluster against the rest")
+    genes.add_argument("--n-markers-plot", type=int, default=5, help="markers per cluster in the plot")
     genes.add_argument("--by-view", help="directory to write one {view}.tsv of feature importances per view to")
     genes.add_argument("--overlap", help="TSV comparing the top lists of DeepType and the univariate test "
                                          "(needs --normalized and --task)")

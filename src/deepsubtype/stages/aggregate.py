@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import InputError, check_cohort_name
+from ..markers import top_markers
 from ..outputs import SUMMARY_FILES
 from ._files import METHOD_TEXT, _atomic, _read_cluster_method, _read_clusters, _write_table
 
@@ -117,7 +118,8 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
     and out-of-fold log-rank p and C-index, whether the clusters carry survival information beyond the primary
     task's target (``beyond_target``: its column; ``beyond_target_p``: the stratified, or adjusted, Cox
     likelihood-ratio p of ``beyond_target.tsv``; ``c_index_gain_over_target``, in sample), the top 10 genes,
-    and DeepType's place among the baselines."""
+    each cluster's top 3 raised markers (``top_markers``: ``0: A, B, C; 1: ...`` from ``markers.tsv``,
+    :func:`~deepsubtype.markers.top_markers`; descriptive) and DeepType's place among the baselines."""
     check_cohort_name(cohort)
     if "clusters" not in files:
         raise InputError(f"cohort {cohort}: no {SUMMARY_FILES['clusters']} among its results, so nothing to summarize")
@@ -131,7 +133,7 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
         "c_index_in_sample": np.nan, "out_of_fold_p": np.nan, "out_of_fold_permutations": np.nan,
         "c_index_out_of_fold": np.nan, "p_values_note": "",
         "beyond_target": "", "beyond_target_p": np.nan, "c_index_gain_over_target": np.nan,
-        "top_genes": "", "against_baselines": ""}
+        "top_genes": "", "top_markers": "", "against_baselines": ""}
     if "logrank" in files:
         row["logrank_p_in_sample"] = float(pd.read_csv(files["logrank"], sep="\t")["p_value"].iloc[0])
         cox = pd.read_csv(files["cox_model"], sep="\t").iloc[0]
@@ -152,6 +154,9 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
         row["out_of_fold_permutations"] = int(tests.loc["deepsubtype", "n_permutations"])
     if "genes" in files:
         row["top_genes"] = ", ".join(pd.read_csv(files["genes"], sep="\t")["gene"].head(10).astype(str))
+    if "markers" in files:
+        markers = top_markers(pd.read_csv(files["markers"], sep="\t", keep_default_na=False, na_values=["NA"]), 3)
+        row["top_markers"] = "; ".join(f"{cluster}: {', '.join(genes) or '–'}" for cluster, genes in markers.items())
     if "oof_test" in files:
         row["against_baselines"] = _out_of_fold_comparison(files["oof_test"], files["oof_methods"], row["method"])
     elif "compare" in files:
@@ -197,7 +202,10 @@ _SUMMARY_FIELDS = {
     "beyond_target_p": ("survival beyond the target: clusters within its classes (Cox likelihood-ratio test "
                         "stratified by it; regression: adjusted for it), p", "{:.2g}".format),
     "c_index_gain_over_target": ("C-index gain over the target alone, in sample", "{:+.2f}".format),
-    "top_genes": ("top 10 genes", str), "against_baselines": ("against the baselines", str),
+    "top_genes": ("top 10 genes", str),
+    "top_markers": ("top markers per subtype (raised in the cluster against the rest; descriptive: clusters "
+                    "found on these data)", str),
+    "against_baselines": ("against the baselines", str),
 }
 
 
