@@ -314,6 +314,12 @@ def test_survival_trained_procedure_gets_its_folds_refitted_on_every_permutation
     # the permutations' outcomes really differ from the observed ones: their statistics differ from the observed
     refits = pd.read_csv(permutations[0], sep="\t")
     assert set(refits["sample"]) == set(ad.read_h5ad(out / "normalized.h5ad").obs_names), "every patient held out once"
+    foreign = pd.read_csv(permutations[0], sep="\t").assign(sample="not_a_patient")
+    foreign.to_csv(out / "foreign.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match=r"foreign\.tsv: sample 'not_a_patient' is not in the cohort"):
+        validation_stage(*arguments, out / "bad", fold_tables=folds, permutations=2,
+                         permutation_tables=[out / "foreign.tsv", permutations[1]], **common)
+    assert not (out / "bad").exists()
     validation_stage(*arguments, out / "none", fold_tables=folds, permutations=0, **common)
     none = pd.read_csv(out / "none" / "oof_test.tsv", sep="\t").set_index("method").loc["deepsubtype"]
     assert np.isnan(none["permutation_p"]) and "no calibrated p" in none["note"]

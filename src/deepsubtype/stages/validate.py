@@ -280,16 +280,25 @@ def _statistics_of_tables(paths: Sequence[str | Path], adata: ad.AnnData, time: 
     models' clusters tested on the outcomes of its permutation."""
     draws = []
     for path in paths:
-        table = pd.read_csv(path, sep="\t")
-        missing = {"permutation", "sample", "repeat", "fold", "held_out", "fold_cluster"} - set(table.columns)
-        if missing:
-            raise InputError(f"{path}: not a validation permutation table (no column {sorted(missing)[0]!r})")
-        index = adata.obs_names.get_indexer(table["sample"].astype(str))
-        if (index < 0).any():
-            raise InputError(f"{path}: sample {table['sample'][index < 0].iloc[0]!r} is not in the cohort")
-        splits = [split for _, split in table.assign(index=index).groupby(["repeat", "fold"], sort=True)]
+        table = _read_refit_table(path, adata, "validation permutation table", extra_columns=("permutation",))
+        splits = [split for _, split in table.groupby(["repeat", "fold"], sort=True)]
         draws.append(_permuted_statistics(splits, adata, time, event, int(table["permutation"].iloc[0]), seed))
     return pd.DataFrame(draws, columns=list(STATISTICS))
+
+
+def _read_refit_table(path: str | Path, adata: ad.AnnData, what: str, *, extra_columns: Sequence[str] = ()
+                      ) -> pd.DataFrame:
+    """A refit job's table (:func:`~deepsubtype.validation.fit_split`'s columns and ``extra_columns``), checked to
+    be ``what`` it claims and to hold only samples of ``adata``, with their ``index`` recomputed from ``sample``."""
+    table = pd.read_csv(path, sep="\t")
+    missing = {*extra_columns, "sample", "repeat", "fold", "held_out", "fold_cluster", "n_fold_clusters"} - set(
+        table.columns)
+    if missing:
+        raise InputError(f"{path}: not a {what} (no column {sorted(missing)[0]!r})")
+    index = adata.obs_names.get_indexer(table["sample"].astype(str))
+    if (index < 0).any():
+        raise InputError(f"{path}: sample {table['sample'][index < 0].iloc[0]!r} is not in the cohort")
+    return table.assign(index=index)
 
 
 def _permuted_statistics(tables: list[pd.DataFrame], adata: ad.AnnData, time: np.ndarray, event: np.ndarray,
@@ -445,15 +454,9 @@ def _read_fold_tables(paths: Sequence[str | Path], adata: ad.AnnData, *, folds: 
     samples of ``adata`` (their ``index`` recomputed from the ``sample`` names)."""
     tables, seen = [], set()
     for path in paths:
-        table = pd.read_csv(path, sep="\t")
-        missing = {"sample", "repeat", "fold", "held_out", "fold_cluster", "n_fold_clusters"} - set(table.columns)
-        if missing:
-            raise InputError(f"{path}: not a validation fold table (no column {sorted(missing)[0]!r})")
-        index = adata.obs_names.get_indexer(table["sample"].astype(str))
-        if (index < 0).any():
-            raise InputError(f"{path}: sample {table['sample'][index < 0].iloc[0]!r} is not in the cohort")
+        table = _read_refit_table(path, adata, "validation fold table")
         seen.add((int(table["repeat"].iloc[0]), int(table["fold"].iloc[0])))
-        tables.append(table.assign(index=index))
+        tables.append(table)
     expected = {(repeat, fold) for repeat in range(repeats) for fold in range(folds)}
     if seen != expected or len(tables) != len(expected):
         absent = sorted(expected - seen)
