@@ -61,6 +61,8 @@ def test_the_headline_is_the_calibrated_out_of_fold_p_and_methods_are_compared_o
                                                      "kmeans (0.5)")
     assert table.loc["cls", "top_genes"] == ", ".join(f"G{i}" for i in range(10))
     assert table.loc["new", "role"] == "validation" and table.loc["new", "cluster_sizes"] == "6/4"
+    external = summary_stage({"ext": {"files": no_validation, "trained_on": "cls"}}, tmp_path / "ext.tsv").iloc[0]
+    assert external["p_values_note"].startswith("another cohort's model assigned these patients")
     assert np.isnan(table.loc["new", "logrank_p_in_sample"])
     page = (tmp_path / "summary.rst").read_text()
     assert page == summary_page(table.reset_index())

@@ -139,7 +139,7 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
         cox = pd.read_csv(files["cox_model"], sep="\t").iloc[0]
         if str(cox["covariates"]) == "none":  # the clusters' own C, as out of fold; not one with covariates
             row["c_index_in_sample"] = float(cox["concordance_index"])
-        row["p_values_note"] = _P_VALUES_NOTE[task == "survival"]
+        row["p_values_note"] = _P_VALUES_NOTE["external" if trained_on else task == "survival"]
     if "beyond_target" in files:
         beyond = pd.read_csv(files["beyond_target"], sep="\t", keep_default_na=False, na_values=["NA"]).iloc[0]
         row.update(beyond_target=str(beyond["target"]), beyond_target_p=float(beyond["p_value"]),
@@ -164,8 +164,12 @@ def cohort_summary(cohort: str, files: dict[str, str | Path], *, task: str = "cl
     return row
 
 
-#: What the summary's survival p-values answer, by whether the clusters were trained on survival.
-_P_VALUES_NOTE = {
+#: What the summary's survival p-values answer: by whether the clusters were trained on survival, or ``external``
+#: for a validation cohort (``model_from``).
+_P_VALUES_NOTE: dict[bool | str, str] = {
+    "external": "another cohort's model assigned these patients without seeing them or their outcomes: the "
+                "in-sample p is a valid test of that model's subtypes here (it may restate the target: see beyond "
+                "the target)",
     True: "the in-sample p is not a test (the clusters were trained on these outcomes); the out-of-fold p is "
           "calibrated by permuting the outcomes and refitting every fold",
     False: "the clusters never saw survival: the in-sample p is a valid test (it may restate the target: see "
