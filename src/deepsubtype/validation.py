@@ -13,6 +13,8 @@ full-data clusters by Hungarian matching on the training patients, so that "clus
 subtype in every fold (a fold that finds more clusters than the full data numbers its extra ones after them).
 The baselines a survival fit may learn (k-means, PCA + k-means) are validated on the same splits and fold
 normalization (:func:`baseline_out_of_fold`), so that DeepType's out-of-fold p has a like-for-like neighbour.
+The calibrated test (below :func:`cluster_stability`) ranks the out-of-fold statistics among permutations of the
+outcomes, every fold refitted on each permuted cohort for a procedure that learns from survival.
 """
 
 from __future__ import annotations
