@@ -227,6 +227,11 @@ def test_beta_auto_is_cross_validated_by_the_train_stage_and_again_inside_a_fold
     for fold in (0, 1):
         assert any(m.startswith(f"cross-validated choice (repeat 0 fold {fold}, on its training patients): beta=")
                    for m in messages), messages
+    (out / "model" / "procedure.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"procedure\.json: not a deepsubtype procedure file"):
+        validation_stage(out / "normalized.h5ad", out / "model", out / "clusters.tsv", out / "broken", folds=2,
+                         target="subtype", time_column="time", event_column="event", seed=0, device="cpu")
+    assert not (out / "broken").exists()
 
 
 def test_permutations_move_time_and_event_together_and_are_the_same_in_every_job() -> None:
