@@ -233,6 +233,94 @@ def write_model_from_cohorts(workdir: Path, **validation_cohort) -> Path:
     return workdir / "config.yaml"
 
 
+def add_study_samples(folder: Path, samples: dict[str, tuple[str, str]]) -> None:
+    """Add ``samples`` (id -> (patient, SAMPLE_TYPE value)) to a copy of :data:`CBIOPORTAL_STUDY` in ``folder``:
+    profile columns ahead of the others (each a copy of its patient's ``-01`` sample, or of PT-000-01 for a new
+    patient) and rows of the sample attributes file with SUBTYPE ``Normal``, the label a normal sample carries."""
+    data = folder / "data_mrna_seq.txt"
+    profile = pd.read_csv(data, sep="\t", dtype=str, keep_default_na=False)
+    for position, (sample, (patient, _)) in enumerate(samples.items()):
+        source = f"{patient}-01" if f"{patient}-01" in profile.columns else "PT-000-01"
+        profile.insert(2 + position, sample, profile[source])
+    profile.to_csv(data, sep="\t", index=False)
+    with (folder / "data_clinical_sample.txt").open("a") as handle:
+        handle.writelines(f"{patient}\t{sample}\tNormal\t{kind}\n" for sample, (patient, kind) in samples.items())
+
+
+def _clinical_attributes(path: Path, table: pd.DataFrame, names: dict[str, tuple[str, str]]) -> None:
+    """``table`` as a cBioPortal clinical file: the four ``#`` lines (display name, description, datatype,
+    priority) from ``names`` (column -> (display name, datatype)), then the attribute ids and the rows."""
+    lines = ["#" + "\t".join(names[column][0] for column in table.columns),
+             "#" + "\t".join(f"{names[column][0]}." for column in table.columns),
+             "#" + "\t".join(names[column][1] for column in table.columns),
+             "#" + "\t".join("1" for _ in table.columns)]
+    path.write_text("\n".join(lines) + "\n" + table.to_csv(sep="\t", index=False, na_rep=""))
+
+
+def write_metabric_like_study(folder: Path) -> Path:
+    """A small study folder shaped like cBioPortal's brca_metabric (the files, attribute ids and value styles
+    ``config/metabric.yaml`` reads): :func:`make_cohort`'s 60 patients x 120 genes as the Illumina profile
+    ``mrna`` beside a z-score profile; patient attributes with ``VITAL_STATUS`` (``Living``, ``Died of
+    Disease``), ``OS_STATUS`` (``1:DECEASED``), ``RFS_STATUS`` (``0:Not Recurred``), ``CLAUDIN_SUBTYPE`` (``NC``
+    and empty cells) and ``AGE_AT_DIAGNOSIS``; sample attributes ``ER_STATUS``, ``PR_STATUS``, ``HER2_STATUS``
+    (``Positive``/``Negative``) and ``SAMPLE_TYPE`` ``Primary``; sample ids equal to patient ids (``MB-0000``),
+    and 4 patients in the clinical files without a profile. Returns ``folder``."""
+    expression, clinical = make_cohort(n_samples=64, n_genes=120)
+    rng = np.random.default_rng(7)
+    patients = [f"MB-{i:04d}" for i in range(64)]
+    profiled = patients[:60]
+    folder.mkdir(parents=True)
+    (folder / "meta_study.txt").write_text(
+        "type_of_cancer: brca\ncancer_study_identifier: brca_metabric\n"
+        "name: Breast Cancer (METABRIC, synthetic test copy)\nadd_global_case_list: true\n")
+    for stable_id, file, datatype, values in (
+            ("mrna", "data_mrna_illumina_microarray.txt", "CONTINUOUS", expression),
+            ("mrna_median_all_sample_Zscores", "data_mrna_illumina_microarray_zscores_ref_all_samples.txt",
+             "Z-SCORE", (expression - expression.mean()) / expression.std())):
+        (folder / f"meta_{file.removeprefix('data_')}").write_text(
+            f"cancer_study_identifier: brca_metabric\ngenetic_alteration_type: MRNA_EXPRESSION\ndatatype: {datatype}"
+            f"\nstable_id: {stable_id}\nprofile_name: mRNA expression ({stable_id})\ndata_filename: {file}\n")
+        genes = values.iloc[:60].T.round(4)
+        genes.columns = profiled
+        genes.insert(0, "Entrez_Gene_Id", range(1000, 1000 + len(genes)))
+        genes.insert(0, "Hugo_Symbol", genes.index)
+        genes.to_csv(folder / file, sep="\t", index=False, na_rep="NA")
+    died = clinical["event"].astype(bool)
+    subtype = clinical["subtype"].map({"type_0": "LumA", "type_1": "Basal", "type_2": "Her2"}).to_numpy(object)
+    subtype[[3, 11]] = "NC"
+    patient = pd.DataFrame({
+        "PATIENT_ID": patients, "AGE_AT_DIAGNOSIS": clinical["age"] + 0.65, "OS_MONTHS": clinical["time"],
+        "OS_STATUS": np.where(died, "1:DECEASED", "0:LIVING"), "CLAUDIN_SUBTYPE": subtype,
+        "VITAL_STATUS": np.where(died, rng.choice(["Died of Disease", "Died of Other Causes"], 64), "Living"),
+        "RFS_MONTHS": clinical["time"], "RFS_STATUS": np.where(died, "1:Recurred", "0:Not Recurred"),
+        "CHEMOTHERAPY": rng.choice(["YES", "NO"], 64)})
+    _clinical_attributes(folder / "data_clinical_patient.txt", patient, {
+        "PATIENT_ID": ("Patient Identifier", "STRING"), "AGE_AT_DIAGNOSIS": ("Age at Diagnosis", "NUMBER"),
+        "OS_MONTHS": ("Overall Survival (Months)", "NUMBER"), "OS_STATUS": ("Overall Survival Status", "STRING"),
+        "CLAUDIN_SUBTYPE": ("Pam50 + Claudin-low subtype", "STRING"),
+        "VITAL_STATUS": ("Patient's Vital Status", "STRING"), "RFS_MONTHS": ("Relapse Free Status (Months)", "NUMBER"),
+        "RFS_STATUS": ("Relapse Free Status", "STRING"), "CHEMOTHERAPY": ("Chemotherapy", "STRING")})
+    receptor = {column: rng.choice(["Positive", "Negative"], 64) for column in ("ER_STATUS", "PR_STATUS",
+                                                                                 "HER2_STATUS")}
+    sample = pd.DataFrame({"PATIENT_ID": patients, "SAMPLE_ID": patients, "CANCER_TYPE": "Breast Cancer",
+                           **receptor, "SAMPLE_TYPE": "Primary", "GRADE": rng.choice(["1", "2", "3", ""], 64)})
+    _clinical_attributes(folder / "data_clinical_sample.txt", sample, {
+        "PATIENT_ID": ("Patient Identifier", "STRING"), "SAMPLE_ID": ("Sample Identifier", "STRING"),
+        "CANCER_TYPE": ("Cancer Type", "STRING"), "ER_STATUS": ("ER Status", "STRING"),
+        "PR_STATUS": ("PR Status", "STRING"), "HER2_STATUS": ("HER2 Status", "STRING"),
+        "SAMPLE_TYPE": ("Sample Type", "STRING"), "GRADE": ("Neoplasm Histologic Grade", "NUMBER")})
+    for kind in ("patient", "sample"):
+        (folder / f"meta_clinical_{kind}.txt").write_text(
+            f"cancer_study_identifier: brca_metabric\ngenetic_alteration_type: CLINICAL\n"
+            f"datatype: {kind.upper()}_ATTRIBUTES\ndata_filename: data_clinical_{kind}.txt\n")
+    (folder / "case_lists").mkdir()
+    (folder / "case_lists" / "cases_mRNA.txt").write_text(
+        "cancer_study_identifier: brca_metabric\nstable_id: brca_metabric_mrna\ncase_list_name: Samples with mRNA "
+        f"data\ncase_list_description: Samples with mRNA expression data ({len(profiled)} samples)\n"
+        f"case_list_ids: {chr(9).join(profiled)}\n")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def sweep_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two generated cohorts and a sweep of 2 alphas x 2 seeds at K = 3."""

@@ -16,13 +16,19 @@ What a study folder holds and how it is read:
   four ``#`` header lines (display name, description, datatype, priority), then a header of attribute ids.
   Samples are joined to patients through ``PATIENT_ID``; a sample whose patient is missing from the
   patient file is an error. Cells such as ``[Not Available]`` are missing.
-- Survival status attributes (``OS_STATUS``, ``DFS_STATUS``, ``PFS_STATUS``, ``DSS_STATUS``, ...) must carry
-  cBioPortal's code (``1:DECEASED``, ``0:LIVING``); an uncoded value is an error naming patient and value.
+- The attribute used as the survival event (``event_column``: ``OS_STATUS``, ``DFS_STATUS``, ...) must carry
+  cBioPortal's code (``1:DECEASED``, ``0:LIVING``) or read 0/1; an uncoded value is an error naming patient and
+  value. Every other attribute, ``*_STATUS`` ones included (``VITAL_STATUS: Living``, ``ER_STATUS: Positive``),
+  is plain text.
 - ``case_lists/*.txt``: ``case_list_ids`` restricts the samples when ``case_list`` names one by its
   ``stable_id`` (with or without the study prefix) or file name.
-- Analysis units are samples; survival belongs to patients. A patient with several profiled samples keeps
-  its first (in the data file's column order) and the others are named as dropped, so no patient counts
-  twice in a survival test.
+- Analysis units are tumour samples; survival belongs to patients. A sample's type is its ``SAMPLE_TYPE``
+  attribute where that names one (``Primary``, ``Metastasis``, ``Recurrence``, ``Normal``, ...), else the TCGA
+  sample-type code, the two digits after the patient id in the sample id (``TCGA-A1-A0SB-01A``, ``PT-7-11``):
+  01-09 tumour, 10-19 normal, 20-29 control. Normal and control samples are dropped; a patient with several
+  tumour samples keeps the one of the lowest code (01, the primary tumour, first), so no patient counts twice
+  in a survival test and no normal sample becomes a class. A patient whose samples no type tells apart is an
+  error naming the patients. Every sample dropped is named, with its type, in the log and the report.
 """
 
 from __future__ import annotations
@@ -51,9 +57,15 @@ _GENE_COLUMNS = ("Hugo_Symbol", "Entrez_Gene_Id", "Composite.Element.REF")
 #: cBioPortal's placeholders for missing clinical values, on top of the usual missing tokens.
 _CLINICAL_MISSING = [*CELL_MISSING, "[Not Available]", "[Not Applicable]", "[Unknown]", "[Not Evaluated]",
                      "[Discrepancy]", "[Completed]", "[Not Reported]", "[Pending]"]
-#: A survival status attribute: ``OS_STATUS``, ``DFS_STATUS``, ...; its values must read ``0:...``/``1:...``.
-_STATUS_COLUMN = re.compile(r"^[A-Z0-9]+_STATUS$")
-_CODED_STATUS = re.compile(r"^\s*[01]\s*:")
+#: A value of the survival event attribute: cBioPortal's ``1:DECEASED``/``0:LIVING``, or a bare 0/1.
+_CODED_STATUS = re.compile(r"^\s*[01]\s*(:|$)")
+#: Words of a ``SAMPLE_TYPE`` value (lower-cased) and the TCGA sample-type code each stands for, tried in order.
+_SAMPLE_TYPE_WORDS = (("normal", 11), ("control", 20), ("metasta", 6), ("recurren", 2), ("primary", 1))
+#: The TCGA sample-type code in a sample id: two digits right after the patient id (``-01A``, ``-11``).
+_CODE_AFTER_PATIENT = re.compile(r"-(\d{2})(?!\d)")
+#: What TCGA sample-type codes stand for: 01-09 tumour, 10-19 normal, 20-29 control (other codes: unknown).
+_CODE_KINDS = {**dict.fromkeys(range(1, 10), "tumour"), **dict.fromkeys(range(10, 20), "normal"),
+               **dict.fromkeys(range(20, 30), "control")}
 
 
 def _meta(path: Path) -> dict[str, str]:
@@ -140,16 +152,17 @@ def _read_attributes(path: Path, id_column: str) -> pd.DataFrame:
     return clean_labels(frame, path)
 
 
-def _check_status_codes(frame: pd.DataFrame, path: Path, what: str) -> None:
-    """Survival status attributes must carry cBioPortal's ``0:``/``1:`` code."""
-    for column in frame.columns:
-        if not _STATUS_COLUMN.match(column):
-            continue
-        values = frame[column].dropna().astype(str)
-        uncoded = values[~values.str.match(_CODED_STATUS)]
-        if len(uncoded):
-            raise InputError(f"{path}: {column} value {uncoded.iloc[0]!r} of {what} {uncoded.index[0]!r} has no "
-                             f"0:/1: code (cBioPortal writes e.g. 1:DECEASED, 0:LIVING; {len(uncoded)} such values)")
+def _check_event_codes(frame: pd.DataFrame, path: Path, what: str, event_column: str | None) -> None:
+    """The survival event attribute, where ``frame`` holds it, must carry cBioPortal's ``0:``/``1:`` code (or read
+    0/1); other status attributes are plain text."""
+    if event_column not in frame.columns:
+        return
+    values = frame[event_column].dropna().astype(str)
+    uncoded = values[~values.str.match(_CODED_STATUS)]
+    if len(uncoded):
+        raise InputError(f"{path}: {event_column} value {uncoded.iloc[0]!r} of {what} {uncoded.index[0]!r} has no "
+                         f"0:/1: code (cBioPortal writes e.g. 1:DECEASED, 0:LIVING; {len(uncoded)} such values); "
+                         "survival.event must name a coded status attribute such as OS_STATUS")
 
 
 def _case_list_file(folder: Path, name: str) -> tuple[Path, dict[str, str]]:
@@ -225,10 +238,11 @@ def _gene_names(ids: pd.DataFrame, values: np.ndarray, path: Path,
     return kept.index.to_numpy(), pd.Index(kept.astype(str))
 
 
-def _attribute_tables(folder: Path, metas: dict[Path, dict[str, str]]
+def _attribute_tables(folder: Path, metas: dict[Path, dict[str, str]], event_column: str | None
                       ) -> tuple[Path, pd.DataFrame, Path | None, pd.DataFrame]:
     """The sample attributes (indexed by SAMPLE_ID, with PATIENT_ID) and the patient attributes (indexed by
-    PATIENT_ID; empty without the file) with their paths, checked against each other."""
+    PATIENT_ID; empty without the file) with their paths, checked against each other and for the codes of the
+    survival event attribute ``event_column``."""
     sample_path = _clinical_file(folder, metas, "SAMPLE")
     if sample_path is None:
         raise InputError(f"{folder}: no sample attributes file (data_clinical_sample.txt or a meta file naming one)")
@@ -242,7 +256,7 @@ def _attribute_tables(folder: Path, metas: dict[Path, dict[str, str]]
     patient_path = _clinical_file(folder, metas, "PATIENT")
     patient_table = _read_attributes(patient_path, "PATIENT_ID") if patient_path else pd.DataFrame()
     if patient_path is not None:
-        _check_status_codes(patient_table, patient_path, "patient")
+        _check_event_codes(patient_table, patient_path, "patient", event_column)
         orphans = sample_table.index[~sample_table["PATIENT_ID"].isin(patient_table.index)]
         if len(orphans):
             raise InputError(f"{sample_path}: sample {orphans[0]!r} has patient "
@@ -252,7 +266,7 @@ def _attribute_tables(folder: Path, metas: dict[Path, dict[str, str]]
         if len(both):
             raise InputError(f"{sample_path}: attribute {both[0]!r} is in {patient_path.name} too; cBioPortal keeps "
                              "each attribute in one of the two files")
-    _check_status_codes(sample_table, sample_path, "sample")
+    _check_event_codes(sample_table, sample_path, "sample", event_column)
 
     return sample_path, sample_table, patient_path, patient_table
 
@@ -275,11 +289,69 @@ def _listed_samples(folder: Path, case_list: str, samples: pd.Index, data_path: 
     return profiled
 
 
-def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None) -> ImportedCohort:
+def _sample_type_code(sample: str, patient: str, sample_type: object) -> int | None:
+    """A sample's TCGA sample-type code: from its ``SAMPLE_TYPE`` value where that names a type, else the two
+    digits after the patient id in its id; None when neither says (or the code is not one of 01-29)."""
+    text = sample_type.casefold() if isinstance(sample_type, str) else ""
+    code = next((code for word, code in _SAMPLE_TYPE_WORDS if word in text), None)
+    if code is None and sample.startswith(patient):
+        match = _CODE_AFTER_PATIENT.match(sample, len(patient))
+        code = int(match.group(1)) if match else None
+    return code if code in _CODE_KINDS else None
+
+
+def _one_tumour_per_patient(profiled: pd.Index, sample_table: pd.DataFrame, sample_path: Path,
+                            report: dict[str, Any]) -> pd.Index:
+    """The ``profiled`` samples kept, one tumour per patient (see the module): normal and control samples
+    dropped, then each patient's tumour of the lowest sample-type code. Every sample dropped is named in the
+    log and in ``report``; patients whose samples no type tells apart are refused, named."""
+    attributes = sample_table.loc[profiled]
+    types = attributes.get("SAMPLE_TYPE", pd.Series(np.nan, index=profiled))
+    codes = pd.Series([_sample_type_code(sample, patient, value) for sample, patient, value
+                       in zip(profiled, attributes["PATIENT_ID"], types, strict=True)], index=profiled, dtype=float)
+    described = {sample: f"{_CODE_KINDS[int(code)]} {int(code):02d}" for sample, code in codes.dropna().items()}
+    not_tumour = profiled[codes.ge(10).to_numpy()]
+    if len(not_tumour):
+        logger.warning("%s: %d normal or control samples dropped (a subtype is a tumour's; type from SAMPLE_TYPE, "
+                       "else the sample-type code after the patient id): %s", sample_path, len(not_tumour),
+                       ", ".join(f"{sample} ({described[sample]})" for sample in not_tumour))
+    tumours = profiled.difference(not_tumour, sort=False)
+    if len(tumours) == 0:
+        raise InputError(f"{sample_path}: every profiled sample is a normal or control sample (e.g. "
+                         f"{not_tumour[0]!r}: {described[not_tumour[0]]}); there is no tumour to subtype")
+    patients = attributes.loc[tumours, "PATIENT_ID"]
+    several = patients[patients.duplicated(keep=False).to_numpy()]
+    undecided, others = [], []
+    for patient, samples in several.groupby(several, sort=False).groups.items():
+        ranks = codes[samples]
+        if ranks.isna().any() or int((ranks == ranks.min()).sum()) > 1:
+            undecided.append(f"{patient} ({', '.join(samples)})")
+        else:
+            others += [sample for sample in samples if ranks[sample] != ranks.min()]
+    if undecided:
+        raise InputError(f"{sample_path}: {len(undecided)} patients have several profiled samples that neither "
+                         "SAMPLE_TYPE nor a sample-type code after the patient id (TCGA: -01 primary tumour, -11 "
+                         f"normal) tells apart: {'; '.join(undecided)}; give those samples a SAMPLE_TYPE (Primary, "
+                         "Metastasis, Normal) or name a case list of one sample per patient (cbioportal.case_list)")
+    if others:
+        logger.warning("%s: %d patients have several tumour samples: each keeps its primary tumour (the lowest "
+                       "sample-type code), dropped: %s", sample_path, patients[others].nunique(),
+                       ", ".join(f"{sample} ({described[sample]})" for sample in others))
+    report.update(samples_dropped_not_tumour={str(sample): described[sample] for sample in not_tumour},
+                  samples_dropped_same_patient=[str(sample) for sample in others],
+                  sample_type_rule="SAMPLE_TYPE, else the TCGA sample-type code after the patient id (01-09 tumour, "
+                                   "10-19 normal, 20-29 control); normal and control samples dropped; per patient "
+                                   "the tumour of the lowest code (01 primary first)")
+    return tumours.difference(pd.Index(others), sort=False)
+
+
+def read_study(folder: str | Path, *, profile: str | None = None, case_list: str | None = None,
+               event_column: str | None = None) -> ImportedCohort:
     """Read a cBioPortal study folder: the expression profile ``profile`` (a stable id or data file name;
     None = the study's only expression profile) of the samples of ``case_list`` (None = every profiled
-    sample), with sample and patient attributes joined per sample. Raises :class:`InputError` with one line
-    naming the file and the sample, patient, column or value at fault."""
+    sample), one tumour sample per patient, with sample and patient attributes joined per sample;
+    ``event_column``, the attribute used as the survival event, must carry cBioPortal's 0:/1: code. Raises
+    :class:`InputError` with one line naming the file and the sample, patient, column or value at fault."""
     folder = Path(folder)
     metas = _metas(folder)
     data_path, meta = _profile(folder, metas, profile)
@@ -290,20 +362,14 @@ def read_study(folder: str | Path, *, profile: str | None = None, case_list: str
     rows, genes = _gene_names(ids, values, data_path, report)
     values = values[rows]
 
-    sample_path, sample_table, patient_path, patient_table = _attribute_tables(folder, metas)
+    sample_path, sample_table, patient_path, patient_table = _attribute_tables(folder, metas, event_column)
     profiled = samples if case_list is None else _listed_samples(folder, case_list, samples, data_path, report)
     unknown = profiled.difference(sample_table.index, sort=False)
     if len(unknown):
         raise InputError(f"{data_path}: sample {unknown[0]!r} is not in {sample_path.name} ({len(unknown)} such "
                          "samples)")
-    patients = sample_table.loc[profiled, "PATIENT_ID"]
-    repeated = profiled[patients.duplicated().to_numpy()]
-    if len(repeated):
-        logger.warning("%s: %d patients have several profiled samples; each keeps its first (in the data file's "
-                       "order), dropped: %s", data_path, patients[repeated].nunique(), examples(repeated))
-    keep = profiled[~patients.duplicated().to_numpy()]
-    report.update(samples_in_profile=int(len(samples)), samples_dropped_same_patient=[str(s) for s in repeated],
-                  samples=int(len(keep)), patients=int(len(keep)))
+    keep = _one_tumour_per_patient(profiled, sample_table, sample_path, report)
+    report.update(samples_in_profile=int(len(samples)), samples=int(len(keep)), patients=int(len(keep)))
 
     columns = samples.get_indexer(keep)
     expression = ad.AnnData(X=np.ascontiguousarray(values[:, columns].T), obs=pd.DataFrame(index=keep),

@@ -6,9 +6,13 @@ quoted cell per sample, and the probes x samples table between ``!series_matrix_
 ``!series_matrix_table_end`` (header ``ID_REF`` then the samples' GSM accessions; ``null`` or empty = missing).
 
 - Clinical columns: each ``!Sample_characteristics_ch1`` line holds ``key: value`` cells (one line per key,
-  though submitters mix keys within a line, so each cell is read by its own key); a cell without ``key:`` goes
-  to ``characteristics_ch1_<line>``. ``title``, ``source_name_ch1`` and the other single-valued ``!Sample_``
-  fields are kept as columns too. Sample ids are the GSM accessions.
+  though submitters mix keys within a line, so each cell is read by its own key); a non-empty cell without
+  ``key:`` goes to ``characteristics_ch1_<line>``. Keys that differ only by case (``Subtype:``, ``subtype:``)
+  are one column, named by the spelling most samples use (logged, and listed in the report); a sample with two
+  different values for one key is an error naming the sample and the keys. ``title``, ``source_name_ch1`` and
+  the other single-valued ``!Sample_`` fields are kept as columns too. Sample ids are the GSM accessions.
+- A file whose table has no ``!series_matrix_table_end`` line was cut off (a partial download): an error
+  saying so, not a matrix of the probes that arrived.
 - Probes to genes, given the platform's annotation table (GEO's "full table" download of the GPL: ``#`` lines,
   then a header with ``ID`` and a gene-symbol column): a probe is its symbol; probes without one, and probes
   annotated with several genes (``A /// B``), are dropped; a gene measured by several probes keeps its most
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,46 +42,87 @@ logger = logging.getLogger(__name__)
 #: Gene-symbol columns of GEO platform tables, tried in this order when ``gene_column`` is not given.
 SYMBOL_COLUMNS = ("Gene Symbol", "GENE_SYMBOL", "Symbol", "SYMBOL", "gene_symbol", "Gene symbol", "ORF")
 _TABLE_BEGIN, _TABLE_END = "!series_matrix_table_begin", "!series_matrix_table_end"
+#: Cells read as missing: they never conflict with a value of the same key.
+_MISSING_CELLS = frozenset([*CELL_MISSING, "null"])
 
 
 def _cells(line: str) -> list[str]:
     return [cell.strip().strip('"').strip() for cell in line.rstrip("\n").split("\t")[1:]]
 
 
-def _sample_table(lines: list[tuple[str, list[str]]], path: Path) -> pd.DataFrame:
-    """The ``!Sample_*`` lines as one row per sample: characteristics by key, other fields by name."""
+def _characteristics(lines: list[tuple[str, list[str]]], accessions: list[str], path: Path,
+                     report: dict[str, Any]) -> dict[str, list[str | None]]:
+    """The cells of the ``!Sample_characteristics_*`` lines by key, one column per key regardless of its case
+    (named by the spelling most samples use; the joins logged and put in ``report``); a sample with two
+    different values for one key is refused."""
+    values: dict[str, list[str | None]] = {}
+    spellings: dict[str, list[str | None]] = {}  # per column, each sample's key as written
+    for number, (line, cells) in enumerate(lines):
+        name = line.removeprefix("!Sample_")
+        if not name.startswith("characteristics_"):
+            continue
+        for sample, cell in enumerate(cells):
+            if not cell:  # a line of one key leaves the samples without it empty
+                continue
+            label, colon, value = cell.partition(":")
+            key, text = (label.strip(), value.strip()) if colon and label.strip() else (f"{name}_{number}", cell)
+            column = values.setdefault(key.casefold(), [None] * len(accessions))
+            written = spellings.setdefault(key.casefold(), [None] * len(accessions))
+            previous = column[sample]
+            if previous not in (None, *_MISSING_CELLS) and text not in _MISSING_CELLS and text != previous:
+                raise InputError(f"{path}: sample {accessions[sample]!r} has two values for one characteristic: "
+                                 f"'{written[sample]}: {previous}' and '{key}: {text}' (keys are read regardless "
+                                 "of case); edit its !Sample_characteristics_ch1 cells so that one remains")
+            if previous in (None, *_MISSING_CELLS):
+                column[sample], written[sample] = text, key
+    named = {}
+    for folded, column in values.items():
+        counts = Counter(key for key in spellings[folded] if key is not None)
+        name = counts.most_common(1)[0][0]
+        if len(counts) > 1:
+            logger.warning("%s: characteristics keys %s differ only by case: joined into one column %r (samples "
+                           "per key: %s)", path, ", ".join(repr(key) for key in counts), name,
+                           ", ".join(f"{key} {count}" for key, count in counts.items()))
+            report.setdefault("characteristics_joined", {})[name] = list(counts)
+        named[name] = column
+    return named
+
+
+def _sample_table(lines: list[tuple[str, list[str]]], path: Path, report: dict[str, Any]) -> pd.DataFrame:
+    """The ``!Sample_*`` lines as one row per sample: characteristics by key (:func:`_characteristics`), other
+    fields by name."""
     accessions = next((cells for key, cells in lines if key == "!Sample_geo_accession"), None)
     if accessions is None:
         raise InputError(f"{path}: no !Sample_geo_accession line: not a GEO series matrix")
-    columns: dict[str, list[Any]] = {}
-    for number, (key, cells) in enumerate(lines):
+    for key, cells in lines:
         if len(cells) != len(accessions):
             raise InputError(f"{path}: line {key} has {len(cells)} cells for {len(accessions)} samples")
+    characteristics = _characteristics(lines, accessions, path, report)
+    columns: dict[str, list[Any]] = {}
+    for key, cells in lines:
         name = key.removeprefix("!Sample_")
         if name.startswith("characteristics_"):
-            for sample, cell in enumerate(cells):
-                label, colon, value = cell.partition(":")
-                column = label.strip() if colon and label.strip() else f"{name}_{number}"
-                columns.setdefault(column, [None] * len(accessions))[sample] = value.strip() if colon else cell
+            columns.update(characteristics)  # where the first characteristics line is
         elif name != "geo_accession" and name not in columns:  # repeated fields (e.g. contact lines): the first
             columns[name] = cells
     table = pd.DataFrame(columns, index=pd.Index(accessions, name="sample"))
-    table = table.replace({value: np.nan for value in [*CELL_MISSING, "null"]})
+    table = table.mask(table.isin(list(_MISSING_CELLS)))  # mask: replace re-types a column left all missing
     return clean_labels(table, path)
 
 
-def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """(probes x samples values, samples x fields, series fields) of a series matrix."""
+def _read(path: Path, report: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """(probes x samples values, samples x fields, series fields) of a series matrix; what the sample table
+    joined goes in ``report``."""
     sample_lines: list[tuple[str, list[str]]] = []
     series: dict[str, str] = {}
     table_lines: list[str] = []
     with parser_errors_named(path), open_text(path) as handle:
-        inside = False
+        inside = ended = False
         for line in handle:
             if line.startswith(_TABLE_BEGIN):
                 inside = True
             elif line.startswith(_TABLE_END):
-                inside = False
+                inside, ended = False, True
             elif inside:
                 table_lines.append(line)
             elif line.startswith("!Sample_"):
@@ -85,6 +131,9 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
                 series.setdefault(line.split("\t", 1)[0].removeprefix("!Series_"), " ".join(_cells(line)))
     if not table_lines:
         raise InputError(f"{path}: no data table between {_TABLE_BEGIN} and {_TABLE_END}")
+    if not ended:
+        raise InputError(f"{path}: truncated: {len(table_lines) - 1} table rows read and no {_TABLE_END} line after "
+                         "them (the download was cut off); download the series matrix again")
     with parser_errors_named(path):
         text = pd.read_csv(io.StringIO("".join(table_lines)), sep="\t", dtype=str, quotechar='"',
                            keep_default_na=False)
@@ -98,13 +147,21 @@ def _read(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
         row, column = (int(position[0]) for position in np.nonzero(bad.to_numpy()))
         raise InputError(f"{path}: non-numeric value {text.iat[row, column]!r} for sample {text.columns[column]!r} "
                          f"at probe {text.index[row]!r}")
-    return values, _sample_table(sample_lines, path), series
+    return values, _sample_table(sample_lines, path, report), series
 
 
 def _platform_symbols(path: Path, gene_column: str | None) -> tuple[pd.Series, str]:
-    """Probe id -> gene symbol (text, possibly empty) from a GEO platform table, and the column used."""
+    """Probe id -> gene symbol (text, possibly empty) from a GEO platform table, and the column used; a SOFT
+    file (``^PLATFORM``, ``!Platform_`` lines) given instead is refused, naming the table expected."""
+    skip = leading_comment_lines(path)
+    with parser_errors_named(path), open_text(path) as handle:
+        first = next((line for number, line in enumerate(handle) if number == skip), "")
+    if first.startswith(("^", "!Platform_", "!platform_")):
+        raise InputError(f"{path}: a GEO SOFT file (it starts {first.split(' =')[0].strip()!r}), not a platform "
+                         "table: give the platform's full table (on the GPL's GEO page, 'Download full table': "
+                         "tab-separated, with an ID and a gene symbol column)")
     with parser_errors_named(path):
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, skiprows=leading_comment_lines(path))
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, skiprows=skip)
     if "ID" not in table.columns:
         raise InputError(f"{path}: no ID column in the platform table (columns: {examples(table.columns, 5)})")
     column = gene_column or next((name for name in SYMBOL_COLUMNS if name in table.columns), None)
@@ -123,8 +180,10 @@ def _probes_to_genes(values: pd.DataFrame, symbols: pd.Series, platform: Path,
     without = (symbol == "") | symbol.isin(["---", "NA"])
     keep = ~(without | several)
     if not keep.any():
-        raise InputError(f"{platform}: no probe of the series matrix maps to one gene ({int(unknown.sum())} of "
-                         f"{len(values)} probes are not in the platform table, {int(without.sum())} have no symbol)")
+        hint = "; name a column of one gene per probe with geo.gene_column" if several.any() else ""
+        raise InputError(f"{platform}: no probe of the series matrix maps to one gene (of its {len(values)} probes, "
+                         f"{int(unknown.sum())} are not in the platform table, {int(without.sum())} have no symbol, "
+                         f"{int(several.sum())} map to several genes ('A /// B')){hint}")
     chosen = most_variable_per_name(values.to_numpy(np.float64), symbol.where(keep))
     report.update(probes=int(len(values)), probes_not_in_platform=int(unknown.sum()),
                   probes_without_gene=int(without.sum()), probes_with_several_genes=int(several.sum()),
@@ -146,12 +205,13 @@ def read_series_matrix(path: str | Path, *, platform: str | Path | None = None,
     sample (GSM accession), its characteristics by key. Raises :class:`InputError` naming the file and the
     line, sample or probe at fault."""
     path = Path(path)
-    values, samples, series = _read(path)
+    report: dict[str, Any] = {"series_matrix": str(path)}
+    values, samples, series = _read(path, report)
     absent = values.columns.difference(samples.index, sort=False)
     if len(absent):
         raise InputError(f"{path}: sample {absent[0]!r} of the data table has no !Sample_geo_accession entry")
-    report: dict[str, Any] = {"series_matrix": str(path), "series": series.get("geo_accession"),
-                              "platform_id": series.get("platform_id"), "samples": int(values.shape[1])}
+    report.update(series=series.get("geo_accession"), platform_id=series.get("platform_id"),
+                  samples=int(values.shape[1]))
     if values.index.has_duplicates:
         raise InputError(f"{path}: probe {values.index[values.index.duplicated()][0]!r} on two rows")
     if platform is not None:

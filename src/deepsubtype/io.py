@@ -10,7 +10,6 @@ files.
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +41,6 @@ __all__ = [
     "read_expression",
     "read_clinical",
     "attach_clinical",
-    "COHORT_NAME",
-    "check_cohort_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,19 +75,6 @@ def most_variable_per_name(values: np.ndarray, names: pd.Series) -> pd.Series:
     by_variance = named[np.argsort(-variance[named], kind="stable")]
     first = ~pd.Series(names.to_numpy()[by_variance]).duplicated().to_numpy()
     return names.iloc[np.sort(by_variance[first])]
-
-
-#: What a cohort name may be (it becomes a directory and a wildcard): no path separators, spaces or shell
-#: characters. ``src/deepsubtype/schemas/config.schema.yaml`` holds the same pattern for the config check.
-COHORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def check_cohort_name(name: str) -> str:
-    """Return ``name`` if it matches :data:`COHORT_NAME`; raise :class:`InputError` otherwise."""
-    if not COHORT_NAME.match(name):
-        raise InputError(f"cohort name {name!r} does not match {COHORT_NAME.pattern} (letters, digits, '_', '.', "
-                         "'-'; no path separators, spaces or shell characters)")
-    return name
 
 
 def _non_numeric_cells(frame: pd.DataFrame) -> dict[int, tuple[str, object]]:
@@ -177,6 +161,14 @@ def _clean_axes(samples: pd.Index, genes: pd.Index, path: Path) -> tuple[pd.Inde
     return samples, genes
 
 
+def _refuse_empty(adata: ad.AnnData, path: Path, modality: str | None) -> None:
+    """Refuse an AnnData file, or a modality of a .h5mu file, without samples or without features."""
+    if 0 in adata.shape:
+        what, fix = ((f" (modality {modality!r})", "remove the empty modality from the file, or list the cohort's "
+                      "views without it") if modality is not None else ("", "give a file with data"))
+        raise InputError(f"{path}{what}: an empty matrix ({adata.n_obs} samples x {adata.n_vars} features); {fix}")
+
+
 def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_genes",
                     modality: str | None = None) -> ad.AnnData:
     """Read an expression matrix into AnnData (samples x genes, float32).
@@ -231,6 +223,7 @@ def read_expression(path: str | Path, *, orientation: Orientation = "samples_x_g
         samples, genes = _clean_axes(samples, genes, path)
         adata = ad.AnnData(X=values, obs=pd.DataFrame(index=samples), var=pd.DataFrame(index=genes))
     if kind in (".h5ad", ".h5mu"):
+        _refuse_empty(adata, path, modality)
         adata.obs_names, adata.var_names = _clean_axes(adata.obs_names, adata.var_names, path)
     adata.uns["source"] = {"path": str(path), "orientation": orientation,
                            **({"modality": modality} if modality is not None else {})}

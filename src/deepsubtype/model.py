@@ -13,19 +13,42 @@ from typing import Any
 import torch
 from torch import nn
 
+from .errors import InputError
+
 __all__ = ["ACTIVATIONS", "resolve_device", "resolve_precision", "InputLayer", "DeepTypeNetwork", "l21_norm",
            "add_l21_gradient_", "cox_partial_likelihood", "cox_partial_likelihood_terms"]
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA if available, then MPS, then CPU; anything else as torch understands it."""
+    """``auto`` -> CUDA if available, then MPS, then CPU; anything else as torch understands it, refused with an
+    :class:`~deepsubtype.errors.InputError` saying why and what to set instead when this machine lacks it."""
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    return _available(device)
+
+
+def _available(device: str) -> torch.device:
+    """``device`` (not ``auto``) as torch understands it, if this machine has it (see :func:`resolve_device`)."""
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"device {device!r} is not a device torch knows: use auto, cpu, mps, cuda or cuda:N") from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (resolved.index or 0) >= count:
+            reason = ("this torch was built without CUDA" if torch.version.cuda is None else
+                      f"torch sees {count} CUDA device(s)")
+            raise InputError(f"device {device!r} is not available on this machine ({reason}; torch "
+                             f"{torch.__version__}): set device to cpu or auto, or run where a GPU is, with a CUDA "
+                             "build of torch (envs/deepsubtype-gpu.yaml)")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {device!r} is not available on this machine (no Apple MPS): set device to cpu or "
+                         "auto")
+    return resolved
 
 
 def has_bf16_matrix_units(device: torch.device) -> bool:

@@ -6,6 +6,7 @@ what was done to the values.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -335,6 +336,17 @@ def normalize(
 
 
 
+def _refuse_disjoint_views(names: list[str], present: np.ndarray, source: str) -> None:
+    """Refuse two views (``names``, the columns of ``present``: patients x views) that share no patient: nothing
+    relates their features, and the clusters would only say which view a patient has."""
+    for first, second in itertools.combinations(range(len(names)), 2):
+        if not (present[:, first] & present[:, second]).any():
+            raise InputError(f"{source}: views {names[first]!r} ({int(present[:, first].sum())} patients) and "
+                             f"{names[second]!r} ({int(present[:, second].sum())} patients) share no patient, so "
+                             "the clusters would only say which view a patient has: give views of the same "
+                             "patients (check their sample ids), or make each view its own cohort")
+
+
 def combine_views(views: dict[str, ad.AnnData], *, missing_views: MissingViews = "mask",
                   patients: pd.Index | None = None, source: str = "views") -> ad.AnnData:
     """Join normalized views (each patients x features) into one AnnData, features side by side.
@@ -343,8 +355,8 @@ def combine_views(views: dict[str, ad.AnnData], *, missing_views: MissingViews =
     some view, with NaN in the columns of a view it lacks; ``"drop"`` keeps only the
     patients found in every view. ``patients`` (e.g. the clinical table's ids) fixes
     the order and must all be found in some view: a patient with no view at all is an
-    error naming it. ``var`` gets ``view`` and ``feature`` (the view's own id);
-    ``var_names`` are ``view:feature``; ``obsm["view_present"]`` (patients x views,
+    error naming it, and so are two views that share no patient. ``var`` gets ``view`` and
+    ``feature`` (the view's own id); ``var_names`` are ``view:feature``; ``obsm["view_present"]`` (patients x views,
     bool) and ``uns["views"]`` (features and patients per view, patients dropped)
     record what was there. ``X`` and ``layers["log"]`` are float32.
     """
@@ -358,6 +370,7 @@ def combine_views(views: dict[str, ad.AnnData], *, missing_views: MissingViews =
     if len(absent):
         raise InputError(f"{source}: patient {absent[0]!r} is in no view ({len(absent)} such patients)")
     present = np.stack([order.isin(view.obs_names) for view in views.values()], axis=1)
+    _refuse_disjoint_views(list(views), present, source)
     keep = present.all(1) if missing_views == "drop" else np.ones(len(order), dtype=bool)
     dropped = int((~keep).sum())
     if dropped:

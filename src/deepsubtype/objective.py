@@ -55,8 +55,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from .survival import chi_square_p, summed_logrank
 
-__all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "SIGNIFICANCE", "BaselineRule", "baseline_pipeline", "baseline_rule",
-           "baseline_labels", "objective_scores", "choose_objective", "chosen_objective"]
+__all__ = ["OBJECTIVES", "BASELINE_OBJECTIVES", "OBJECTIVE_FOLDS", "SIGNIFICANCE", "BaselineRule", "baseline_pipeline",
+           "baseline_rule", "baseline_labels", "objective_scores", "choose_objective", "chosen_objective"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ OBJECTIVES: tuple[str, ...] = ("primary", "kmeans", "pca_kmeans")
 BASELINE_OBJECTIVES: tuple[str, ...] = ("kmeans", "pca_kmeans")
 #: A baseline's held-out log-rank p must be below this for its clusters to replace the Cox loss.
 SIGNIFICANCE = 0.05
+#: Folds of the cross-validation that chooses the objective (:func:`objective_scores`).
+OBJECTIVE_FOLDS = 3
 #: Principal components kept by ``pca_kmeans`` (at most; fewer when the matrix has fewer rows or columns).
 N_COMPONENTS = 50
 
@@ -182,7 +184,7 @@ def _fold_z(statistic: float, df: int) -> float:
     return float(norm.isf(min(max(chi_square_p(statistic, df), 1e-300), 1.0 - 1e-12)))
 
 
-def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, folds: int = 3,
+def objective_scores(model: Any, X: np.ndarray, y: np.ndarray, *, alpha: Any, folds: int = OBJECTIVE_FOLDS,
                      seed: int = 0) -> list[dict[str, Any]]:
     """Score every candidate objective of a survival DeepType ``model`` on ``X`` (n, genes) and ``y`` (n, 2).
 

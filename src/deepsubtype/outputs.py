@@ -6,9 +6,9 @@ stage's output directory. No heavy imports: the workflow reads this module while
 
 from __future__ import annotations
 
-__all__ = ["COHORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES", "SWEEP_RUN_FILES",
-           "SUMMARY_FILES", "PROCEDURE_FILE", "SURVIVAL_DIR", "VALIDATION_DIR", "VALIDATION_FOLD_FILE",
-           "VALIDATION_PERMUTATION_FILE", "COMPARE_DIR"]
+__all__ = ["COHORT_FILES", "IMPORT_FILES", "SURVIVAL_FILES", "VALIDATION_FILES", "COMPARE_FILES", "PREDICT_FILES",
+           "SWEEP_RUN_FILES", "SUMMARY_FILES", "PROCEDURE_FILE", "SURVIVAL_DIR", "VALIDATION_DIR",
+           "VALIDATION_FOLD_FILE", "VALIDATION_PERMUTATION_FILE", "COMPARE_DIR"]
 
 #: A discovery cohort's own files at the top of its results directory, by role: ``normalized`` (the normalize
 #: stage), ``model`` (a directory), ``embedding``, ``tuning``, ``k_selection``, ``fits`` and ``history`` (the
@@ -34,6 +34,10 @@ COHORT_FILES = {
     "markers": "markers.tsv",
     "markers_plot": "plots/markers.png",
 }
+
+#: What the import stages write for a cohort read from a cBioPortal study or a GEO series matrix, by role, under
+#: its results directory: the matrix and the clinical table every later stage reads, and what was dropped.
+IMPORT_FILES = {"expression": "input/expression.h5ad", "clinical": "input/clinical.tsv", "report": "input/import.json"}
 
 #: The file in a model directory that holds the procedure the train stage was configured with (``model_params``,
 #: ``tuning_grid``: alpha, beta and the objective as configured, "auto" unresolved), so that a validation of the

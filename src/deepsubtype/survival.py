@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -11,13 +12,15 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .tables import MISSING_TOKENS
 
 # lifelines takes ~1 s to import: its functions are loaded where a statistic is computed, so that the jobs that
 # only check survival columns (normalize, train) do not pay for it
 if TYPE_CHECKING:
     from lifelines import CoxPHFitter
 
-__all__ = ["cox_score_test", "EVENT_CODES", "InvalidPolicy", "invalid_survival", "survival_columns", "survival_frame",
+__all__ = ["cox_score_test", "EVENT_CODES", "COVARIATE_MISSING", "covariate_table", "InvalidPolicy", "invalid_survival",
+           "survival_columns", "survival_frame",
            "kaplan_meier_table", "MIN_CLUSTER_SIZE", "logrank_table", "per_fold_logrank", "logrank_statistic",
            "group_log_hazard", "summed_logrank",
            "chi_square_p", "adjust_p_values", "pairwise_logrank_table", "CoxResult", "CoxUnavailable", "cox_by_cluster",
@@ -337,6 +340,39 @@ def pairwise_logrank_table(frame: pd.DataFrame, *, adjustment: str = "holm") -> 
     return table[columns]
 
 
+#: Cells of a Cox covariate read as missing where every other cell is a number (compared ignoring case and
+#: surrounding space), on top of the tokens every clinical table reads as missing (``NA``, ``N/A``, ``null``, empty,
+#: ...; :data:`~deepsubtype.tables.MISSING_TOKENS`): such a covariate is numeric, not categories.
+COVARIATE_MISSING = ("unknown", "unk", "not available", "not known", "not reported", "not applicable",
+                     "not evaluated", "not done", "missing", "n.a.", "n.d.", "nd", "?", "-", "--", "[not available]",
+                     "[unknown]", "[not applicable]", "[not evaluated]", "[not reported]", "[discrepancy]")
+_COVARIATE_MISSING = frozenset([*COVARIATE_MISSING, *(token.casefold() for token in MISSING_TOKENS)])
+
+
+def covariate_table(clinical: pd.DataFrame, covariates: Iterable[str], source: str = "clinical table") -> pd.DataFrame:
+    """The ``covariates`` columns of ``clinical`` as the Cox model reads them: a column whose cells, but for
+    missing ones and :data:`COVARIATE_MISSING` words, all parse as numbers is numeric, those words missing (named
+    in a warning: the patients then leave the Cox model as for an empty cell); any other column stays as it is
+    (categories)."""
+    table = {}
+    for name in covariates:
+        table[name] = column = clinical[name]
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        cells = column.astype(object)
+        markers = cells.notna() & cells.map(lambda cell: str(cell).strip().casefold() in _COVARIATE_MISSING)
+        numbers = pd.to_numeric(cells.mask(markers), errors="coerce")
+        if (numbers.isna() & cells.notna() & ~markers).any() or numbers.notna().sum() == 0:
+            continue  # text: categories
+        if markers.any():
+            named = ", ".join(f"{sample} {cell!r}" for sample, cell in cells[markers].items())
+            logger.warning("%s: Cox covariate %r is numeric but for %d cells of words for a missing value, read as "
+                           "missing (those patients are left out of the Cox model): %s", source, name,
+                           int(markers.sum()), named)
+        table[name] = numbers.astype(np.float64)
+    return pd.DataFrame(table, index=clinical.index)
+
+
 class CoxUnavailable(ValueError):
     """A Cox model that cannot be estimated on these data (no events, more terms than events, no convergence);
     the message says why."""
@@ -362,9 +398,12 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
     """Fit a Cox model of ``time``/``event`` on cluster indicators, optionally adjusted for ``covariates``.
 
     Raises :class:`CoxUnavailable` with the reason when it cannot be estimated: one cluster, no event, as
-    many terms as events or more (e.g. a cluster per patient), or no convergence in lifelines.
+    many terms as events or more (e.g. a cluster per patient), a covariate term with one value among the
+    patients (the normalize stage refuses a covariate constant in the whole cohort), or no convergence in
+    lifelines.
 
-    The largest cluster (the smallest label) is the reference. Text covariates are
+    The largest cluster (the smallest label) is the reference. Covariates are read by
+    :func:`covariate_table`: numeric ones as numbers (words such as ``unknown`` missing), text ones
     one-hot encoded (first level dropped); patients missing a covariate are left
     out and counted. Proportional hazards are checked per term with lifelines'
     ``proportional_hazard_test`` (rank-transformed time).
@@ -379,7 +418,7 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
     before = len(data)
     if covariates:
         assert clinical is not None
-        extra = clinical.loc[data.index, list(covariates)]
+        extra = covariate_table(clinical.loc[data.index], covariates, source)
         # patients missing a covariate leave before the one-hot encoding, which would code them as its reference
         complete = extra.notna().all(axis=1).to_numpy()
         data, extra = data.loc[complete], extra.loc[complete]
@@ -398,6 +437,10 @@ def cox_by_cluster(frame: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
     if n_terms >= n_events:
         raise CoxUnavailable(f"{n_terms} terms (clusters and covariates) for {n_events} events: a Cox model needs "
                              "fewer terms than events")
+    constant = [term for term in data.columns.drop(["cluster", "time", "event"]) if data[term].nunique() < 2]
+    if constant:  # lifelines would stop on a singular matrix
+        raise CoxUnavailable(f"covariate term {constant[0]!r} has one value among the {len(design)} patients of the "
+                             "model (it adjusts for nothing): remove it from survival.covariates")
     from lifelines import CoxPHFitter
     from lifelines.exceptions import ConvergenceError
     from lifelines.statistics import proportional_hazard_test

@@ -162,8 +162,16 @@ def parser_errors_named(path: Path) -> Iterator[None]:
         raise InputError(f"{path}: not a readable {path.suffix} file ({' '.join(str(error).split())}): truncated, "
                          f"or not compressed despite its name?") from error
     except UnicodeDecodeError as error:
+        if path.suffix != ".gz" and _is_gzip(path):
+            raise InputError(f"{path}: is gzip-compressed: name it {path.name}.gz or decompress it") from error
         raise InputError(f"{path}: not UTF-8 text (byte {error.object[error.start:error.start + 1]!r} at offset "
                          f"{error.start}; Latin-1 or another encoding?): save it as UTF-8") from error
+
+
+def _is_gzip(path: Path) -> bool:
+    """Whether ``path`` starts with gzip's magic bytes (whatever its name says)."""
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
 
 
 def refuse_other_formats(path: Path, names: list[str], separator: str) -> None:

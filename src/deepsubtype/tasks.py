@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from .errors import InputError
 from .model import cox_partial_likelihood_terms
 from .survival import cox_score_test, survival_columns
+from .tables import examples
 
 if TYPE_CHECKING:
     from .estimator import DeepType
@@ -194,6 +195,14 @@ class Binary(_Labels):
         index = self.class_index(model, y, n_samples, fit=fit)
         return np.where(index >= 0, index, np.nan).astype(np.float32), 1
 
+    def check_known(self, known: pd.Series, column: str, source: str) -> None:
+        super().check_known(known, column, source)
+        classes = sorted(known.unique(), key=str)
+        if len(classes) != 2:
+            raise InputError(f"{source}: target column {column!r} has {len(classes)} classes ({examples(classes)}); "
+                             "the binary task needs exactly two: set task to classification, or give a column of two "
+                             "classes")
+
     def loss_terms(self, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         known = ~torch.isnan(target)
         return F.binary_cross_entropy_with_logits(output[known, 0], target[known], reduction="none")
@@ -209,6 +218,13 @@ class Regression(PrimaryTask):
     """Mean squared error on the target standardized by its training mean and SD (kept on the model)."""
 
     name = "regression"
+
+    def check_known(self, known: pd.Series, column: str, source: str) -> None:
+        text = known[pd.to_numeric(known, errors="coerce").isna()]
+        if len(text):
+            raise InputError(f"{source}: target column {column!r} has the non-numeric value {text.iloc[0]!r} for "
+                             f"sample {text.index[0]!r} ({len(text)} such samples); the regression task needs "
+                             "numbers: fix those cells (or leave them empty), or set task to classification")
 
     def encode(self, model: DeepType, y: Any, n_samples: int, *, fit: bool) -> tuple[np.ndarray, int]:
         values, _ = _known_values(y, n_samples, fit=fit)

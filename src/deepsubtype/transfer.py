@@ -8,7 +8,10 @@ same space without refitting anything on it (by default):
 2. the log transform that its *own* detected scale calls for (counts: ``normalize_total`` +
    ``log1p``; linear: ``log1p``; log: none), as the training cohort's was chosen; a declared
    ``scale`` the values contradict is refused;
-3. the training genes picked **by name** (exact ids), in training order; extra genes are ignored;
+3. the training genes picked **by name**, in training order; extra genes are ignored. A training gene absent
+   as written that exactly one gene of the new cohort matches when case is ignored (``g0000`` for ``G0000``,
+   the only training gene of that spelling) is that gene: logged, and counted and listed in the report. Where
+   case leaves a choice (two genes equal ignoring case on either side) the gene stays absent and is named;
 4. training genes absent from the new cohort filled by ``missing_genes``: ``mean`` (the training
    cohort's mean, 0 after z-scoring: the gene then says nothing) or ``fail``; above
    ``max_missing_share`` of the training genes absent, the cohort is refused;
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -120,6 +124,41 @@ def _match_hint(absent: pd.Index, available: pd.Index) -> str:
             "rename the new cohort's gene ids to the training cohort's" if loose else "")
 
 
+def _matched_ignoring_case(genes: pd.Index, available: pd.Index) -> tuple[dict[str, str], list[str]]:
+    """The cohort genes to rename (cohort id -> training gene): for each training gene absent as written, the one
+    cohort gene, itself no training gene, equal to it ignoring case, where no other training gene is; and the
+    absent training genes for which case leaves a choice."""
+    candidates: dict[str, list[str]] = {}
+    for name in available.difference(genes, sort=False):
+        candidates.setdefault(name.casefold(), []).append(name)
+    training = Counter(gene.casefold() for gene in genes)
+    renames, ambiguous = {}, []
+    for gene in genes.difference(available, sort=False):
+        matches = candidates.get(gene.casefold(), [])
+        if len(matches) == 1 and training[gene.casefold()] == 1:
+            renames[matches[0]] = gene
+        elif matches:
+            ambiguous.append(gene)
+    return renames, ambiguous
+
+
+def _gene_ids_by_case(adata: ad.AnnData, genes: pd.Index, source: str) -> tuple[ad.AnnData, dict[str, Any]]:
+    """``adata`` with the genes :func:`_matched_ignoring_case` finds renamed to the training ids, and the
+    report's lines on it; both the matches and the genes left absent for a choice of case are logged."""
+    renames, ambiguous = _matched_ignoring_case(genes, pd.Index(adata.var_names.astype(str)))
+    if renames:
+        adata = adata.copy()
+        adata.var_names = [renames.get(name, name) for name in adata.var_names.astype(str)]
+        logger.warning("%s: %d training genes are in this cohort with another case and are matched ignoring it: %s",
+                       source, len(renames), ", ".join(f"{name} for {gene}" for name, gene in renames.items()))
+    if ambiguous:
+        logger.warning("%s: %d training genes stay absent: several genes equal to each ignoring case, so case "
+                       "cannot tell which is meant: %s", source, len(ambiguous), ", ".join(ambiguous))
+    return adata, {"n_matched_ignoring_case": len(renames),
+                   "matched_ignoring_case": "; ".join(f"{name} for {gene}" for name, gene in renames.items()),
+                   "absent_case_ambiguous": "; ".join(ambiguous)}
+
+
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     keep = np.isfinite(a) & np.isfinite(b)
     if keep.sum() < 3 or np.std(a[keep]) == 0 or np.std(b[keep]) == 0:
@@ -163,7 +202,9 @@ def transfer_normalization(adata: ad.AnnData, reference: Reference | str | Path 
     report); ``report``: ``n_training_genes``, ``n_found``, ``n_missing``, ``missing_share``,
     ``n_cohort_genes``, ``n_cohort_genes_unused``, the platform check
     (``gene_mean_correlation``, ``gene_sd_correlation``, ``gene_sd_ratio_median`` new/training,
-    on the shared genes' log values) and the settings; ``missing_genes``: the absent genes.
+    on the shared genes' log values), the settings and the case matches (``n_matched_ignoring_case``,
+    ``matched_ignoring_case``: "cohort id for training id" pairs; ``absent_case_ambiguous``: the genes left
+    absent for a choice of case); ``missing_genes``: the absent genes.
 
     Raises :class:`InputError` (naming ``source``) when no gene is shared, when the missing share
     exceeds ``max_missing_share``, or any is missing under ``missing_genes="fail"``.
@@ -180,6 +221,7 @@ def transfer_normalization(adata: ad.AnnData, reference: Reference | str | Path 
     if centering == "own" and adata.n_obs < 2:
         raise InputError(f"{source}: centering 'own' needs at least 2 samples, got {adata.n_obs}; "
                          "use centering 'training' for single samples")
+    adata, by_case = _gene_ids_by_case(adata, genes, source)
     _check_overlap(genes, pd.Index(adata.var_names.astype(str)), reference, source, missing_genes,
                    max_missing_share)
     adata = _handle_missing(adata.copy(), missing, source, steps)
@@ -195,8 +237,8 @@ def transfer_normalization(adata: ad.AnnData, reference: Reference | str | Path 
     log = np.tile(reference.mean, (adata.n_obs, 1))  # absent genes: the training mean
     log[:, found] = log_values[:, columns[found]]
 
-    report = _overlap_report(log, found, reference, steps["scale"], centering, missing_genes,
-                             max_missing_share, n_cohort_genes=len(available))
+    report = {**_overlap_report(log, found, reference, steps["scale"], centering, missing_genes,
+                                max_missing_share, n_cohort_genes=len(available)), **by_case}
     X = _scaled(log, found, reference, centering)
     result = ad.AnnData(X=X.astype(np.float32), obs=adata.obs.copy(),
                         var=pd.DataFrame({"found": found, "training_mean": reference.mean,

@@ -69,6 +69,12 @@ def test_malformed_set_option_is_a_usage_error() -> None:
         main(["train", "a", "b", "c", "--set", "n_clusters"])
 
 
+def test_a_key_written_twice_in_a_set_value_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "a", "b", "c", "--set", "hidden_layers={a: 1, a: 2}"])
+    assert "--set hidden_layers: key 'a' is written twice (lines 1 and 1)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "two"])
 def test_a_minimum_cluster_size_below_one_is_a_usage_error(value: str, capsys) -> None:
     with pytest.raises(SystemExit):
@@ -190,6 +196,10 @@ def test_invalid_survival_values_dropped_are_named_in_excluded_tsv(cohort, tmp_p
     ("pretrain_steps=-5", "--set: pretrain_steps: -5 is not allowed: -5 is less than the minimum of 0"),
     ("n_cluster=3", "--set: Additional properties are not allowed ('n_cluster' was unexpected); did you mean "
                     "'n_clusters'?"),
+    ("n_clusters_range=[8,2]", "--set: n_clusters_range: [8, 2] is reversed: give [smallest, largest] K, e.g. [2, 8]"),
+    ("objective=kmeans", "--set: model.objective 'kmeans' learns a baseline's clusters in place of a survival "
+                         "target: it needs task survival, and the task is 'classification'; set objective to auto or "
+                         "primary"),
 ])
 def test_train_settings_are_checked_by_the_config_schema(setting: str, message: str, capsys) -> None:
     # the same schema as the workflow's config: these crashed with tracebacks or, pretrain_steps=-5, ran

@@ -101,6 +101,10 @@ def test_one_cluster_has_no_markers_and_a_single_patient_cluster_is_not_tested(p
     table = cluster_markers(adata, lonely)
     assert 7 not in set(table["cluster"]) and list(table["cluster"].unique()) == [0, 1, 2]
     assert top_markers(empty) == {}
+    # three patients in three clusters (issue 43 met a crash of the genes stage there; K = patients is refused
+    # before training now, but a fit may still leave every cluster one patient)
+    alone = cluster_markers(adata[:3], pd.Series([0, 1, 2], index=adata.obs_names[:3]))
+    assert alone.empty and list(alone.columns) == MARKER_COLUMNS
 
 
 def test_views_are_ranked_within_each_view_on_the_patients_that_have_it() -> None:

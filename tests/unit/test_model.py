@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepsubtype.model import DeepTypeNetwork, cox_partial_likelihood, l21_norm
+from deepsubtype import InputError
+from deepsubtype.model import DeepTypeNetwork, cox_partial_likelihood, l21_norm, resolve_device
 from deepsubtype.tasks import primary_task
 
 
@@ -122,3 +123,26 @@ def test_no_dropout_on_the_represented_layer() -> None:
     for network in (single, views):
         assert not isinstance(network.encoder[-1], torch.nn.Dropout)
         assert any(isinstance(layer, torch.nn.Dropout) for layer in network.modules()), "dropout stays inside"
+
+
+@pytest.mark.parametrize(("cuda_build", "gpus", "device", "reason"), [
+    (None, 0, "cuda", "this torch was built without CUDA"),  # a CPU build: GPU-less CI, a laptop
+    ("12.4", 0, "cuda", "torch sees 0 CUDA device(s)"),  # a CUDA build on a node without a GPU
+    ("12.4", 1, "cuda:1", "torch sees 1 CUDA device(s)"),
+])
+def test_a_device_this_machine_lacks_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, cuda_build: str | None,
+                                                          gpus: int, device: str, reason: str) -> None:
+    # formerly torch's AssertionError "Torch not compiled with CUDA enabled", a traceback from the first fit
+    monkeypatch.setattr(torch.version, "cuda", cuda_build)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    with pytest.raises(InputError) as error:
+        resolve_device(device)
+    assert str(error.value).startswith(f"device {device!r} is not available on this machine ({reason}; torch ")
+    assert "set device to cpu or auto" in str(error.value)
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_a_device_torch_does_not_know_is_one_line() -> None:
+    with pytest.raises(InputError, match="device 'gpu' is not a device torch knows: use auto, cpu, mps, cuda"):
+        resolve_device("gpu")

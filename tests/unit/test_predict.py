@@ -100,10 +100,49 @@ def test_another_platform_without_shared_ids_is_refused(split_half) -> None:
     other.var_names = [f"ILMN_{i}" for i in range(other.n_vars)]
     with pytest.raises(InputError, match="none of the 100 training genes .* another platform"):
         transfer_normalization(other, split_half["normalized_a"])
-    lower = split_half["half_b"].copy()
-    lower.var_names = [name.lower() for name in lower.var_names]
-    with pytest.raises(InputError, match="match when case and version suffixes"):
-        transfer_normalization(lower, split_half["normalized_a"])
+    versioned = split_half["half_b"].copy()
+    versioned.var_names = [f"{name}.1" for name in versioned.var_names]
+    with pytest.raises(InputError, match="100 of the absent genes match when case and version suffixes"):
+        transfer_normalization(versioned, split_half["normalized_a"])
+
+
+def test_genes_with_another_case_are_matched_where_case_leaves_no_choice(split_half,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    half_b, reference = split_half["half_b"], split_half["normalized_a"]
+    training_genes = list(reference.var_names)
+    exact = transfer_normalization(half_b, reference)
+    renamed = half_b.copy()
+    lower = {gene: gene.lower() for gene in training_genes[:25]}
+    renamed.var_names = [lower.get(name, name) for name in renamed.var_names]
+    with caplog.at_level("WARNING"):
+        transfer = transfer_normalization(renamed, reference, source="new.tsv")
+    assert transfer.report["n_missing"] == 0 and transfer.report["n_matched_ignoring_case"] == 25
+    assert transfer.report["matched_ignoring_case"].startswith(f"{training_genes[0].lower()} for {training_genes[0]}")
+    np.testing.assert_array_equal(transfer.adata.X, exact.adata.X)
+    assert (f"new.tsv: 25 training genes are in this cohort with another case and are matched ignoring it: "
+            f"{training_genes[0].lower()} for {training_genes[0]}") in caplog.text
+    # training gene 'Ab1' and the cohort's 'ab1' and 'AB1': which one is meant is not guessed
+    reference = reference.copy()
+    reference.var_names = ["Ab1", *training_genes[1:]]
+    ambiguous = half_b.copy()
+    ambiguous.var_names = ["ab1" if name == training_genes[0] else name for name in ambiguous.var_names]
+    twin = ambiguous[:, ["ab1"]].copy()
+    twin.var_names = ["AB1"]
+    ambiguous = ad.concat([ambiguous, twin], axis=1, merge="first")
+    ambiguous.obs = half_b.obs.copy()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        transfer = transfer_normalization(ambiguous, reference, source="new.tsv")
+    assert transfer.missing_genes == ["Ab1"] and transfer.report["n_matched_ignoring_case"] == 0
+    assert transfer.report["absent_case_ambiguous"] == "Ab1"
+    assert ("new.tsv: 1 training genes stay absent: several genes equal to each ignoring case, so case cannot "
+            "tell which is meant: Ab1") in caplog.text
+    # training genes 'Ab1' and 'AB1', the cohort's 'ab1' alone: not guessed either
+    reference.var_names = ["Ab1", "AB1", *training_genes[2:]]
+    alone = half_b[:, ~half_b.var_names.isin(training_genes[1:2])].copy()
+    alone.var_names = ["ab1" if name == training_genes[0] else name for name in alone.var_names]
+    transfer = transfer_normalization(alone, reference)
+    assert transfer.missing_genes == ["Ab1", "AB1"] and transfer.report["absent_case_ambiguous"] == "Ab1; AB1"
 
 
 def test_platform_check_and_own_centering(split_half) -> None:
@@ -179,6 +218,19 @@ def test_predict_stage_writes_every_file(trained, tmp_path: Path) -> None:
     normalized = ad.read_h5ad(tmp_path / "out/normalized.h5ad")
     assert {"time", "event", "subtype"} <= set(normalized.obs.columns)
     assert normalized.uns["transfer"]["n_found"] == 100
+
+
+def test_predict_stage_notes_genes_matched_ignoring_case(trained, tmp_path: Path, caplog) -> None:
+    expression = pd.read_csv(trained["new"], sep="\t", index_col=0)
+    expression.rename(columns=str.lower).to_csv(tmp_path / "lower.tsv", sep="\t")
+    exact = predict_stage(trained["model"], trained["normalized"], trained["new"], tmp_path / "exact")
+    with caplog.at_level("WARNING"):
+        table = predict_stage(trained["model"], trained["normalized"], tmp_path / "lower.tsv", tmp_path / "out")
+    assert (table["cluster"] == exact["cluster"]).all()
+    overlap = pd.read_csv(tmp_path / "out/overlap.tsv", sep="\t").set_index("measure")["value"]
+    assert overlap["n_missing"] == "0" and overlap["n_matched_ignoring_case"] == "100"
+    assert overlap["matched_ignoring_case"].count(" for ") == 100
+    assert caplog.text.count("100 training genes are in this cohort with another case") == 1, "said once"
 
 
 def test_predict_stage_leaves_nothing_when_refused(trained, tmp_path: Path) -> None:

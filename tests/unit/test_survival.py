@@ -6,6 +6,8 @@ import pytest
 
 from deepsubtype.io import InputError
 from deepsubtype.survival import (
+    COVARIATE_MISSING,
+    covariate_table,
     cox_by_cluster,
     group_log_hazard,
     kaplan_meier_table,
@@ -64,6 +66,33 @@ def test_cox_leaves_out_patients_missing_a_text_covariate() -> None:
     assert result.model.loc[0, "n"] == 100
     assert result.model.loc[0, "n_dropped_missing_covariates"] == 20
     assert set(result.terms["term"]) == {"stage_II", "stage_III", "age", "cluster_1"}
+
+
+def test_a_numeric_covariate_with_words_for_missing_values_stays_numeric(caplog: pytest.LogCaptureFixture) -> None:
+    # as a normalized.h5ad stores a column of numbers and words: categories of text
+    rng = np.random.default_rng(0)
+    n = 120
+    index = pd.Index([f"s{i}" for i in range(n)])
+    age = pd.Series(rng.integers(35, 80, n).astype(str), index=index, dtype=object)
+    age.iloc[[3, 10, 20]] = ["unknown", " Not Available", "NA"]
+    stage = pd.Series(rng.choice(["I", "II", "unknown"], n), index=index)
+    clinical = pd.DataFrame({"age": age.astype("category"), "stage": stage})
+    frame = pd.DataFrame({"cluster": rng.integers(0, 2, n), "time": rng.exponential(10, n),
+                          "event": rng.integers(0, 2, n)}, index=index)
+    with caplog.at_level("WARNING"):
+        result = cox_by_cluster(frame, clinical, covariates=["age", "stage"], source="clinical.tsv")
+    assert result.model.loc[0, "n_dropped_missing_covariates"] == 3
+    # a text column keeps its categories, 'unknown' one of them
+    assert set(result.terms["term"]) == {"age", "stage_II", "stage_unknown", "cluster_1"}
+    assert ("clinical.tsv: Cox covariate 'age' is numeric but for 3 cells of words for a missing value, read as "
+            "missing (those patients are left out of the Cox model): s3 'unknown', s10 ' Not Available', s20 'NA'"
+            ) in caplog.text
+    table = covariate_table(clinical, ["age", "stage"])
+    assert table["age"].dtype == np.float64 and table["age"].isna().sum() == 3 and table["stage"].equals(stage)
+    # a column with one cell that is neither a number nor such a word is text
+    age.iloc[5] = "about 60"
+    assert covariate_table(pd.DataFrame({"age": age}), ["age"])["age"].equals(age)
+    assert set(COVARIATE_MISSING) >= {"unknown", "not available", "[not available]"}
 
 
 def test_kaplan_meier_median_by_hand() -> None:
@@ -418,3 +447,17 @@ def test_group_log_hazard_ranks_groups_by_observed_over_expected_events() -> Non
     assert list(hazard.index) == [0, 1, 2] and hazard.is_monotonic_increasing
     assert hazard[2] - hazard[0] == pytest.approx(np.log(4), abs=0.5), "about the log hazard ratio"
     assert np.allclose(group_log_hazard(time, np.zeros(600), groups), 0.0), "no events: no difference"
+
+
+def test_a_covariate_constant_among_the_models_patients_is_named() -> None:
+    # lifelines stops on the singular matrix with its own words; the normalize stage refuses a covariate constant in
+    # the whole cohort (tests/bad_inputs.py, constant_cox_covariate), this is one constant among those Cox keeps
+    from deepsubtype.survival import CoxUnavailable
+
+    rng = np.random.default_rng(0)
+    index = pd.Index([f"s{i}" for i in range(40)])
+    frame = pd.DataFrame({"cluster": np.arange(40) % 2, "time": rng.exponential(10, 40),
+                          "event": rng.integers(0, 2, 40)}, index=index)
+    clinical = pd.DataFrame({"age": np.where(np.arange(40) < 5, np.nan, 61.0)}, index=index)
+    with pytest.raises(CoxUnavailable, match="covariate term 'age' has one value among the 35 patients of the model"):
+        cox_by_cluster(frame, clinical, covariates=["age"])

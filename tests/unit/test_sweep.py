@@ -72,3 +72,4 @@ def test_sweep_without_alphas_needs_a_numeric_model_alpha(sweep_workdir: Path, t
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake("--dry-run", workdir=sweep_workdir, configfile=tmp_path / "config.yaml")
     assert "sweep.n_clusters must be listed when model.n_clusters is auto" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

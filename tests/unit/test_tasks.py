@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from deepsubtype import DeepType
+from deepsubtype import DeepType, InputError
 from deepsubtype.tasks import TASKS, primary_task
 
 N = 12
@@ -116,10 +117,6 @@ def test_each_task_reads_its_target_and_tests_genes_alone(task: str) -> None:
     """The target read from clinical columns and the one-gene test are the task's own: the columns it names are
     read into what fit takes, and its univariate test gives one statistic and p-value per gene (none without a
     target)."""
-    import pandas as pd
-
-    from deepsubtype.io import InputError
-
     rng = np.random.default_rng(1)
     kind = primary_task(task)
     obs = pd.DataFrame({"label": ["a", "b"] * (N // 2), "value": rng.normal(size=N),
@@ -140,3 +137,18 @@ def test_each_task_reads_its_target_and_tests_genes_alone(task: str) -> None:
     if task == "survival":
         with pytest.raises(InputError, match=r"clinical.tsv: no event \(1\) in column 'event'"):
             kind.read_target(obs.assign(event=0), columns, "clinical.tsv")
+
+
+@pytest.mark.parametrize(("task", "column", "message"), [
+    ("binary", "subtype", "data: target column 'subtype' has 3 classes ('a', 'b', 'c'); the binary task needs "
+                          "exactly two"),
+    ("regression", "grade", "data: target column 'grade' has the non-numeric value 'C' for sample 'P2' (1 such "
+                            "samples); the regression task needs numbers"),
+])
+def test_a_target_the_task_cannot_train_on_is_refused_naming_it(task: str, column: str, message: str) -> None:
+    # formerly a ValueError (binary) or pandas' "Unable to parse string" (regression) from inside the fit
+    obs = pd.DataFrame({"subtype": ["a", "b", "c", None], "grade": ["1", "2", "C", "3"]},
+                       index=["P0", "P1", "P2", "P3"])
+    with pytest.raises(InputError) as error:
+        primary_task(task).read_target(obs, [column], "data")
+    assert str(error.value).startswith(message)

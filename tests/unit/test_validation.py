@@ -328,3 +328,14 @@ def test_survival_trained_procedure_gets_its_folds_refitted_on_every_permutation
     validation_stage(*arguments, out / "none", fold_tables=folds, permutations=0, **common)
     none = pd.read_csv(out / "none" / "oof_test.tsv", sep="\t").set_index("method").loc["deepsubtype"]
     assert np.isnan(none["permutation_p"]) and "no calibrated p" in none["note"]
+
+
+@pytest.mark.parametrize(("n_samples", "folds"), [(12, 8), (60, 5), (5, 3), (7, 7), (20, 3)])
+def test_k_is_checked_against_the_smallest_training_set_of_kfold(n_samples: int, folds: int) -> None:
+    # what a fold's refit, beta's cross-validation and the objective's choice train on (stages._inputs)
+    from sklearn.model_selection import KFold
+
+    from deepsubtype.stages._inputs import _kfold_training
+
+    smallest = min(len(train) for train, _ in KFold(folds, shuffle=True, random_state=0).split(np.zeros(n_samples)))
+    assert _kfold_training(n_samples, folds) == smallest

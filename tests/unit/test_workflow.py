@@ -59,3 +59,29 @@ def test_a_config_the_schema_refuses_is_one_line_with_a_hint(tmp_path: Path) -> 
     assert ("config: model: Additional properties are not allowed ('n_cluster' was unexpected); did you mean "
             "'n_clusters'?") in output
     assert len(output.splitlines()) < 15, "no schema dump"
+
+
+def test_a_key_written_twice_in_a_config_file_is_one_line_naming_both(tmp_path: Path) -> None:
+    # a cohort block copied to make another and not renamed: YAML would keep the copy alone, silently
+    text = (REPO / "config" / "config.yaml").read_text()
+    lines = text.splitlines()
+    start = lines.index("cohorts:") + 1
+    end = next(number for number in range(start + 1, len(lines)) if lines[number][:1] not in (" ", "#", ""))
+    block = lines[start:end]
+    (tmp_path / "twice.yaml").write_text("\n".join([*lines[:end], *block, *lines[end:]]) + "\n")
+    result = snakemake("--dry-run", "--configfile", str(tmp_path / "twice.yaml"))
+    assert result.returncode != 0
+    assert (f"InputError: {tmp_path / 'twice.yaml'}: key 'cohorts.{block[0].strip().rstrip(':')}' is written twice "
+            f"(lines {start + 1} and {end + 1}) and YAML keeps only the second: remove or rename one"
+            ) in result.stderr
+    assert "Traceback" not in result.stderr and "File \"" not in result.stderr
+
+
+def test_yaml_keys_written_twice_are_found_at_any_depth() -> None:
+    from deepsubtype.errors import InputError
+    from deepsubtype.schema import load_yaml
+
+    assert load_yaml("a: 1\nb: [{c: 1}, {c: 2}]\n", "x.yaml") == {"a": 1, "b": [{"c": 1}, {"c": 2}]}
+    with pytest.raises(InputError, match=r"^x.yaml: key 'b.1.c' is written twice \(lines 4 and 5\)"):
+        load_yaml("a: 1\nb:\n  - {c: 1}\n  - c: 1\n    c: 2\n", "x.yaml")
+

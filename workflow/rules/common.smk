@@ -10,13 +10,18 @@ from snakemake.utils import validate
 # their environment; then snakemake_job refuses to run (set PYTHONPATH=src or pip install -e . to fix).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from deepsubtype.outputs import (COHORT_FILES, COMPARE_DIR, COMPARE_FILES, PREDICT_FILES, SUMMARY_FILES, SURVIVAL_DIR,
-                                 SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES, VALIDATION_FOLD_FILE,
+from deepsubtype.errors import InputError
+from deepsubtype.outputs import (COHORT_FILES, COMPARE_DIR, COMPARE_FILES, IMPORT_FILES, PREDICT_FILES, SUMMARY_FILES,
+                                 SURVIVAL_DIR, SURVIVAL_FILES, VALIDATION_DIR, VALIDATION_FILES, VALIDATION_FOLD_FILE,
                                  VALIDATION_PERMUTATION_FILE)
-from deepsubtype.schema import CONFIG_SCHEMA, check_config
+from deepsubtype.schema import CONFIG_SCHEMA, check_config, check_config_files, config_mistakes_exit
 
-# one line naming the key for a config the schema refuses; then Snakemake's validate fills in the defaults
-check_config(config)
+# One line, no traceback (config_mistakes_exit), for a key written twice in a config file (YAML keeps its last
+# value silently), a config the schema refuses, and every other config mistake found while the workflow
+# parses; then Snakemake's validate fills in the defaults.
+with config_mistakes_exit():
+    check_config_files(workflow.configfiles)
+    check_config(config)
 validate(config, schema=str(CONFIG_SCHEMA))
 
 COHORTS = sorted(config["cohorts"])
@@ -31,7 +36,6 @@ def multi_view(name):
     """Whether the cohort has several views: `views`, or a `mudata` file of several modalities (a file that
     cannot be read counts as one: its normalize job stops with the reason)."""
     from deepsubtype.h5mu import modalities
-    from deepsubtype.io import InputError
 
     cohort = config["cohorts"][name]
     if "mudata" in cohort and Path(cohort["mudata"]).is_file():
@@ -51,19 +55,32 @@ def check_model_from():
             continue
         where = f"config: cohort {name}: model_from {source!r}"
         if source == name:
-            raise ValueError(f"{where}: a cohort cannot take its model from itself")
+            raise InputError(f"{where}: a cohort cannot take its model from itself")
         if source not in config["cohorts"]:
-            raise ValueError(f"{where} is not a cohort of the config (cohorts: {', '.join(COHORTS)})")
+            raise InputError(f"{where} is not a cohort of the config (cohorts: {', '.join(COHORTS)})")
         if "model_from" in config["cohorts"][source]:
-            raise ValueError(f"{where} takes its own model from {config['cohorts'][source]['model_from']!r}; "
+            raise InputError(f"{where} takes its own model from {config['cohorts'][source]['model_from']!r}; "
                              "name the cohort that trains the model")
         for cohort_name in (name, source):
             if multi_view(cohort_name):
-                raise ValueError(f"{where}: cohort {cohort_name} has several views; applying a model to a new "
+                raise InputError(f"{where}: cohort {cohort_name} has several views; applying a model to a new "
                                  "cohort supports single-matrix cohorts only")
 
 
-check_model_from()
+def check_studies():
+    """A cBioPortal cohort's profile and case list are in its study folder (one downloaded already: a folder
+    not there yet is named by its import job), so that the import's input function cannot fail."""
+    from deepsubtype.cbioportal import study_files
+
+    for name, cohort in config["cohorts"].items():
+        study = cohort.get("cbioportal")
+        if study is not None and Path(study["study"]).is_dir():
+            study_files(study["study"], study.get("profile"), study.get("case_list"))
+
+
+with config_mistakes_exit():
+    check_model_from()
+    check_studies()
 
 #: Cohorts that train their own model, and cohorts that apply another cohort's (`model_from`).
 DISCOVERY = [cohort for cohort in COHORTS if "model_from" not in config["cohorts"][cohort]]
@@ -105,7 +122,7 @@ def cohort_files(name):
     column); a mudata cohort's .h5mu file is both unless it names its own clinical table."""
     cohort = config["cohorts"][name]
     if "cbioportal" in cohort or "geo" in cohort:
-        return {"expression": f"results/{name}/input/expression.h5ad", "clinical": f"results/{name}/input/clinical.tsv"}
+        return {role: f"results/{name}/{IMPORT_FILES[role]}" for role in ("expression", "clinical")}
     if "mudata" in cohort:  # every modality a view (the normalize stage reads them); clinical: its global obs
         return {"expression": cohort["mudata"], "clinical": cohort.get("clinical", cohort["mudata"])}
     return {"expression": cohort.get("expression"), "clinical": cohort["clinical"]}
@@ -382,10 +399,8 @@ def sweep_grid(cohort):
         ("k", "n_clusters", "n_clusters"),
         ("seed", "seeds", None),
     ):
-        fallback = config["seed"] if setting is None else model[setting]
+        fallback = config["seed"] if setting is None else model[setting]  # not auto: check_config
         values = config["sweep"][grid_key] or [fallback]
-        if "auto" in values:
-            raise ValueError(f"cohort {cohort}: sweep.{grid_key} must be listed when model.{setting} is auto")
         axes[key] = [f"{value:g}" if key in ("alpha", "beta") else str(value) for value in values]
     return [
         dict(alpha=a, beta=b, k=k, seed=s)

@@ -20,6 +20,7 @@ rule import_cbioportal:
         cohort=cohort_pattern(CBIOPORTAL_COHORTS),
     params:
         study=lambda wildcards: cohort_config(wildcards)["cbioportal"],
+        event=lambda wildcards: cohort_config(wildcards).get("survival", {}).get("event"),
     log:
         "logs/{cohort}/import.log",
     benchmark:

@@ -10,7 +10,7 @@ from typing import Any
 
 from deepsubtype._allocator import keep_freed_memory
 from deepsubtype.io import InputError
-from deepsubtype.stages import check_checkout_library, logging_to, write_provenance
+from deepsubtype.stages import check_checkout_library, errors_naming, imported_names, logging_to, write_provenance
 
 
 @contextlib.contextmanager
@@ -20,11 +20,14 @@ def snakemake_job(snakemake: Any) -> Iterator[None]:
 
     Refuses to run when the ``deepsubtype`` imported is not the workflow checkout's own ``src/deepsubtype``
     (an installed copy of another version shadowing it). Bad input ends the job with its one line on the
-    console (and in the log), no traceback. The job's allocator keeps freed memory for reuse
-    (:func:`deepsubtype._allocator.keep_freed_memory`)."""
+    console (and in the log), no traceback, naming an imported cohort's study or series matrix rather than the
+    files its import wrote (:func:`deepsubtype.stages.imported_names`). The job's allocator keeps freed memory
+    for reuse (:func:`deepsubtype._allocator.keep_freed_memory`)."""
     keep_freed_memory()
+    cohort = snakemake.wildcards.get("cohort")
+    names = imported_names(cohort, snakemake.config["cohorts"].get(cohort, {})) if cohort else {}
     try:
-        with logging_to(snakemake.log[0]):
+        with logging_to(snakemake.log[0]), errors_naming(names):
             check_checkout_library(snakemake.scriptdir)
             yield
             provenance = snakemake.output.provenance

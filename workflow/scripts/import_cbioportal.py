@@ -7,4 +7,5 @@ from deepsubtype.stages import import_cbioportal_stage
 with snakemake_job(snakemake):
     study = snakemake.params.study
     import_cbioportal_stage(study["study"], snakemake.output.expression, snakemake.output.clinical,
-                            snakemake.output.report, profile=study.get("profile"), case_list=study.get("case_list"))
+                            snakemake.output.report, profile=study.get("profile"), case_list=study.get("case_list"),
+                            event_column=snakemake.params.event)

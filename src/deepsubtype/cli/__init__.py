@@ -50,7 +50,7 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.export_mudata_stage(**options)
     elif stage == "train":
         options["model_params"] = dict(options["model_params"])
-        check_model_settings(options["model_params"])
+        check_model_settings(options["model_params"], task=options["task"])
         stages.train_stage(**options)
     elif stage == "cluster":
         stages.cluster_stage(**options)
@@ -62,14 +62,14 @@ def _run(arguments: argparse.Namespace) -> None:
         stages.validation_stage(**options)
     elif stage in ("validate-fold", "validate-permutation"):
         options["model_params"] = dict(options["model_params"])
-        check_model_settings(options["model_params"])
+        check_model_settings(options["model_params"], task=options["task"])
         run = stages.validation_fold_stage if stage == "validate-fold" else stages.validation_permutation_stage
         run(**options)
     elif stage == "compare":
         stages.compare_stage(**options)
     elif stage == "sweep":
         options["model_params"] = dict(options["model_params"])
-        check_model_settings(options["model_params"])
+        check_model_settings(options["model_params"], task=options["task"])
         stages.sweep_run_stage(**options)
     elif stage == "sweep-summary":
         stages.sweep_summary_stage({Path(d).name: d for d in options["run_dirs"]}, options["runs_output"],

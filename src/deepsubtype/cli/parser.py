@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import yaml
-
 from .. import __version__
 from ..io import InputError
 from ..markers import MARKER_METHODS
+from ..schema import load_yaml
 from ..survival import MIN_CLUSTER_SIZE
 from ..tasks import TASKS
 
@@ -17,11 +16,14 @@ __all__ = ["build_parser", "views"]
 
 
 def _setting(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE``: the key as written and the value read as YAML."""
+    """``KEY=VALUE``: the key as written and the value read as YAML (a key written twice in it refused)."""
     key, separator, value = text.partition("=")
     if not separator or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, yaml.safe_load(value)
+    try:
+        return key, load_yaml(value, f"--set {key}")
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -112,6 +114,9 @@ def _add_import_stages(stages: Any) -> None:
                                               "(default: the only one)")
     imports["import-cbioportal"].add_argument("--case-list", help="case list restricting the samples: stable_id or "
                                               "file name")
+    imports["import-cbioportal"].add_argument("--event", dest="event_column",
+                                              help="the survival event attribute (e.g. OS_STATUS): its 0:/1: code "
+                                                   "is checked now")
     imports["import-geo"].add_argument("--platform", help="the platform's annotation table (GEO's full GPL table): "
                                        "probes to genes")
     imports["import-geo"].add_argument("--gene-column", help="its gene symbol column (default: the first of the "

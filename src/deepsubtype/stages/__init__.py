@@ -17,8 +17,8 @@ from .._lazy import lazy_exports
 #: Public names and the stage module each lives in.
 _EXPORTS = {
     "EMBEDDING_KEY": "._files", "logging_to": "._files", "write_provenance": "._files",
-    "check_checkout_library": "._files",
-    "import_cbioportal_stage": ".study", "import_geo_stage": ".study",
+    "check_checkout_library": "._files", "errors_naming": "._files",
+    "import_cbioportal_stage": ".study", "import_geo_stage": ".study", "imported_names": ".study",
     "normalize_stage": ".normalize", "export_mudata_stage": ".normalize",
     "train_stage": ".train", "cluster_stage": ".cluster", "genes_stage": ".genes",
     "survival_stage": ".survival",

@@ -20,7 +20,7 @@ import pandas as pd
 from .. import __version__
 from ..io import InputError
 
-__all__ = ["EMBEDDING_KEY", "logging_to", "write_provenance", "check_checkout_library"]
+__all__ = ["EMBEDDING_KEY", "errors_naming", "logging_to", "write_provenance", "check_checkout_library"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,21 @@ def logging_to(path: str | Path | None, level: int = logging.INFO) -> Iterator[N
         for handler in handlers:
             root.removeHandler(handler)
             handler.close()
+
+
+@contextlib.contextmanager
+def errors_naming(names: dict[str, str]) -> Iterator[None]:
+    """Raise an :class:`InputError` of the block again with every path of ``names`` in its message replaced by
+    its name there (:func:`~deepsubtype.stages.study.imported_names`: the user's input a file was made from)."""
+    try:
+        yield
+    except InputError as error:
+        message = str(error)
+        for path, name in names.items():
+            message = message.replace(path, name)
+        if message == str(error):
+            raise
+        raise InputError(message) from None
 
 
 @contextlib.contextmanager

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import InputError, check_cohort_name
+from ..io import InputError
 from ..markers import top_markers
 from ..outputs import SUMMARY_FILES
+from ..schema import check_cohort_name
 from ._files import METHOD_TEXT, _atomic, _read_cluster_method, _read_clusters, _write_table
 
 __all__ = ["aggregate_cohorts", "cohort_summary", "summary_stage", "validation_summary_stage"]

@@ -50,8 +50,9 @@ def predict_stage(model_dir: str | Path, training_normalized: str | Path, expres
       ``second_cluster``, ``silhouette`` (in the representation; NA with one cluster or one patient), ``method``
       (what made the trained clusters: ``deeptype``, or the baseline whose rule assigns them; as the training
       cohort's ``clusters.tsv``);
-    - ``overlap.tsv``: ``measure``, ``value``: genes found and missing, the platform check, the
-      settings, the share of calls unchanged under the other centering, the cluster sizes;
+    - ``overlap.tsv``: ``measure``, ``value``: genes found and missing, those matched ignoring case (and those
+      case left absent), the platform check, the settings, the share of calls unchanged under the other
+      centering, the cluster sizes;
     - ``missing_genes.txt``: the absent training genes, one per line;
     - ``agreement.tsv``: ACC/NMI/ARI of the clusters against ``target`` for the training cohort
       (in-sample) and this cohort, where that column has labels.
@@ -141,7 +142,7 @@ def _labels_under_centering(model: Any, adata: ad.AnnData, reference: Any, cente
 
     quiet = logging.getLogger("deepsubtype.transfer")
     level = quiet.level
-    quiet.setLevel(logging.WARNING)  # the comparison's own log line would read as the run's
+    quiet.setLevel(logging.ERROR)  # the comparison's log lines would read as the run's, its warnings repeat them
     try:
         return model.predict(transfer_normalization(adata, reference, centering=centering, **settings).adata)
     finally:

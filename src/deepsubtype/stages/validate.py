@@ -98,7 +98,7 @@ def validation_stage(normalized: str | Path, model_dir: str | Path, clusters: st
     # here as validate_fold would; model directories older than procedure.json refit the loaded model's
     reading = {"task": task, "target": target, "time_column": time_column, "event_column": event_column,
                "seed": seed, "device": device, "expression": expression, "orientation": orientation,
-               "clinical": clinical, "sample_column": sample_column}
+               "clinical": clinical, "sample_column": sample_column, "validation_folds": folds}
     configured = _configured_procedure(model_dir)
     fits_per_fold = n_fits if n_fits is not None or configured is None else int(
         configured["model_params"].get("n_fits", 1))
@@ -370,7 +370,7 @@ def validation_fold_stage(normalized: str | Path, output: str | Path, *, repeat:
     procedure = _Procedure.read(normalized, task=task, target=target, time_column=time_column,
                                 event_column=event_column, model_params=model_params, tuning_grid=tuning_grid,
                                 seed=seed, device=device, expression=expression, orientation=orientation,
-                                clinical=clinical, sample_column=sample_column)
+                                clinical=clinical, sample_column=sample_column, validation_folds=folds)
     split = next(fold_matrices(procedure.adata, procedure.raw, procedure.adata.n_obs, folds=folds, repeats=repeats,
                                seed=seed, only=(repeat, fold)))
     table = procedure.refit(split, n_fits=n_fits)
@@ -398,7 +398,8 @@ def validation_permutation_stage(normalized: str | Path, output: str | Path, *, 
     procedure = _Procedure.read(normalized, task=task, target=target, time_column=time_column,
                                 event_column=event_column, model_params=model_params, tuning_grid=tuning_grid,
                                 seed=seed, device=device, expression=expression, orientation=orientation,
-                                clinical=clinical, sample_column=sample_column, permutation=permutation)
+                                clinical=clinical, sample_column=sample_column, permutation=permutation,
+                                validation_folds=folds)
     result = pd.concat(procedure.refit_all(folds=folds, repeats=repeats, n_fits=n_fits), ignore_index=True)
     result.insert(0, "sample", procedure.adata.obs_names[result["index"].to_numpy()])
     result.insert(0, "permutation", permutation)
@@ -422,13 +423,16 @@ class _Procedure:
     def read(cls, normalized: str | Path, *, task: str, target: str | None, time_column: str | None,
              event_column: str | None, model_params: dict[str, Any] | None, tuning_grid: dict[str, Any] | None,
              seed: int, device: str, expression: str | Path | None, orientation: Orientation,
-             clinical: str | Path | None, sample_column: str | None, permutation: int = 0) -> _Procedure:
-        """The train stage's procedure on ``normalized`` (with the outcomes of permutation ``permutation``)."""
+             clinical: str | Path | None, sample_column: str | None, permutation: int = 0,
+             validation_folds: int = 0) -> _Procedure:
+        """The train stage's procedure on ``normalized`` (with the outcomes of permutation ``permutation``), K
+        checked against a fold's training patients of ``validation_folds`` folds."""
         adata = ad.read_h5ad(normalized)
         if permutation:
             adata.obs = permuted_survival(adata.obs, (time_column, event_column), permutation, seed)
         y = _target(adata, task, target, time_column, event_column, str(normalized))
-        params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized))
+        params, grid = _procedure_params(model_params, task, seed, device, adata, tuning_grid, str(normalized),
+                                         validation_folds)
         raw = _raw_for_folds(adata, expression, orientation, clinical, sample_column, str(normalized))
         return cls(adata, raw, y, params, grid, seed)
 
