@@ -87,7 +87,7 @@ def time_deepsubtype(X: np.ndarray, y: np.ndarray, args: argparse.Namespace, dev
     model = DeepType(hidden_layers=tuple(args.hidden), n_clusters=4, batch_size=args.batch_size, alpha=0.006,
                      pretrain_steps=args.pretrain_epochs * batches, joint_steps=args.inner_steps * batches,
                      max_rounds=args.joint_epochs, tol=-1.0, kmeans_n_init=1, device=device, random_state=0,
-                     precision=precision)
+                     precision=precision, schedule="fixed")  # the same steps as torch-deeptype's
     start = time.perf_counter()
     model.fit(X, y)
     if device.startswith("cuda"):

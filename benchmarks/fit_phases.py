@@ -45,7 +45,8 @@ def _one_run(arguments: argparse.Namespace) -> dict[str, object]:
     stream = io.StringIO()
     logging.basicConfig(level=logging.INFO, stream=stream, format="%(message)s", force=True)
     model = DeepType(**settings).fit(X, y)
-    phases = re.findall(r"^(pretrain|path \(alpha [0-9.e-]+\)): (\d+) steps in ([0-9.]+) s", stream.getvalue(), re.M)
+    phases = re.findall(r"^(pretrain|path \(alpha [0-9.e-]+\)): (\d+) steps \([a-z -]+\) in ([0-9.]+) s",
+                        stream.getvalue(), re.M)
     branches = [(int(steps), float(seconds)) for name, steps, seconds in phases if name.startswith("path")]
     result: dict[str, object] = {
         "trunk": (int(phases[0][1]), float(phases[0][2])),

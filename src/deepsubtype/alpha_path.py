@@ -63,7 +63,8 @@ class AlphaPath:
     or per event for survival); ``n_genes_tenth``: per alpha, genes whose first-layer column norm is at least
     a tenth of the largest; ``collapsed``: per alpha, why its branch is a failed fit ('' when it is not:
     see :meth:`~deepsubtype.training.Training.collapse`); ``steps``: the optimizer step each branch ended at;
-    ``seconds``: the time the path took.
+    ``seconds``: the time the path took; ``phases``: the trunk's and branches' steps and why each ended
+    (the ``history["phases"]`` records of :meth:`~deepsubtype.training.Training.log_phase`).
     """
 
     alphas: list[float]
@@ -72,6 +73,7 @@ class AlphaPath:
     collapsed: list[str] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
 
 def choose_alpha(paths: Sequence[AlphaPath]) -> tuple[int, list[dict[str, Any]]]:

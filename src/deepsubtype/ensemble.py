@@ -37,6 +37,7 @@ from .alpha_path import AlphaPath, alpha_text, choose_alpha
 from .cluster import cluster_means, match_labels, relabel_by_size
 from .errors import InputError
 from .estimator import DeepType
+from .training import steps_by_phase
 
 __all__ = ["DeepTypeEnsemble", "consensus_labels", "consensus_support", "fit_table", "load_model"]
 
@@ -312,7 +313,9 @@ def consensus_support(co_assignment: np.ndarray, labels: np.ndarray) -> np.ndarr
 def fit_table(model: DeepType | DeepTypeEnsemble) -> pd.DataFrame:
     """One row per fit: ``seed``, ``n_clusters``, ``alpha`` (chosen or fixed), ``cluster_sizes``,
     ``ari_with_consensus`` and ``median_ari_with_other_fits`` (1 for a single fit), ``n_rounds``,
-    ``converged``, ``seconds``, ``representative`` and ``warnings`` (failed-fit signs, ``;``-separated)."""
+    ``converged``, ``seconds``, the optimizer steps ``steps_path`` (the alpha path's trunk and branches),
+    ``steps_pretrain`` (pretraining at the fit's alpha) and ``steps_joint`` (all joint rounds), ``representative``
+    and ``warnings`` (failed-fit signs, ``;``-separated)."""
     fits = model.fits_ if isinstance(model, DeepTypeEnsemble) else [model]
     rows = []
     for index, fit in enumerate(fits):
@@ -324,6 +327,7 @@ def fit_table(model: DeepType | DeepTypeEnsemble) -> pd.DataFrame:
             "ari_with_consensus": adjusted_rand_score(model.labels_, fit.labels_),
             "median_ari_with_other_fits": float(np.median(others)),
             "n_rounds": int(fit.n_rounds_), "converged": bool(fit.converged_), "seconds": float(fit.fit_seconds_),
+            **{f"steps_{phase}": steps for phase, steps in steps_by_phase(fit.history_).items()},
             "representative": index == getattr(model, "representative_", 0),
             "warnings": "; ".join(fit.fit_warnings_),
         })

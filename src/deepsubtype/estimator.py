@@ -41,7 +41,7 @@ __all__ = ["DeepType", "DEFAULT_ALPHA_GRID", "IMPORTANCE_MEASURES", "PAPER_HYPER
            "resolve_device"]
 
 #: The gene importances a fit offers (see the ``importance`` parameter of :class:`DeepType`).
-IMPORTANCE_MEASURES: tuple[str, ...] = ("pattern", "pattern_minmax", "first_layer")
+IMPORTANCE_MEASURES: tuple[str, ...] = ("pattern", "pattern_minmax", "cluster_axis", "first_layer")
 #: The regularization path of ``alpha="auto"``: L2,1 weights a factor of ~3 apart, from none to a weight that
 #: collapses most networks (the paper's 0.006 suits 20,000 genes x 1,024 units; other shapes need other values).
 DEFAULT_ALPHA_GRID: tuple[float, ...] = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -93,6 +93,10 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         steps beside one fit, instead of a cross-validation's folds x grid fits.
     alpha_grid, path_steps
         The path's alphas (increasing) and the steps of each branch.
+    trunk_steps
+        Steps of the path's trunk (pretraining at ``alpha_grid[0]``, along its own half cosine), at most
+        ``pretrain_steps``. The trunk only has to fit the training samples, and the fit itself is trained
+        afresh at the chosen alpha: where the trunk's length leaves the choice alone, the fit is the same.
     alpha_ramp_steps
         Time constant (optimizer steps) of alpha's exponential ramp; 0 applies alpha at once.
     beta
@@ -136,6 +140,12 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Optimizer steps of pretraining (primary + sparsity).
     joint_steps
         Optimizer steps of joint training per k-means round.
+    schedule
+        ``"fixed"`` (default): every phase runs all its steps (the paper's schedule, with ``lr_decay=1``);
+        ``"converged"``: the fit's pretraining and every joint round end once their loss has stopped improving,
+        ``pretrain_steps`` and ``joint_steps`` being caps (:mod:`deepsubtype.training` says how). Not the
+        default: measured on the demo it moves the 5-fit consensus from block to block, and on noisy
+        mini-batch Cox losses it stops before a slower term has done its work (``benchmarks/RESULTS.md``).
     max_rounds
         Most rounds of {k-means, joint training}.
     tol
@@ -162,8 +172,11 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         map of the input, it discounts genes whose covariance rides on a few outlying patients (on the demo,
         6 ER genes in the top 20 in every seed block against 4 for the pattern and 5 for a t-test; it also
         discounts a rare subtype's markers a little: ``benchmarks/RESULTS.md``).
-        All are always available as ``pattern_importances_``, ``pattern_minmax_importances_`` and
-        ``first_layer_importances_``.
+        ``"cluster_axis"``: per gene, the largest absolute correlation with one cluster's axis in the
+        representation (from the mean to the cluster's centre): scale-free, and a small cluster's axis counts
+        as much as the main one's, so a rare subtype's markers are not buried under the main axis's genes.
+        All are always available as ``pattern_importances_``, ``pattern_minmax_importances_``,
+        ``cluster_axis_importances_`` and ``first_layer_importances_``.
     precision
         ``auto`` (default): ``bf16`` on devices with bfloat16 matrix units (CPUs with AMX-BF16 or AVX-512 BF16,
         CUDA GPUs of compute capability 8 and up), ``float32`` elsewhere; ``float32``; ``tf32``
@@ -219,7 +232,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
     cluster_centers_ : ndarray (n_clusters, hidden_layers[-1])
         Centres in the representation space.
     feature_importances_ : ndarray (n_features_in_,)
-        ``pattern_importances_`` or ``first_layer_importances_``, as ``importance`` says.
+        ``{importance}_importances_``, as ``importance`` says.
     pattern_importances_ : ndarray (n_features_in_,)
         Norm of each gene's covariance with the representation (representation units x gene units; for a
         view some patients lack, over the patients who have it).
@@ -227,6 +240,9 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         Each gene's max - min over the training samples (input units).
     pattern_minmax_importances_ : ndarray (n_features_in_,)
         ``pattern_importances_ / feature_ranges_``: the pattern in min-max input units.
+    cluster_axis_importances_ : ndarray (n_features_in_,)
+        Each gene's largest absolute correlation with one cluster's axis in the representation
+        (:func:`~deepsubtype.gene_scores.cluster_axis_correlation`), in [0, 1].
     first_layer_importances_ : ndarray (n_features_in_,)
         L2 norm of each gene's first-layer weight column.
     history_ : dict
@@ -247,6 +263,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left"), tuple, list, StrOptions({"auto"})],
         "alpha_grid": [tuple, list],
         "path_steps": [Interval(Integral, 1, None, closed="left")],
+        "trunk_steps": [Interval(Integral, 0, None, closed="left")],
         "alpha_ramp_steps": [Interval(Integral, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
@@ -259,6 +276,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "pretrain_steps": [Interval(Integral, 0, None, closed="left")],
         "joint_steps": [Interval(Integral, 0, None, closed="left")],
+        "schedule": [StrOptions({"converged", "fixed"})],
         "max_rounds": [Interval(Integral, 0, None, closed="left")],
         "tol": [Real],  # negative: every round runs (never converged)
         "kmeans_n_init": [Interval(Integral, 1, None, closed="left")],
@@ -282,6 +300,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         alpha: float | tuple[float, ...] | str = "auto",
         alpha_grid: tuple[float, ...] = DEFAULT_ALPHA_GRID,
         path_steps: int = 200,
+        trunk_steps: int = 400,
         alpha_ramp_steps: int = 300,
         beta: float = 1.2,
         reconstruction_weight: float = 0.0,
@@ -294,6 +313,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         batch_size: int = 256,
         pretrain_steps: int = 1200,
         joint_steps: int = 100,
+        schedule: str = "fixed",
         max_rounds: int = 20,
         tol: float = 0.01,
         kmeans_n_init: int = 10,
@@ -313,6 +333,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.alpha = alpha
         self.alpha_grid = alpha_grid
         self.path_steps = path_steps
+        self.trunk_steps = trunk_steps
         self.alpha_ramp_steps = alpha_ramp_steps
         self.views = views
         self.beta = beta
@@ -326,6 +347,7 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.pretrain_steps = pretrain_steps
         self.joint_steps = joint_steps
+        self.schedule = schedule
         self.max_rounds = max_rounds
         self.tol = tol
         self.kmeans_n_init = kmeans_n_init
@@ -483,18 +505,13 @@ class DeepType(ClusterMixin, TransformerMixin, BaseEstimator):
 
     @property
     def feature_importances_(self) -> np.ndarray:
-        """The importance named by ``importance`` (``pattern_importances_``, ``pattern_minmax_importances_`` or
-        ``first_layer_importances_``), shape (n_features_in_,)."""
+        """The importance named by ``importance`` (``{importance}_importances_``), shape (n_features_in_,)."""
         check_is_fitted(self, "network_")
-        if self.importance == "first_layer":
-            return self.first_layer_importances_
-        if self.importance == "pattern_minmax":
-            return self.pattern_minmax_importances_
-        pattern = getattr(self, "pattern_importances_", None)
-        if pattern is None:
-            raise AttributeError("this model has no pattern importances (its files predate them); "
+        values = getattr(self, f"{self.importance}_importances_", None)
+        if values is None:
+            raise AttributeError(f"this model has no {self.importance} importances (its files predate them); "
                                  "use importance='first_layer' or refit")
-        return pattern
+        return values
 
     def transform(self, X: Any) -> np.ndarray:
         """Representation (last hidden layer) of ``X``: (n_samples, hidden_layers[-1])."""

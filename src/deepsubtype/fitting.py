@@ -28,7 +28,7 @@ from .checkpoint import fingerprint as checkpoint_fingerprint
 from .checkpoint import read_checkpoint
 from .cluster import cluster_means, relabel_by_size
 from .fit_checks import fit_warnings
-from .gene_scores import activation_pattern, feature_ranges
+from .gene_scores import activation_pattern, cluster_axis_correlation, feature_ranges
 from .model import resolve_device, resolve_precision
 from .objective import BaselineRule, baseline_rule, chosen_objective, objective_scores
 from .training import Training
@@ -224,6 +224,8 @@ def finish(model: DeepType, training: Training) -> DeepType:
         order = relabel_by_size(labels, model.n_clusters_)
         model.labels_ = order[labels]
         model.cluster_centers_ = centers[torch.from_numpy(np.argsort(order)).to(training.device)].cpu().numpy()
+    model.cluster_axis_importances_ = cluster_axis_correlation(training.X, hidden, model.labels_,
+                                                               model._view_sizes())
     model.n_rounds_ = len(training.history["rounds"])
     model.history_ = training.history
     model.device_ = str(training.device)

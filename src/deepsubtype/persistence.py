@@ -42,6 +42,8 @@ def save_model(model: DeepType, path: str | Path) -> None:
         state["pattern_importances"] = torch.from_numpy(np.asarray(model.pattern_importances_))
     if getattr(model, "feature_ranges_", None) is not None:
         state["feature_ranges"] = torch.from_numpy(np.asarray(model.feature_ranges_))
+    if getattr(model, "cluster_axis_importances_", None) is not None:
+        state["cluster_axis_importances"] = torch.from_numpy(np.asarray(model.cluster_axis_importances_))
     rule = getattr(model, "baseline_rule_", None)
     if rule is not None:
         state["baseline_centers"] = torch.from_numpy(rule.centers)
@@ -136,6 +138,8 @@ def _restore(cls: type[DeepType], meta: dict[str, Any], state: dict[str, torch.T
     model.pattern_importances_ = None if pattern is None else pattern.numpy()
     ranges = state.get("feature_ranges")
     model.feature_ranges_ = None if ranges is None else ranges.numpy()
+    axes = state.get("cluster_axis_importances")
+    model.cluster_axis_importances_ = None if axes is None else axes.numpy()
     # absent in older model files and for other objectives: assignment in the representation
     model.baseline_rule_ = None if "baseline_centers" not in state else BaselineRule(
         state["baseline_centers"].numpy(), *(state[key].numpy() if key in state else None

@@ -29,7 +29,8 @@ __all__ = [
 
 _IMPORTANCE_LABELS = {"pattern": "importance (covariance with the representation)",
                       "pattern_minmax": "importance (covariance with the representation per unit of range)",
-                      "first_layer": "importance (L2 norm of first-layer weights)"}
+                      "first_layer": "importance (L2 norm of first-layer weights)",
+                      "cluster_axis": "importance (largest |correlation| with a cluster's axis)"}
 
 
 def top_genes(importance: pd.DataFrame, *, n_top: int = 30, title: str = "") -> Figure:

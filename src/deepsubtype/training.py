@@ -7,6 +7,14 @@ several fits can be interleaved (the ensemble walks every fit's path before any 
 still gives the result it gives alone.
 
 How the alpha path ranks alphas, and why the fit is then trained afresh: :mod:`deepsubtype.alpha_path`.
+
+How long each phase runs (``schedule``): ``"fixed"`` (default) runs every phase's steps along
+:func:`learning_rate_at`; ``"converged"`` ends the fit's pretraining and every joint round once their
+objective has stopped improving (:class:`Convergence`), their step counts being caps. The alpha path's trunk
+(``trunk_steps``) and branches keep a fixed length under both: the path only ranks alphas, and its guard
+against collapsing alphas needs a trunk that has fitted its samples at a learning rate brought down to the
+floor (on the demo, a trunk stopped by :class:`Convergence`, 240 steps, let the branch at alpha 0.3 keep the
+primary task, so 0.3 was chosen and the fit at 0.3 collapsed).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .alpha_path import AlphaPath
+from .alpha_path import AlphaPath, alpha_text
 from .checkpoint import restore_training, save_atomically, training_state
 from .cluster import kmeans, match_labels, score_n_clusters
 from .fit_checks import fit_warnings
@@ -32,7 +40,7 @@ from .tasks import primary_task
 if TYPE_CHECKING:
     from .estimator import DeepType
 
-__all__ = ["Training", "learning_rate_at"]
+__all__ = ["Convergence", "Training", "learning_rate_at", "steps_by_phase"]
 
 logger = logging.getLogger("deepsubtype.estimator")
 
@@ -52,6 +60,68 @@ def learning_rate_at(learning_rate: float, lr_decay: float, phase: str, local: i
     if phase == "joint":
         return final
     return final + 0.5 * (learning_rate - final) * (1.0 + math.cos(math.pi * local / max(n_steps, 1)))
+
+
+#: ``schedule="converged"``: a phase's loss is judged over windows of at least this many optimizer steps
+#: (whole epochs) ...
+CONVERGENCE_WINDOW = 20
+#: ... a window whose mean loss is not below the best window's by this share of the best ...
+CONVERGENCE_TOL = 0.01
+#: ... plus this share of the phase's first primary loss (so that a loss on its way to zero, a network
+#: memorizing its samples, converges too) does not count as progress ...
+CONVERGENCE_ATOL = 0.001
+#: ... and after this many such windows in a row the learning rate halves, or at its floor the phase ends.
+CONVERGENCE_PATIENCE = 2
+
+
+def steps_by_phase(history: dict[str, Any]) -> dict[str, int | None]:
+    """Optimizer steps a fit's ``history`` spent on ``path`` (trunk and branches), ``pretrain`` (at the fit's
+    alpha) and ``joint`` (all rounds); None each for a history saved before phases were recorded."""
+    phases = history.get("phases")
+    if phases is None:
+        return {"path": None, "pretrain": None, "joint": None}
+    total = {"path": 0, "pretrain": 0, "joint": 0}
+    for record in phases:
+        total["path" if record["phase"] in ("trunk", "path") else record["phase"]] += int(record["steps"])
+    return total
+
+
+class Convergence:
+    """When a phase of ``schedule="converged"`` has done its work, judged on its training objective (with
+    the full alpha, not the ramped one) once per window of :data:`CONVERGENCE_WINDOW` steps.
+
+    The learning rate starts at ``learning_rate``; after :data:`CONVERGENCE_PATIENCE` windows without an
+    improvement of :data:`CONVERGENCE_TOL` x the best window's loss + :data:`CONVERGENCE_ATOL` x the phase's
+    first primary loss it halves, down to ``floor``; the
+    phase is done when the loss stalls at the floor. Adam at a rate too high for the loss to settle makes the
+    loss oscillate instead of falling, so the rate comes down exactly when, and as far as, the loss needs it.
+    """
+
+    def __init__(self, learning_rate: float, floor: float, steps_per_epoch: int) -> None:
+        self.learning_rate, self.floor = learning_rate, min(floor, learning_rate)
+        self.epochs_per_window = max(1, math.ceil(CONVERGENCE_WINDOW / steps_per_epoch))
+        self.window: list[float] = []
+        self.best, self.stalled, self.first_primary = math.inf, 0, math.nan
+
+    def done(self, epoch_loss: float, epoch_primary: float) -> bool:
+        """Take one epoch's mean objective and primary loss; True once the phase has converged."""
+        if math.isnan(self.first_primary):
+            self.first_primary = abs(epoch_primary)
+        self.window.append(epoch_loss)
+        if len(self.window) < self.epochs_per_window:
+            return False
+        loss, self.window = sum(self.window) / len(self.window), []
+        progress = CONVERGENCE_TOL * abs(self.best) + CONVERGENCE_ATOL * self.first_primary
+        if math.isinf(self.best) or loss < self.best - progress:
+            self.best, self.stalled = loss, 0
+            return False
+        self.best, self.stalled = min(self.best, loss), self.stalled + 1
+        if self.stalled < CONVERGENCE_PATIENCE:
+            return False
+        if self.learning_rate <= self.floor:
+            return True
+        self.learning_rate, self.stalled = max(0.5 * self.learning_rate, self.floor), 0
+        return False
 
 
 class _BatchStream:
@@ -103,10 +173,11 @@ class Training:
         self.X = torch.from_numpy(X).to(device)  # moved once; batches are index views
         self.full_target = torch.from_numpy(target).to(device)
         self.step = 0
-        self.history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": []}
+        self.history: dict[str, list[dict[str, Any]]] = {"steps": [], "rounds": [], "phases": []}
         self.initial_norm = float(model.network_.column_norms().median())
         model.alpha_path_ = []
         self.alpha: Any = model.alpha if alpha is None else alpha  # "auto": walk_alpha_path, then a new Training
+        self.walking_path = False  # in walk_alpha_path: its trunk and branches
         if resumed is None:
             self.validation = self.split_validation(self.full_target, self.generator)
         else:
@@ -243,18 +314,28 @@ class Training:
 
     def train(self, n_steps: int, phase: str, alpha: Any, *, round_index: int = 0,
               centers: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> None:
-        """``n_steps`` optimizer steps of ``phase`` (pretrain, path or joint) at L2,1 weight ``alpha``, with the
-        learning rate of :func:`learning_rate_at`; pretraining with validation rows stops early."""
+        """At most ``n_steps`` optimizer steps of ``phase`` (pretrain, path or joint) at L2,1 weight ``alpha``.
+
+        ``schedule="fixed"`` runs them all at the learning rate of :func:`learning_rate_at`; ``"converged"``
+        ends the phase when its loss has stopped improving (:class:`Convergence`). Pretraining with held-out
+        rows to judge it by (``validation_fraction``, or the alpha path's trunk under ``"converged"``) stops
+        early on their loss and keeps the best weights. The phase is logged and added to ``history["phases"]``.
+        """
         model = self.model
         self.network.train()
-        sums = torch.zeros(4, device=self.device)
+        sums = torch.zeros(5, device=self.device)
         counted = 0
+        # the alpha path (trunk, branches) keeps its length: which alpha it chooses depends on it (module docstring)
+        converged = model.schedule == "converged" and phase != "path" and not self.walking_path
         stopping = phase == "pretrain" and self.validation is not None
         best_loss, best_state, since_best = math.inf, None, 0
+        convergence = Convergence(model.learning_rate * (model.lr_decay if phase == "joint" else 1.0),
+                                  model.learning_rate * model.lr_decay, self.steps_per_epoch)
         phase_started = time.perf_counter()
-        local, records = -1, 0
+        local, records, ended_by = -1, 0, "steps"
         for local in range(n_steps):
-            learning_rate = learning_rate_at(model.learning_rate, model.lr_decay, phase, local, n_steps)
+            learning_rate = (convergence.learning_rate if converged else
+                             learning_rate_at(model.learning_rate, model.lr_decay, phase, local, n_steps))
             sums += self.step_once(alpha, learning_rate, centers, labels)
             self.step += 1
             counted += 1
@@ -278,22 +359,38 @@ class Training:
                     else:
                         since_best += 1
                     if since_best >= model.patience:
+                        ended_by = "held-out"
                         break
+                elif converged and convergence.done(means[4], means[0]):
+                    ended_by = "converged"
+                    break
         if stopping and best_state is not None:  # early stopping keeps the best validated weights
             self.network.load_state_dict(best_state)
-        if self.history["steps"] and local >= 0:
-            last = self.history["steps"][-1]
-            held_out = f", held-out {last['validation']:.4g}" if "validation" in last else ""
-            where = {"joint": f" (round {round_index})", "path": f" (alpha {alpha})"}.get(phase, "")
-            logger.info("%s%s: %d steps in %.1f s; loss primary %.4g, sparsity %.4g, cluster %.4g%s",
-                        phase, where, local + 1, time.perf_counter() - phase_started,
-                        last["primary"], last["sparsity"], last["cluster"], held_out)
+        self.log_phase(phase, alpha, round_index, local + 1, ended_by, time.perf_counter() - phase_started)
+
+    def log_phase(self, phase: str, alpha: Any, round_index: int, n_steps: int, ended_by: str,
+                  seconds: float) -> None:
+        """Log a phase that ran ``n_steps`` in ``seconds`` (ended by ``ended_by``: steps, converged or held-out)
+        and add it to ``history["phases"]`` (without the seconds: a fit's history is the same on every run)."""
+        name = "trunk" if phase == "pretrain" and self.walking_path else phase
+        self.history.setdefault("phases", []).append({"phase": name, "round": round_index, "alpha": alpha_text(alpha),
+                                                      "steps": n_steps, "ended_by": ended_by})
+        if not self.history["steps"] or n_steps <= 0:
+            return
+        last = self.history["steps"][-1]
+        held_out = f", held-out {last['validation']:.4g}" if "validation" in last else ""
+        where = {"joint": f" (round {round_index})", "path": f" (alpha {alpha})"}.get(phase, "")
+        why = {"steps": "all steps", "converged": "loss converged", "held-out": "held-out loss stopped falling"}
+        logger.info("%s%s: %d steps (%s) in %.1f s; loss primary %.4g, sparsity %.4g, cluster %.4g%s",
+                    phase, where, n_steps, why[ended_by], seconds, last["primary"], last["sparsity"],
+                    last["cluster"], held_out)
 
     def step_once(self, alpha: Any, learning_rate: float, centers: torch.Tensor | None,
                   labels: torch.Tensor | None) -> torch.Tensor:
         """One optimizer step on the next mini-batch: primary loss (+ reconstruction, + ``beta`` x the k-means
         loss to ``centers`` when given), the L2,1 gradient at ``alpha`` (ramped), Adam at ``learning_rate``.
-        Returns (4,): the batch's primary, L2,1 norm, cluster and total losses."""
+        Returns (5,): the batch's primary, L2,1 norm, cluster and total losses, and the total with the full
+        (unramped) ``alpha``: the objective the phase converges to."""
         model, device = self.model, self.device
         index = next(self.batches)
         x = self.X[index]
@@ -312,21 +409,24 @@ class Training:
             cluster = torch.zeros((), device=device)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        sparsity = penalty = torch.zeros((), device=device)
-        for layer, weight in zip(self.network.first_layers, self.alphas_at(alpha, self.step), strict=True):
+        sparsity = penalty = full_penalty = torch.zeros((), device=device)
+        for layer, weight, full in zip(self.network.first_layers, self.alphas_at(alpha, self.step),
+                                       model._alphas(alpha), strict=True):
             norm = add_l21_gradient_(layer.weight_by_gene, weight)
-            sparsity, penalty = sparsity + norm, penalty + weight * norm
+            sparsity, penalty, full_penalty = sparsity + norm, penalty + weight * norm, full_penalty + full * norm
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
         self.optimizer.step()
-        return torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + penalty])
+        return torch.stack([primary.detach(), sparsity, cluster.detach(), loss.detach() + penalty,
+                            loss.detach() + full_penalty])
 
     def walk_alpha_path(self) -> AlphaPath:
         """The trunk at ``alpha_grid[0]``, then one branch per alpha of the grid, each scored on the held-out
         samples (see the module docstring)."""
         model = self.model
         path = AlphaPath(alphas=[float(value) for value in model.alpha_grid])
-        self.train(model.pretrain_steps, "pretrain", path.alphas[0])
+        self.walking_path = True
+        self.train(min(model.trunk_steps, model.pretrain_steps), "pretrain", path.alphas[0])
         trunk = self._snapshot()
         for alpha in path.alphas:
             self._restore(trunk)
@@ -337,6 +437,8 @@ class Training:
             path.collapsed.append(self.collapse())
             path.steps.append(self.step)
         path.seconds = time.perf_counter() - self.started
+        path.phases = list(self.history["phases"])
+        self.walking_path = False
         return path
 
     def take_alpha(self, path: AlphaPath, records: list[dict[str, Any]]) -> None:
@@ -354,6 +456,7 @@ class Training:
                     "%.4g); training afresh at it", self.alpha, records[chosen]["selection_loss"],
                     records[chosen]["n_selection"], records[chosen]["n_fits"],
                     min(record["selection_loss"] for record in records))
+        self.history["phases"] = [*path.phases, *self.history["phases"]]
         self.train(model.pretrain_steps, "pretrain", self.alpha)
 
     # ----------------------------------------------------------------- rounds

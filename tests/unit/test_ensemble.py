@@ -91,7 +91,7 @@ def test_fits_log_a_line_per_phase_round_and_fit(data, caplog) -> None:
     caplog.set_level(logging.INFO)
     DeepTypeEnsemble(DeepType(n_clusters=3, **{**SMALL, "max_rounds": 2}), n_fits=2, random_state=0).fit(X, y)
     text = caplog.text
-    assert "pretrain: " in text and "steps in" in text and "loss primary" in text
+    assert "pretrain: " in text and "steps (" in text and ") in " in text and "loss primary" in text
     assert "round 1 of at most 3: k-means inertia" in text and "first assignment" in text
     assert "joint (round 1): " in text and "of patients changed cluster" in text
     assert "fit 1 of 2 (seed 0) done" in text and "fit 2 of 2 (seed 1) done" in text and "s left" in text

@@ -6,6 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from lifelines.utils import concordance_index
 from sklearn.datasets import make_classification
 from sklearn.metrics import adjusted_rand_score
@@ -246,6 +247,46 @@ def test_pattern_ranks_genes_that_mark_a_subtype_first_among_many_correlated_one
     assert np.mean(np.argsort(-model.pattern_minmax_importances_)[:60] < 60) >= 0.95
 
 
+def test_cluster_axis_importance_is_the_largest_correlation_with_a_cluster_axis(fitted, separated) -> None:
+    X, _ = separated
+    hidden = fitted.transform(X).astype(np.float64)
+    centred = hidden - hidden.mean(0)
+    axes = np.stack([centred[fitted.labels_ == k].mean(0) for k in range(fitted.n_clusters_)], axis=1)
+    scores = centred @ (axes / np.linalg.norm(axes, axis=0))
+    correlation = np.corrcoef(X.T.astype(np.float64), scores.T)[:X.shape[1], X.shape[1]:]
+    np.testing.assert_allclose(fitted.cluster_axis_importances_, np.abs(correlation).max(1), atol=1e-4)
+    axis = DeepType(**{**fitted.get_params(), "importance": "cluster_axis"})
+    axis.network_, axis.cluster_axis_importances_ = fitted.network_, fitted.cluster_axis_importances_
+    assert np.array_equal(axis.feature_importances_, fitted.cluster_axis_importances_)
+
+
+def test_cluster_axis_keeps_a_rare_subtypes_markers_on_top_and_ignores_scale() -> None:
+    """300 patients, 1,000 genes: subtypes of 143 / 142 / 15 patients (5 %), each raising a 20-gene module by
+    1.5 SD: the pattern measures bury the rare subtype's module (1 of 20 in their top 60,
+    benchmarks/rare_subtype_markers.py), the cluster axes keep at least 15 of them there; a gene's scale and
+    a view's missing patients change nothing."""
+    from benchmarks.rare_subtype_markers import SETTINGS, cohort, found
+    from deepsubtype.gene_scores import cluster_axis_correlation
+
+    X, groups = cohort(0, 1.5, (143, 142, 15))
+    model = DeepType(n_clusters=3, random_state=0, **SETTINGS).fit(X, groups)
+    assert found(model.cluster_axis_importances_)[:2] == [20, 20] and found(model.cluster_axis_importances_)[2] >= 15
+    assert found(model.pattern_minmax_importances_)[2] <= 5
+    hidden = torch.from_numpy(model.transform(X))
+    scaled = X.copy()
+    scaled[:, :100] *= 10.0
+    np.testing.assert_allclose(cluster_axis_correlation(torch.from_numpy(scaled), hidden, model.labels_, None),
+                               model.cluster_axis_importances_, rtol=1e-4, atol=1e-6)
+    # two views, the second missing for 50 patients: its genes are scored on the 250 patients who have it
+    gaps = X.copy()
+    gaps[:50, 500:] = np.nan
+    both = cluster_axis_correlation(torch.from_numpy(gaps), hidden, model.labels_, [500, 500])
+    second = cluster_axis_correlation(torch.from_numpy(X[50:, 500:]), hidden[50:], model.labels_[50:], None)
+    np.testing.assert_allclose(both[500:], second, rtol=1e-5, atol=1e-6)
+    constant = cluster_axis_correlation(torch.zeros(300, 3), hidden, model.labels_, None)
+    assert np.array_equal(constant, np.zeros(3))
+
+
 def test_validation_early_stopping_stops_pretraining_and_keeps_best_weights() -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 40)).astype(np.float32)
@@ -318,6 +359,61 @@ def test_learning_rate_falls_along_a_half_cosine_then_stays() -> None:
     assert learning_rate_at(1e-3, 0.1, "pretrain", 50, 100) == pytest.approx(5.5e-4)
     assert learning_rate_at(1e-3, 0.1, "joint", 0, 100) == pytest.approx(1e-4)
     assert learning_rate_at(1e-3, 1.0, "pretrain", 30, 100) == pytest.approx(1e-3)
+
+
+def test_convergence_halves_the_rate_on_a_stall_and_ends_at_the_floor() -> None:
+    from deepsubtype.training import CONVERGENCE_PATIENCE, CONVERGENCE_WINDOW, Convergence
+
+    # full batches (one step an epoch): a window is CONVERGENCE_WINDOW epochs
+    falling = Convergence(1e-3, 1e-4, steps_per_epoch=1)
+    assert not any(falling.done(0.99 ** epoch, 0.0) for epoch in range(2000)), "1 % a step is progress"
+    assert falling.learning_rate == 1e-3
+
+    stalled = Convergence(1e-3, 1e-4, steps_per_epoch=1)
+    epochs = 0
+    while not stalled.done(0.5, 0.5):
+        epochs += 1
+    # the first window sets the best; then PATIENCE windows per halving: 1e-3 -> 5e-4 -> 2.5e-4 -> 1.25e-4 -> 1e-4,
+    # and PATIENCE more at the floor
+    assert stalled.learning_rate == 1e-4
+    assert epochs + 1 == CONVERGENCE_WINDOW * (1 + 5 * CONVERGENCE_PATIENCE)
+
+    # a loss on its way to zero (a network memorizing its samples) converges once its gains are tiny against
+    # the phase's first primary loss
+    memorizing = Convergence(1e-3, 1e-3, steps_per_epoch=1)
+    assert any(memorizing.done(0.7 * 0.5 ** (epoch / 20), 0.7) for epoch in range(400))
+    # large epochs: a window is one epoch
+    assert Convergence(1e-3, 1e-4, steps_per_epoch=43).epochs_per_window == 1
+
+
+def test_a_converged_schedule_stops_early_and_a_fixed_one_runs_every_step(separated) -> None:
+    X, y = separated
+    settings = {**SMALL, "pretrain_steps": 1500, "joint_steps": 200, "max_rounds": 2, "tol": -1.0}
+    fixed = DeepType(n_clusters=4, alpha=0.006, random_state=0, schedule="fixed", **settings).fit(X, y)
+    converged = DeepType(n_clusters=4, alpha=0.006, random_state=0, schedule="converged", **settings).fit(X, y)
+    phases = pd.DataFrame(fixed.history_["phases"])
+    assert list(phases["phase"]) == ["pretrain", "joint", "joint"] and (phases["ended_by"] == "steps").all()
+    assert list(phases["steps"]) == [1500, 200, 200]
+    phases = pd.DataFrame(converged.history_["phases"])
+    assert phases.loc[0, "ended_by"] == "converged" and phases.loc[0, "steps"] < 1500
+    assert (phases["steps"] <= [1500, 200, 200]).all()
+    assert adjusted_rand_score(fixed.labels_, converged.labels_) >= 0.95 and converged.fit_warnings_ == []
+    from deepsubtype.ensemble import fit_table
+
+    row = fit_table(converged).iloc[0]
+    assert row["steps_pretrain"] == phases.loc[0, "steps"] and row["steps_path"] == 0
+    assert row["steps_joint"] == phases.loc[1:, "steps"].sum()
+
+
+def test_the_trunk_runs_trunk_steps_at_most_pretrain_steps(separated) -> None:
+    X, y = separated
+    settings = {**SMALL, "pretrain_steps": 100, "max_rounds": 1, "alpha": "auto", "alpha_grid": (0.0, 0.003),
+                "path_steps": 10}
+    phases = pd.DataFrame(DeepType(n_clusters=4, trunk_steps=40, **settings).fit(X, y).history_["phases"])
+    assert list(phases["phase"][:4]) == ["trunk", "path", "path", "pretrain"]
+    assert list(phases["steps"][:4]) == [40, 10, 10, 100]
+    longer = DeepType(n_clusters=4, trunk_steps=400, **settings).fit(X, y).history_["phases"]
+    assert longer[0]["steps"] == 100, "never longer than pretraining"
 
 
 def test_alpha_path_chooses_by_held_out_loss_and_records_it(separated) -> None:

@@ -1,4 +1,5 @@
 # Config validation, per-cohort settings and input functions shared by every rule.
+import os
 import re
 import sys
 from pathlib import Path
@@ -9,6 +10,12 @@ from snakemake.utils import validate
 # script's, so the scripts import this checkout's library too unless another deepsubtype is installed in
 # their environment; then snakemake_job refuses to run (set PYTHONPATH=src or pip install -e . to fix).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+# Jobs inherit this process's environment. Snakemake sets a job's OMP_NUM_THREADS (and the BLAS libraries')
+# to its threads; this makes those threads sleep rather than spin while they wait, so that a job sharing its
+# cores with others does not take them from them (benchmarks/shared_node.py, benchmarks/RESULTS.md). A value
+# already set, the user's, is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from deepsubtype.errors import InputError
 from deepsubtype.outputs import (COHORT_FILES, COMPARE_DIR, COMPARE_FILES, IMPORT_FILES, PREDICT_FILES, SUMMARY_FILES,
