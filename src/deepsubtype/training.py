@@ -92,9 +92,9 @@ class Convergence:
 
     The learning rate starts at ``learning_rate``; after :data:`CONVERGENCE_PATIENCE` windows without an
     improvement of :data:`CONVERGENCE_TOL` x the best window's loss + :data:`CONVERGENCE_ATOL` x the phase's
-    first primary loss it halves, down to ``floor``; the
-    phase is done when the loss stalls at the floor. Adam at a rate too high for the loss to settle makes the
-    loss oscillate instead of falling, so the rate comes down exactly when, and as far as, the loss needs it.
+    first primary loss it halves, down to ``floor``; the phase is done when the loss stalls at the floor.
+    Adam at a rate too high for the loss to settle makes the loss oscillate instead of falling, so the rate
+    comes down when, and as far as, the loss needs it.
     """
 
     def __init__(self, learning_rate: float, floor: float, steps_per_epoch: int) -> None:
@@ -317,16 +317,16 @@ class Training:
         """At most ``n_steps`` optimizer steps of ``phase`` (pretrain, path or joint) at L2,1 weight ``alpha``.
 
         ``schedule="fixed"`` runs them all at the learning rate of :func:`learning_rate_at`; ``"converged"``
-        ends the phase when its loss has stopped improving (:class:`Convergence`). Pretraining with held-out
-        rows to judge it by (``validation_fraction``, or the alpha path's trunk under ``"converged"``) stops
-        early on their loss and keeps the best weights. The phase is logged and added to ``history["phases"]``.
+        ends the phase when its loss has stopped improving (:class:`Convergence`), except on the alpha path.
+        Pretraining with validation rows (``validation_fraction``) stops early on their loss and keeps the best
+        weights. The phase is logged and added to ``history["phases"]``.
         """
         model = self.model
         self.network.train()
         sums = torch.zeros(5, device=self.device)
         counted = 0
         # the alpha path (trunk, branches) keeps its length: which alpha it chooses depends on it (module docstring)
-        converged = model.schedule == "converged" and phase != "path" and not self.walking_path
+        converged = model.schedule == "converged" and not self.walking_path
         stopping = phase == "pretrain" and self.validation is not None
         best_loss, best_state, since_best = math.inf, None, 0
         convergence = Convergence(model.learning_rate * (model.lr_decay if phase == "joint" else 1.0),
