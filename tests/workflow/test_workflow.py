@@ -27,7 +27,7 @@ def tiny_run(tmp_path_factory) -> Path:
         "cohorts": {"tiny": cohort},
         "normalize": {"n_top_genes": 100},
         "model": {**FAST_MODEL, "n_fits": 2},
-        "genes": {"n_top_plot": 15},
+        "genes": {"n_top_plot": 15, "marker_method": "t-test"},  # not the default: the setting reaches the stage
         "validation": {"folds": 3, "repeats": 2, "n_fits": 2},
         "compare": {"extra_seeds": [7]},
     }
@@ -116,6 +116,7 @@ def test_the_report_opens_with_one_summary_row_per_cohort(tiny_run: Path) -> Non
     genes = pd.read_csv(tiny_run / "results/tiny/gene_importance.tsv", sep="\t")
     assert row["top_genes"] == ", ".join(genes["gene"].head(10))
     assert row["top_markers"].startswith("0: ") and row["top_markers"].count(";") == 2, "K = 3"
+    assert set(pd.read_csv(tiny_run / "results/tiny/markers.tsv", sep="\t")["method"]) == {"t-test"}
     assert row["against_baselines"].startswith("out of fold, same splits: DeepType C ")
     assert row["p_values_note"].startswith("the clusters never saw survival")
     report = (tiny_run / "report.html").read_text(errors="replace")

@@ -50,6 +50,7 @@ rule genes:
         provenance="results/{cohort}/provenance/genes.json",
     params:
         n_top_plot=config["genes"]["n_top_plot"],
+        marker_method=config["genes"]["marker_method"],
         target=target_settings,
     log:
         "logs/{cohort}/genes.log",

@@ -9,4 +9,5 @@ with snakemake_job(snakemake):
                 normalized=snakemake.input.normalized, clusters=snakemake.input.clusters,
                 n_top_plot=snakemake.params.n_top_plot, by_view=snakemake.output.by_view,
                 overlap=snakemake.output.overlap, markers=snakemake.output.markers,
-                markers_plot=snakemake.output.markers_plot, **snakemake.params.target)
+                markers_plot=snakemake.output.markers_plot, marker_method=snakemake.params.marker_method,
+                **snakemake.params.target)
